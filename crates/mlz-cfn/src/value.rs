@@ -1,0 +1,198 @@
+//! Property values, with CloudFormation's intrinsic functions as variants.
+
+use std::collections::BTreeMap;
+
+use crate::id::LogicalId;
+
+/// The pseudo parameters we use. `Ref` to one of these needs no declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pseudo {
+    AccountId,
+    Region,
+    Partition,
+    StackName,
+    StackId,
+    UrlSuffix,
+    NoValue,
+}
+
+impl Pseudo {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pseudo::AccountId => "AWS::AccountId",
+            Pseudo::Region => "AWS::Region",
+            Pseudo::Partition => "AWS::Partition",
+            Pseudo::StackName => "AWS::StackName",
+            Pseudo::StackId => "AWS::StackId",
+            Pseudo::UrlSuffix => "AWS::URLSuffix",
+            Pseudo::NoValue => "AWS::NoValue",
+        }
+    }
+}
+
+/// A value in a template. Maps are ordered by key so output never depends on insertion order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    /// `Ref` to a parameter or a resource of the same template.
+    Ref(LogicalId),
+    /// `Ref` to a pseudo parameter.
+    Pseudo(Pseudo),
+    /// `Fn::GetAtt [resource, attribute]`.
+    GetAtt(LogicalId, String),
+    /// `Fn::Sub` with only implicit variables. `${Name}` references are checked like `Ref`.
+    Sub(String),
+    /// `Fn::Join [separator, values]`.
+    Join(String, Vec<Value>),
+    /// `Fn::ImportValue` of an export name.
+    ImportValue(Box<Value>),
+    /// `Fn::If [condition, then, else]`.
+    If(String, Box<Value>, Box<Value>),
+    /// `Fn::Equals [a, b]` (in conditions).
+    Equals(Box<Value>, Box<Value>),
+    /// `Fn::Not [condition]` (in conditions).
+    Not(Box<Value>),
+    /// `{"Condition": name}` inside a condition expression.
+    Condition(String),
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(s.into())
+    }
+
+    pub fn list_of_str<I, S>(items: I) -> Value
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Value::List(items.into_iter().map(|s| Value::Str(s.into())).collect())
+    }
+
+    /// Builds a map from `(key, value)` pairs.
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// A `[{Key, Value}]` tag list, in key order.
+    pub fn tags<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
+        Value::List(
+            tags.into_iter()
+                .map(|(k, v)| Value::map([("Key", Value::str(k.clone())), ("Value", Value::str(v.clone()))]))
+                .collect(),
+        )
+    }
+
+    /// Converts plain JSON (a policy document, say) into a value with no intrinsics.
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Map(BTreeMap::new()),
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Str(n.to_string()),
+            },
+            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(o) => {
+                Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
+        }
+    }
+
+    /// Calls `f` on this value and every value inside it.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Value)) {
+        f(self);
+        match self {
+            Value::List(items) | Value::Join(_, items) => items.iter().for_each(|v| v.walk(f)),
+            Value::Map(m) => m.values().for_each(|v| v.walk(f)),
+            Value::ImportValue(v) | Value::Not(v) => v.walk(f),
+            Value::If(_, a, b) | Value::Equals(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            Value::Bool(_)
+            | Value::Int(_)
+            | Value::Str(_)
+            | Value::Ref(_)
+            | Value::Pseudo(_)
+            | Value::GetAtt(..)
+            | Value::Sub(_)
+            | Value::Condition(_) => {}
+        }
+    }
+
+    /// The JSON form CloudFormation reads (long-form intrinsics, `{"Ref": …}`).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::{json, Value as J};
+        match self {
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Str(s) => J::String(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Ref(id) => json!({ "Ref": id.as_str() }),
+            Value::Pseudo(p) => json!({ "Ref": p.name() }),
+            Value::GetAtt(id, attr) => json!({ "Fn::GetAtt": [id.as_str(), attr] }),
+            Value::Sub(s) => json!({ "Fn::Sub": s }),
+            Value::Join(sep, items) => {
+                json!({ "Fn::Join": [sep, items.iter().map(Value::to_json).collect::<Vec<_>>()] })
+            }
+            Value::ImportValue(v) => json!({ "Fn::ImportValue": v.to_json() }),
+            Value::If(c, a, b) => json!({ "Fn::If": [c, a.to_json(), b.to_json()] }),
+            Value::Equals(a, b) => json!({ "Fn::Equals": [a.to_json(), b.to_json()] }),
+            Value::Not(c) => json!({ "Fn::Not": [c.to_json()] }),
+            Value::Condition(c) => json!({ "Condition": c }),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+/// The `${Name}` references in a `Fn::Sub` string, without `${!literal}` escapes and
+/// without dotted `${Resource.Attribute}` forms split (the caller handles the dot).
+pub(crate) fn sub_references(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.starts_with('!') {
+            out.push(name);
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_references_skip_escapes() {
+        assert_eq!(sub_references("arn:${AWS::Partition}:x:${Foo.Arn}/${!Literal}"), vec!["AWS::Partition", "Foo.Arn"]);
+        assert!(sub_references("no refs").is_empty());
+    }
+}

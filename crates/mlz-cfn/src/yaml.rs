@@ -1,0 +1,156 @@
+//! A small block-style YAML writer for JSON values.
+//!
+//! We write YAML ourselves instead of pulling in a YAML serializer: the input is always a
+//! JSON tree, the output rules fit on one screen, and owning them means the bytes cannot
+//! change under us with a dependency upgrade. Strings are quoted whenever a YAML 1.1 or 1.2
+//! reader could take them for anything but a string (`yes`, `012345678901`, `2010-09-09`).
+
+use serde_json::Value as J;
+
+pub(crate) fn to_yaml(v: &J) -> String {
+    let mut out = String::new();
+    match v {
+        J::Object(m) if !m.is_empty() => write_map(m, 0, &mut out),
+        J::Array(a) if !a.is_empty() => write_list(a, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn is_block(v: &J) -> bool {
+    match v {
+        J::Object(m) => !m.is_empty(),
+        J::Array(a) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+fn pad(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+fn write_map(m: &serde_json::Map<String, J>, indent: usize, out: &mut String) {
+    let mut first = true;
+    for (k, v) in m {
+        if !first {
+            pad(out, indent);
+        }
+        first = false;
+        write_entry(k, v, indent, out);
+    }
+}
+
+/// Writes `key: value` starting at the current column (the caller wrote the indent).
+fn write_entry(k: &str, v: &J, indent: usize, out: &mut String) {
+    out.push_str(&string(k));
+    out.push(':');
+    match v {
+        J::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            pad(out, indent + 2);
+            write_map(m, indent + 2, out);
+        }
+        J::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            write_list(a, indent + 2, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn write_list(a: &[J], indent: usize, out: &mut String) {
+    for item in a {
+        pad(out, indent);
+        out.push_str("- ");
+        match item {
+            J::Object(m) if !m.is_empty() => write_map(m, indent + 2, out),
+            J::Array(inner) if !inner.is_empty() => {
+                out.pop();
+                out.push('\n');
+                write_list(inner, indent + 2, out);
+            }
+            other => {
+                debug_assert!(!is_block(other));
+                out.push_str(&scalar(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn scalar(v: &J) -> String {
+    match v {
+        J::Null => "null".into(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => string(s),
+        J::Object(_) => "{}".into(),
+        J::Array(_) => "[]".into(),
+    }
+}
+
+/// A string as a YAML scalar: plain when that is unambiguous, quoted otherwise.
+fn string(s: &str) -> String {
+    if is_plain_safe(s) {
+        s.to_owned()
+    } else if s.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        // JSON string escapes are valid in YAML double-quoted scalars.
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+    "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+];
+
+fn is_plain_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else { return false };
+    if RESERVED.contains(&s) || s.ends_with(' ') || s.ends_with(':') || first == ' ' {
+        return false;
+    }
+    // Anything that starts like a number, a date or a special float is quoted.
+    if first.is_ascii_digit() || matches!(first, '+' | '.') || (first == '-' && s.len() > 1) {
+        return false;
+    }
+    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") {
+        return false;
+    }
+    s.chars().all(|c| c == ' ' || (c.is_ascii_graphic() && !matches!(c, '{' | '}' | '[' | ']' | ',')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quotes_what_could_be_misread() {
+        for s in ["yes", "012345678901", "2010-09-09", "", " lead", "a: b", "x #y", "-1", ".5", "*", "a,b", "ON"] {
+            assert_ne!(string(s), s, "{s:?} must be quoted");
+        }
+        for s in ["Workloads", "arn:aws:iam::aws:policy/X", "a-b_c.d/e", "AWS::Organizations::Account", "s3:*"] {
+            assert_eq!(string(s), s);
+        }
+        assert_eq!(string("'lead"), "'''lead'");
+        assert_eq!(string("line\nbreak"), "\"line\\nbreak\"");
+    }
+
+    #[test]
+    fn writes_nested_blocks() {
+        let v = json!({"a": {"b": [1, {"c": "d", "e": []}, ["x"]]}, "f": {}});
+        assert_eq!(to_yaml(&v), "a:\n  b:\n    - 1\n    - c: d\n      e: []\n    -\n      - x\nf: {}\n");
+    }
+}
