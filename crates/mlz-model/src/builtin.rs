@@ -1,0 +1,165 @@
+//! Policy documents mlz writes for you, from facts already in the config.
+//!
+//! They are built as JSON values, never as text, and kept deliberately small: the size
+//! limit for a service control policy is 5,120 characters.
+
+use serde_json::{json, Value};
+
+use crate::model::PolicyType;
+use crate::raw::RawBuiltin;
+
+/// Global services whose API calls land in us-east-1 (or are region-less) and must stay
+/// usable when the region-deny policy is in force. This is the usual exemption list from
+/// AWS's own region-deny example.
+const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
+    "a4b:*",
+    "acm:*",
+    "aws-marketplace-management:*",
+    "aws-marketplace:*",
+    "aws-portal:*",
+    "budgets:*",
+    "ce:*",
+    "chime:*",
+    "cloudfront:*",
+    "config:*",
+    "cur:*",
+    "directconnect:*",
+    "ec2:DescribeRegions",
+    "ec2:DescribeTransitGateways",
+    "ec2:DescribeVpnGateways",
+    "fms:*",
+    "globalaccelerator:*",
+    "health:*",
+    "iam:*",
+    "importexport:*",
+    "kms:*",
+    "mobileanalytics:*",
+    "networkmanager:*",
+    "organizations:*",
+    "pricing:*",
+    "route53:*",
+    "route53domains:*",
+    "route53-recovery-cluster:*",
+    "route53-recovery-control-config:*",
+    "route53-recovery-readiness:*",
+    "s3:GetAccountPublic*",
+    "s3:ListAllMyBuckets",
+    "s3:ListMultiRegionAccessPoints",
+    "s3:PutAccountPublic*",
+    "shield:*",
+    "sso:*",
+    "sts:*",
+    "support:*",
+    "trustedadvisor:*",
+    "waf-regional:*",
+    "waf:*",
+    "wafv2:*",
+    "wellarchitected:*",
+];
+
+/// Roles that must keep working everywhere: Control Tower's own execution role.
+const EXEMPT_ROLES: &[&str] = &["arn:aws:iam::*:role/AWSControlTowerExecution", "arn:aws:iam::*:role/stacksets-exec-*"];
+
+pub fn policy_type(b: RawBuiltin) -> PolicyType {
+    match b {
+        RawBuiltin::EnforceSecureTransport => PolicyType::ResourceControl,
+        RawBuiltin::DenyLeaveOrganization | RawBuiltin::DenyOutsideGovernedRegions | RawBuiltin::ProtectSecurityServices => {
+            PolicyType::ServiceControl
+        }
+    }
+}
+
+pub fn document(b: RawBuiltin, governed_regions: &[String]) -> Value {
+    match b {
+        RawBuiltin::DenyLeaveOrganization => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyLeaveOrganization",
+                "Effect": "Deny",
+                "Action": "organizations:LeaveOrganization",
+                "Resource": "*"
+            }]
+        }),
+        RawBuiltin::DenyOutsideGovernedRegions => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "DenyOutsideGovernedRegions",
+                "Effect": "Deny",
+                "NotAction": GLOBAL_SERVICE_ACTIONS,
+                "Resource": "*",
+                "Condition": {
+                    "StringNotEquals": { "aws:RequestedRegion": governed_regions },
+                    "ArnNotLike": { "aws:PrincipalARN": EXEMPT_ROLES }
+                }
+            }]
+        }),
+        RawBuiltin::ProtectSecurityServices => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "ProtectSecurityServices",
+                "Effect": "Deny",
+                "Action": [
+                    "access-analyzer:DeleteAnalyzer",
+                    "cloudtrail:DeleteTrail",
+                    "cloudtrail:StopLogging",
+                    "cloudtrail:UpdateTrail",
+                    "config:DeleteConfigurationRecorder",
+                    "config:DeleteDeliveryChannel",
+                    "config:StopConfigurationRecorder",
+                    "guardduty:DeleteDetector",
+                    "guardduty:DeleteMembers",
+                    "guardduty:DisassociateFromAdministratorAccount",
+                    "guardduty:DisassociateFromMasterAccount",
+                    "guardduty:StopMonitoringMembers",
+                    "guardduty:UpdateDetector",
+                    "macie2:DisableMacie",
+                    "macie2:DisassociateFromAdministratorAccount",
+                    "macie2:DisassociateFromMasterAccount",
+                    "securityhub:DeleteMembers",
+                    "securityhub:DisableSecurityHub",
+                    "securityhub:DisassociateFromAdministratorAccount",
+                    "securityhub:DisassociateFromMasterAccount",
+                    "securityhub:DisassociateMembers"
+                ],
+                "Resource": "*",
+                "Condition": { "ArnNotLike": { "aws:PrincipalARN": EXEMPT_ROLES } }
+            }]
+        }),
+        RawBuiltin::EnforceSecureTransport => json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "EnforceSecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["kms:*", "s3:*", "secretsmanager:*", "sqs:*", "sts:*"],
+                "Resource": "*",
+                "Condition": { "BoolIfExists": { "aws:SecureTransport": "false" } }
+            }]
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_fit_the_size_limit() {
+        let regions: Vec<String> = crate::aws::REGIONS.iter().map(|r| (*r).to_owned()).collect();
+        for b in [
+            RawBuiltin::DenyLeaveOrganization,
+            RawBuiltin::DenyOutsideGovernedRegions,
+            RawBuiltin::ProtectSecurityServices,
+            RawBuiltin::EnforceSecureTransport,
+        ] {
+            let size = serde_json::to_string(&document(b, &regions)).unwrap().len();
+            assert!(size <= policy_type(b).max_document_chars(), "{b:?} is {size} characters");
+        }
+    }
+
+    #[test]
+    fn region_deny_uses_the_governed_regions() {
+        let d = document(RawBuiltin::DenyOutsideGovernedRegions, &["eu-west-1".to_owned()]);
+        assert_eq!(d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"], json!(["eu-west-1"]));
+    }
+}

@@ -1,0 +1,203 @@
+//! Diagnostics: what went wrong, where in the user's file, and what to do about it.
+//!
+//! Every problem carries the file, line and column, the config path, what was expected and
+//! a hint. Callers collect all of them and [`render_all`] prints them sorted, so one run
+//! shows every problem. The rendered text is golden-tested (fixtures/invalid-*).
+
+use std::fmt::Write as _;
+
+use crate::path::ConfigPath;
+use crate::yaml::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// A stable, greppable name for the rule: `unknown-ou`, `duplicate-email`.
+    pub code: &'static str,
+    pub file: String,
+    pub span: Option<Span>,
+    pub path: ConfigPath,
+    pub message: String,
+    pub expected: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, file: &str, span: Option<Span>, path: ConfigPath, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            file: file.to_owned(),
+            span,
+            path,
+            message: message.into(),
+            expected: None,
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn warning(mut self) -> Diagnostic {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    #[must_use]
+    pub fn expected(mut self, e: impl Into<String>) -> Diagnostic {
+        self.expected = Some(e.into());
+        self
+    }
+
+    #[must_use]
+    pub fn hint(mut self, h: impl Into<String>) -> Diagnostic {
+        self.hint = Some(h.into());
+        self
+    }
+
+    #[must_use]
+    pub fn maybe_hint(self, h: Option<String>) -> Diagnostic {
+        match h {
+            Some(h) => self.hint(h),
+            None => self,
+        }
+    }
+
+    fn sort_key(&self) -> (&str, usize, usize, Severity, &'static str, &str) {
+        let (l, c) = self.span.map_or((0, 0), |s| (s.line, s.col));
+        (&self.file, l, c, self.severity, self.code, &self.message)
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Sorts diagnostics by file, position and rule, and drops exact repeats.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+/// Looks up the text of a source file by name, for the snippet under each diagnostic.
+pub trait SourceText {
+    fn text(&self, file: &str) -> Option<&str>;
+}
+
+/// Renders one diagnostic, rustc style, with the offending line underlined.
+pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
+    let mut out = String::new();
+    let level = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let _ = writeln!(out, "{level}[{}]: {}: {}", d.code, d.path, d.message);
+    match d.span {
+        Some(s) => {
+            let _ = writeln!(out, "  --> {}:{}:{}", d.file, s.line, s.col);
+            if let Some(line) = sources.text(&d.file).and_then(|t| t.lines().nth(s.line.wrapping_sub(1))) {
+                let num = s.line.to_string();
+                let gutter = " ".repeat(num.len());
+                let width = line.chars().count();
+                let start = s.col.saturating_sub(1).min(width);
+                let end = s.end_col.map_or(width, |e| e.saturating_sub(1)).clamp(start + 1, width.max(start + 1));
+                let _ = writeln!(out, "{gutter} |");
+                let _ = writeln!(out, "{num} | {line}");
+                let _ = writeln!(out, "{gutter} | {}{}", " ".repeat(start), "^".repeat(end - start));
+            }
+        }
+        None => {
+            let _ = writeln!(out, "  --> {}", d.file);
+        }
+    }
+    if let Some(e) = &d.expected {
+        let _ = writeln!(out, "  = expected: {e}");
+    }
+    if let Some(h) = &d.hint {
+        let _ = writeln!(out, "  = hint: {h}");
+    }
+    out
+}
+
+/// Renders every diagnostic (sorted by the caller) and a closing count.
+pub fn render_all(diags: &[Diagnostic], sources: &dyn SourceText) -> String {
+    let mut out = String::new();
+    for d in diags {
+        out.push_str(&render(d, sources));
+        out.push('\n');
+    }
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let warnings = diags.len() - errors;
+    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    if errors > 0 {
+        let _ = writeln!(out, "{} and {} found", plural(errors, "error"), plural(warnings, "warning"));
+    } else if warnings > 0 {
+        let _ = writeln!(out, "{} found", plural(warnings, "warning"));
+    }
+    out
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let w = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&w, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min()
+        .map(|(_, c)| format!("did you mean {c:?}?"))
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct One(&'static str);
+    impl SourceText for One {
+        fn text(&self, _: &str) -> Option<&str> {
+            Some(self.0)
+        }
+    }
+
+    #[test]
+    fn renders_with_snippet() {
+        let d = Diagnostic::error(
+            "unknown-ou",
+            "platform.yaml",
+            Some(Span { line: 2, col: 9, end_col: Some(17) }),
+            ConfigPath::root().key("accounts").index(0).key("ou"),
+            "no OU is named \"Workload\"",
+        )
+        .expected("the name of an OU")
+        .hint("did you mean \"Workloads\"?");
+        let text = render(&d, &One("accounts:\n  - ou: Workload\n"));
+        assert_eq!(
+            text,
+            "error[unknown-ou]: accounts[0].ou: no OU is named \"Workload\"\n  --> platform.yaml:2:9\n  |\n2 |   - ou: Workload\n  |         ^^^^^^^^\n  = expected: the name of an OU\n  = hint: did you mean \"Workloads\"?\n"
+        );
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(did_you_mean("acounts", ["accounts", "teams"]).as_deref(), Some("did you mean \"accounts\"?"));
+        assert_eq!(did_you_mean("zzz", ["accounts", "teams"]), None);
+    }
+}

@@ -1,0 +1,369 @@
+//! YAML text → a tree that remembers where every key and value came from.
+//!
+//! We read saphyr-parser's event stream ourselves (see docs/adr/0001-yaml-parser.md):
+//! serde_yaml is deprecated and drops positions, and positions are what make an error
+//! message point at the user's line. Scalars are resolved with the YAML 1.2 core schema,
+//! so `yes` is a string and `012345678901` is a number (which the schema then rejects
+//! with a hint to quote it).
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
+
+use crate::path::{ConfigPath, Segment};
+
+/// A position in a source file: 1-based line and column, and the column just past the end
+/// of the token when it ends on the same line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    pub line: usize,
+    pub col: usize,
+    pub end_col: Option<usize>,
+}
+
+impl Span {
+    fn from_yaml(s: YSpan) -> Span {
+        let line = s.start.line();
+        let col = s.start.col() + 1;
+        let end_col = (s.end.line() == line && s.end.col() > s.start.col()).then(|| s.end.col() + 1);
+        Span { line, col, end_col }
+    }
+
+    pub fn point(line: usize, col: usize) -> Span {
+        Span { line, col, end_col: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: NodeValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_span: Span,
+    pub value: Node,
+}
+
+/// A problem with the YAML itself, before any meaning is given to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    pub span: Span,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Upper bound on nodes, counting alias expansions, so a hostile file cannot exhaust memory.
+const MAX_NODES: usize = 1_000_000;
+
+/// Parses one YAML document. An empty document is `Null`.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut b = Builder { anchors: HashMap::new(), nodes: 0, docs: 0 };
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Node> = None;
+    while let Some(ev) = parser.next_event() {
+        let (ev, yspan) = ev.map_err(|e| YamlError {
+            span: Span::point(e.marker().line(), e.marker().col() + 1),
+            message: format!("this is not valid YAML: {}", e.info()),
+            hint: None,
+        })?;
+        let span = Span::from_yaml(yspan);
+        let is_map = matches!(ev, Event::MappingStart(..));
+        let done = match ev {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => None,
+            Event::DocumentStart(_) => {
+                b.docs += 1;
+                if b.docs > 1 {
+                    return Err(YamlError {
+                        span,
+                        message: "the file holds more than one YAML document".into(),
+                        hint: Some("keep the whole platform in one document: remove the extra `---`".into()),
+                    });
+                }
+                None
+            }
+            Event::Alias(id) => match b.anchors.get(&id) {
+                Some(n) => {
+                    let n = n.clone();
+                    b.count(&n, span)?;
+                    Some(Node { span, value: n.value })
+                }
+                None => return Err(YamlError { span, message: "alias to an unknown anchor".into(), hint: None }),
+            },
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = match tag {
+                    Some(t) if t.handle == "!!" && t.suffix == "str" => NodeValue::Str(text.into_owned()),
+                    Some(t) => {
+                        return Err(YamlError {
+                            span,
+                            message: format!("YAML tag `{}{}` is not part of the mlz config language", t.handle, t.suffix),
+                            hint: Some("write the plain value; CloudFormation functions such as !Ref belong in templates, not here".into()),
+                        })
+                    }
+                    None if style == ScalarStyle::Plain => resolve_plain(&text),
+                    None => NodeValue::Str(text.into_owned()),
+                };
+                b.bump(span)?;
+                let n = Node { span, value };
+                if anchor > 0 {
+                    b.anchors.insert(anchor, n.clone());
+                }
+                Some(n)
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                if let Some(t) = tag {
+                    return Err(YamlError {
+                        span,
+                        message: format!("YAML tag `{}{}` is not part of the mlz config language", t.handle, t.suffix),
+                        hint: None,
+                    });
+                }
+                b.bump(span)?;
+                stack.push(Frame {
+                    span,
+                    anchor,
+                    value: if is_map { NodeValue::Map(Vec::new()) } else { NodeValue::Seq(Vec::new()) },
+                    pending_key: None,
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let f = stack.pop().ok_or_else(|| YamlError { span, message: "unbalanced YAML structure".into(), hint: None })?;
+                let n = Node { span: f.span, value: f.value };
+                if f.anchor > 0 {
+                    b.anchors.insert(f.anchor, n.clone());
+                }
+                Some(n)
+            }
+        };
+        if let Some(n) = done {
+            match stack.last_mut() {
+                None => root = Some(n),
+                Some(top) => top.push(n)?,
+            }
+        }
+    }
+    Ok(root.unwrap_or(Node { span: Span::point(1, 1), value: NodeValue::Null }))
+}
+
+struct Builder {
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    docs: usize,
+}
+
+impl Builder {
+    fn bump(&mut self, span: Span) -> Result<(), YamlError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(YamlError {
+                span,
+                message: format!("the document expands to more than {MAX_NODES} values"),
+                hint: Some("check for aliases that refer to each other".into()),
+            });
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, n: &Node, span: Span) -> Result<(), YamlError> {
+        self.bump(span)?;
+        match &n.value {
+            NodeValue::Seq(items) => items.iter().try_for_each(|c| self.count(c, span)),
+            NodeValue::Map(entries) => entries.iter().try_for_each(|e| self.count(&e.value, span)),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Frame {
+    span: Span,
+    anchor: usize,
+    value: NodeValue,
+    pending_key: Option<(String, Span)>,
+}
+
+impl Frame {
+    fn push(&mut self, n: Node) -> Result<(), YamlError> {
+        match &mut self.value {
+            NodeValue::Seq(items) => items.push(n),
+            NodeValue::Map(entries) => match self.pending_key.take() {
+                None => {
+                    let key = match n.value {
+                        NodeValue::Str(s) => s,
+                        NodeValue::Bool(b) => b.to_string(),
+                        NodeValue::Int(i) => i.to_string(),
+                        NodeValue::Null => "null".into(),
+                        NodeValue::Float(_) | NodeValue::Seq(_) | NodeValue::Map(_) => {
+                            return Err(YamlError {
+                                span: n.span,
+                                message: "a mapping key must be a plain string".into(),
+                                hint: None,
+                            })
+                        }
+                    };
+                    if entries.iter().any(|e| e.key == key) {
+                        return Err(YamlError {
+                            span: n.span,
+                            message: format!("duplicate key `{key}`"),
+                            hint: Some("YAML would silently keep only one of them: remove or rename the other".into()),
+                        });
+                    }
+                    self.pending_key = Some((key, n.span));
+                }
+                Some((key, key_span)) => entries.push(Entry { key, key_span, value: n }),
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// YAML 1.2 core schema resolution of a plain scalar.
+fn resolve_plain(s: &str) -> NodeValue {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "true" | "True" | "TRUE" => return NodeValue::Bool(true),
+        "false" | "False" | "FALSE" => return NodeValue::Bool(false),
+        _ => {}
+    }
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = s.parse::<i64>() {
+            return NodeValue::Int(i);
+        }
+        if let Ok(f) = s.parse::<f64>() {
+            return NodeValue::Float(f);
+        }
+    }
+    if let Some(hex) = s.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return NodeValue::Int(i);
+        }
+    }
+    if let Some(oct) = s.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return NodeValue::Int(i);
+        }
+    }
+    let looks_numeric = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if looks_numeric && !s.contains(['_', ':']) {
+        if let Ok(f) = s.parse::<f64>() {
+            if !s.eq_ignore_ascii_case("inf") && !s.eq_ignore_ascii_case("nan") {
+                return NodeValue::Float(f);
+            }
+        }
+    }
+    NodeValue::Str(s.to_owned())
+}
+
+impl Node {
+    /// The JSON form, for schema validation and typed deserialization.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            NodeValue::Null => J::Null,
+            NodeValue::Bool(b) => J::Bool(*b),
+            NodeValue::Int(i) => J::from(*i),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            NodeValue::Str(s) => J::String(s.clone()),
+            NodeValue::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(entries) => {
+                J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect())
+            }
+        }
+    }
+
+    /// The value at `path`, and the span of its key when the last step is a key.
+    pub fn find(&self, path: &ConfigPath) -> Option<(&Node, Option<Span>)> {
+        let mut node = self;
+        let mut key_span = None;
+        for seg in path.segments() {
+            match (seg, &node.value) {
+                (Segment::Key(k), NodeValue::Map(entries)) => {
+                    let e = entries.iter().find(|e| &e.key == k)?;
+                    key_span = Some(e.key_span);
+                    node = &e.value;
+                }
+                (Segment::Index(i), NodeValue::Seq(items)) => {
+                    node = items.get(*i)?;
+                    key_span = None;
+                }
+                _ => return None,
+            }
+        }
+        Some((node, key_span))
+    }
+
+    /// The best span for `path`: the value's own, or the deepest ancestor that exists.
+    pub fn span_of(&self, path: &ConfigPath) -> Span {
+        let mut p = path.clone();
+        loop {
+            if let Some((n, _)) = self.find(&p) {
+                return n.span;
+            }
+            if !p.pop() {
+                return self.span;
+            }
+        }
+    }
+
+    /// The span of the key that names `path` (for unknown-key errors), else the value's.
+    pub fn key_span_of(&self, path: &ConfigPath) -> Span {
+        match self.find(path) {
+            Some((_, Some(k))) => k,
+            Some((n, None)) => n.span,
+            None => self.span_of(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_and_core_schema() {
+        let n = parse("a:\n  b: 012345678901\n  c: 'x'\n  d: yes\n  e: [1, 2.5, null]\n").unwrap();
+        let p = ConfigPath::root().key("a").key("b");
+        let (b, ks) = n.find(&p).unwrap();
+        assert_eq!(b.value, NodeValue::Int(12345678901));
+        assert_eq!(b.span, Span { line: 2, col: 6, end_col: Some(18) });
+        assert_eq!(ks.unwrap().col, 3);
+        assert_eq!(n.to_json()["a"]["d"], serde_json::json!("yes"));
+        assert_eq!(n.to_json()["a"]["e"], serde_json::json!([1, 2.5, null]));
+    }
+
+    #[test]
+    fn rejects_duplicates_tags_and_garbage() {
+        assert!(parse("a: 1\na: 2\n").unwrap_err().message.contains("duplicate key"));
+        assert!(parse("a: !Ref x\n").unwrap_err().message.contains("tag"));
+        let e = parse("a: [1,\n").unwrap_err();
+        assert!(e.message.contains("not valid YAML"), "{e:?}");
+        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().message.contains("more than one"));
+    }
+
+    #[test]
+    fn expands_aliases_with_a_bound() {
+        let n = parse("x: &a [1, 2]\ny: *a\n").unwrap();
+        assert_eq!(n.to_json()["y"], serde_json::json!([1, 2]));
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n", p = i - 1));
+        }
+        assert!(parse(&bomb).is_err());
+    }
+}
