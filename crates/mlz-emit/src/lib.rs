@@ -1,1 +1,63 @@
-//! placeholder
+//! Emitters: the resolved platform → typed CloudFormation stacks → an output folder's files.
+//!
+//! Each area of the platform has one module that turns the [`Platform`] into [`Stack`]s.
+//! This crate then checks every template, derives the dependencies between stacks from
+//! their exports and imports, orders them into deployment waves, renders the templates and
+//! writes the manifest. It returns the files in memory; writing them is the caller's job.
+
+mod docs;
+mod manifest;
+mod organizations;
+mod stack;
+pub mod types;
+
+use std::collections::BTreeMap;
+
+pub use mlz_cfn::Format;
+use mlz_model::Platform;
+pub use stack::{AccountRef, DeployKind, Stack, StackParam};
+
+/// Generation options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub format: Format,
+}
+
+/// The files of an output folder, by relative path with `/` separators, and notes for the user.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub notes: Vec<String>,
+}
+
+/// A generated template that failed its checks: a bug in an emitter, or a config that
+/// goes past a CloudFormation limit mlz cannot split around.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmitError {
+    pub template: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl std::fmt::Display for EmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.template, self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  = hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every stack of the platform, before checks and rendering.
+pub fn stacks(p: &Platform) -> Result<Vec<Stack>, Vec<EmitError>> {
+    let mut out = Vec::new();
+    organizations::emit(p, &mut out)?;
+    Ok(out)
+}
+
+/// Builds the whole output folder in memory.
+pub fn generate(p: &Platform, opts: Options) -> Result<Output, Vec<EmitError>> {
+    let stacks = stacks(p)?;
+    manifest::build(p, stacks, opts)
+}

@@ -35,7 +35,13 @@ pub struct Organization {
     pub home_region: String,
     pub governed_regions: Vec<String>,
     pub root_id: Option<String>,
+    /// How many stacks team accounts are spread over, by a hash of the team name.
+    pub team_account_stacks: u32,
 }
+
+/// The default of `organization.teamAccountStacks`: room for about 2,000 teams of three
+/// stages before any stack nears CloudFormation's 200-output limit.
+pub const DEFAULT_TEAM_ACCOUNT_STACKS: u32 = 32;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ManagementAccount {

@@ -19,6 +19,7 @@ pub struct RawOrganization {
     pub home_region: String,
     pub governed_regions: Vec<String>,
     pub root_id: Option<String>,
+    pub team_account_stacks: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -111,6 +111,21 @@ impl<'a> Resolver<'a> {
         self.push(d);
     }
 
+    /// Template ids derive from names; two names that differ only in punctuation would
+    /// give one id, so that is reported here, against the user's file.
+    fn check_id_collision(&mut self, ids: &mut HashMap<String, ConfigPath>, prefix: &str, name: &str, path: &ConfigPath) {
+        let Ok(id) = mlz_cfn::LogicalId::derive(prefix, name) else { return };
+        if let Some(first) = ids.get(id.as_str()) {
+            let first = first.clone();
+            let d = self
+                .at("id-collision", path, format!("{name:?} gives the same template id ({id}) as {first}"))
+                .hint("names may not differ only in punctuation or spaces: rename one");
+            self.push(d);
+        } else {
+            ids.insert(id.as_str().to_owned(), path.clone());
+        }
+    }
+
     fn check_tags(&mut self, tags: &BTreeMap<String, String>, path: &ConfigPath) {
         for k in tags.keys() {
             if k.to_ascii_lowercase().starts_with(aws::RESERVED_TAG_PREFIX) {
@@ -201,6 +216,7 @@ impl<'a> Resolver<'a> {
             home_region: o.home_region,
             governed_regions: o.governed_regions,
             root_id: o.root_id,
+            team_account_stacks: o.team_account_stacks.unwrap_or(DEFAULT_TEAM_ACCOUNT_STACKS),
         }
     }
 
@@ -222,6 +238,7 @@ impl<'a> Resolver<'a> {
     fn ous(&mut self, raw: &[Option<RawOu>], poisoned: &HashSet<String>) -> (Vec<Ou>, HashMap<String, Declared<OuIdx>>) {
         let list = ConfigPath::root().key("organizationalUnits");
         let mut by_name: HashMap<String, Declared<usize>> = HashMap::new();
+        let mut ids = HashMap::new();
         for (i, ou) in raw.iter().enumerate() {
             let Some(ou) = ou else { continue };
             let p = list.index(i).key("name");
@@ -232,6 +249,7 @@ impl<'a> Resolver<'a> {
                     .hint(format!("first declared on line {line}; OU names must be unique in the config"));
                 self.push(d);
             } else {
+                self.check_id_collision(&mut ids, "Ou", &ou.name, &p);
                 by_name.insert(ou.name.clone(), Declared { path: p, target: Some(i) });
             }
         }
@@ -610,6 +628,7 @@ impl<'a> Resolver<'a> {
         let list = ConfigPath::root().key("policies");
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
+        let mut ids = HashMap::new();
         let account_names: HashMap<String, Declared<()>> = accounts.names.iter().map(|(n, p)| (n.clone(), Declared { path: p.clone(), target: Some(()) })).collect();
         for (i, pol) in raw.iter().enumerate() {
             let Some(pol) = pol else { continue };
@@ -621,6 +640,7 @@ impl<'a> Resolver<'a> {
                 continue;
             }
             seen.insert(pol.name.clone(), p.key("name"));
+            self.check_id_collision(&mut ids, "Policy", &pol.name, &p.key("name"));
             self.check_tags(&pol.tags, &p.key("tags"));
             let ptype = match pol.policy_type {
                 RawPolicyType::ServiceControl => PolicyType::ServiceControl,

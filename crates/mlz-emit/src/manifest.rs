@@ -1,0 +1,249 @@
+//! Checks, renders and orders the stacks, and writes `manifest.json` and `README.md`.
+//!
+//! Dependencies between stacks are not declared by emitters: they are derived from the
+//! templates themselves (an `Fn::ImportValue` of a name another stack exports), so they
+//! cannot drift from what CloudFormation will actually need.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use mlz_cfn::{limits, render, CheckErrorKind, Value};
+use mlz_model::{Platform, PolicyType};
+use serde_json::{json, Value as J};
+
+use crate::stack::{AccountRef, Stack};
+use crate::{docs, EmitError, Options, Output};
+
+/// Version of the manifest's shape; bump on incompatible changes.
+pub const MANIFEST_VERSION: u32 = 1;
+
+pub(crate) struct Rendered {
+    pub file: String,
+    pub text: String,
+    pub depends_on: BTreeSet<usize>,
+}
+
+/// A step CloudFormation cannot do, which an operator or a pipeline must run.
+pub(crate) struct ManualStep {
+    pub id: &'static str,
+    pub account: String,
+    pub reason: String,
+    pub commands: Vec<String>,
+    pub before: Vec<String>,
+}
+
+pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, Vec<EmitError>> {
+    let ext = opts.format.extension();
+    let mut errs = Vec::new();
+    let mut rendered: Vec<Rendered> = Vec::with_capacity(stacks.len());
+    let mut notes = Vec::new();
+    for s in &stacks {
+        let file = format!("{}.{ext}", s.path);
+        for e in s.template.check() {
+            let hint = match e.kind {
+                CheckErrorKind::TooMany { what: "resources" | "outputs", .. } => Some(
+                    "for team accounts, raise organization.teamAccountStacks (before the first deployment: it moves accounts)".to_owned(),
+                ),
+                _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
+            };
+            errs.push(EmitError { template: file.clone(), message: e.to_string(), hint });
+        }
+        match render(&s.template, opts.format) {
+            Ok(r) => {
+                if let Some(n) = r.size_note {
+                    notes.push(format!(
+                        "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
+                        n.bytes,
+                        limits::MAX_INLINE_BODY_BYTES
+                    ));
+                }
+                rendered.push(Rendered { file, text: r.text, depends_on: BTreeSet::new() });
+            }
+            Err(e) => errs.push(EmitError { template: file, message: e.to_string(), hint: None }),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    link(&stacks, &mut rendered, &mut errs);
+    let order = waves(&stacks, &rendered, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let steps = manual_steps(p, &stacks, &rendered);
+    let manifest = manifest_json(p, &stacks, &rendered, &order, &steps, opts);
+    let mut files = BTreeMap::new();
+    let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    mtext.push('\n');
+    files.insert("README.md".to_owned(), docs::deploy_guide(&manifest).into_bytes());
+    files.insert("manifest.json".to_owned(), mtext.into_bytes());
+    for r in rendered {
+        files.insert(r.file, r.text.into_bytes());
+    }
+    Ok(Output { files, notes })
+}
+
+/// Fills `depends_on` from exports and imports; reports imports nobody exports.
+fn link(stacks: &[Stack], rendered: &mut [Rendered], errs: &mut Vec<EmitError>) {
+    let mut exporter: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in stacks.iter().enumerate() {
+        for o in s.template.outputs.values() {
+            if let Some(Value::Str(name)) = &o.export {
+                if let Some(prev) = exporter.insert(name, i) {
+                    errs.push(EmitError {
+                        template: rendered[i].file.clone(),
+                        message: format!("export {name} is also exported by {}", rendered[prev].file),
+                        hint: None,
+                    });
+                }
+            }
+        }
+    }
+    for (i, s) in stacks.iter().enumerate() {
+        let mut deps = BTreeSet::new();
+        let mut visit = |v: &Value| {
+            if let Value::ImportValue(inner) = v {
+                if let Value::Str(name) = inner.as_ref() {
+                    match exporter.get(name.as_str()) {
+                        Some(&j) if j != i => {
+                            deps.insert(j);
+                        }
+                        Some(_) => {}
+                        None => errs.push(EmitError {
+                            template: rendered[i].file.clone(),
+                            message: format!("imports {name}, which no generated template exports"),
+                            hint: Some("this is a bug in mlz: please report it with your config".into()),
+                        }),
+                    }
+                }
+            }
+        };
+        for r in s.template.resources.values() {
+            for v in r.properties.values() {
+                v.walk(&mut visit);
+            }
+        }
+        rendered[i].depends_on = deps;
+    }
+}
+
+/// Deployment waves: every stack in a wave depends only on stacks of earlier waves.
+fn waves(stacks: &[Stack], rendered: &[Rendered], errs: &mut Vec<EmitError>) -> Vec<Vec<usize>> {
+    let n = stacks.len();
+    let mut indeg = vec![0usize; n];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, r) in rendered.iter().enumerate() {
+        indeg[i] = r.depends_on.len();
+        for &d in &r.depends_on {
+            users[d].push(i);
+        }
+    }
+    let mut wave: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut out = Vec::new();
+    let mut placed = 0;
+    while !wave.is_empty() {
+        wave.sort_by(|a, b| rendered[*a].file.cmp(&rendered[*b].file));
+        let mut next = Vec::new();
+        for &i in &wave {
+            for &u in &users[i] {
+                indeg[u] -= 1;
+                if indeg[u] == 0 {
+                    next.push(u);
+                }
+            }
+        }
+        placed += wave.len();
+        out.push(std::mem::replace(&mut wave, next));
+    }
+    if placed < n {
+        let stuck: Vec<&str> = (0..n).filter(|&i| indeg[i] > 0).map(|i| rendered[i].file.as_str()).collect();
+        errs.push(EmitError { template: stuck.join(", "), message: "these templates import from each other in a cycle".into(), hint: None });
+    }
+    out
+}
+
+fn account_json(p: &Platform, a: AccountRef) -> J {
+    match a {
+        AccountRef::Management => json!({
+            "name": p.organization.management.name,
+            "id": p.organization.management.id,
+            "role": "management",
+        }),
+        AccountRef::Account(i) => {
+            let acc = p.account(i);
+            json!({ "name": acc.name, "key": acc.key, "id": acc.id })
+        }
+    }
+}
+
+fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<ManualStep> {
+    let mut steps = Vec::new();
+    let policy_file: Vec<String> = stacks
+        .iter()
+        .zip(rendered)
+        .filter(|(s, _)| s.template.resources.values().any(|r| r.resource_type == crate::types::ORG_POLICY))
+        .map(|(_, r)| r.file.clone())
+        .collect();
+    let mut types: Vec<&'static str> = Vec::new();
+    for t in [PolicyType::ServiceControl, PolicyType::ResourceControl, PolicyType::Tag] {
+        if p.policies.iter().any(|x| x.policy_type == t) {
+            types.push(t.cfn_name());
+        }
+    }
+    if !types.is_empty() {
+        let root = p.organization.root_id.clone().unwrap_or_else(|| "<root id>".into());
+        steps.push(ManualStep {
+            id: "enable-policy-types",
+            account: p.organization.management.name.clone(),
+            reason: "Policy types must be enabled on the root before policies of that type attach; CloudFormation has no resource type for EnablePolicyType.".into(),
+            commands: types.iter().map(|t| format!("aws organizations enable-policy-type --root-id {root} --policy-type {t}")).collect(),
+            before: policy_file,
+        });
+    }
+    steps
+}
+
+fn manifest_json(p: &Platform, stacks: &[Stack], rendered: &[Rendered], order: &[Vec<usize>], steps: &[ManualStep], opts: Options) -> J {
+    let templates: Vec<J> = stacks
+        .iter()
+        .zip(rendered)
+        .map(|(s, r)| {
+            let params: Vec<J> = s
+                .parameters
+                .iter()
+                .map(|pp| json!({ "name": pp.name, "description": pp.description, "value": pp.value }))
+                .collect();
+            let deps: Vec<&str> = r.depends_on.iter().map(|&d| rendered[d].file.as_str()).collect();
+            json!({
+                "path": r.file,
+                "stackName": s.name,
+                "deploy": s.deploy.name(),
+                "account": account_json(p, s.account),
+                "region": s.region,
+                "parameters": params,
+                "dependsOn": deps,
+                "resources": s.template.resources.len(),
+                "bytes": r.text.len(),
+                "deployFromS3": r.text.len() > limits::MAX_INLINE_BODY_BYTES,
+            })
+        })
+        .collect();
+    let order: Vec<J> = order
+        .iter()
+        .enumerate()
+        .map(|(n, w)| json!({ "wave": n + 1, "templates": w.iter().map(|&i| rendered[i].file.as_str()).collect::<Vec<_>>() }))
+        .collect();
+    let steps: Vec<J> = steps
+        .iter()
+        .map(|s| json!({ "id": s.id, "account": s.account, "reason": s.reason, "commands": s.commands, "before": s.before }))
+        .collect();
+    json!({
+        "manifestVersion": MANIFEST_VERSION,
+        "generator": format!("mlz {}", env!("CARGO_PKG_VERSION")),
+        "platform": p.organization.name,
+        "format": opts.format.extension(),
+        "homeRegion": p.organization.home_region,
+        "templates": templates,
+        "deployOrder": order,
+        "manualSteps": steps,
+    })
+}

@@ -1,0 +1,57 @@
+//! A stack: one template and where and how it deploys.
+
+use mlz_cfn::Template;
+use mlz_model::AccountIdx;
+
+/// Which account a stack deploys to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccountRef {
+    Management,
+    Account(AccountIdx),
+}
+
+/// How a template reaches its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployKind {
+    /// A CloudFormation stack in one account and region.
+    Stack,
+    /// A service-managed StackSet, instances in many accounts.
+    StackSet,
+    /// A Service Catalog product version: uploaded to S3, launched by users.
+    ServiceCatalogProduct,
+    /// An Account Factory Customization blueprint, applied by Control Tower at vending.
+    AfcBlueprint,
+}
+
+impl DeployKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeployKind::Stack => "stack",
+            DeployKind::StackSet => "stackSet",
+            DeployKind::ServiceCatalogProduct => "serviceCatalogProduct",
+            DeployKind::AfcBlueprint => "afcBlueprint",
+        }
+    }
+}
+
+/// A template parameter as the manifest describes it: who fills it, and with what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackParam {
+    pub name: String,
+    pub description: String,
+    /// Known at generation time (then it is also the parameter's default).
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stack {
+    /// The CloudFormation stack name.
+    pub name: String,
+    /// Path in the output folder, without extension: `organizations/accounts`.
+    pub path: String,
+    pub template: Template,
+    pub account: AccountRef,
+    pub region: String,
+    pub deploy: DeployKind,
+    pub parameters: Vec<StackParam>,
+}

@@ -1,0 +1,234 @@
+//! The `mlz` command line: a thin shell over the model and emitter crates.
+//!
+//! Only this crate reads and writes the file system, prints and picks exit codes. The
+//! compile step itself ([`compile`]) is pure, so the golden tests call it directly.
+
+mod fsout;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mlz_emit::{Format, Options, Output};
+use mlz_model::diag::render_all;
+use mlz_model::{FileSource, REFERENCE_CONFIG, REFERENCE_NAME};
+
+/// Exit codes, documented in the README and in `mlz --help`.
+pub mod exit {
+    /// Success (warnings may have been printed).
+    pub const OK: i32 = 0;
+    /// The config has errors; nothing was written.
+    pub const INVALID_CONFIG: i32 = 1;
+    /// Bad command-line usage.
+    pub const USAGE: i32 = 2;
+    /// A file could not be read or written.
+    pub const IO: i32 = 3;
+    /// The config is valid but the output breaks a CloudFormation limit or check.
+    pub const GENERATION_FAILED: i32 = 4;
+}
+
+const AFTER_HELP: &str = "Exit codes: 0 success, 1 invalid config, 2 bad usage, 3 file error, 4 generation failed (a CloudFormation limit or check).";
+
+#[derive(Parser, Debug)]
+#[command(name = "mlz", version, about = "Compile one YAML description of a governed multi-account ML platform on AWS into CloudFormation.", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate the config and write the templates, manifest.json and README.md to a folder.
+    Generate {
+        /// The platform config. Without it, the built-in reference platform is used.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The output folder. It is replaced as a whole, and only when generation succeeds.
+        #[arg(short, long, value_name = "DIR", default_value = "out")]
+        out: PathBuf,
+        /// Template format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Yaml)]
+        format: FormatArg,
+    },
+    /// Check the config and report every problem, without writing anything.
+    Validate {
+        /// The platform config. Without it, the built-in reference platform is checked.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of the config language (for editors and yaml-language-server).
+    Schema,
+    /// Write the reference platform as a commented platform.yaml to start from.
+    Init {
+        /// Folder to write platform.yaml into.
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing platform.yaml.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Yaml,
+    Json,
+}
+
+/// Reads files a config refers to, relative to the config's folder.
+pub struct DirFiles {
+    pub base: PathBuf,
+}
+
+impl FileSource for DirFiles {
+    fn read(&self, path: &str) -> Result<String, String> {
+        let p = Path::new(path);
+        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err("policy files must be inside the config's folder (no absolute paths, no ..)".into());
+        }
+        std::fs::read_to_string(self.base.join(p)).map_err(|e| e.to_string())
+    }
+}
+
+/// What compiling a config gave.
+pub enum Outcome {
+    /// The output folder's files, and the rendered warnings (maybe empty).
+    Generated { output: Output, report: String },
+    /// The config has errors: the rendered diagnostics.
+    Invalid { report: String },
+    /// Valid config, but the output failed a CloudFormation check.
+    Failed { report: String },
+}
+
+/// Loads, validates and generates, all in memory. `file` is the name diagnostics show.
+pub fn compile(file: &str, text: &str, files: &dyn FileSource, opts: Options) -> Outcome {
+    let loaded = mlz_model::load(file, text, files);
+    let report = render_all(&loaded.diagnostics, &loaded.sources);
+    let Some(platform) = loaded.platform else { return Outcome::Invalid { report } };
+    match mlz_emit::generate(&platform, opts) {
+        Ok(output) => Outcome::Generated { output, report },
+        Err(errs) => {
+            let mut r = report;
+            for e in errs {
+                r.push_str(&format!("error[generate]: {e}\n"));
+            }
+            Outcome::Failed { report: r }
+        }
+    }
+}
+
+/// Runs the CLI with these arguments and returns the exit code.
+pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    run(cli)
+}
+
+/// Reads the config named on the command line, or the built-in one.
+fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> {
+    match config {
+        None => {
+            eprintln!("mlz: no config given (-c FILE): using the built-in reference platform");
+            Ok((REFERENCE_NAME.to_owned(), REFERENCE_CONFIG.to_owned(), PathBuf::from(".")))
+        }
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => {
+                let base = p.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                Ok((p.display().to_string(), t, base))
+            }
+            Err(e) => {
+                eprintln!("mlz: error: cannot read config {}: {e}", p.display());
+                Err(exit::IO)
+            }
+        },
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Schema => {
+            print!("{}", mlz_model::schema::SCHEMA_TEXT);
+            exit::OK
+        }
+        Command::Init { dir, force } => {
+            let target = dir.join("platform.yaml");
+            if target.exists() && !force {
+                eprintln!("mlz: error: {} already exists (use --force to overwrite it)", target.display());
+                return exit::IO;
+            }
+            let res = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&target, REFERENCE_CONFIG));
+            match res {
+                Ok(()) => {
+                    eprintln!("mlz: wrote {}: edit it, then run: mlz generate -c {} -o out", target.display(), target.display());
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("mlz: error: cannot write {}: {e}", target.display());
+                    exit::IO
+                }
+            }
+        }
+        Command::Validate { config } => {
+            let (name, text, base) = match read_config(config.as_deref()) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let loaded = mlz_model::load(&name, &text, &DirFiles { base });
+            eprint!("{}", render_all(&loaded.diagnostics, &loaded.sources));
+            match loaded.platform {
+                Some(p) => {
+                    eprintln!(
+                        "mlz: {name} is valid: {} OUs, {} accounts, {} teams, {} policies",
+                        p.ous.len(),
+                        p.accounts.len(),
+                        p.teams.len(),
+                        p.policies.len()
+                    );
+                    exit::OK
+                }
+                None => exit::INVALID_CONFIG,
+            }
+        }
+        Command::Generate { config, out, format } => {
+            let (name, text, base) = match read_config(config.as_deref()) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let format = match format {
+                FormatArg::Yaml => Format::Yaml,
+                FormatArg::Json => Format::Json,
+            };
+            match compile(&name, &text, &DirFiles { base }, Options { format }) {
+                Outcome::Invalid { report } => {
+                    eprint!("{report}");
+                    eprintln!("mlz: nothing was written; {} is unchanged", out.display());
+                    exit::INVALID_CONFIG
+                }
+                Outcome::Failed { report } => {
+                    eprint!("{report}");
+                    eprintln!("mlz: nothing was written; {} is unchanged", out.display());
+                    exit::GENERATION_FAILED
+                }
+                Outcome::Generated { output, report } => {
+                    eprint!("{report}");
+                    if let Err(e) = fsout::replace_dir(&out, &output.files) {
+                        eprintln!("mlz: error: {e}");
+                        return exit::IO;
+                    }
+                    for n in &output.notes {
+                        eprintln!("mlz: note: {n}");
+                    }
+                    let templates = output.files.len().saturating_sub(2);
+                    eprintln!("mlz: wrote {templates} templates, manifest.json and README.md to {}", out.display());
+                    exit::OK
+                }
+            }
+        }
+    }
+}
