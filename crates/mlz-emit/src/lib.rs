@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 pub use mlz_cfn::Format;
 use mlz_model::Platform;
-pub use stack::{AccountRef, DeployKind, Stack, StackParam};
+pub use stack::{AccountRef, DeployKind, Import, Stack, StackParam};
 
 /// Generation options.
 #[derive(Clone, Copy, Debug, Default)]

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use mlz_cfn::{limits, render, CheckErrorKind, Value};
+use mlz_cfn::{limits, render, CheckErrorKind, LogicalId, Template, Value};
 use mlz_model::{Platform, PolicyType};
 use serde_json::{json, Value as J};
 
@@ -20,11 +20,40 @@ pub(crate) struct Rendered {
     pub file: String,
     pub text: String,
     pub depends_on: BTreeSet<usize>,
+    /// For stacks that adopt existing resources: the template to import them with.
+    pub import: Option<(String, String)>,
+}
+
+/// The template an IMPORT change set needs: CloudFormation cannot create and import in one
+/// operation, so the first deployment of a stack that adopts existing resources holds only
+/// those resources (and the parameters they use); the full template follows as an update.
+fn import_template(s: &Stack) -> Template {
+    let mut t = Template::new(format!("{} (import step: only the resources that already exist)", s.template.description));
+    let keep: BTreeSet<&str> = s.imports.iter().map(|i| i.logical_id.as_str()).collect();
+    let mut used: BTreeSet<LogicalId> = BTreeSet::new();
+    for (id, r) in &s.template.resources {
+        if keep.contains(id.as_str()) {
+            for v in r.properties.values() {
+                v.walk(&mut |v| {
+                    if let Value::Ref(x) = v {
+                        used.insert(x.clone());
+                    }
+                });
+            }
+            t.resources.insert(id.clone(), r.clone());
+        }
+    }
+    for (id, p) in &s.template.parameters {
+        if used.contains(id) {
+            t.parameters.insert(id.clone(), p.clone());
+        }
+    }
+    t
 }
 
 /// A step CloudFormation cannot do, which an operator or a pipeline must run.
 pub(crate) struct ManualStep {
-    pub id: &'static str,
+    pub id: String,
     pub account: String,
     pub reason: String,
     pub commands: Vec<String>,
@@ -49,6 +78,22 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
         }
         match render(&s.template, opts.format) {
             Ok(r) => {
+                let import = if s.imports.is_empty() {
+                    None
+                } else {
+                    let ifile = format!("{}.import.{ext}", s.path);
+                    let it = import_template(s);
+                    for e in it.check() {
+                        errs.push(EmitError { template: ifile.clone(), message: e.to_string(), hint: None });
+                    }
+                    match render(&it, opts.format) {
+                        Ok(ir) => Some((ifile, ir.text)),
+                        Err(e) => {
+                            errs.push(EmitError { template: ifile, message: e.to_string(), hint: None });
+                            None
+                        }
+                    }
+                };
                 if let Some(n) = r.size_note {
                     notes.push(format!(
                         "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
@@ -56,7 +101,7 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
                         limits::MAX_INLINE_BODY_BYTES
                     ));
                 }
-                rendered.push(Rendered { file, text: r.text, depends_on: BTreeSet::new() });
+                rendered.push(Rendered { file, text: r.text, depends_on: BTreeSet::new(), import });
             }
             Err(e) => errs.push(EmitError { template: file, message: e.to_string(), hint: None }),
         }
@@ -78,6 +123,9 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
     for r in rendered {
         files.insert(r.file, r.text.into_bytes());
+        if let Some((f, t)) = r.import {
+            files.insert(f, t.into_bytes());
+        }
     }
     Ok(Output { files, notes })
 }
@@ -192,11 +240,39 @@ fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
     if !types.is_empty() {
         let root = p.organization.root_id.clone().unwrap_or_else(|| "<root id>".into());
         steps.push(ManualStep {
-            id: "enable-policy-types",
+            id: "enable-policy-types".into(),
             account: p.organization.management.name.clone(),
             reason: "Policy types must be enabled on the root before policies of that type attach; CloudFormation has no resource type for EnablePolicyType.".into(),
             commands: types.iter().map(|t| format!("aws organizations enable-policy-type --root-id {root} --policy-type {t}")).collect(),
             before: policy_file,
+        });
+    }
+    for (s, r) in stacks.iter().zip(rendered) {
+        if s.imports.is_empty() {
+            continue;
+        }
+        let resources: Vec<J> = s
+            .imports
+            .iter()
+            .map(|i| json!({ "ResourceType": i.resource_type, "LogicalResourceId": i.logical_id, "ResourceIdentifier": { i.identifier.0: i.identifier.1 } }))
+            .collect();
+        let names: Vec<&str> = s.imports.iter().map(|i| i.logical_id.as_str()).collect();
+        steps.push(ManualStep {
+            id: format!("import-into-{}", s.name),
+            account: p.organization.management.name.clone(),
+            reason: format!(
+                "{} already exist (the config gives their ids). Create stack {} by importing them with the import template, execute the change set, then deploy the full template as an update.",
+                names.join(", "),
+                s.name
+            ),
+            commands: vec![format!(
+                "aws cloudformation create-change-set --region {} --stack-name {} --change-set-name mlz-import --change-set-type IMPORT --template-body file://{} --resources-to-import '{}'",
+                s.region,
+                s.name,
+                r.import.as_ref().map_or(r.file.as_str(), |(f, _)| f.as_str()),
+                serde_json::to_string(&resources).unwrap_or_default()
+            )],
+            before: vec![r.file.clone()],
         });
     }
     steps
@@ -224,6 +300,7 @@ fn manifest_json(p: &Platform, stacks: &[Stack], rendered: &[Rendered], order: &
                 "resources": s.template.resources.len(),
                 "bytes": r.text.len(),
                 "deployFromS3": r.text.len() > limits::MAX_INLINE_BODY_BYTES,
+                "importTemplate": r.import.as_ref().map(|(f, _)| f.as_str()),
             })
         })
         .collect();

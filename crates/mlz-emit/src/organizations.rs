@@ -12,7 +12,7 @@
 use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
 use mlz_model::{Account, AccountIdx, CreatedBy, OuIdx, Platform};
 
-use crate::stack::{AccountRef, DeployKind, Stack, StackParam};
+use crate::stack::{AccountRef, DeployKind, Import, Stack, StackParam};
 use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
 use crate::EmitError;
 
@@ -121,6 +121,7 @@ fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack 
         region: ORGANIZATIONS_REGION.to_owned(),
         deploy: DeployKind::Stack,
         parameters: Vec::new(),
+        imports: Vec::new(),
     }
 }
 
@@ -139,6 +140,7 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let prefix = &p.organization.stack_prefix;
     let mut t = Template::new(format!("{}: organizational units. Deploy in the management account.", p.organization.name));
     let mut params = Vec::new();
+    let mut imports = Vec::new();
     for ou in &p.ous {
         if ou.created_by != CreatedBy::Mlz {
             continue;
@@ -156,6 +158,9 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
                 }
             }
         };
+        if let Some(id) = &ou.id {
+            imports.push(Import { logical_id: lid.to_string(), resource_type: ORG_OU, identifier: ("Id", id.clone()) });
+        }
         let r = Resource::new(ORG_OU).prop("Name", ou.name.as_str()).prop("ParentId", parent);
         t.add_resource(lid.clone(), r).map_err(|e| bug("organizations/organizational-units", e))?;
         for (attr, value) in [("Id", Value::Ref(lid.clone())), ("Arn", Value::GetAtt(lid.clone(), "Arn".into()))] {
@@ -173,13 +178,17 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     }
     let mut s = new_stack(p, "organizations-ous", "organizations/organizational-units", t);
     s.parameters = params;
+    s.imports = imports;
     Ok(vec![s])
 }
 
 /// Adds one account resource and the output that exports its id.
-fn add_account(p: &Platform, i: AccountIdx, t: &mut Template, params: &mut Vec<StackParam>, path: &str) -> Result<(), EmitError> {
+fn add_account(p: &Platform, i: AccountIdx, t: &mut Template, params: &mut Vec<StackParam>, imports: &mut Vec<Import>, path: &str) -> Result<(), EmitError> {
     let a = p.account(i);
     let lid = account_logical_id(a)?;
+    if let Some(id) = &a.id {
+        imports.push(Import { logical_id: lid.to_string(), resource_type: ORG_ACCOUNT, identifier: ("AccountId", id.clone()) });
+    }
     let parent = use_ident(ou_ident(p, a.ou)?, t, params);
     let mut r = Resource::new(ORG_ACCOUNT)
         .prop("AccountName", a.name.as_str())
@@ -204,9 +213,10 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let path = "organizations/accounts";
     let mut t = Template::new(format!("{}: platform accounts. Deploy in the management account.", p.organization.name));
     let mut params = Vec::new();
+    let mut imports = Vec::new();
     for (i, a) in p.accounts.iter().enumerate() {
         if a.team.is_none() && a.created_by == CreatedBy::Mlz {
-            add_account(p, AccountIdx(i), &mut t, &mut params, path)?;
+            add_account(p, AccountIdx(i), &mut t, &mut params, &mut imports, path)?;
         }
     }
     if t.resources.is_empty() {
@@ -214,6 +224,7 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     }
     let mut s = new_stack(p, "organizations-accounts", path, t);
     s.parameters = params;
+    s.imports = imports;
     Ok(vec![s])
 }
 
@@ -251,11 +262,13 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
             p.organization.name
         ));
         let mut params = Vec::new();
+        let mut imports = Vec::new();
         for i in accounts {
-            add_account(p, i, &mut t, &mut params, &path)?;
+            add_account(p, i, &mut t, &mut params, &mut imports, &path)?;
         }
         let mut s = new_stack(p, &format!("organizations-team-accounts-{b:0width$}"), &path, t);
         s.parameters = params;
+        s.imports = imports;
         out.push(s);
     }
     Ok(out)

@@ -54,4 +54,16 @@ pub struct Stack {
     pub region: String,
     pub deploy: DeployKind,
     pub parameters: Vec<StackParam>,
+    /// Resources in this template that already exist and must be imported into the stack
+    /// (a CloudFormation IMPORT change set) instead of created.
+    pub imports: Vec<Import>,
+}
+
+/// An existing resource a template adopts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub logical_id: String,
+    pub resource_type: &'static str,
+    /// The resource's primary identifier property and value: `AccountId`, `123456789012`.
+    pub identifier: (&'static str, String),
 }

@@ -26,6 +26,8 @@ pub struct Diagnostic {
     pub message: String,
     pub expected: Option<String>,
     pub hint: Option<String>,
+    /// False for problems that have no place in the config's structure (YAML syntax).
+    pub show_path: bool,
 }
 
 impl Diagnostic {
@@ -39,7 +41,14 @@ impl Diagnostic {
             message: message.into(),
             expected: None,
             hint: None,
+            show_path: true,
         }
+    }
+
+    #[must_use]
+    pub fn without_path(mut self) -> Diagnostic {
+        self.show_path = false;
+        self
     }
 
     #[must_use]
@@ -96,7 +105,11 @@ pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let _ = writeln!(out, "{level}[{}]: {}: {}", d.code, d.path, d.message);
+    if d.show_path {
+        let _ = writeln!(out, "{level}[{}]: {}: {}", d.code, d.path, d.message);
+    } else {
+        let _ = writeln!(out, "{level}[{}]: {}", d.code, d.message);
+    }
     match d.span {
         Some(s) => {
             let _ = writeln!(out, "  --> {}:{}:{}", d.file, s.line, s.col);

@@ -77,7 +77,7 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
     let root = match yaml::parse(text) {
         Ok(n) => n,
         Err(e) => {
-            let d = Diagnostic::error("yaml", file, Some(e.span), ConfigPath::root(), e.message).maybe_hint(e.hint);
+            let d = Diagnostic::error("yaml", file, Some(e.span), ConfigPath::root(), e.message).maybe_hint(e.hint).without_path();
             return Loaded { platform: None, diagnostics: vec![d], sources };
         }
     };
@@ -88,28 +88,82 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
         return Loaded { platform: None, diagnostics: vec![d], sources };
     }
     let schema_diags = schema::validate(file, &root, &doc);
-    // Items of the top-level lists that failed the schema are left out of resolution, and
-    // their names remembered, so one typo does not also cause "unknown OU" noise elsewhere.
-    let mut bad_items: BTreeSet<(String, usize)> = BTreeSet::new();
-    let mut fatal = false;
-    for d in &schema_diags {
-        match d.path.segments() {
-            [path::Segment::Key(list), path::Segment::Index(i), ..] => {
-                bad_items.insert((list.clone(), *i));
-            }
-            _ => fatal = true,
-        }
-    }
+    let (sanitized, bad_items, fatal) = sanitize(file, &root, &doc, &schema_diags);
     diags.extend(schema_diags);
     let platform = if fatal {
         None
     } else {
         let mut r = resolve::Resolver::new(file, &root, files, &mut sources);
-        let p = r.run(&doc, &bad_items);
+        let p = r.run(&sanitized, &bad_items);
         diags.extend(r.diags);
         p
     };
     diag::sort(&mut diags);
     let platform = if diags.iter().any(Diagnostic::is_error) { None } else { platform };
     Loaded { platform, diagnostics: diags, sources }
+}
+
+/// The top-level lists whose items are resolved one by one.
+const LISTS: &[&str] = &["organizationalUnits", "accounts", "stages", "teams", "policies"];
+
+/// Makes the document that semantic checks run on after schema errors: offending keys are
+/// removed, list items that are still invalid without them are left out (and their names
+/// remembered), and anything else makes the semantic pass impossible (`fatal`). This is
+/// what lets one run report a typo in one account and a duplicate e-mail in another.
+fn sanitize(
+    file: &str,
+    root: &yaml::Node,
+    doc: &serde_json::Value,
+    schema_diags: &[Diagnostic],
+) -> (serde_json::Value, BTreeSet<(String, usize)>, bool) {
+    use path::Segment;
+    let mut sanitized = doc.clone();
+    let mut bad_items = BTreeSet::new();
+    let mut fatal = false;
+    for d in schema_diags {
+        let segs = d.path.segments();
+        let keys_only = |rest: &[Segment]| rest.iter().all(|s| matches!(s, Segment::Key(_)));
+        match segs {
+            [Segment::Key(list), Segment::Index(i), rest @ ..] if LISTS.contains(&list.as_str()) => {
+                if !rest.is_empty() && keys_only(rest) {
+                    if let Some(item) = sanitized.get_mut(list.as_str()).and_then(|l| l.get_mut(*i)) {
+                        remove_key(item, rest);
+                    }
+                } else {
+                    bad_items.insert((list.clone(), *i));
+                }
+            }
+            [_, ..] if keys_only(segs) => remove_key(&mut sanitized, segs),
+            _ => fatal = true,
+        }
+    }
+    if !schema_diags.is_empty() {
+        // Whatever is still wrong once the offending keys are gone (a required key that
+        // was removed, say) is a consequence of an error already reported.
+        for d in schema::validate(file, root, &sanitized) {
+            match d.path.segments() {
+                [Segment::Key(list), Segment::Index(i), ..] if LISTS.contains(&list.as_str()) => {
+                    bad_items.insert((list.clone(), *i));
+                }
+                _ => fatal = true,
+            }
+        }
+    }
+    (sanitized, bad_items, fatal)
+}
+
+/// Removes the value at a path of keys, if it is there.
+fn remove_key(v: &mut serde_json::Value, keys: &[path::Segment]) {
+    let Some((path::Segment::Key(last), parents)) = keys.split_last() else { return };
+    let mut cur = v;
+    for k in parents {
+        let path::Segment::Key(k) = k else { return };
+        match cur.get_mut(k.as_str()) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    if let Some(obj) = cur.as_object_mut() {
+        obj.remove(last.as_str());
+    }
 }

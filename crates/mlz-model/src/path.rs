@@ -39,6 +39,13 @@ impl ConfigPath {
         self.0.pop().is_some()
     }
 
+    /// The path without its last segment, displayed: `teams[0]` for `teams[0].name`.
+    pub fn parent_display(&self) -> String {
+        let mut p = self.clone();
+        p.pop();
+        p.to_string()
+    }
+
     /// From a JSON pointer (`/accounts/3/email`), as jsonschema reports instance paths.
     /// A segment of digits is an index: the config has no maps with numeric keys where
     /// that would be ambiguous, and `find` falls back gracefully if it were.

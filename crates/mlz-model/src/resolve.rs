@@ -559,22 +559,26 @@ impl<'a> Resolver<'a> {
             self.push(d);
             ok = false;
         }
+        let label = match (&c.generated, &c.team) {
+            (Some(stage), Some(_)) => format!("the {stage:?} account of {}", c.name_path.parent_display()),
+            _ => c.name_path.to_string(),
+        };
         let checks: [(&'static str, &str, String, &ConfigPath); 2] = [
             ("duplicate-account-name", "account name", c.name.clone(), &c.name_path),
             ("duplicate-email", "e-mail address", c.email.to_ascii_lowercase(), &c.email_path),
         ];
         for (code, what, value, path) in checks {
             let seen = if code == "duplicate-email" { &mut accs.emails } else { &mut accs.names };
-            if let Some(first) = seen.get(&value) {
-                let first = first.clone();
+            if let Some((first, first_label)) = seen.get(&value) {
+                let (first, first_label) = (first.clone(), first_label.clone());
                 let line = self.line_of(&first);
                 let d = self
-                    .at(code, path, format!("{what} {value:?} is already used by {first}{}", made(what)))
+                    .at(code, path, format!("{what} {value:?} is already used by {first_label}{}", made(what)))
                     .hint(format!("see line {line}; every account needs its own {what}"));
                 self.push(d);
                 ok = false;
             } else {
-                seen.insert(value, path.clone());
+                seen.insert(value, (path.clone(), label.clone()));
             }
         }
         match mlz_cfn::LogicalId::derive("Account", &c.key) {
@@ -629,7 +633,7 @@ impl<'a> Resolver<'a> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
         let mut ids = HashMap::new();
-        let account_names: HashMap<String, Declared<()>> = accounts.names.iter().map(|(n, p)| (n.clone(), Declared { path: p.clone(), target: Some(()) })).collect();
+        let account_names: HashMap<String, Declared<()>> = accounts.names.iter().map(|(n, (p, _))| (n.clone(), Declared { path: p.clone(), target: Some(()) })).collect();
         for (i, pol) in raw.iter().enumerate() {
             let Some(pol) = pol else { continue };
             let p = list.index(i);
@@ -779,8 +783,9 @@ struct Accounts {
     list: Vec<Account>,
     management_name: String,
     by_name: HashMap<String, AccountIdx>,
-    names: HashMap<String, ConfigPath>,
-    emails: HashMap<String, ConfigPath>,
+    /// Name (and lower-cased e-mail) → where it was first used, and how to name that place.
+    names: HashMap<String, (ConfigPath, String)>,
+    emails: HashMap<String, (ConfigPath, String)>,
     ids: HashMap<String, ConfigPath>,
     account_ids: HashMap<String, ConfigPath>,
 }
@@ -797,8 +802,8 @@ impl Accounts {
             ids: HashMap::new(),
             account_ids: HashMap::new(),
         };
-        a.names.insert(m.name.clone(), mp.key("name"));
-        a.emails.insert(m.email.to_ascii_lowercase(), mp.key("email"));
+        a.names.insert(m.name.clone(), (mp.key("name"), "the management account".to_owned()));
+        a.emails.insert(m.email.to_ascii_lowercase(), (mp.key("email"), "the management account".to_owned()));
         if let Some(id) = &m.id {
             a.account_ids.insert(id.clone(), mp.key("id"));
         }
