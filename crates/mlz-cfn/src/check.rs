@@ -25,7 +25,11 @@ pub enum CheckErrorKind {
     /// `Fn::If`, `Condition` or a resource's `Condition` names an undeclared condition.
     UnknownCondition(String),
     NoResources,
-    TooMany { what: &'static str, count: usize, limit: usize },
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     DescriptionTooLong(usize),
 }
 
@@ -33,15 +37,28 @@ impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             CheckErrorKind::UnresolvedRef(t) => write!(f, "{}: Ref to undeclared {t:?}", self.at),
-            CheckErrorKind::UnresolvedGetAtt(t) => write!(f, "{}: Fn::GetAtt on undeclared resource {t:?}", self.at),
-            CheckErrorKind::UnresolvedDependsOn(t) => write!(f, "{}: DependsOn undeclared resource {t}", self.at),
-            CheckErrorKind::UnknownCondition(c) => write!(f, "{}: undeclared condition {c:?}", self.at),
+            CheckErrorKind::UnresolvedGetAtt(t) => {
+                write!(f, "{}: Fn::GetAtt on undeclared resource {t:?}", self.at)
+            }
+            CheckErrorKind::UnresolvedDependsOn(t) => {
+                write!(f, "{}: DependsOn undeclared resource {t}", self.at)
+            }
+            CheckErrorKind::UnknownCondition(c) => {
+                write!(f, "{}: undeclared condition {c:?}", self.at)
+            }
             CheckErrorKind::NoResources => write!(f, "the template declares no resources"),
             CheckErrorKind::TooMany { what, count, limit } => {
-                write!(f, "{count} {what}, more than CloudFormation's limit of {limit} per template")
+                write!(
+                    f,
+                    "{count} {what}, more than CloudFormation's limit of {limit} per template"
+                )
             }
             CheckErrorKind::DescriptionTooLong(n) => {
-                write!(f, "description is {n} bytes, more than {}", limits::MAX_DESCRIPTION_BYTES)
+                write!(
+                    f,
+                    "description is {n} bytes, more than {}",
+                    limits::MAX_DESCRIPTION_BYTES
+                )
             }
         }
     }
@@ -53,14 +70,20 @@ impl Template {
         let mut errs = Vec::new();
         let mut limit = |what: &'static str, count: usize, limit: usize| {
             if count > limit {
-                errs.push(CheckError { at: "template".into(), kind: CheckErrorKind::TooMany { what, count, limit } });
+                errs.push(CheckError {
+                    at: "template".into(),
+                    kind: CheckErrorKind::TooMany { what, count, limit },
+                });
             }
         };
         limit("resources", self.resources.len(), limits::MAX_RESOURCES);
         limit("parameters", self.parameters.len(), limits::MAX_PARAMETERS);
         limit("outputs", self.outputs.len(), limits::MAX_OUTPUTS);
         if self.resources.is_empty() {
-            errs.push(CheckError { at: "template".into(), kind: CheckErrorKind::NoResources });
+            errs.push(CheckError {
+                at: "template".into(),
+                kind: CheckErrorKind::NoResources,
+            });
         }
         if self.description.len() > limits::MAX_DESCRIPTION_BYTES {
             errs.push(CheckError {
@@ -75,12 +98,18 @@ impl Template {
             let at = format!("Resources.{id}");
             for d in &r.depends_on {
                 if !self.resources.contains_key(d) {
-                    errs.push(CheckError { at: at.clone(), kind: CheckErrorKind::UnresolvedDependsOn(d.clone()) });
+                    errs.push(CheckError {
+                        at: at.clone(),
+                        kind: CheckErrorKind::UnresolvedDependsOn(d.clone()),
+                    });
                 }
             }
             if let Some(c) = &r.condition {
                 if !self.conditions.contains_key(c) {
-                    errs.push(CheckError { at: at.clone(), kind: CheckErrorKind::UnknownCondition(c.clone()) });
+                    errs.push(CheckError {
+                        at: at.clone(),
+                        kind: CheckErrorKind::UnknownCondition(c.clone()),
+                    });
                 }
             }
             for v in r.properties.values() {
@@ -99,15 +128,19 @@ impl Template {
 
     fn check_value(&self, at: &str, v: &Value, errs: &mut Vec<CheckError>) {
         v.walk(&mut |v| match v {
-            Value::Ref(id) => {
-                if !self.parameters.contains_key(id) && !self.resources.contains_key(id) {
-                    errs.push(CheckError { at: at.to_owned(), kind: CheckErrorKind::UnresolvedRef(id.to_string()) });
-                }
+            Value::Ref(id)
+                if !self.parameters.contains_key(id) && !self.resources.contains_key(id) =>
+            {
+                errs.push(CheckError {
+                    at: at.to_owned(),
+                    kind: CheckErrorKind::UnresolvedRef(id.to_string()),
+                });
             }
-            Value::GetAtt(id, _) => {
-                if !self.resources.contains_key(id) {
-                    errs.push(CheckError { at: at.to_owned(), kind: CheckErrorKind::UnresolvedGetAtt(id.to_string()) });
-                }
+            Value::GetAtt(id, _) if !self.resources.contains_key(id) => {
+                errs.push(CheckError {
+                    at: at.to_owned(),
+                    kind: CheckErrorKind::UnresolvedGetAtt(id.to_string()),
+                });
             }
             Value::Sub(s) => {
                 for name in sub_references(s) {
@@ -119,17 +152,22 @@ impl Template {
                         None => (name, false),
                     };
                     let known = LogicalId::new(target).is_ok_and(|id| {
-                        self.resources.contains_key(&id) || (!is_attr && self.parameters.contains_key(&id))
+                        self.resources.contains_key(&id)
+                            || (!is_attr && self.parameters.contains_key(&id))
                     });
                     if !known {
-                        errs.push(CheckError { at: at.to_owned(), kind: CheckErrorKind::UnresolvedRef(name.to_owned()) });
+                        errs.push(CheckError {
+                            at: at.to_owned(),
+                            kind: CheckErrorKind::UnresolvedRef(name.to_owned()),
+                        });
                     }
                 }
             }
-            Value::If(c, ..) | Value::Condition(c) => {
-                if !self.conditions.contains_key(c) {
-                    errs.push(CheckError { at: at.to_owned(), kind: CheckErrorKind::UnknownCondition(c.clone()) });
-                }
+            Value::If(c, ..) | Value::Condition(c) if !self.conditions.contains_key(c) => {
+                errs.push(CheckError {
+                    at: at.to_owned(),
+                    kind: CheckErrorKind::UnknownCondition(c.clone()),
+                });
             }
             _ => {}
         });
@@ -153,10 +191,21 @@ mod tests {
             .prop("A", Value::Ref(id("P")))
             .prop("B", Value::Ref(id("Missing")))
             .prop("C", Value::GetAtt(id("Gone"), "Arn".into()))
-            .prop("D", Value::Sub("${P}-${AWS::Region}-${Nope}-${R.Arn}-${!Esc}".into()));
+            .prop(
+                "D",
+                Value::Sub("${P}-${AWS::Region}-${Nope}-${R.Arn}-${!Esc}".into()),
+            );
         r.depends_on.insert(id("Other"));
         t.add_resource(id("R"), r).unwrap();
-        t.add_output(id("O"), Output { description: None, value: Value::If("C1".into(), Box::new("a".into()), Box::new("b".into())), export: None }).unwrap();
+        t.add_output(
+            id("O"),
+            Output {
+                description: None,
+                value: Value::If("C1".into(), Box::new("a".into()), Box::new("b".into())),
+                export: None,
+            },
+        )
+        .unwrap();
         let got: Vec<String> = t.check().iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
@@ -174,16 +223,27 @@ mod tests {
     fn enforces_limits_including_parameters() {
         let mut t = Template::new("t");
         for i in 0..201 {
-            t.add_parameter(id(&format!("P{i}")), Parameter::string("p")).unwrap();
+            t.add_parameter(id(&format!("P{i}")), Parameter::string("p"))
+                .unwrap();
         }
         for i in 0..501 {
-            t.add_resource(id(&format!("R{i}")), Resource::new("AWS::X::Y")).unwrap();
+            t.add_resource(id(&format!("R{i}")), Resource::new("AWS::X::Y"))
+                .unwrap();
         }
         let kinds: Vec<_> = t.check().into_iter().map(|e| e.kind).collect();
-        assert!(kinds.contains(&CheckErrorKind::TooMany { what: "resources", count: 501, limit: 500 }));
-        assert!(kinds.contains(&CheckErrorKind::TooMany { what: "parameters", count: 201, limit: 200 }));
+        assert!(kinds.contains(&CheckErrorKind::TooMany {
+            what: "resources",
+            count: 501,
+            limit: 500
+        }));
+        assert!(kinds.contains(&CheckErrorKind::TooMany {
+            what: "parameters",
+            count: 201,
+            limit: 200
+        }));
         let mut ok = Template::new("t");
-        ok.add_resource(id("R"), Resource::new("AWS::X::Y")).unwrap();
+        ok.add_resource(id("R"), Resource::new("AWS::X::Y"))
+            .unwrap();
         assert!(ok.check().is_empty());
     }
 

@@ -30,7 +30,10 @@ impl LogicalId {
     /// Accepts a string that already is a valid logical id.
     pub fn new(s: impl Into<String>) -> Result<Self, LogicalIdError> {
         let s = s.into();
-        if !s.is_empty() && s.len() <= MAX_LOGICAL_ID_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !s.is_empty()
+            && s.len() <= MAX_LOGICAL_ID_LEN
+            && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             Ok(LogicalId(s))
         } else {
             Err(LogicalIdError { input: s })
@@ -95,8 +98,16 @@ mod tests {
 
     #[test]
     fn derives_from_names() {
-        assert_eq!(LogicalId::derive("Ou", "ml-platform team").unwrap().as_str(), "OuMlPlatformTeam");
-        assert_eq!(LogicalId::derive("Account", "fraud-dev").unwrap().as_str(), "AccountFraudDev");
+        assert_eq!(
+            LogicalId::derive("Ou", "ml-platform team")
+                .unwrap()
+                .as_str(),
+            "OuMlPlatformTeam"
+        );
+        assert_eq!(
+            LogicalId::derive("Account", "fraud-dev").unwrap().as_str(),
+            "AccountFraudDev"
+        );
         assert_eq!(LogicalId::derive("", "---").unwrap_err().input, "");
     }
 }

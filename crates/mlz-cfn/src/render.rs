@@ -46,7 +46,11 @@ pub fn render(t: &Template, format: Format) -> Result<Rendered, CheckError> {
     if bytes > MAX_BODY_BYTES {
         return Err(CheckError {
             at: "template".into(),
-            kind: CheckErrorKind::TooMany { what: "bytes", count: bytes, limit: MAX_BODY_BYTES },
+            kind: CheckErrorKind::TooMany {
+                what: "bytes",
+                count: bytes,
+                limit: MAX_BODY_BYTES,
+            },
         });
     }
     let size_note = (bytes > MAX_INLINE_BODY_BYTES).then_some(SizeNote { bytes });

@@ -147,8 +147,12 @@ pub enum TemplateError {
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TemplateError::DuplicateId(id) => write!(f, "logical id {id} is used twice in one template"),
-            TemplateError::DuplicateOutput(id) => write!(f, "output {id} is declared twice in one template"),
+            TemplateError::DuplicateId(id) => {
+                write!(f, "logical id {id} is used twice in one template")
+            }
+            TemplateError::DuplicateOutput(id) => {
+                write!(f, "output {id} is declared twice in one template")
+            }
         }
     }
 }
@@ -157,7 +161,10 @@ impl std::error::Error for TemplateError {}
 
 impl Template {
     pub fn new(description: impl Into<String>) -> Template {
-        Template { description: description.into(), ..Template::default() }
+        Template {
+            description: description.into(),
+            ..Template::default()
+        }
     }
 
     pub fn add_parameter(&mut self, id: LogicalId, p: Parameter) -> Result<(), TemplateError> {
@@ -213,7 +220,11 @@ impl Template {
             top.insert("Parameters".into(), J::Object(ps));
         }
         if !self.conditions.is_empty() {
-            let cs = self.conditions.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+            let cs = self
+                .conditions
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect();
             top.insert("Conditions".into(), J::Object(cs));
         }
         let mut rs = Map::new();
@@ -234,7 +245,11 @@ impl Template {
                 m.insert("UpdateReplacePolicy".into(), J::from(p.name()));
             }
             if !r.properties.is_empty() {
-                let props = r.properties.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                let props = r
+                    .properties
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect();
                 m.insert("Properties".into(), J::Object(props));
             }
             rs.insert(id.to_string(), J::Object(m));

@@ -82,7 +82,12 @@ impl Value {
     pub fn tags<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
         Value::List(
             tags.into_iter()
-                .map(|(k, v)| Value::map([("Key", Value::str(k.clone())), ("Value", Value::str(v.clone()))]))
+                .map(|(k, v)| {
+                    Value::map([
+                        ("Key", Value::str(k.clone())),
+                        ("Value", Value::str(v.clone())),
+                    ])
+                })
                 .collect(),
         )
     }
@@ -98,9 +103,11 @@ impl Value {
             },
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
-            }
+            serde_json::Value::Object(o) => Value::Map(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -192,7 +199,10 @@ mod tests {
 
     #[test]
     fn sub_references_skip_escapes() {
-        assert_eq!(sub_references("arn:${AWS::Partition}:x:${Foo.Arn}/${!Literal}"), vec!["AWS::Partition", "Foo.Arn"]);
+        assert_eq!(
+            sub_references("arn:${AWS::Partition}:x:${Foo.Arn}/${!Literal}"),
+            vec!["AWS::Partition", "Foo.Arn"]
+        );
         assert!(sub_references("no refs").is_empty());
     }
 }

@@ -109,12 +109,14 @@ fn string(s: &str) -> String {
 }
 
 const RESERVED: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-    "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
     if RESERVED.contains(&s) || s.ends_with(' ') || s.ends_with(':') || first == ' ' {
         return false;
     }
@@ -128,7 +130,8 @@ fn is_plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") {
         return false;
     }
-    s.chars().all(|c| c == ' ' || (c.is_ascii_graphic() && !matches!(c, '{' | '}' | '[' | ']' | ',')))
+    s.chars()
+        .all(|c| c == ' ' || (c.is_ascii_graphic() && !matches!(c, '{' | '}' | '[' | ']' | ',')))
 }
 
 #[cfg(test)]
@@ -138,10 +141,29 @@ mod tests {
 
     #[test]
     fn quotes_what_could_be_misread() {
-        for s in ["yes", "012345678901", "2010-09-09", "", " lead", "a: b", "x #y", "-1", ".5", "*", "a,b", "ON"] {
+        for s in [
+            "yes",
+            "012345678901",
+            "2010-09-09",
+            "",
+            " lead",
+            "a: b",
+            "x #y",
+            "-1",
+            ".5",
+            "*",
+            "a,b",
+            "ON",
+        ] {
             assert_ne!(string(s), s, "{s:?} must be quoted");
         }
-        for s in ["Workloads", "arn:aws:iam::aws:policy/X", "a-b_c.d/e", "AWS::Organizations::Account", "s3:*"] {
+        for s in [
+            "Workloads",
+            "arn:aws:iam::aws:policy/X",
+            "a-b_c.d/e",
+            "AWS::Organizations::Account",
+            "s3:*",
+        ] {
             assert_eq!(string(s), s);
         }
         assert_eq!(string("'lead"), "'''lead'");
@@ -151,6 +173,9 @@ mod tests {
     #[test]
     fn writes_nested_blocks() {
         let v = json!({"a": {"b": [1, {"c": "d", "e": []}, ["x"]]}, "f": {}});
-        assert_eq!(to_yaml(&v), "a:\n  b:\n    - 1\n    - c: d\n      e: []\n    -\n      - x\nf: {}\n");
+        assert_eq!(
+            to_yaml(&v),
+            "a:\n  b:\n    - 1\n    - c: d\n      e: []\n    -\n      - x\nf: {}\n"
+        );
     }
 }

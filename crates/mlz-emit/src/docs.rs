@@ -12,6 +12,8 @@ pub fn deploy_guide(manifest: &Value) -> String {
     hb.set_strict_mode(false);
     match hb.render_template(DEPLOY_GUIDE, manifest) {
         Ok(s) => s,
-        Err(e) => format!("# Deployment guide\n\nThe guide could not be rendered ({e}); see manifest.json.\n"),
+        Err(e) => format!(
+            "# Deployment guide\n\nThe guide could not be rendered ({e}); see manifest.json.\n"
+        ),
     }
 }

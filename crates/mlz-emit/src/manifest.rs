@@ -28,7 +28,10 @@ pub(crate) struct Rendered {
 /// operation, so the first deployment of a stack that adopts existing resources holds only
 /// those resources (and the parameters they use); the full template follows as an update.
 fn import_template(s: &Stack) -> Template {
-    let mut t = Template::new(format!("{} (import step: only the resources that already exist)", s.template.description));
+    let mut t = Template::new(format!(
+        "{} (import step: only the resources that already exist)",
+        s.template.description
+    ));
     let keep: BTreeSet<&str> = s.imports.iter().map(|i| i.logical_id.as_str()).collect();
     let mut used: BTreeSet<LogicalId> = BTreeSet::new();
     for (id, r) in &s.template.resources {
@@ -74,7 +77,11 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
                 ),
                 _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
             };
-            errs.push(EmitError { template: file.clone(), message: e.to_string(), hint });
+            errs.push(EmitError {
+                template: file.clone(),
+                message: e.to_string(),
+                hint,
+            });
         }
         match render(&s.template, opts.format) {
             Ok(r) => {
@@ -84,12 +91,20 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
                     let ifile = format!("{}.import.{ext}", s.path);
                     let it = import_template(s);
                     for e in it.check() {
-                        errs.push(EmitError { template: ifile.clone(), message: e.to_string(), hint: None });
+                        errs.push(EmitError {
+                            template: ifile.clone(),
+                            message: e.to_string(),
+                            hint: None,
+                        });
                     }
                     match render(&it, opts.format) {
                         Ok(ir) => Some((ifile, ir.text)),
                         Err(e) => {
-                            errs.push(EmitError { template: ifile, message: e.to_string(), hint: None });
+                            errs.push(EmitError {
+                                template: ifile,
+                                message: e.to_string(),
+                                hint: None,
+                            });
                             None
                         }
                     }
@@ -101,9 +116,18 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
                         limits::MAX_INLINE_BODY_BYTES
                     ));
                 }
-                rendered.push(Rendered { file, text: r.text, depends_on: BTreeSet::new(), import });
+                rendered.push(Rendered {
+                    file,
+                    text: r.text,
+                    depends_on: BTreeSet::new(),
+                    import,
+                });
             }
-            Err(e) => errs.push(EmitError { template: file, message: e.to_string(), hint: None }),
+            Err(e) => errs.push(EmitError {
+                template: file,
+                message: e.to_string(),
+                hint: None,
+            }),
         }
     }
     if !errs.is_empty() {
@@ -119,7 +143,10 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
     let mut files = BTreeMap::new();
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
-    files.insert("README.md".to_owned(), docs::deploy_guide(&manifest).into_bytes());
+    files.insert(
+        "README.md".to_owned(),
+        docs::deploy_guide(&manifest).into_bytes(),
+    );
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
     for r in rendered {
         files.insert(r.file, r.text.into_bytes());
@@ -139,7 +166,10 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], errs: &mut Vec<EmitError>) 
                 if let Some(prev) = exporter.insert(name, i) {
                     errs.push(EmitError {
                         template: rendered[i].file.clone(),
-                        message: format!("export {name} is also exported by {}", rendered[prev].file),
+                        message: format!(
+                            "export {name} is also exported by {}",
+                            rendered[prev].file
+                        ),
                         hint: None,
                     });
                 }
@@ -159,7 +189,9 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], errs: &mut Vec<EmitError>) 
                         None => errs.push(EmitError {
                             template: rendered[i].file.clone(),
                             message: format!("imports {name}, which no generated template exports"),
-                            hint: Some("this is a bug in mlz: please report it with your config".into()),
+                            hint: Some(
+                                "this is a bug in mlz: please report it with your config".into(),
+                            ),
                         }),
                     }
                 }
@@ -203,8 +235,15 @@ fn waves(stacks: &[Stack], rendered: &[Rendered], errs: &mut Vec<EmitError>) -> 
         out.push(std::mem::replace(&mut wave, next));
     }
     if placed < n {
-        let stuck: Vec<&str> = (0..n).filter(|&i| indeg[i] > 0).map(|i| rendered[i].file.as_str()).collect();
-        errs.push(EmitError { template: stuck.join(", "), message: "these templates import from each other in a cycle".into(), hint: None });
+        let stuck: Vec<&str> = (0..n)
+            .filter(|&i| indeg[i] > 0)
+            .map(|i| rendered[i].file.as_str())
+            .collect();
+        errs.push(EmitError {
+            template: stuck.join(", "),
+            message: "these templates import from each other in a cycle".into(),
+            hint: None,
+        });
     }
     out
 }
@@ -228,17 +267,30 @@ fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
     let policy_file: Vec<String> = stacks
         .iter()
         .zip(rendered)
-        .filter(|(s, _)| s.template.resources.values().any(|r| r.resource_type == crate::types::ORG_POLICY))
+        .filter(|(s, _)| {
+            s.template
+                .resources
+                .values()
+                .any(|r| r.resource_type == crate::types::ORG_POLICY)
+        })
         .map(|(_, r)| r.file.clone())
         .collect();
     let mut types: Vec<&'static str> = Vec::new();
-    for t in [PolicyType::ServiceControl, PolicyType::ResourceControl, PolicyType::Tag] {
+    for t in [
+        PolicyType::ServiceControl,
+        PolicyType::ResourceControl,
+        PolicyType::Tag,
+    ] {
         if p.policies.iter().any(|x| x.policy_type == t) {
             types.push(t.cfn_name());
         }
     }
     if !types.is_empty() {
-        let root = p.organization.root_id.clone().unwrap_or_else(|| "<root id>".into());
+        let root = p
+            .organization
+            .root_id
+            .clone()
+            .unwrap_or_else(|| "<root id>".into());
         steps.push(ManualStep {
             id: "enable-policy-types".into(),
             account: p.organization.management.name.clone(),
@@ -278,7 +330,14 @@ fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
     steps
 }
 
-fn manifest_json(p: &Platform, stacks: &[Stack], rendered: &[Rendered], order: &[Vec<usize>], steps: &[ManualStep], opts: Options) -> J {
+fn manifest_json(
+    p: &Platform,
+    stacks: &[Stack],
+    rendered: &[Rendered],
+    order: &[Vec<usize>],
+    steps: &[ManualStep],
+    opts: Options,
+) -> J {
     let templates: Vec<J> = stacks
         .iter()
         .zip(rendered)

@@ -33,7 +33,11 @@ pub fn account_logical_id(a: &Account) -> Result<LogicalId, EmitError> {
 }
 
 fn bug(template: &str, e: impl std::fmt::Display) -> EmitError {
-    EmitError { template: template.to_owned(), message: e.to_string(), hint: None }
+    EmitError {
+        template: template.to_owned(),
+        message: e.to_string(),
+        hint: None,
+    }
 }
 
 /// The export that carries an OU's or account's id: `mlz-OuWorkloads-Id`.
@@ -45,7 +49,11 @@ pub fn export_name(prefix: &str, id: &LogicalId, attr: &str) -> String {
 enum Ident {
     Literal(String),
     Import(String),
-    Param { id: LogicalId, description: String, pattern: &'static str },
+    Param {
+        id: LogicalId,
+        description: String,
+        pattern: &'static str,
+    },
 }
 
 fn root_ident(p: &Platform) -> Result<Ident, EmitError> {
@@ -64,10 +72,16 @@ fn ou_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
     let lid = ou_logical_id(&ou.name)?;
     Ok(match (&ou.id, ou.created_by) {
         (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id")),
+        (None, CreatedBy::Mlz) => {
+            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
+        }
         (None, by) => Ident::Param {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
-            description: format!("The id (ou-...) of OU {}, created by {}", ou.path, created_by_text(by)),
+            description: format!(
+                "The id (ou-...) of OU {}, created by {}",
+                ou.path,
+                created_by_text(by)
+            ),
             pattern: OU_ID_PATTERN,
         },
     })
@@ -78,10 +92,16 @@ fn account_ident(p: &Platform, i: AccountIdx) -> Result<Ident, EmitError> {
     let lid = account_logical_id(a)?;
     Ok(match (&a.id, a.created_by) {
         (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id")),
+        (None, CreatedBy::Mlz) => {
+            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
+        }
         (None, by) => Ident::Param {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
-            description: format!("The 12-digit id of account {}, created by {}", a.name, created_by_text(by)),
+            description: format!(
+                "The 12-digit id of account {}, created by {}",
+                a.name,
+                created_by_text(by)
+            ),
             pattern: ACCOUNT_ID_PATTERN,
         },
     })
@@ -100,12 +120,23 @@ fn use_ident(ident: Ident, t: &mut Template, params: &mut Vec<StackParam>) -> Va
     match ident {
         Ident::Literal(s) => Value::Str(s),
         Ident::Import(name) => Value::ImportValue(Box::new(Value::Str(name))),
-        Ident::Param { id, description, pattern } => {
+        Ident::Param {
+            id,
+            description,
+            pattern,
+        } => {
             if !t.parameters.contains_key(&id) {
-                let param = Parameter::string(description.clone()).with_pattern(pattern, "must be an id of the form shown in the description");
+                let param = Parameter::string(description.clone()).with_pattern(
+                    pattern,
+                    "must be an id of the form shown in the description",
+                );
                 // Cannot collide: parameter ids end in "Id" and resource ids never do.
                 let _ = t.add_parameter(id.clone(), param);
-                params.push(StackParam { name: id.to_string(), description, value: None });
+                params.push(StackParam {
+                    name: id.to_string(),
+                    description,
+                    value: None,
+                });
             }
             Value::Ref(id)
         }
@@ -133,12 +164,19 @@ pub fn emit(p: &Platform, out: &mut Vec<Stack>) -> Result<(), Vec<EmitError>> {
             Err(e) => errs.push(e),
         }
     }
-    if errs.is_empty() { Ok(()) } else { Err(errs) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
 }
 
 fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let prefix = &p.organization.stack_prefix;
-    let mut t = Template::new(format!("{}: organizational units. Deploy in the management account.", p.organization.name));
+    let mut t = Template::new(format!(
+        "{}: organizational units. Deploy in the management account.",
+        p.organization.name
+    ));
     let mut params = Vec::new();
     let mut imports = Vec::new();
     for ou in &p.ous {
@@ -159,35 +197,63 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
             }
         };
         if let Some(id) = &ou.id {
-            imports.push(Import { logical_id: lid.to_string(), resource_type: ORG_OU, identifier: ("Id", id.clone()) });
+            imports.push(Import {
+                logical_id: lid.to_string(),
+                resource_type: ORG_OU,
+                identifier: ("Id", id.clone()),
+            });
         }
-        let r = Resource::new(ORG_OU).prop("Name", ou.name.as_str()).prop("ParentId", parent);
-        t.add_resource(lid.clone(), r).map_err(|e| bug("organizations/organizational-units", e))?;
-        for (attr, value) in [("Id", Value::Ref(lid.clone())), ("Arn", Value::GetAtt(lid.clone(), "Arn".into()))] {
-            let out_id = LogicalId::new(format!("{lid}{attr}")).map_err(|e| bug("organizations", e))?;
+        let r = Resource::new(ORG_OU)
+            .prop("Name", ou.name.as_str())
+            .prop("ParentId", parent);
+        t.add_resource(lid.clone(), r)
+            .map_err(|e| bug("organizations/organizational-units", e))?;
+        for (attr, value) in [
+            ("Id", Value::Ref(lid.clone())),
+            ("Arn", Value::GetAtt(lid.clone(), "Arn".into())),
+        ] {
+            let out_id =
+                LogicalId::new(format!("{lid}{attr}")).map_err(|e| bug("organizations", e))?;
             let o = Output {
                 description: Some(format!("{} of OU {}", attr, ou.path)),
                 value,
                 export: Some(Value::Str(export_name(prefix, &lid, attr))),
             };
-            t.add_output(out_id, o).map_err(|e| bug("organizations/organizational-units", e))?;
+            t.add_output(out_id, o)
+                .map_err(|e| bug("organizations/organizational-units", e))?;
         }
     }
     if t.resources.is_empty() {
         return Ok(Vec::new());
     }
-    let mut s = new_stack(p, "organizations-ous", "organizations/organizational-units", t);
+    let mut s = new_stack(
+        p,
+        "organizations-ous",
+        "organizations/organizational-units",
+        t,
+    );
     s.parameters = params;
     s.imports = imports;
     Ok(vec![s])
 }
 
 /// Adds one account resource and the output that exports its id.
-fn add_account(p: &Platform, i: AccountIdx, t: &mut Template, params: &mut Vec<StackParam>, imports: &mut Vec<Import>, path: &str) -> Result<(), EmitError> {
+fn add_account(
+    p: &Platform,
+    i: AccountIdx,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    imports: &mut Vec<Import>,
+    path: &str,
+) -> Result<(), EmitError> {
     let a = p.account(i);
     let lid = account_logical_id(a)?;
     if let Some(id) = &a.id {
-        imports.push(Import { logical_id: lid.to_string(), resource_type: ORG_ACCOUNT, identifier: ("AccountId", id.clone()) });
+        imports.push(Import {
+            logical_id: lid.to_string(),
+            resource_type: ORG_ACCOUNT,
+            identifier: ("AccountId", id.clone()),
+        });
     }
     let parent = use_ident(ou_ident(p, a.ou)?, t, params);
     let mut r = Resource::new(ORG_ACCOUNT)
@@ -204,14 +270,21 @@ fn add_account(p: &Platform, i: AccountIdx, t: &mut Template, params: &mut Vec<S
     let o = Output {
         description: Some(format!("Account id of {}", a.name)),
         value: Value::GetAtt(lid.clone(), "AccountId".into()),
-        export: Some(Value::Str(export_name(&p.organization.stack_prefix, &lid, "Id"))),
+        export: Some(Value::Str(export_name(
+            &p.organization.stack_prefix,
+            &lid,
+            "Id",
+        ))),
     };
     t.add_output(out_id, o).map_err(|e| bug(path, e))
 }
 
 fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let path = "organizations/accounts";
-    let mut t = Template::new(format!("{}: platform accounts. Deploy in the management account.", p.organization.name));
+    let mut t = Template::new(format!(
+        "{}: platform accounts. Deploy in the management account.",
+        p.organization.name
+    ));
     let mut params = Vec::new();
     let mut imports = Vec::new();
     for (i, a) in p.accounts.iter().enumerate() {
@@ -266,7 +339,12 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         for i in accounts {
             add_account(p, i, &mut t, &mut params, &mut imports, &path)?;
         }
-        let mut s = new_stack(p, &format!("organizations-team-accounts-{b:0width$}"), &path, t);
+        let mut s = new_stack(
+            p,
+            &format!("organizations-team-accounts-{b:0width$}"),
+            &path,
+            t,
+        );
         s.parameters = params;
         s.imports = imports;
         out.push(s);
@@ -276,7 +354,10 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
 
 fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let path = "organizations/policies";
-    let mut t = Template::new(format!("{}: organization policies and their attachments. Deploy in the management account.", p.organization.name));
+    let mut t = Template::new(format!(
+        "{}: organization policies and their attachments. Deploy in the management account.",
+        p.organization.name
+    ));
     let mut params = Vec::new();
     for pol in &p.policies {
         let lid = LogicalId::derive("Policy", &pol.name).map_err(|e| bug(path, e))?;
@@ -322,6 +403,9 @@ mod tests {
         // These values are a contract: team accounts must never move between stacks.
         assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(team_bucket("fraud-detection", 32), (stable_hash("fraud-detection") % 32) as u32);
+        assert_eq!(
+            team_bucket("fraud-detection", 32),
+            (stable_hash("fraud-detection") % 32) as u32
+        );
     }
 }

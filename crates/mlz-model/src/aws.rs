@@ -64,12 +64,16 @@ pub fn is_known_region(r: &str) -> bool {
 /// The shape AWS Organizations accepts for an account e-mail: one `@`, something before it,
 /// a dotted domain after it, no spaces.
 pub fn is_valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else { return false };
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
         && domain.split('.').count() >= 2
-        && domain.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 #[cfg(test)]
@@ -86,7 +90,14 @@ mod tests {
     #[test]
     fn emails() {
         assert!(is_valid_email("aws+fraud-dev@example.com"));
-        for bad in ["no-at.example.com", "@example.com", "a@b", "a@@b.com", "a b@c.com", "a@b..com"] {
+        for bad in [
+            "no-at.example.com",
+            "@example.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b..com",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }

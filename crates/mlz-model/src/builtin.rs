@@ -58,14 +58,17 @@ const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
 ];
 
 /// Roles that must keep working everywhere: Control Tower's own execution role.
-const EXEMPT_ROLES: &[&str] = &["arn:aws:iam::*:role/AWSControlTowerExecution", "arn:aws:iam::*:role/stacksets-exec-*"];
+const EXEMPT_ROLES: &[&str] = &[
+    "arn:aws:iam::*:role/AWSControlTowerExecution",
+    "arn:aws:iam::*:role/stacksets-exec-*",
+];
 
 pub fn policy_type(b: RawBuiltin) -> PolicyType {
     match b {
         RawBuiltin::EnforceSecureTransport => PolicyType::ResourceControl,
-        RawBuiltin::DenyLeaveOrganization | RawBuiltin::DenyOutsideGovernedRegions | RawBuiltin::ProtectSecurityServices => {
-            PolicyType::ServiceControl
-        }
+        RawBuiltin::DenyLeaveOrganization
+        | RawBuiltin::DenyOutsideGovernedRegions
+        | RawBuiltin::ProtectSecurityServices => PolicyType::ServiceControl,
     }
 }
 
@@ -145,7 +148,10 @@ mod tests {
 
     #[test]
     fn builtins_fit_the_size_limit() {
-        let regions: Vec<String> = crate::aws::REGIONS.iter().map(|r| (*r).to_owned()).collect();
+        let regions: Vec<String> = crate::aws::REGIONS
+            .iter()
+            .map(|r| (*r).to_owned())
+            .collect();
         for b in [
             RawBuiltin::DenyLeaveOrganization,
             RawBuiltin::DenyOutsideGovernedRegions,
@@ -153,13 +159,22 @@ mod tests {
             RawBuiltin::EnforceSecureTransport,
         ] {
             let size = serde_json::to_string(&document(b, &regions)).unwrap().len();
-            assert!(size <= policy_type(b).max_document_chars(), "{b:?} is {size} characters");
+            assert!(
+                size <= policy_type(b).max_document_chars(),
+                "{b:?} is {size} characters"
+            );
         }
     }
 
     #[test]
     fn region_deny_uses_the_governed_regions() {
-        let d = document(RawBuiltin::DenyOutsideGovernedRegions, &["eu-west-1".to_owned()]);
-        assert_eq!(d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"], json!(["eu-west-1"]));
+        let d = document(
+            RawBuiltin::DenyOutsideGovernedRegions,
+            &["eu-west-1".to_owned()],
+        );
+        assert_eq!(
+            d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],
+            json!(["eu-west-1"])
+        );
     }
 }

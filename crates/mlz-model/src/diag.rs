@@ -31,7 +31,13 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, file: &str, span: Option<Span>, path: ConfigPath, message: impl Into<String>) -> Diagnostic {
+    pub fn error(
+        code: &'static str,
+        file: &str,
+        span: Option<Span>,
+        path: ConfigPath,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -113,15 +119,26 @@ pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
     match d.span {
         Some(s) => {
             let _ = writeln!(out, "  --> {}:{}:{}", d.file, s.line, s.col);
-            if let Some(line) = sources.text(&d.file).and_then(|t| t.lines().nth(s.line.wrapping_sub(1))) {
+            if let Some(line) = sources
+                .text(&d.file)
+                .and_then(|t| t.lines().nth(s.line.wrapping_sub(1)))
+            {
                 let num = s.line.to_string();
                 let gutter = " ".repeat(num.len());
                 let width = line.chars().count();
                 let start = s.col.saturating_sub(1).min(width);
-                let end = s.end_col.map_or(width, |e| e.saturating_sub(1)).clamp(start + 1, width.max(start + 1));
+                let end = s
+                    .end_col
+                    .map_or(width, |e| e.saturating_sub(1))
+                    .clamp(start + 1, width.max(start + 1));
                 let _ = writeln!(out, "{gutter} |");
                 let _ = writeln!(out, "{num} | {line}");
-                let _ = writeln!(out, "{gutter} | {}{}", " ".repeat(start), "^".repeat(end - start));
+                let _ = writeln!(
+                    out,
+                    "{gutter} | {}{}",
+                    " ".repeat(start),
+                    "^".repeat(end - start)
+                );
             }
         }
         None => {
@@ -146,9 +163,20 @@ pub fn render_all(diags: &[Diagnostic], sources: &dyn SourceText) -> String {
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
-    let plural = |n: usize, w: &str| if n == 1 { format!("{n} {w}") } else { format!("{n} {w}s") };
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("{n} {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
     if errors > 0 {
-        let _ = writeln!(out, "{} and {} found", plural(errors, "error"), plural(warnings, "warning"));
+        let _ = writeln!(
+            out,
+            "{} and {} found",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        );
     } else if warnings > 0 {
         let _ = writeln!(out, "{} found", plural(warnings, "warning"));
     }
@@ -156,7 +184,10 @@ pub fn render_all(diags: &[Diagnostic], sources: &dyn SourceText) -> String {
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let w = word.to_lowercase();
     candidates
         .into_iter()
@@ -172,7 +203,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -195,7 +228,11 @@ mod tests {
         let d = Diagnostic::error(
             "unknown-ou",
             "platform.yaml",
-            Some(Span { line: 2, col: 9, end_col: Some(17) }),
+            Some(Span {
+                line: 2,
+                col: 9,
+                end_col: Some(17),
+            }),
             ConfigPath::root().key("accounts").index(0).key("ou"),
             "no OU is named \"Workload\"",
         )
@@ -210,7 +247,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("acounts", ["accounts", "teams"]).as_deref(), Some("did you mean \"accounts\"?"));
+        assert_eq!(
+            did_you_mean("acounts", ["accounts", "teams"]).as_deref(),
+            Some("did you mean \"accounts\"?")
+        );
         assert_eq!(did_you_mean("zzz", ["accounts", "teams"]), None);
     }
 }

@@ -39,7 +39,9 @@ pub struct NoFiles;
 
 impl FileSource for NoFiles {
     fn read(&self, path: &str) -> Result<String, String> {
-        Err(format!("no files are available to this config (asked for {path:?})"))
+        Err(format!(
+            "no files are available to this config (asked for {path:?})"
+        ))
     }
 }
 
@@ -77,15 +79,31 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
     let root = match yaml::parse(text) {
         Ok(n) => n,
         Err(e) => {
-            let d = Diagnostic::error("yaml", file, Some(e.span), ConfigPath::root(), e.message).maybe_hint(e.hint).without_path();
-            return Loaded { platform: None, diagnostics: vec![d], sources };
+            let d = Diagnostic::error("yaml", file, Some(e.span), ConfigPath::root(), e.message)
+                .maybe_hint(e.hint)
+                .without_path();
+            return Loaded {
+                platform: None,
+                diagnostics: vec![d],
+                sources,
+            };
         }
     };
     let doc = root.to_json();
     if !doc.is_object() {
-        let d = Diagnostic::error("wrong-type", file, Some(root.span), ConfigPath::root(), "the config must be a mapping")
-            .hint("start from `mlz init`, which writes a complete example");
-        return Loaded { platform: None, diagnostics: vec![d], sources };
+        let d = Diagnostic::error(
+            "wrong-type",
+            file,
+            Some(root.span),
+            ConfigPath::root(),
+            "the config must be a mapping",
+        )
+        .hint("start from `mlz init`, which writes a complete example");
+        return Loaded {
+            platform: None,
+            diagnostics: vec![d],
+            sources,
+        };
     }
     let schema_diags = schema::validate(file, &root, &doc);
     let (sanitized, bad_items, fatal) = sanitize(file, &root, &doc, &schema_diags);
@@ -99,12 +117,26 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
         p
     };
     diag::sort(&mut diags);
-    let platform = if diags.iter().any(Diagnostic::is_error) { None } else { platform };
-    Loaded { platform, diagnostics: diags, sources }
+    let platform = if diags.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        platform
+    };
+    Loaded {
+        platform,
+        diagnostics: diags,
+        sources,
+    }
 }
 
 /// The top-level lists whose items are resolved one by one.
-const LISTS: &[&str] = &["organizationalUnits", "accounts", "stages", "teams", "policies"];
+const LISTS: &[&str] = &[
+    "organizationalUnits",
+    "accounts",
+    "stages",
+    "teams",
+    "policies",
+];
 
 /// Makes the document that semantic checks run on after schema errors: offending keys are
 /// removed, list items that are still invalid without them are left out (and their names
@@ -124,9 +156,12 @@ fn sanitize(
         let segs = d.path.segments();
         let keys_only = |rest: &[Segment]| rest.iter().all(|s| matches!(s, Segment::Key(_)));
         match segs {
-            [Segment::Key(list), Segment::Index(i), rest @ ..] if LISTS.contains(&list.as_str()) => {
+            [Segment::Key(list), Segment::Index(i), rest @ ..]
+                if LISTS.contains(&list.as_str()) =>
+            {
                 if !rest.is_empty() && keys_only(rest) {
-                    if let Some(item) = sanitized.get_mut(list.as_str()).and_then(|l| l.get_mut(*i)) {
+                    if let Some(item) = sanitized.get_mut(list.as_str()).and_then(|l| l.get_mut(*i))
+                    {
                         remove_key(item, rest);
                     }
                 } else {
@@ -154,7 +189,9 @@ fn sanitize(
 
 /// Removes the value at a path of keys, if it is there.
 fn remove_key(v: &mut serde_json::Value, keys: &[path::Segment]) {
-    let Some((path::Segment::Key(last), parents)) = keys.split_last() else { return };
+    let Some((path::Segment::Key(last), parents)) = keys.split_last() else {
+        return;
+    };
     let mut cur = v;
     for k in parents {
         let path::Segment::Key(k) = k else { return };

@@ -50,7 +50,9 @@ impl Patterns {
             Err(e) => {
                 self.hb.unregister_template(name);
                 match e.reason() {
-                    RenderErrorReason::MissingVariable(Some(v)) => Err(PatternError::UnknownVariable(v.clone())),
+                    RenderErrorReason::MissingVariable(Some(v)) => {
+                        Err(PatternError::UnknownVariable(v.clone()))
+                    }
                     other => Err(PatternError::Syntax(other.to_string())),
                 }
             }
@@ -81,10 +83,21 @@ mod tests {
     fn renders_and_rejects_unknown_variables() {
         let mut p = Patterns::new();
         assert!(p.add("n", "{{team}}-{{stage}}").is_ok());
-        let vars: BTreeMap<&str, &str> = [("team", "fraud"), ("stage", "dev"), ("ou", "W"), ("prefix", "mlz")].into();
+        let vars: BTreeMap<&str, &str> = [
+            ("team", "fraud"),
+            ("stage", "dev"),
+            ("ou", "W"),
+            ("prefix", "mlz"),
+        ]
+        .into();
         assert_eq!(p.render("n", &vars), "fraud-dev");
-        assert!(matches!(p.add("bad", "{{team}}-{{env}}"), Err(PatternError::UnknownVariable(v)) if v == "env"));
-        assert!(matches!(p.add("broken", "{{team"), Err(PatternError::Syntax(_))));
+        assert!(
+            matches!(p.add("bad", "{{team}}-{{env}}"), Err(PatternError::UnknownVariable(v)) if v == "env")
+        );
+        assert!(matches!(
+            p.add("broken", "{{team"),
+            Err(PatternError::Syntax(_))
+        ));
         assert!(!p.has("bad"));
     }
 

@@ -87,7 +87,8 @@ impl fmt::Display for ConfigPath {
 }
 
 fn is_ident(k: &str) -> bool {
-    k.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 #[cfg(test)]
@@ -96,9 +97,16 @@ mod tests {
 
     #[test]
     fn displays_like_code() {
-        let p = ConfigPath::root().key("accounts").index(3).key("tags").key("cost-centre");
+        let p = ConfigPath::root()
+            .key("accounts")
+            .index(3)
+            .key("tags")
+            .key("cost-centre");
         assert_eq!(p.to_string(), "accounts[3].tags[\"cost-centre\"]");
-        assert_eq!(ConfigPath::from_pointer("/accounts/3/email").to_string(), "accounts[3].email");
+        assert_eq!(
+            ConfigPath::from_pointer("/accounts/3/email").to_string(),
+            "accounts[3].email"
+        );
         assert_eq!(ConfigPath::root().to_string(), "(top level)");
     }
 }

@@ -28,6 +28,14 @@ pub(crate) struct Resolver<'a> {
     pub diags: Vec<Diagnostic>,
 }
 
+/// A kind of name that references point at, for "no X is named Y" errors.
+struct Namespace<'n, T> {
+    what: &'static str,
+    list: &'static str,
+    known: &'n HashMap<String, Declared<T>>,
+    poisoned: &'n HashSet<String>,
+}
+
 /// A name in a namespace (OUs, accounts, stages): who declared it first, and what it resolves to.
 struct Declared<T> {
     path: ConfigPath,
@@ -35,12 +43,29 @@ struct Declared<T> {
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(file: &'a str, root: &'a Node, files: &'a dyn FileSource, sources: &'a mut Sources) -> Resolver<'a> {
-        Resolver { file, root, files, sources, diags: Vec::new() }
+    pub fn new(
+        file: &'a str,
+        root: &'a Node,
+        files: &'a dyn FileSource,
+        sources: &'a mut Sources,
+    ) -> Resolver<'a> {
+        Resolver {
+            file,
+            root,
+            files,
+            sources,
+            diags: Vec::new(),
+        }
     }
 
     fn at(&self, code: &'static str, path: &ConfigPath, msg: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(code, self.file, Some(self.root.span_of(path)), path.clone(), msg)
+        Diagnostic::error(
+            code,
+            self.file,
+            Some(self.root.span_of(path)),
+            path.clone(),
+            msg,
+        )
     }
 
     fn line_of(&self, path: &ConfigPath) -> usize {
@@ -56,7 +81,11 @@ impl<'a> Resolver<'a> {
             Ok(t) => Some(t),
             Err(e) => {
                 let d = self
-                    .at("internal", path, format!("the schema accepted this but mlz cannot read it: {e}"))
+                    .at(
+                        "internal",
+                        path,
+                        format!("the schema accepted this but mlz cannot read it: {e}"),
+                    )
                     .hint("this is a bug in mlz: please report it with this file");
                 self.push(d);
                 None
@@ -74,7 +103,13 @@ impl<'a> Resolver<'a> {
     ) -> (Vec<Option<T>>, HashSet<String>) {
         let mut out = Vec::new();
         let mut poisoned = HashSet::new();
-        for (i, v) in doc.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, v) in doc
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if bad.contains(&(list.to_owned(), i)) {
                 if let Some(n) = v.get("name").and_then(Value::as_str) {
                     poisoned.insert(n.to_owned());
@@ -92,13 +127,16 @@ impl<'a> Resolver<'a> {
     fn unknown<T>(
         &mut self,
         code: &'static str,
-        what: &str,
         name: &str,
         path: &ConfigPath,
-        known: &HashMap<String, Declared<T>>,
-        poisoned: &HashSet<String>,
-        list: &str,
+        ns: Namespace<'_, T>,
     ) {
+        let Namespace {
+            what,
+            list,
+            known,
+            poisoned,
+        } = ns;
         if poisoned.contains(name) {
             return;
         }
@@ -113,12 +151,24 @@ impl<'a> Resolver<'a> {
 
     /// Template ids derive from names; two names that differ only in punctuation would
     /// give one id, so that is reported here, against the user's file.
-    fn check_id_collision(&mut self, ids: &mut HashMap<String, ConfigPath>, prefix: &str, name: &str, path: &ConfigPath) {
-        let Ok(id) = mlz_cfn::LogicalId::derive(prefix, name) else { return };
+    fn check_id_collision(
+        &mut self,
+        ids: &mut HashMap<String, ConfigPath>,
+        prefix: &str,
+        name: &str,
+        path: &ConfigPath,
+    ) {
+        let Ok(id) = mlz_cfn::LogicalId::derive(prefix, name) else {
+            return;
+        };
         if let Some(first) = ids.get(id.as_str()) {
             let first = first.clone();
             let d = self
-                .at("id-collision", path, format!("{name:?} gives the same template id ({id}) as {first}"))
+                .at(
+                    "id-collision",
+                    path,
+                    format!("{name:?} gives the same template id ({id}) as {first}"),
+                )
                 .hint("names may not differ only in punctuation or spaces: rename one");
             self.push(d);
         } else {
@@ -130,8 +180,14 @@ impl<'a> Resolver<'a> {
         for k in tags.keys() {
             if k.to_ascii_lowercase().starts_with(aws::RESERVED_TAG_PREFIX) {
                 let p = path.key(k);
-                let d = Diagnostic::error("reserved-tag", self.file, Some(self.root.key_span_of(&p)), p, format!("tag key {k:?} uses the reserved prefix `aws:`"))
-                    .hint("AWS reserves tag keys that start with `aws:`; choose another key");
+                let d = Diagnostic::error(
+                    "reserved-tag",
+                    self.file,
+                    Some(self.root.key_span_of(&p)),
+                    p,
+                    format!("tag key {k:?} uses the reserved prefix `aws:`"),
+                )
+                .hint("AWS reserves tag keys that start with `aws:`; choose another key");
                 self.push(d);
             }
         }
@@ -171,7 +227,11 @@ impl<'a> Resolver<'a> {
                 team: None,
                 name_path: p.key("name"),
                 email_path: p.key("email"),
-                key_path: if a.key.is_some() { p.key("key") } else { p.key("name") },
+                key_path: if a.key.is_some() {
+                    p.key("key")
+                } else {
+                    p.key("name")
+                },
                 id_path: p.key("id"),
                 generated: None,
             };
@@ -182,14 +242,38 @@ impl<'a> Resolver<'a> {
         let mut teams = Vec::new();
         if raw_teams.iter().any(Option::is_some) {
             let patterns = self.patterns(&raw_naming);
-            self.teams(&raw_teams, &stages, &bad_stages, &ou_names, &bad_ous, &ous, patterns.as_ref(), &organization, &mut accounts, &mut teams);
+            self.teams(
+                &raw_teams,
+                &stages,
+                &bad_stages,
+                &ou_names,
+                &bad_ous,
+                &ous,
+                patterns.as_ref(),
+                &organization,
+                &mut accounts,
+                &mut teams,
+            );
         } else {
             let _ = self.patterns(&raw_naming);
         }
 
-        let policies = self.policies(&raw_policies, &ou_names, &bad_ous, &accounts, &bad_accounts, &organization.governed_regions);
+        let policies = self.policies(
+            &raw_policies,
+            &ou_names,
+            &bad_ous,
+            &accounts,
+            &bad_accounts,
+            &organization.governed_regions,
+        );
 
-        Some(Platform { organization, ous, accounts: accounts.list, teams, policies })
+        Some(Platform {
+            organization,
+            ous,
+            accounts: accounts.list,
+            teams,
+            policies,
+        })
     }
 
     fn organization(&mut self, o: RawOrganization, path: &ConfigPath) -> Organization {
@@ -200,8 +284,18 @@ impl<'a> Resolver<'a> {
         }
         if !o.governed_regions.contains(&o.home_region) {
             let d = self
-                .at("home-region-not-governed", &home_path, format!("the home region {} is not one of the governed regions", o.home_region))
-                .hint(format!("add {} to organization.governedRegions", o.home_region));
+                .at(
+                    "home-region-not-governed",
+                    &home_path,
+                    format!(
+                        "the home region {} is not one of the governed regions",
+                        o.home_region
+                    ),
+                )
+                .hint(format!(
+                    "add {} to organization.governedRegions",
+                    o.home_region
+                ));
             self.push(d);
         }
         let m = &o.management_account;
@@ -212,7 +306,11 @@ impl<'a> Resolver<'a> {
         Organization {
             name: o.name,
             stack_prefix: o.stack_prefix.unwrap_or_else(|| "mlz".to_owned()),
-            management: ManagementAccount { name: m.name.clone(), email: m.email.clone(), id: m.id.clone() },
+            management: ManagementAccount {
+                name: m.name.clone(),
+                email: m.email.clone(),
+                id: m.id.clone(),
+            },
             home_region: o.home_region,
             governed_regions: o.governed_regions,
             root_id: o.root_id,
@@ -223,7 +321,11 @@ impl<'a> Resolver<'a> {
     fn check_region(&mut self, r: &str, path: &ConfigPath) {
         if !aws::is_known_region(r) {
             let d = self
-                .at("unknown-region", path, format!("{r:?} is not an AWS region mlz knows"))
+                .at(
+                    "unknown-region",
+                    path,
+                    format!("{r:?} is not an AWS region mlz knows"),
+                )
                 .expected("a region code such as eu-west-1")
                 .maybe_hint(did_you_mean(r, aws::REGIONS.iter().copied()));
             self.push(d);
@@ -231,11 +333,19 @@ impl<'a> Resolver<'a> {
     }
 
     fn bad_email(&self, email: &str, path: &ConfigPath) -> Diagnostic {
-        self.at("invalid-email", path, format!("{email:?} is not a valid e-mail address"))
-            .expected("name@domain.tld, with no spaces")
+        self.at(
+            "invalid-email",
+            path,
+            format!("{email:?} is not a valid e-mail address"),
+        )
+        .expected("name@domain.tld, with no spaces")
     }
 
-    fn ous(&mut self, raw: &[Option<RawOu>], poisoned: &HashSet<String>) -> (Vec<Ou>, HashMap<String, Declared<OuIdx>>) {
+    fn ous(
+        &mut self,
+        raw: &[Option<RawOu>],
+        poisoned: &HashSet<String>,
+    ) -> (Vec<Ou>, HashMap<String, Declared<OuIdx>>) {
         let list = ConfigPath::root().key("organizationalUnits");
         let mut by_name: HashMap<String, Declared<usize>> = HashMap::new();
         let mut ids = HashMap::new();
@@ -245,12 +355,24 @@ impl<'a> Resolver<'a> {
             if let Some(first) = by_name.get(&ou.name) {
                 let line = self.line_of(&first.path);
                 let d = self
-                    .at("duplicate-ou", &p, format!("an OU named {:?} is already declared", ou.name))
-                    .hint(format!("first declared on line {line}; OU names must be unique in the config"));
+                    .at(
+                        "duplicate-ou",
+                        &p,
+                        format!("an OU named {:?} is already declared", ou.name),
+                    )
+                    .hint(format!(
+                        "first declared on line {line}; OU names must be unique in the config"
+                    ));
                 self.push(d);
             } else {
                 self.check_id_collision(&mut ids, "Ou", &ou.name, &p);
-                by_name.insert(ou.name.clone(), Declared { path: p, target: Some(i) });
+                by_name.insert(
+                    ou.name.clone(),
+                    Declared {
+                        path: p,
+                        target: Some(i),
+                    },
+                );
             }
         }
         // parent[i]: Ok(None) root, Ok(Some(j)) an OU, Err(()) unknown or poisoned.
@@ -263,7 +385,17 @@ impl<'a> Resolver<'a> {
                     Some(j) => Ok(Some(j)),
                     None => {
                         let p = list.index(i).key("parent");
-                        self.unknown("unknown-ou", "organizational unit", pn, &p, &by_name, poisoned, "organizationalUnits");
+                        self.unknown(
+                            "unknown-ou",
+                            pn,
+                            &p,
+                            Namespace {
+                                what: "organizational unit",
+                                list: "organizationalUnits",
+                                known: &by_name,
+                                poisoned,
+                            },
+                        );
                         Err(())
                     }
                 },
@@ -355,48 +487,106 @@ impl<'a> Resolver<'a> {
             };
             if depth == aws::MAX_OU_DEPTH + 1 {
                 let d = self
-                    .at("ou-too-deep", &list.index(i).key("parent"), format!("OU {:?} is {depth} levels below the root (Root/{path})", ou.name))
-                    .expected(format!("at most {} levels of OUs below the root, as AWS Organizations allows", aws::MAX_OU_DEPTH))
+                    .at(
+                        "ou-too-deep",
+                        &list.index(i).key("parent"),
+                        format!(
+                            "OU {:?} is {depth} levels below the root (Root/{path})",
+                            ou.name
+                        ),
+                    )
+                    .expected(format!(
+                        "at most {} levels of OUs below the root, as AWS Organizations allows",
+                        aws::MAX_OU_DEPTH
+                    ))
                     .hint("attach this OU higher up the tree");
                 self.push(d);
             }
             idx_of[i] = Some(OuIdx(ous.len()));
-            ous.push(Ou { name: ou.name.clone(), parent: parent_idx, depth, path, created_by: ou.created_by, id: ou.id.clone() });
+            ous.push(Ou {
+                name: ou.name.clone(),
+                parent: parent_idx,
+                depth,
+                path,
+                created_by: ou.created_by,
+                id: ou.id.clone(),
+            });
             stack.extend(children[i].iter().rev());
         }
         let names = by_name
             .into_iter()
             .map(|(n, d)| {
                 let target = d.target.and_then(|i| idx_of[i]);
-                (n, Declared { path: d.path, target })
+                (
+                    n,
+                    Declared {
+                        path: d.path,
+                        target,
+                    },
+                )
             })
             .collect();
         (ous, names)
     }
 
-    fn lookup_ou(&mut self, name: &str, path: &ConfigPath, ous: &HashMap<String, Declared<OuIdx>>, poisoned: &HashSet<String>) -> Option<OuIdx> {
+    fn lookup_ou(
+        &mut self,
+        name: &str,
+        path: &ConfigPath,
+        ous: &HashMap<String, Declared<OuIdx>>,
+        poisoned: &HashSet<String>,
+    ) -> Option<OuIdx> {
         match ous.get(name) {
             Some(d) => d.target,
             None => {
-                self.unknown("unknown-ou", "organizational unit", name, path, ous, poisoned, "organizationalUnits");
+                self.unknown(
+                    "unknown-ou",
+                    name,
+                    path,
+                    Namespace {
+                        what: "organizational unit",
+                        list: "organizationalUnits",
+                        known: ous,
+                        poisoned,
+                    },
+                );
                 None
             }
         }
     }
 
-    fn stages(&mut self, raw: &[Option<RawStage>], ous: &HashMap<String, Declared<OuIdx>>, bad_ous: &HashSet<String>) -> HashMap<String, Declared<Option<OuIdx>>> {
+    fn stages(
+        &mut self,
+        raw: &[Option<RawStage>],
+        ous: &HashMap<String, Declared<OuIdx>>,
+        bad_ous: &HashSet<String>,
+    ) -> HashMap<String, Declared<Option<OuIdx>>> {
         let list = ConfigPath::root().key("stages");
         let mut out: HashMap<String, Declared<Option<OuIdx>>> = HashMap::new();
         for (i, s) in raw.iter().enumerate() {
             let Some(s) = s else { continue };
             let p = list.index(i);
-            let ou = s.ou.as_ref().and_then(|o| self.lookup_ou(o, &p.key("ou"), ous, bad_ous));
+            let ou =
+                s.ou.as_ref()
+                    .and_then(|o| self.lookup_ou(o, &p.key("ou"), ous, bad_ous));
             if let Some(first) = out.get(&s.name) {
                 let line = self.line_of(&first.path);
-                let d = self.at("duplicate-stage", &p.key("name"), format!("stage {:?} is declared twice", s.name)).hint(format!("first declared on line {line}"));
+                let d = self
+                    .at(
+                        "duplicate-stage",
+                        &p.key("name"),
+                        format!("stage {:?} is declared twice", s.name),
+                    )
+                    .hint(format!("first declared on line {line}"));
                 self.push(d);
             } else {
-                out.insert(s.name.clone(), Declared { path: p.key("name"), target: Some(ou) });
+                out.insert(
+                    s.name.clone(),
+                    Declared {
+                        path: p.key("name"),
+                        target: Some(ou),
+                    },
+                );
             }
         }
         out
@@ -406,7 +596,13 @@ impl<'a> Resolver<'a> {
         let mut pats = Patterns::new();
         let mut ok = true;
         let specs = [
-            ("accountName", naming.account_name.as_deref().or_else(|| naming::default_pattern("accountName"))),
+            (
+                "accountName",
+                naming
+                    .account_name
+                    .as_deref()
+                    .or_else(|| naming::default_pattern("accountName")),
+            ),
             ("accountEmail", naming.account_email.as_deref()),
         ];
         for (key, pattern) in specs {
@@ -416,14 +612,31 @@ impl<'a> Resolver<'a> {
                 Ok(()) => {}
                 Err(PatternError::UnknownVariable(v)) => {
                     let d = self
-                        .at("unknown-naming-variable", &p, format!("the pattern uses {{{{{v}}}}}, which is not a naming variable"))
-                        .expected(format!("variables among: {}", naming::VARIABLES.iter().map(|v| format!("{{{{{v}}}}}")).collect::<Vec<_>>().join(", ")))
+                        .at(
+                            "unknown-naming-variable",
+                            &p,
+                            format!("the pattern uses {{{{{v}}}}}, which is not a naming variable"),
+                        )
+                        .expected(format!(
+                            "variables among: {}",
+                            naming::VARIABLES
+                                .iter()
+                                .map(|v| format!("{{{{{v}}}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
                         .maybe_hint(did_you_mean(&v, naming::VARIABLES.iter().copied()));
                     self.push(d);
                     ok = false;
                 }
                 Err(PatternError::Syntax(e)) => {
-                    let d = self.at("naming-syntax", &p, format!("the pattern is not valid handlebars: {e}")).hint("write variables as {{team}}");
+                    let d = self
+                        .at(
+                            "naming-syntax",
+                            &p,
+                            format!("the pattern is not valid handlebars: {e}"),
+                        )
+                        .hint("write variables as {{team}}");
                     self.push(d);
                     ok = false;
                 }
@@ -448,14 +661,30 @@ impl<'a> Resolver<'a> {
     ) {
         let list = ConfigPath::root().key("teams");
         if patterns.is_some_and(|p| !p.has("accountEmail")) {
-            let at = if self.root.find(&ConfigPath::root().key("naming")).is_some() { ConfigPath::root().key("naming") } else { list.clone() };
+            let at = if self.root.find(&ConfigPath::root().key("naming")).is_some() {
+                ConfigPath::root().key("naming")
+            } else {
+                list.clone()
+            };
             let d = self
-                .at("missing-email-pattern", &at, "teams need `naming.accountEmail` to give each stage account an e-mail address")
-                .hint("for example: naming: { accountEmail: \"aws+{{team}}-{{stage}}@example.com\" }");
+                .at(
+                    "missing-email-pattern",
+                    &at,
+                    "teams need `naming.accountEmail` to give each stage account an e-mail address",
+                )
+                .hint(
+                    "for example: naming: { accountEmail: \"aws+{{team}}-{{stage}}@example.com\" }",
+                );
             self.push(d);
         }
         if stages.is_empty() && bad_stages.is_empty() {
-            let d = self.at("no-stages", &list, "teams are declared but `stages` is empty, so no team gets an account").hint("declare stages, for example dev, test and prod");
+            let d = self
+                .at(
+                    "no-stages",
+                    &list,
+                    "teams are declared but `stages` is empty, so no team gets an account",
+                )
+                .hint("declare stages, for example dev, test and prod");
             self.push(d);
         }
         let mut stage_order: Vec<(&String, &Declared<Option<OuIdx>>)> = stages.iter().collect();
@@ -466,45 +695,88 @@ impl<'a> Resolver<'a> {
             let p = list.index(i);
             if let Some(first) = seen.get(&t.name) {
                 let line = self.line_of(first);
-                let d = self.at("duplicate-team", &p.key("name"), format!("team {:?} is declared twice", t.name)).hint(format!("first declared on line {line}"));
+                let d = self
+                    .at(
+                        "duplicate-team",
+                        &p.key("name"),
+                        format!("team {:?} is declared twice", t.name),
+                    )
+                    .hint(format!("first declared on line {line}"));
                 self.push(d);
                 continue;
             }
             seen.insert(t.name.clone(), p.key("name"));
             self.check_tags(&t.tags, &p.key("tags"));
-            let team_ou = t.ou.as_ref().map(|o| self.lookup_ou(o, &p.key("ou"), ou_names, bad_ous));
+            let team_ou =
+                t.ou.as_ref()
+                    .map(|o| self.lookup_ou(o, &p.key("ou"), ou_names, bad_ous));
             let wanted: Vec<(String, ConfigPath)> = match &t.stages {
-                Some(list) => list.iter().enumerate().map(|(j, s)| (s.clone(), p.key("stages").index(j))).collect(),
-                None => stage_order.iter().map(|(n, _)| ((*n).clone(), p.key("name"))).collect(),
+                Some(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| (s.clone(), p.key("stages").index(j)))
+                    .collect(),
+                None => stage_order
+                    .iter()
+                    .map(|(n, _)| ((*n).clone(), p.key("name")))
+                    .collect(),
             };
             let tidx = TeamIdx(teams.len());
-            let mut team = Team { name: t.name.clone(), accounts: Vec::new() };
+            let mut team = Team {
+                name: t.name.clone(),
+                accounts: Vec::new(),
+            };
             for (stage, spath) in wanted {
                 let Some(decl) = stages.get(&stage) else {
-                    self.unknown("unknown-stage", "stage", &stage, &spath, stages, bad_stages, "stages");
+                    self.unknown(
+                        "unknown-stage",
+                        &stage,
+                        &spath,
+                        Namespace {
+                            what: "stage",
+                            list: "stages",
+                            known: stages,
+                            poisoned: bad_stages,
+                        },
+                    );
                     continue;
                 };
                 let ou = match team_ou {
                     Some(o) => o,
-                    None => match decl.target {
-                        Some(Some(o)) => Some(o),
-                        Some(None) => {
-                            let d = self
+                    None => {
+                        match decl.target {
+                            Some(Some(o)) => Some(o),
+                            Some(None) => {
+                                let d = self
                                 .at("no-ou", &p.key("name"), format!("team {:?} has no OU for stage {stage:?}", t.name))
                                 .hint(format!("set `ou` on the team, or on stage {stage:?} under `stages`"));
-                            self.push(d);
-                            None
+                                self.push(d);
+                                None
+                            }
+                            None => None,
                         }
-                        None => None,
-                    },
+                    }
                 };
                 let Some(pats) = patterns else { continue };
                 let ou_name = ou.map_or("", |o| ous[o.0].name.as_str());
-                let vars: BTreeMap<&str, &str> =
-                    [("team", t.name.as_str()), ("stage", stage.as_str()), ("ou", ou_name), ("prefix", org.stack_prefix.as_str())].into();
+                let vars: BTreeMap<&str, &str> = [
+                    ("team", t.name.as_str()),
+                    ("stage", stage.as_str()),
+                    ("ou", ou_name),
+                    ("prefix", org.stack_prefix.as_str()),
+                ]
+                .into();
                 let name = pats.render("accountName", &vars);
-                let email = if pats.has("accountEmail") { pats.render("accountEmail", &vars) } else { String::new() };
-                let mut tags: BTreeMap<String, String> = [("team".to_owned(), t.name.clone()), ("stage".to_owned(), stage.clone())].into();
+                let email = if pats.has("accountEmail") {
+                    pats.render("accountEmail", &vars)
+                } else {
+                    String::new()
+                };
+                let mut tags: BTreeMap<String, String> = [
+                    ("team".to_owned(), t.name.clone()),
+                    ("stage".to_owned(), stage.clone()),
+                ]
+                .into();
                 tags.extend(t.tags.clone());
                 let cand = Candidate {
                     key: format!("{}-{stage}", t.name),
@@ -541,40 +813,101 @@ impl<'a> Resolver<'a> {
         let mut ok = true;
         if c.name.chars().count() > aws::MAX_ACCOUNT_NAME {
             let d = self
-                .at("name-too-long", &c.name_path, format!("account name {:?} is {} characters{}", c.name, c.name.chars().count(), made("name")))
-                .expected(format!("at most {} characters, as AWS Organizations allows", aws::MAX_ACCOUNT_NAME))
-                .hint(if c.generated.is_some() { "shorten the team name or naming.accountName" } else { "shorten the name" });
+                .at(
+                    "name-too-long",
+                    &c.name_path,
+                    format!(
+                        "account name {:?} is {} characters{}",
+                        c.name,
+                        c.name.chars().count(),
+                        made("name")
+                    ),
+                )
+                .expected(format!(
+                    "at most {} characters, as AWS Organizations allows",
+                    aws::MAX_ACCOUNT_NAME
+                ))
+                .hint(if c.generated.is_some() {
+                    "shorten the team name or naming.accountName"
+                } else {
+                    "shorten the name"
+                });
             self.push(d);
             ok = false;
         }
         if !aws::is_valid_email(&c.email) {
             let d = self.bad_email(&c.email, &c.email_path);
-            let d = if c.generated.is_some() { d.hint(format!("the address was made by naming.accountEmail{}", made("address"))) } else { d };
+            let d = if c.generated.is_some() {
+                d.hint(format!(
+                    "the address was made by naming.accountEmail{}",
+                    made("address")
+                ))
+            } else {
+                d
+            };
             self.push(d);
             ok = false;
         } else if c.email.len() > aws::MAX_EMAIL || c.email.len() < aws::MIN_EMAIL {
             let d = self
-                .at("email-length", &c.email_path, format!("e-mail {:?} is {} characters{}", c.email, c.email.len(), made("address")))
-                .expected(format!("{} to {} characters", aws::MIN_EMAIL, aws::MAX_EMAIL));
+                .at(
+                    "email-length",
+                    &c.email_path,
+                    format!(
+                        "e-mail {:?} is {} characters{}",
+                        c.email,
+                        c.email.len(),
+                        made("address")
+                    ),
+                )
+                .expected(format!(
+                    "{} to {} characters",
+                    aws::MIN_EMAIL,
+                    aws::MAX_EMAIL
+                ));
             self.push(d);
             ok = false;
         }
         let label = match (&c.generated, &c.team) {
-            (Some(stage), Some(_)) => format!("the {stage:?} account of {}", c.name_path.parent_display()),
+            (Some(stage), Some(_)) => {
+                format!("the {stage:?} account of {}", c.name_path.parent_display())
+            }
             _ => c.name_path.to_string(),
         };
         let checks: [(&'static str, &str, String, &ConfigPath); 2] = [
-            ("duplicate-account-name", "account name", c.name.clone(), &c.name_path),
-            ("duplicate-email", "e-mail address", c.email.to_ascii_lowercase(), &c.email_path),
+            (
+                "duplicate-account-name",
+                "account name",
+                c.name.clone(),
+                &c.name_path,
+            ),
+            (
+                "duplicate-email",
+                "e-mail address",
+                c.email.to_ascii_lowercase(),
+                &c.email_path,
+            ),
         ];
         for (code, what, value, path) in checks {
-            let seen = if code == "duplicate-email" { &mut accs.emails } else { &mut accs.names };
+            let seen = if code == "duplicate-email" {
+                &mut accs.emails
+            } else {
+                &mut accs.names
+            };
             if let Some((first, first_label)) = seen.get(&value) {
                 let (first, first_label) = (first.clone(), first_label.clone());
                 let line = self.line_of(&first);
                 let d = self
-                    .at(code, path, format!("{what} {value:?} is already used by {first_label}{}", made(what)))
-                    .hint(format!("see line {line}; every account needs its own {what}"));
+                    .at(
+                        code,
+                        path,
+                        format!(
+                            "{what} {value:?} is already used by {first_label}{}",
+                            made(what)
+                        ),
+                    )
+                    .hint(format!(
+                        "see line {line}; every account needs its own {what}"
+                    ));
                 self.push(d);
                 ok = false;
             } else {
@@ -595,7 +928,13 @@ impl<'a> Resolver<'a> {
                 }
             }
             Err(_) => {
-                let d = self.at("bad-account-key", &c.key_path, format!("account key {:?} has no letters or digits", c.key)).hint("set `key` to a name made of letters, digits and hyphens");
+                let d = self
+                    .at(
+                        "bad-account-key",
+                        &c.key_path,
+                        format!("account key {:?} has no letters or digits", c.key),
+                    )
+                    .hint("set `key` to a name made of letters, digits and hyphens");
                 self.push(d);
                 ok = false;
             }
@@ -603,7 +942,11 @@ impl<'a> Resolver<'a> {
         if let Some(id) = &c.id {
             if let Some(first) = accs.account_ids.get(id) {
                 let first = first.clone();
-                let d = self.at("duplicate-account-id", &c.id_path, format!("account id {id} is also given to {first}"));
+                let d = self.at(
+                    "duplicate-account-id",
+                    &c.id_path,
+                    format!("account id {id} is also given to {first}"),
+                );
                 self.push(d);
                 ok = false;
             } else {
@@ -616,7 +959,16 @@ impl<'a> Resolver<'a> {
         }
         let idx = AccountIdx(accs.list.len());
         accs.by_name.insert(c.name.clone(), idx);
-        accs.list.push(Account { key: c.key, name: c.name, email: c.email, ou, id: c.id, created_by: c.created_by, tags: c.tags, team: c.team });
+        accs.list.push(Account {
+            key: c.key,
+            name: c.name,
+            email: c.email,
+            ou,
+            id: c.id,
+            created_by: c.created_by,
+            tags: c.tags,
+            team: c.team,
+        });
         Some(idx)
     }
 
@@ -633,13 +985,31 @@ impl<'a> Resolver<'a> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
         let mut ids = HashMap::new();
-        let account_names: HashMap<String, Declared<()>> = accounts.names.iter().map(|(n, (p, _))| (n.clone(), Declared { path: p.clone(), target: Some(()) })).collect();
+        let account_names: HashMap<String, Declared<()>> = accounts
+            .names
+            .iter()
+            .map(|(n, (p, _))| {
+                (
+                    n.clone(),
+                    Declared {
+                        path: p.clone(),
+                        target: Some(()),
+                    },
+                )
+            })
+            .collect();
         for (i, pol) in raw.iter().enumerate() {
             let Some(pol) = pol else { continue };
             let p = list.index(i);
             if let Some(first) = seen.get(&pol.name) {
                 let line = self.line_of(first);
-                let d = self.at("duplicate-policy", &p.key("name"), format!("policy {:?} is declared twice", pol.name)).hint(format!("first declared on line {line}"));
+                let d = self
+                    .at(
+                        "duplicate-policy",
+                        &p.key("name"),
+                        format!("policy {:?} is declared twice", pol.name),
+                    )
+                    .hint(format!("first declared on line {line}"));
                 self.push(d);
                 continue;
             }
@@ -652,9 +1022,14 @@ impl<'a> Resolver<'a> {
                 RawPolicyType::Tag => PolicyType::Tag,
             };
             let document = self.policy_document(pol, ptype, &p, governed);
-            let mut targets = Targets { root: pol.targets.root, ..Targets::default() };
+            let mut targets = Targets {
+                root: pol.targets.root,
+                ..Targets::default()
+            };
             for (j, o) in pol.targets.ous.iter().enumerate() {
-                if let Some(idx) = self.lookup_ou(o, &p.key("targets").key("ous").index(j), ous, bad_ous) {
+                if let Some(idx) =
+                    self.lookup_ou(o, &p.key("targets").key("ous").index(j), ous, bad_ous)
+                {
                     targets.ous.push(idx);
                 }
             }
@@ -673,27 +1048,75 @@ impl<'a> Resolver<'a> {
                 match accounts.by_name.get(a) {
                     Some(idx) => targets.accounts.push(*idx),
                     None if accounts.names.contains_key(a) => {}
-                    None => self.unknown("unknown-account", "account", a, &ap, &account_names, bad_accounts, "accounts"),
+                    None => self.unknown(
+                        "unknown-account",
+                        a,
+                        &ap,
+                        Namespace {
+                            what: "account",
+                            list: "accounts",
+                            known: &account_names,
+                            poisoned: bad_accounts,
+                        },
+                    ),
                 }
             }
-            if !targets.root && targets.ous.is_empty() && targets.accounts.is_empty() && pol.targets.ous.is_empty() && pol.targets.accounts.is_empty() {
-                let d = self.at("policy-unattached", &p.key("targets"), format!("policy {:?} is attached nowhere", pol.name)).warning().hint("set targets.root, targets.ous or targets.accounts");
+            if !targets.root
+                && targets.ous.is_empty()
+                && targets.accounts.is_empty()
+                && pol.targets.ous.is_empty()
+                && pol.targets.accounts.is_empty()
+            {
+                let d = self
+                    .at(
+                        "policy-unattached",
+                        &p.key("targets"),
+                        format!("policy {:?} is attached nowhere", pol.name),
+                    )
+                    .warning()
+                    .hint("set targets.root, targets.ous or targets.accounts");
                 self.push(d);
             }
             if let Some(document) = document {
-                out.push(Policy { name: pol.name.clone(), policy_type: ptype, description: pol.description.clone(), document, targets, tags: pol.tags.clone() });
+                out.push(Policy {
+                    name: pol.name.clone(),
+                    policy_type: ptype,
+                    description: pol.description.clone(),
+                    document,
+                    targets,
+                    tags: pol.tags.clone(),
+                });
             }
         }
         out
     }
 
-    fn policy_document(&mut self, pol: &RawPolicy, ptype: PolicyType, p: &ConfigPath, governed: &[String]) -> Option<Value> {
-        let sources = [pol.document.is_some(), pol.file.is_some(), pol.builtin.is_some()];
+    fn policy_document(
+        &mut self,
+        pol: &RawPolicy,
+        ptype: PolicyType,
+        p: &ConfigPath,
+        governed: &[String],
+    ) -> Option<Value> {
+        let sources = [
+            pol.document.is_some(),
+            pol.file.is_some(),
+            pol.builtin.is_some(),
+        ];
         if sources.iter().filter(|s| **s).count() != 1 {
             let (at, msg) = if sources.contains(&true) {
-                (p.key("name"), format!("policy {:?} gives more than one of `document`, `file` and `builtin`", pol.name))
+                (
+                    p.key("name"),
+                    format!(
+                        "policy {:?} gives more than one of `document`, `file` and `builtin`",
+                        pol.name
+                    ),
+                )
             } else {
-                (p.key("name"), format!("policy {:?} has no document", pol.name))
+                (
+                    p.key("name"),
+                    format!("policy {:?} has no document", pol.name),
+                )
             };
             let d = self.at("policy-document", &at, msg).hint("give exactly one: `document:` (inline), `file:` (a JSON file beside the config) or `builtin:`");
             self.push(d);
@@ -706,7 +1129,15 @@ impl<'a> Resolver<'a> {
             let want = builtin::policy_type(b);
             if want != ptype {
                 let d = self
-                    .at("policy-type-mismatch", &p.key("type"), format!("builtin policy {b:?} is a {} policy, but `type` says {}", want.cfn_name(), ptype.cfn_name()))
+                    .at(
+                        "policy-type-mismatch",
+                        &p.key("type"),
+                        format!(
+                            "builtin policy {b:?} is a {} policy, but `type` says {}",
+                            want.cfn_name(),
+                            ptype.cfn_name()
+                        ),
+                    )
                     .hint("set `type` to match the builtin document");
                 self.push(d);
             }
@@ -721,7 +1152,13 @@ impl<'a> Resolver<'a> {
             let text = match self.files.read(f) {
                 Ok(t) => t,
                 Err(e) => {
-                    let d = self.at("policy-file", &fp, format!("cannot read policy file {f:?}: {e}")).hint("the path is relative to the folder of the config file");
+                    let d = self
+                        .at(
+                            "policy-file",
+                            &fp,
+                            format!("cannot read policy file {f:?}: {e}"),
+                        )
+                        .hint("the path is relative to the folder of the config file");
                     self.push(d);
                     return None;
                 }
@@ -730,26 +1167,56 @@ impl<'a> Resolver<'a> {
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) if v.is_object() => (v, fp),
                 Ok(_) => {
-                    let d = Diagnostic::error("policy-document", &shown, Some(Span::point(1, 1)), fp, "a policy document must be a JSON object");
+                    let d = Diagnostic::error(
+                        "policy-document",
+                        &shown,
+                        Some(Span::point(1, 1)),
+                        fp,
+                        "a policy document must be a JSON object",
+                    );
                     self.push(d);
                     return None;
                 }
                 Err(e) => {
-                    let d = Diagnostic::error("policy-json", &shown, Some(Span::point(e.line(), e.column().max(1))), fp, format!("policy file is not valid JSON: {e}"));
+                    let d = Diagnostic::error(
+                        "policy-json",
+                        &shown,
+                        Some(Span::point(e.line(), e.column().max(1))),
+                        fp,
+                        format!("policy file is not valid JSON: {e}"),
+                    );
                     self.push(d);
                     return None;
                 }
             }
         };
-        if ptype != PolicyType::Tag && (doc.get("Version").is_none() || doc.get("Statement").is_none()) {
-            let d = self.at("policy-document", &doc_path, "a service or resource control policy needs `Version` and `Statement`").expected("an IAM-style policy: { Version: \"2012-10-17\", Statement: [...] }");
+        if ptype != PolicyType::Tag
+            && (doc.get("Version").is_none() || doc.get("Statement").is_none())
+        {
+            let d = self
+                .at(
+                    "policy-document",
+                    &doc_path,
+                    "a service or resource control policy needs `Version` and `Statement`",
+                )
+                .expected("an IAM-style policy: { Version: \"2012-10-17\", Statement: [...] }");
             self.push(d);
         }
         let size = serde_json::to_string(&doc).map_or(0, |s| s.chars().count());
         if size > ptype.max_document_chars() {
             let d = self
-                .at("policy-too-large", &doc_path, format!("policy {:?} is {size} characters without whitespace", pol.name))
-                .expected(format!("at most {} characters for this policy type", ptype.max_document_chars()))
+                .at(
+                    "policy-too-large",
+                    &doc_path,
+                    format!(
+                        "policy {:?} is {size} characters without whitespace",
+                        pol.name
+                    ),
+                )
+                .expected(format!(
+                    "at most {} characters for this policy type",
+                    ptype.max_document_chars()
+                ))
                 .hint("split it into two policies attached to the same targets");
             self.push(d);
         }
@@ -792,7 +1259,9 @@ struct Accounts {
 
 impl Accounts {
     fn new(m: &ManagementAccount) -> Accounts {
-        let mp = ConfigPath::root().key("organization").key("managementAccount");
+        let mp = ConfigPath::root()
+            .key("organization")
+            .key("managementAccount");
         let mut a = Accounts {
             list: Vec::new(),
             management_name: m.name.clone(),
@@ -802,8 +1271,14 @@ impl Accounts {
             ids: HashMap::new(),
             account_ids: HashMap::new(),
         };
-        a.names.insert(m.name.clone(), (mp.key("name"), "the management account".to_owned()));
-        a.emails.insert(m.email.to_ascii_lowercase(), (mp.key("email"), "the management account".to_owned()));
+        a.names.insert(
+            m.name.clone(),
+            (mp.key("name"), "the management account".to_owned()),
+        );
+        a.emails.insert(
+            m.email.to_ascii_lowercase(),
+            (mp.key("email"), "the management account".to_owned()),
+        );
         if let Some(id) = &m.id {
             a.account_ids.insert(id.clone(), mp.key("id"));
         }

@@ -24,13 +24,20 @@ fn schema() -> &'static Value {
 
 fn validator() -> Option<&'static Validator> {
     static V: OnceLock<Option<Validator>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::draft202012::new(schema()).ok()).as_ref()
+    V.get_or_init(|| jsonschema::draft202012::new(schema()).ok())
+        .as_ref()
 }
 
 /// Validates the document and returns one diagnostic per problem.
 pub fn validate(file: &str, root: &Node, doc: &Value) -> Vec<Diagnostic> {
     let Some(v) = validator() else {
-        return vec![Diagnostic::error("internal", file, None, ConfigPath::root(), "the built-in schema does not compile")];
+        return vec![Diagnostic::error(
+            "internal",
+            file,
+            None,
+            ConfigPath::root(),
+            "the built-in schema does not compile",
+        )];
     };
     let mut out = Vec::new();
     for e in v.iter_errors(doc) {
@@ -47,9 +54,15 @@ pub fn validate(file: &str, root: &Node, doc: &Value) -> Vec<Diagnostic> {
                     .unwrap_or_default();
                 for key in unexpected {
                     let p = path.key(key);
-                    let d = Diagnostic::error("unknown-key", file, Some(root.key_span_of(&p)), p, format!("unknown key `{key}`"))
-                        .expected(format!("one of: {}", allowed.join(", ")))
-                        .maybe_hint(did_you_mean(key, allowed.iter().copied()));
+                    let d = Diagnostic::error(
+                        "unknown-key",
+                        file,
+                        Some(root.key_span_of(&p)),
+                        p,
+                        format!("unknown key `{key}`"),
+                    )
+                    .expected(format!("one of: {}", allowed.join(", ")))
+                    .maybe_hint(did_you_mean(key, allowed.iter().copied()));
                     out.push(d);
                 }
             }
@@ -60,8 +73,14 @@ pub fn validate(file: &str, root: &Node, doc: &Value) -> Vec<Diagnostic> {
                     .and_then(|s| s.get("properties"))
                     .and_then(|p| p.get(prop))
                     .and_then(describe);
-                let d = Diagnostic::error("missing-key", file, Some(root.span_of(&path)), path.clone(), format!("missing required key `{prop}`"))
-                    .maybe_hint(what.map(|w| format!("`{prop}`: {w}")));
+                let d = Diagnostic::error(
+                    "missing-key",
+                    file,
+                    Some(root.span_of(&path)),
+                    path.clone(),
+                    format!("missing required key `{prop}`"),
+                )
+                .maybe_hint(what.map(|w| format!("`{prop}`: {w}")));
                 out.push(d);
             }
             ValidationErrorKind::Type { kind } => {
@@ -70,29 +89,56 @@ pub fn validate(file: &str, root: &Node, doc: &Value) -> Vec<Diagnostic> {
                     TypeKind::Multiple(ts) => format!("{ts:?}"),
                 };
                 let found = json_kind(e.instance());
-                let mut d = Diagnostic::error("wrong-type", file, Some(root.span_of(&path)), path.clone(), format!("expected {want}, found {found}"))
-                    .maybe_hint(expected.clone().map(|x| format!("this is {x}")));
+                let mut d = Diagnostic::error(
+                    "wrong-type",
+                    file,
+                    Some(root.span_of(&path)),
+                    path.clone(),
+                    format!("expected {want}, found {found}"),
+                )
+                .maybe_hint(expected.clone().map(|x| format!("this is {x}")));
                 if want == "a string" && e.instance().is_number() {
                     d = d.hint("quote the value (\"...\") so YAML reads it as text; unquoted digits lose leading zeros");
                 }
                 out.push(d);
             }
             ValidationErrorKind::Enum { options } => {
-                let opts: Vec<&str> = options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-                let got = e.instance().as_str().map_or_else(|| e.instance().to_string(), ToOwned::to_owned);
-                let d = Diagnostic::error("unknown-value", file, Some(root.span_of(&path)), path.clone(), format!("`{got}` is not allowed here"))
-                    .expected(format!("one of: {}", opts.join(", ")))
-                    .maybe_hint(did_you_mean(&got, opts.iter().copied()));
+                let opts: Vec<&str> = options
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let got = e
+                    .instance()
+                    .as_str()
+                    .map_or_else(|| e.instance().to_string(), ToOwned::to_owned);
+                let d = Diagnostic::error(
+                    "unknown-value",
+                    file,
+                    Some(root.span_of(&path)),
+                    path.clone(),
+                    format!("`{got}` is not allowed here"),
+                )
+                .expected(format!("one of: {}", opts.join(", ")))
+                .maybe_hint(did_you_mean(&got, opts.iter().copied()));
                 out.push(d);
             }
             ValidationErrorKind::Pattern { .. } => {
                 let got = e.instance().as_str().unwrap_or_default();
                 let want = sub
-                    .and_then(|s| s.get("patternErrorMessage").or_else(|| resolve_ref(s).and_then(|r| r.get("patternErrorMessage"))))
+                    .and_then(|s| {
+                        s.get("patternErrorMessage")
+                            .or_else(|| resolve_ref(s).and_then(|r| r.get("patternErrorMessage")))
+                    })
                     .and_then(Value::as_str)
                     .map(ToOwned::to_owned)
                     .or(expected.clone());
-                let mut d = Diagnostic::error("bad-format", file, Some(root.span_of(&path)), path.clone(), format!("`{got}` has the wrong format"));
+                let mut d = Diagnostic::error(
+                    "bad-format",
+                    file,
+                    Some(root.span_of(&path)),
+                    path.clone(),
+                    format!("`{got}` has the wrong format"),
+                );
                 if let Some(w) = want {
                     d = d.expected(w);
                 }
@@ -100,12 +146,24 @@ pub fn validate(file: &str, root: &Node, doc: &Value) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Constant { expected_value } => {
                 out.push(
-                    Diagnostic::error("unknown-value", file, Some(root.span_of(&path)), path.clone(), format!("expected {expected_value}, found {}", e.instance()))
-                        .maybe_hint(expected.clone()),
+                    Diagnostic::error(
+                        "unknown-value",
+                        file,
+                        Some(root.span_of(&path)),
+                        path.clone(),
+                        format!("expected {expected_value}, found {}", e.instance()),
+                    )
+                    .maybe_hint(expected.clone()),
                 );
             }
             _ => {
-                let mut d = Diagnostic::error("invalid", file, Some(root.span_of(&path)), path.clone(), e.to_string());
+                let mut d = Diagnostic::error(
+                    "invalid",
+                    file,
+                    Some(root.span_of(&path)),
+                    path.clone(),
+                    e.to_string(),
+                );
                 if let Some(x) = expected {
                     d = d.expected(x);
                 }
@@ -176,5 +234,11 @@ fn describe(s: &Value) -> Option<String> {
     s.get("description")
         .or_else(|| resolve_ref(s).and_then(|r| r.get("description")))
         .and_then(Value::as_str)
-        .map(|d| d.split(". ").next().unwrap_or(d).trim_end_matches('.').to_owned())
+        .map(|d| {
+            d.split(". ")
+                .next()
+                .unwrap_or(d)
+                .trim_end_matches('.')
+                .to_owned()
+        })
 }

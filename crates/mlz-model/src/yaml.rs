@@ -25,12 +25,17 @@ impl Span {
     fn from_yaml(s: YSpan) -> Span {
         let line = s.start.line();
         let col = s.start.col() + 1;
-        let end_col = (s.end.line() == line && s.end.col() > s.start.col()).then(|| s.end.col() + 1);
+        let end_col =
+            (s.end.line() == line && s.end.col() > s.start.col()).then(|| s.end.col() + 1);
         Span { line, col, end_col }
     }
 
     pub fn point(line: usize, col: usize) -> Span {
-        Span { line, col, end_col: None }
+        Span {
+            line,
+            col,
+            end_col: None,
+        }
     }
 }
 
@@ -71,7 +76,11 @@ const MAX_NODES: usize = 1_000_000;
 
 /// Parses one YAML document. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    let mut b = Builder { anchors: HashMap::new(), nodes: 0, docs: 0 };
+    let mut b = Builder {
+        anchors: HashMap::new(),
+        nodes: 0,
+        docs: 0,
+    };
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
@@ -91,7 +100,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     return Err(YamlError {
                         span,
                         message: "the file holds more than one YAML document".into(),
-                        hint: Some("keep the whole platform in one document: remove the extra `---`".into()),
+                        hint: Some(
+                            "keep the whole platform in one document: remove the extra `---`"
+                                .into(),
+                        ),
                     });
                 }
                 None
@@ -100,9 +112,18 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 Some(n) => {
                     let n = n.clone();
                     b.count(&n, span)?;
-                    Some(Node { span, value: n.value })
+                    Some(Node {
+                        span,
+                        value: n.value,
+                    })
                 }
-                None => return Err(YamlError { span, message: "alias to an unknown anchor".into(), hint: None }),
+                None => {
+                    return Err(YamlError {
+                        span,
+                        message: "alias to an unknown anchor".into(),
+                        hint: None,
+                    })
+                }
             },
             Event::Scalar(text, style, anchor, tag) => {
                 let value = match tag {
@@ -128,7 +149,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 if let Some(t) = tag {
                     return Err(YamlError {
                         span,
-                        message: format!("YAML tag `{}{}` is not part of the mlz config language", t.handle, t.suffix),
+                        message: format!(
+                            "YAML tag `{}{}` is not part of the mlz config language",
+                            t.handle, t.suffix
+                        ),
                         hint: None,
                     });
                 }
@@ -136,14 +160,25 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 stack.push(Frame {
                     span,
                     anchor,
-                    value: if is_map { NodeValue::Map(Vec::new()) } else { NodeValue::Seq(Vec::new()) },
+                    value: if is_map {
+                        NodeValue::Map(Vec::new())
+                    } else {
+                        NodeValue::Seq(Vec::new())
+                    },
                     pending_key: None,
                 });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let f = stack.pop().ok_or_else(|| YamlError { span, message: "unbalanced YAML structure".into(), hint: None })?;
-                let n = Node { span: f.span, value: f.value };
+                let f = stack.pop().ok_or_else(|| YamlError {
+                    span,
+                    message: "unbalanced YAML structure".into(),
+                    hint: None,
+                })?;
+                let n = Node {
+                    span: f.span,
+                    value: f.value,
+                };
                 if f.anchor > 0 {
                     b.anchors.insert(f.anchor, n.clone());
                 }
@@ -157,7 +192,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             }
         }
     }
-    Ok(root.unwrap_or(Node { span: Span::point(1, 1), value: NodeValue::Null }))
+    Ok(root.unwrap_or(Node {
+        span: Span::point(1, 1),
+        value: NodeValue::Null,
+    }))
 }
 
 struct Builder {
@@ -224,7 +262,11 @@ impl Frame {
                     }
                     self.pending_key = Some((key, n.span));
                 }
-                Some((key, key_span)) => entries.push(Entry { key, key_span, value: n }),
+                Some((key, key_span)) => entries.push(Entry {
+                    key,
+                    key_span,
+                    value: n,
+                }),
             },
             _ => {}
         }
@@ -281,9 +323,12 @@ impl Node {
             NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             NodeValue::Str(s) => J::String(s.clone()),
             NodeValue::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            NodeValue::Map(entries) => {
-                J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect())
-            }
+            NodeValue::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
         }
     }
 
@@ -341,7 +386,14 @@ mod tests {
         let p = ConfigPath::root().key("a").key("b");
         let (b, ks) = n.find(&p).unwrap();
         assert_eq!(b.value, NodeValue::Int(12345678901));
-        assert_eq!(b.span, Span { line: 2, col: 6, end_col: Some(18) });
+        assert_eq!(
+            b.span,
+            Span {
+                line: 2,
+                col: 6,
+                end_col: Some(18)
+            }
+        );
         assert_eq!(ks.unwrap().col, 3);
         assert_eq!(n.to_json()["a"]["d"], serde_json::json!("yes"));
         assert_eq!(n.to_json()["a"]["e"], serde_json::json!([1, 2.5, null]));
@@ -349,11 +401,17 @@ mod tests {
 
     #[test]
     fn rejects_duplicates_tags_and_garbage() {
-        assert!(parse("a: 1\na: 2\n").unwrap_err().message.contains("duplicate key"));
+        assert!(parse("a: 1\na: 2\n")
+            .unwrap_err()
+            .message
+            .contains("duplicate key"));
         assert!(parse("a: !Ref x\n").unwrap_err().message.contains("tag"));
         let e = parse("a: [1,\n").unwrap_err();
         assert!(e.message.contains("not valid YAML"), "{e:?}");
-        assert!(parse("a: 1\n---\nb: 2\n").unwrap_err().message.contains("more than one"));
+        assert!(parse("a: 1\n---\nb: 2\n")
+            .unwrap_err()
+            .message
+            .contains("more than one"));
     }
 
     #[test]

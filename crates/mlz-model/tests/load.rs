@@ -12,7 +12,11 @@ fn reference_platform_resolves_cleanly() {
     assert_eq!(p.teams.len(), 2);
     // 9 declared accounts and 2 teams x 3 stages
     assert_eq!(p.accounts.len(), 15);
-    let prod = p.accounts.iter().find(|a| a.name == "fraud-detection-prod").expect("team account");
+    let prod = p
+        .accounts
+        .iter()
+        .find(|a| a.name == "fraud-detection-prod")
+        .expect("team account");
     assert_eq!(p.ou(prod.ou).path, "Workloads/Prod");
     assert_eq!(prod.email, "aws+fraud-detection-prod@example.com");
     assert_eq!(prod.tags.get("stage").map(String::as_str), Some("prod"));

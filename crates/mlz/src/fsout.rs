@@ -11,18 +11,31 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 fn sibling(dir: &Path, tag: &str) -> io::Result<PathBuf> {
-    let name = dir
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a folder name", dir.display())))?;
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    Ok(parent.join(format!(".{}.mlz-{tag}-{}", name.to_string_lossy(), std::process::id())))
+    let name = dir.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a folder name", dir.display()),
+        )
+    })?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(parent.join(format!(
+        ".{}.mlz-{tag}-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
 }
 
 /// Replaces `dir` with a folder holding exactly `files` (paths relative, `/`-separated).
 pub fn replace_dir(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), String> {
     let ctx = |what: &str, p: &Path, e: io::Error| format!("cannot {what} {}: {e}", p.display());
     if dir.exists() {
-        let is_ours = dir.join("manifest.json").is_file() || fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false);
+        let is_ours = dir.join("manifest.json").is_file()
+            || fs::read_dir(dir)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
         if !dir.is_dir() || !is_ours {
             return Err(format!(
                 "{} exists and is not an mlz output folder (no manifest.json); choose another -o or remove it",

@@ -83,8 +83,13 @@ pub struct DirFiles {
 impl FileSource for DirFiles {
     fn read(&self, path: &str) -> Result<String, String> {
         let p = Path::new(path);
-        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return Err("policy files must be inside the config's folder (no absolute paths, no ..)".into());
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(
+                "policy files must be inside the config's folder (no absolute paths, no ..)".into(),
+            );
         }
         std::fs::read_to_string(self.base.join(p)).map_err(|e| e.to_string())
     }
@@ -104,7 +109,9 @@ pub enum Outcome {
 pub fn compile(file: &str, text: &str, files: &dyn FileSource, opts: Options) -> Outcome {
     let loaded = mlz_model::load(file, text, files);
     let report = render_all(&loaded.diagnostics, &loaded.sources);
-    let Some(platform) = loaded.platform else { return Outcome::Invalid { report } };
+    let Some(platform) = loaded.platform else {
+        return Outcome::Invalid { report };
+    };
     match mlz_emit::generate(&platform, opts) {
         Ok(output) => Outcome::Generated { output, report },
         Err(errs) => {
@@ -122,7 +129,11 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return code;
         }
@@ -135,11 +146,17 @@ fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> 
     match config {
         None => {
             eprintln!("mlz: no config given (-c FILE): using the built-in reference platform");
-            Ok((REFERENCE_NAME.to_owned(), REFERENCE_CONFIG.to_owned(), PathBuf::from(".")))
+            Ok((
+                REFERENCE_NAME.to_owned(),
+                REFERENCE_CONFIG.to_owned(),
+                PathBuf::from("."),
+            ))
         }
         Some(p) => match std::fs::read_to_string(p) {
             Ok(t) => {
-                let base = p.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                let base = p
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
                 Ok((p.display().to_string(), t, base))
             }
             Err(e) => {
@@ -159,13 +176,21 @@ pub fn run(cli: Cli) -> i32 {
         Command::Init { dir, force } => {
             let target = dir.join("platform.yaml");
             if target.exists() && !force {
-                eprintln!("mlz: error: {} already exists (use --force to overwrite it)", target.display());
+                eprintln!(
+                    "mlz: error: {} already exists (use --force to overwrite it)",
+                    target.display()
+                );
                 return exit::IO;
             }
-            let res = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&target, REFERENCE_CONFIG));
+            let res = std::fs::create_dir_all(&dir)
+                .and_then(|()| std::fs::write(&target, REFERENCE_CONFIG));
             match res {
                 Ok(()) => {
-                    eprintln!("mlz: wrote {}: edit it, then run: mlz generate -c {} -o out", target.display(), target.display());
+                    eprintln!(
+                        "mlz: wrote {}: edit it, then run: mlz generate -c {} -o out",
+                        target.display(),
+                        target.display()
+                    );
                     exit::OK
                 }
                 Err(e) => {
@@ -195,7 +220,11 @@ pub fn run(cli: Cli) -> i32 {
                 None => exit::INVALID_CONFIG,
             }
         }
-        Command::Generate { config, out, format } => {
+        Command::Generate {
+            config,
+            out,
+            format,
+        } => {
             let (name, text, base) = match read_config(config.as_deref()) {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -225,7 +254,10 @@ pub fn run(cli: Cli) -> i32 {
                         eprintln!("mlz: note: {n}");
                     }
                     let templates = output.files.len().saturating_sub(2);
-                    eprintln!("mlz: wrote {templates} templates, manifest.json and README.md to {}", out.display());
+                    eprintln!(
+                        "mlz: wrote {templates} templates, manifest.json and README.md to {}",
+                        out.display()
+                    );
                     exit::OK
                 }
             }

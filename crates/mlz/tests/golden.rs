@@ -24,7 +24,9 @@ const BLESS_HINT: &str = "MLZ_BLESS=1 cargo test -p mlz --test golden";
 /// The files a case produces, as they would appear in its expected folder.
 fn actual(case: &Path) -> BTreeMap<String, Vec<u8>> {
     let text = fs::read_to_string(case.join("platform.yaml")).expect("platform.yaml");
-    let files = DirFiles { base: case.to_path_buf() };
+    let files = DirFiles {
+        base: case.to_path_buf(),
+    };
     let mut out = BTreeMap::new();
     match compile("platform.yaml", &text, &files, Options::default()) {
         Outcome::Generated { output, report } => {
@@ -43,13 +45,19 @@ fn actual(case: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Every file under `dir`, by `/`-separated relative path.
 fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 walk(root, &p, out);
             } else if let Ok(bytes) = fs::read(&p) {
-                let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.insert(rel, bytes);
             }
         }
@@ -60,15 +68,24 @@ fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The differences between what a case produced and what its expected folder holds.
-pub fn compare(actual: &BTreeMap<String, Vec<u8>>, expected: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+pub fn compare(
+    actual: &BTreeMap<String, Vec<u8>>,
+    expected: &BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, want) in expected {
         match actual.get(name) {
-            None => problems.push(format!("{name}: expected but not produced (stray expected file?)")),
+            None => problems.push(format!(
+                "{name}: expected but not produced (stray expected file?)"
+            )),
             Some(got) if got != want => {
                 let got = String::from_utf8_lossy(got);
                 let want = String::from_utf8_lossy(want);
-                let line = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+                let line = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
                 problems.push(format!(
                     "{name}: differs from line {}:\n    expected: {:?}\n    actual:   {:?}",
                     line + 1,
@@ -110,13 +127,30 @@ fn cases() -> Vec<PathBuf> {
 #[test]
 fn golden_cases_match() {
     let blessing = std::env::var_os("MLZ_BLESS").is_some_and(|v| v == "1");
-    assert!(!(blessing && std::env::var_os("CI").is_some()), "MLZ_BLESS is refused under CI: bless locally and commit the result");
+    assert!(
+        !(blessing && std::env::var_os("CI").is_some()),
+        "MLZ_BLESS is refused under CI: bless locally and commit the result"
+    );
     let cases = cases();
-    let names: Vec<String> = cases.iter().map(|c| c.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            c.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
     for required in ["reference", "minimal", "nested"] {
-        assert!(names.iter().any(|n| n == required), "golden case {required} is missing");
+        assert!(
+            names.iter().any(|n| n == required),
+            "golden case {required} is missing"
+        );
     }
-    assert!(names.iter().filter(|n| n.starts_with("invalid-")).count() >= 3, "need invalid-config cases");
+    assert!(
+        names.iter().filter(|n| n.starts_with("invalid-")).count() >= 3,
+        "need invalid-config cases"
+    );
     let mut failures = Vec::new();
     for case in &cases {
         let got = actual(case);
@@ -125,10 +159,16 @@ fn golden_cases_match() {
             bless(&expected_dir, &got);
             continue;
         }
-        let name = case.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = case
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let invalid = name.starts_with("invalid-");
         if invalid != got.contains_key("errors.txt") {
-            failures.push(format!("{name}: a case named invalid-* must fail validation, and only those may"));
+            failures.push(format!(
+                "{name}: a case named invalid-* must fail validation, and only those may"
+            ));
         }
         for p in compare(&got, &read_tree(&expected_dir)) {
             failures.push(format!("{name}/expected/{p}"));
@@ -139,18 +179,27 @@ fn golden_cases_match() {
 
 #[test]
 fn compare_catches_changed_missing_and_extra_files() {
-    let produced: BTreeMap<String, Vec<u8>> =
-        [("a.yaml".to_owned(), b"x: 1\n".to_vec()), ("b/c.yaml".to_owned(), b"y: 2\n".to_vec())].into();
+    let produced: BTreeMap<String, Vec<u8>> = [
+        ("a.yaml".to_owned(), b"x: 1\n".to_vec()),
+        ("b/c.yaml".to_owned(), b"y: 2\n".to_vec()),
+    ]
+    .into();
     assert!(compare(&produced, &produced).is_empty());
     let mut changed = produced.clone();
     changed.insert("a.yaml".into(), b"x: 2\n".to_vec());
     assert_eq!(compare(&produced, &changed).len(), 1);
     let mut removed = produced.clone();
     removed.remove("b/c.yaml");
-    assert_eq!(compare(&produced, &removed), vec!["b/c.yaml: produced but missing from expected/".to_owned()]);
+    assert_eq!(
+        compare(&produced, &removed),
+        vec!["b/c.yaml: produced but missing from expected/".to_owned()]
+    );
     let mut added = produced.clone();
     added.insert("stray.txt".into(), Vec::new());
-    assert_eq!(compare(&produced, &added), vec!["stray.txt: expected but not produced (stray expected file?)".to_owned()]);
+    assert_eq!(
+        compare(&produced, &added),
+        vec!["stray.txt: expected but not produced (stray expected file?)".to_owned()]
+    );
 }
 
 #[test]

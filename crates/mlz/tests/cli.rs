@@ -1,0 +1,229 @@
+//! The `mlz` binary, end to end: exit codes, atomic output, determinism, schema, init.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mlz(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlz"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run mlz")
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlz-cli-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).expect("prefix").display().to_string(),
+                    fs::read(&p).expect("read"),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn generate_without_config_uses_the_reference_platform_and_is_deterministic() {
+    let d = scratch("determinism");
+    let a = mlz(&["generate", "-o", "out"], &d);
+    assert_eq!(a.status.code(), Some(0), "{}", stderr(&a));
+    assert!(stderr(&a).contains("built-in reference platform"));
+    let first = tree(&d.join("out"));
+    assert!(first.contains_key("manifest.json"));
+    assert!(first
+        .keys()
+        .any(|k| k.starts_with("organizations/") && k.ends_with(".yaml")));
+    let b = mlz(&["generate", "-o", "out"], &d);
+    assert_eq!(b.status.code(), Some(0));
+    assert_eq!(
+        first,
+        tree(&d.join("out")),
+        "two runs must give byte-identical output"
+    );
+    // No temporary folders are left beside the output.
+    let leftovers: Vec<_> = fs::read_dir(&d)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("mlz-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn invalid_config_reports_every_mistake_and_leaves_output_untouched() {
+    let d = scratch("invalid");
+    fs::copy(
+        fixtures().join("invalid-five-mistakes/platform.yaml"),
+        d.join("platform.yaml"),
+    )
+    .expect("copy");
+    assert_eq!(mlz(&["generate", "-o", "out"], &d).status.code(), Some(0));
+    fs::write(d.join("out/marker.txt"), b"left by an earlier run").expect("marker");
+    let before = tree(&d.join("out"));
+
+    let v = mlz(&["validate", "-c", "platform.yaml"], &d);
+    assert_eq!(v.status.code(), Some(1));
+    let text = stderr(&v);
+    let located: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("--> platform.yaml:"))
+        .collect();
+    assert_eq!(located.len(), 5, "{text}");
+    for code in [
+        "unknown-region",
+        "unknown-ou",
+        "duplicate-email",
+        "invalid-email",
+        "bad-format",
+    ] {
+        assert!(
+            text.contains(&format!("error[{code}]")),
+            "missing {code} in:\n{text}"
+        );
+    }
+
+    let g = mlz(&["generate", "-c", "platform.yaml", "-o", "out"], &d);
+    assert_eq!(g.status.code(), Some(1));
+    assert!(stderr(&g).contains("nothing was written"));
+    assert_eq!(
+        before,
+        tree(&d.join("out")),
+        "a failed run must not touch the output folder"
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn never_replaces_a_folder_that_is_not_mlz_output() {
+    let d = scratch("foreign");
+    fs::create_dir_all(d.join("docs")).expect("mkdir");
+    fs::write(d.join("docs/notes.md"), b"mine").expect("write");
+    let g = mlz(&["generate", "-o", "docs"], &d);
+    assert_eq!(g.status.code(), Some(3), "{}", stderr(&g));
+    assert_eq!(
+        fs::read(d.join("docs/notes.md")).expect("still there"),
+        b"mine"
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn exit_codes_for_usage_and_missing_files() {
+    let d = scratch("codes");
+    assert_eq!(
+        mlz(&["generate", "--format", "xml"], &d).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        mlz(&["validate", "-c", "nope.yaml"], &d).status.code(),
+        Some(3)
+    );
+    let help = mlz(&["--help"], &d);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("Exit codes: 0 success, 1 invalid config")
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn schema_accepts_the_reference_config_and_rejects_a_misspelt_key() {
+    let d = scratch("schema");
+    let out = mlz(&["schema"], &d);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let reference = mlz_model::yaml::parse(mlz_model::REFERENCE_CONFIG)
+        .expect("yaml")
+        .to_json();
+    let errors: Vec<String> = validator
+        .iter_errors(&reference)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let misspelt =
+        mlz_model::yaml::parse(&mlz_model::REFERENCE_CONFIG.replace("\naccounts:", "\nacounts:"))
+            .expect("yaml")
+            .to_json();
+    assert!(!validator.is_valid(&misspelt));
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn init_writes_the_reference_config_once() {
+    let d = scratch("init");
+    assert_eq!(mlz(&["init", "start"], &d).status.code(), Some(0));
+    let written = fs::read_to_string(d.join("start/platform.yaml")).expect("written");
+    assert_eq!(written, mlz_model::REFERENCE_CONFIG);
+    assert_eq!(
+        mlz(&["init", "start"], &d).status.code(),
+        Some(3),
+        "refuses to overwrite"
+    );
+    assert_eq!(
+        mlz(&["validate", "-c", "start/platform.yaml"], &d)
+            .status
+            .code(),
+        Some(0)
+    );
+    let _ = fs::remove_dir_all(&d);
+}
+
+#[test]
+fn json_and_yaml_output_say_the_same_thing() {
+    let d = scratch("formats");
+    assert_eq!(mlz(&["generate", "-o", "y"], &d).status.code(), Some(0));
+    assert_eq!(
+        mlz(&["generate", "-o", "j", "--format", "json"], &d)
+            .status
+            .code(),
+        Some(0)
+    );
+    let ys = tree(&d.join("y"));
+    let js = tree(&d.join("j"));
+    let mut compared = 0;
+    for (name, ybytes) in &ys {
+        let Some(stem) = name.strip_suffix(".yaml") else {
+            continue;
+        };
+        let jbytes = js
+            .get(&format!("{stem}.json"))
+            .unwrap_or_else(|| panic!("no JSON twin for {name}"));
+        // Reading our YAML back with a real YAML parser must give exactly the JSON document.
+        let from_yaml = mlz_model::yaml::parse(std::str::from_utf8(ybytes).expect("utf8"))
+            .expect("valid YAML")
+            .to_json();
+        let from_json: serde_json::Value = serde_json::from_slice(jbytes).expect("valid JSON");
+        assert_eq!(from_yaml, from_json, "{name}");
+        compared += 1;
+    }
+    assert!(compared >= 4);
+    let _ = fs::remove_dir_all(&d);
+}
