@@ -13,6 +13,7 @@ pub mod path;
 mod raw;
 mod resolve;
 pub mod schema;
+pub mod synth;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -58,7 +58,7 @@ pub enum Command {
     },
     /// Print the JSON Schema of the config language (for editors and yaml-language-server).
     Schema,
-    /// Write the reference platform as a commented platform.yaml to start from.
+    /// Write the reference platform as a commented platform.yaml to start from, with its schema.
     Init {
         /// Folder to write platform.yaml into.
         #[arg(value_name = "DIR", default_value = ".")]

@@ -182,6 +182,10 @@ fn init_writes_the_reference_config_once() {
     assert_eq!(mlz(&["init", "start"], &d).status.code(), Some(0));
     let written = fs::read_to_string(d.join("start/platform.yaml")).expect("written");
     assert_eq!(written, mlz_model::REFERENCE_CONFIG);
+    assert!(written.contains("$schema=platform.schema.json"));
+    let schema =
+        fs::read_to_string(d.join("start/platform.schema.json")).expect("schema written beside it");
+    assert_eq!(schema, mlz_model::schema::SCHEMA_TEXT);
     assert_eq!(
         mlz(&["init", "start"], &d).status.code(),
         Some(3),
