@@ -182,13 +182,17 @@ pub fn run(cli: Cli) -> i32 {
                 );
                 return exit::IO;
             }
+            // The schema goes beside the config: its first lines point yaml-language-server at it.
+            let schema = dir.join("platform.schema.json");
             let res = std::fs::create_dir_all(&dir)
-                .and_then(|()| std::fs::write(&target, REFERENCE_CONFIG));
+                .and_then(|()| std::fs::write(&target, REFERENCE_CONFIG))
+                .and_then(|()| std::fs::write(&schema, mlz_model::schema::SCHEMA_TEXT));
             match res {
                 Ok(()) => {
                     eprintln!(
-                        "mlz: wrote {}: edit it, then run: mlz generate -c {} -o out",
+                        "mlz: wrote {} and {}: edit the config, then run: mlz generate -c {} -o out",
                         target.display(),
+                        schema.display(),
                         target.display()
                     );
                     exit::OK
