@@ -43,7 +43,9 @@ fn import_template(s: &Stack) -> Template {
                     }
                 });
             }
-            t.resources.insert(id.clone(), r.clone());
+            let mut r = r.clone();
+            r.depends_on.retain(|d| keep.contains(d.as_str()));
+            t.resources.insert(id.clone(), r);
         }
     }
     for (id, p) in &s.template.parameters {
@@ -133,7 +135,7 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
     if !errs.is_empty() {
         return Err(errs);
     }
-    link(&stacks, &mut rendered, &mut errs);
+    link(&stacks, &mut rendered, ext, &mut errs);
     let order = waves(&stacks, &rendered, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
@@ -158,7 +160,7 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
 }
 
 /// Fills `depends_on` from exports and imports; reports imports nobody exports.
-fn link(stacks: &[Stack], rendered: &mut [Rendered], errs: &mut Vec<EmitError>) {
+fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<EmitError>) {
     let mut exporter: HashMap<&str, usize> = HashMap::new();
     for (i, s) in stacks.iter().enumerate() {
         for o in s.template.outputs.values() {
@@ -200,6 +202,20 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], errs: &mut Vec<EmitError>) 
         for r in s.template.resources.values() {
             for v in r.properties.values() {
                 v.walk(&mut visit);
+            }
+        }
+        for (after, _) in &s.after {
+            match rendered.iter().position(|r| {
+                r.file.strip_suffix(ext).and_then(|f| f.strip_suffix('.')) == Some(after.as_str())
+            }) {
+                Some(j) => {
+                    deps.insert(j);
+                }
+                None => errs.push(EmitError {
+                    template: rendered[i].file.clone(),
+                    message: format!("must deploy after {after}, which was not generated"),
+                    hint: Some("this is a bug in mlz: please report it with your config".into()),
+                }),
             }
         }
         rendered[i].depends_on = deps;
@@ -348,6 +364,11 @@ fn manifest_json(
                 .map(|pp| json!({ "name": pp.name, "description": pp.description, "value": pp.value }))
                 .collect();
             let deps: Vec<&str> = r.depends_on.iter().map(|&d| rendered[d].file.as_str()).collect();
+            let after: Vec<J> = s
+                .after
+                .iter()
+                .map(|(path, why)| json!({ "path": format!("{path}.{}", opts.format.extension()), "reason": why }))
+                .collect();
             json!({
                 "path": r.file,
                 "stackName": s.name,
@@ -356,6 +377,7 @@ fn manifest_json(
                 "region": s.region,
                 "parameters": params,
                 "dependsOn": deps,
+                "orderedAfter": after,
                 "resources": s.template.resources.len(),
                 "bytes": r.text.len(),
                 "deployFromS3": r.text.len() > limits::MAX_INLINE_BODY_BYTES,

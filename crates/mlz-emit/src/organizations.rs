@@ -153,12 +153,28 @@ fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack 
         deploy: DeployKind::Stack,
         parameters: Vec::new(),
         imports: Vec::new(),
+        after: Vec::new(),
     }
 }
 
+/// Why account stacks deploy one after another.
+const ONE_ACCOUNT_AT_A_TIME: &str =
+    "AWS Organizations creates one account at a time: concurrent CreateAccount calls fail, so account stacks deploy in sequence";
+
 pub fn emit(p: &Platform, out: &mut Vec<Stack>) -> Result<(), Vec<EmitError>> {
     let mut errs = Vec::new();
-    for r in [ous(p), declared_accounts(p), team_accounts(p), policies(p)] {
+    let mut accounts: Vec<Stack> = Vec::new();
+    for r in [declared_accounts(p), team_accounts(p)] {
+        match r {
+            Ok(stacks) => accounts.extend(stacks),
+            Err(e) => errs.push(e),
+        }
+    }
+    for i in 1..accounts.len() {
+        let prev = accounts[i - 1].path.clone();
+        accounts[i].after.push((prev, ONE_ACCOUNT_AT_A_TIME));
+    }
+    for r in [ous(p), Ok(accounts), policies(p)] {
         match r {
             Ok(stacks) => out.extend(stacks),
             Err(e) => errs.push(e),
@@ -171,6 +187,30 @@ pub fn emit(p: &Platform, out: &mut Vec<Stack>) -> Result<(), Vec<EmitError>> {
     }
 }
 
+/// Makes the given resources (in this order) create one after another. AWS Organizations
+/// rejects concurrent changes (the Account resource documentation requires `DependsOn` between
+/// accounts of one template), so every resource waits for the one before it, unless it already
+/// references it (a redundant `DependsOn` is a cfn-lint warning).
+fn chain(t: &mut Template, ids: &[LogicalId]) {
+    for pair in ids.windows(2) {
+        let (prev, cur) = (&pair[0], &pair[1]);
+        let Some(r) = t.resources.get_mut(cur) else {
+            continue;
+        };
+        let mut referenced = false;
+        for v in r.properties.values() {
+            v.walk(&mut |v| {
+                if matches!(v, Value::Ref(x) | Value::GetAtt(x, _) if x == prev) {
+                    referenced = true;
+                }
+            });
+        }
+        if !referenced {
+            r.depends_on.insert(prev.clone());
+        }
+    }
+}
+
 fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let prefix = &p.organization.stack_prefix;
     let mut t = Template::new(format!(
@@ -179,6 +219,7 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     ));
     let mut params = Vec::new();
     let mut imports = Vec::new();
+    let mut order = Vec::new();
     for ou in &p.ous {
         if ou.created_by != CreatedBy::Mlz {
             continue;
@@ -208,6 +249,7 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
             .prop("ParentId", parent);
         t.add_resource(lid.clone(), r)
             .map_err(|e| bug("organizations/organizational-units", e))?;
+        order.push(lid.clone());
         for (attr, value) in [
             ("Id", Value::Ref(lid.clone())),
             ("Arn", Value::GetAtt(lid.clone(), "Arn".into())),
@@ -226,6 +268,7 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     if t.resources.is_empty() {
         return Ok(Vec::new());
     }
+    chain(&mut t, &order);
     let mut s = new_stack(
         p,
         "organizations-ous",
@@ -245,7 +288,7 @@ fn add_account(
     params: &mut Vec<StackParam>,
     imports: &mut Vec<Import>,
     path: &str,
-) -> Result<(), EmitError> {
+) -> Result<LogicalId, EmitError> {
     let a = p.account(i);
     let lid = account_logical_id(a)?;
     if let Some(id) = &a.id {
@@ -276,7 +319,8 @@ fn add_account(
             "Id",
         ))),
     };
-    t.add_output(out_id, o).map_err(|e| bug(path, e))
+    t.add_output(out_id, o).map_err(|e| bug(path, e))?;
+    Ok(lid)
 }
 
 fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
@@ -287,14 +331,23 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     ));
     let mut params = Vec::new();
     let mut imports = Vec::new();
+    let mut order = Vec::new();
     for (i, a) in p.accounts.iter().enumerate() {
         if a.team.is_none() && a.created_by == CreatedBy::Mlz {
-            add_account(p, AccountIdx(i), &mut t, &mut params, &mut imports, path)?;
+            order.push(add_account(
+                p,
+                AccountIdx(i),
+                &mut t,
+                &mut params,
+                &mut imports,
+                path,
+            )?);
         }
     }
     if t.resources.is_empty() {
         return Ok(Vec::new());
     }
+    chain(&mut t, &order);
     let mut s = new_stack(p, "organizations-accounts", path, t);
     s.parameters = params;
     s.imports = imports;
@@ -336,9 +389,11 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         ));
         let mut params = Vec::new();
         let mut imports = Vec::new();
+        let mut order = Vec::new();
         for i in accounts {
-            add_account(p, i, &mut t, &mut params, &mut imports, &path)?;
+            order.push(add_account(p, i, &mut t, &mut params, &mut imports, &path)?);
         }
+        chain(&mut t, &order);
         let mut s = new_stack(
             p,
             &format!("organizations-team-accounts-{b:0width$}"),
@@ -359,6 +414,7 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         p.organization.name
     ));
     let mut params = Vec::new();
+    let mut order = Vec::new();
     for pol in &p.policies {
         let lid = LogicalId::derive("Policy", &pol.name).map_err(|e| bug(path, e))?;
         let mut targets = Vec::new();
@@ -384,11 +440,13 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         if !pol.tags.is_empty() {
             r = r.prop("Tags", Value::tags(&pol.tags));
         }
-        t.add_resource(lid, r).map_err(|e| bug(path, e))?;
+        t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;
+        order.push(lid);
     }
     if t.resources.is_empty() {
         return Ok(Vec::new());
     }
+    chain(&mut t, &order);
     let mut s = new_stack(p, "organizations-policies", path, t);
     s.parameters = params;
     Ok(vec![s])

@@ -57,6 +57,9 @@ pub struct Stack {
     /// Resources in this template that already exist and must be imported into the stack
     /// (a CloudFormation IMPORT change set) instead of created.
     pub imports: Vec<Import>,
+    /// Stacks (by path) that must finish before this one although it imports nothing
+    /// from them, with the reason: an ordering CloudFormation cannot see.
+    pub after: Vec<(String, &'static str)>,
 }
 
 /// An existing resource a template adopts.
