@@ -104,6 +104,10 @@ pub trait SourceText {
     fn text(&self, file: &str) -> Option<&str>;
 }
 
+/// How much of a long source line to show before and after the problem's column.
+const SNIPPET_BEFORE: usize = 40;
+const SNIPPET_AFTER: usize = 80;
+
 /// Renders one diagnostic, rustc style, with the offending line underlined.
 pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
     let mut out = String::new();
@@ -125,19 +129,31 @@ pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
             {
                 let num = s.line.to_string();
                 let gutter = " ".repeat(num.len());
-                let width = line.chars().count();
+                let chars: Vec<char> = line.chars().collect();
+                let width = chars.len();
                 let start = s.col.saturating_sub(1).min(width);
                 let end = s
                     .end_col
                     .map_or(width, |e| e.saturating_sub(1))
                     .clamp(start + 1, width.max(start + 1));
+                // Long lines are shown as a window around the problem.
+                let (from, to) = if width <= SNIPPET_BEFORE + SNIPPET_AFTER {
+                    (0, width)
+                } else {
+                    let from = start.saturating_sub(SNIPPET_BEFORE);
+                    (from, (start + SNIPPET_AFTER).min(width).max(from))
+                };
+                let lead = if from > 0 { "…" } else { "" };
+                let tail = if to < width { "…" } else { "" };
+                let shown: String = chars[from..to].iter().collect();
+                let marks = end.min(to.max(start + 1)) - start;
                 let _ = writeln!(out, "{gutter} |");
-                let _ = writeln!(out, "{num} | {line}");
+                let _ = writeln!(out, "{num} | {lead}{shown}{tail}");
                 let _ = writeln!(
                     out,
                     "{gutter} | {}{}",
-                    " ".repeat(start),
-                    "^".repeat(end - start)
+                    " ".repeat(start - from + lead.chars().count()),
+                    "^".repeat(marks)
                 );
             }
         }
@@ -242,6 +258,32 @@ mod tests {
         assert_eq!(
             text,
             "error[unknown-ou]: accounts[0].ou: no OU is named \"Workload\"\n  --> platform.yaml:2:9\n  |\n2 |   - ou: Workload\n  |         ^^^^^^^^\n  = expected: the name of an OU\n  = hint: did you mean \"Workloads\"?\n"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_windowed() {
+        let line = format!("a: {}x{}", "[".repeat(300), "]".repeat(300));
+        let d = Diagnostic::error(
+            "yaml",
+            "f.yaml",
+            Some(Span {
+                line: 1,
+                col: 304,
+                end_col: None,
+            }),
+            ConfigPath::root(),
+            "m",
+        );
+        let text = render(&d, &One(Box::leak(line.into_boxed_str())));
+        assert!(text.lines().all(|l| l.chars().count() < 140), "{text}");
+        let shown = text.lines().nth(3).unwrap();
+        let marks = text.lines().nth(4).unwrap();
+        let caret = marks.find('^').unwrap();
+        assert_eq!(
+            shown.chars().nth(marks[..caret].chars().count()),
+            Some('x'),
+            "{text}"
         );
     }
 

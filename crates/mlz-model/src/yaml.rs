@@ -34,7 +34,7 @@ impl Span {
         Span {
             line,
             col,
-            end_col: None,
+            end_col: Some(col + 1),
         }
     }
 }
