@@ -142,8 +142,15 @@ impl Template {
                     kind: CheckErrorKind::UnresolvedGetAtt(id.to_string()),
                 });
             }
-            Value::Sub(s) => {
+            Value::Sub(s) | Value::SubWith(s, _) => {
+                let vars = match v {
+                    Value::SubWith(_, vars) => Some(vars),
+                    _ => None,
+                };
                 for name in sub_references(s) {
+                    if vars.is_some_and(|m| m.contains_key(name)) {
+                        continue;
+                    }
                     if name.starts_with("AWS::") {
                         continue;
                     }
@@ -203,6 +210,7 @@ mod tests {
                 description: None,
                 value: Value::If("C1".into(), Box::new("a".into()), Box::new("b".into())),
                 export: None,
+                condition: None,
             },
         )
         .unwrap();

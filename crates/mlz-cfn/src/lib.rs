@@ -11,6 +11,7 @@
 mod check;
 mod id;
 pub mod limits;
+mod parse;
 mod render;
 mod template;
 mod value;
@@ -18,8 +19,9 @@ mod yaml;
 
 pub use check::{CheckError, CheckErrorKind};
 pub use id::{LogicalId, LogicalIdError};
+pub use parse::{parse_template, referenced_ids, ParseError};
 pub use render::{render, Format, Rendered, SizeNote};
 pub use template::{
     DeletionPolicy, Output, ParamType, Parameter, Resource, Template, TemplateError,
 };
-pub use value::{Pseudo, Value};
+pub use value::{Func, Pseudo, Value};

@@ -6,23 +6,32 @@ use std::fmt;
 use crate::id::LogicalId;
 use crate::value::Value;
 
-/// Parameter types we emit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Parameter types.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ParamType {
     String,
     Number,
     CommaDelimitedList,
-    /// `AWS::EC2::VPC::Id` and friends are added as blueprints need them.
-    Custom(&'static str),
+    /// `AWS::EC2::VPC::Id`, `List<Number>` and the other typed parameters.
+    Other(String),
 }
 
 impl ParamType {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             ParamType::String => "String",
             ParamType::Number => "Number",
             ParamType::CommaDelimitedList => "CommaDelimitedList",
-            ParamType::Custom(s) => s,
+            ParamType::Other(s) => s,
+        }
+    }
+
+    pub fn from_name(s: &str) -> ParamType {
+        match s {
+            "String" => ParamType::String,
+            "Number" => ParamType::Number,
+            "CommaDelimitedList" => ParamType::CommaDelimitedList,
+            other => ParamType::Other(other.to_owned()),
         }
     }
 }
@@ -35,6 +44,8 @@ pub struct Parameter {
     pub allowed_pattern: Option<String>,
     pub allowed_values: Vec<String>,
     pub constraint_description: Option<String>,
+    /// Other parameter keys (`MinValue`, `NoEcho`, …), passed through as written.
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Parameter {
@@ -46,6 +57,7 @@ impl Parameter {
             allowed_pattern: None,
             allowed_values: Vec::new(),
             constraint_description: None,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -83,24 +95,27 @@ impl DeletionPolicy {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resource {
-    /// `AWS::Organizations::Account` and so on: callers pass the crate-wide constant.
-    pub resource_type: &'static str,
+    /// The resource type name; emitters pass their crate-wide constant.
+    pub resource_type: String,
     pub properties: BTreeMap<String, Value>,
     pub depends_on: BTreeSet<LogicalId>,
     pub condition: Option<String>,
     pub deletion_policy: Option<DeletionPolicy>,
     pub update_replace_policy: Option<DeletionPolicy>,
+    /// Other resource attributes (`Metadata`, `CreationPolicy`, `UpdatePolicy`), as written.
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl Resource {
-    pub fn new(resource_type: &'static str) -> Resource {
+    pub fn new(resource_type: &str) -> Resource {
         Resource {
-            resource_type,
+            resource_type: resource_type.to_owned(),
             properties: BTreeMap::new(),
             depends_on: BTreeSet::new(),
             condition: None,
             deletion_policy: None,
             update_replace_policy: None,
+            extra: BTreeMap::new(),
         }
     }
 
@@ -124,6 +139,7 @@ pub struct Output {
     pub value: Value,
     /// The export name, if other stacks import this value.
     pub export: Option<Value>,
+    pub condition: Option<String>,
 }
 
 /// A CloudFormation template. Build it with the `add_*` methods, which refuse duplicate ids.
@@ -134,6 +150,8 @@ pub struct Template {
     pub conditions: BTreeMap<String, Value>,
     pub resources: BTreeMap<LogicalId, Resource>,
     pub outputs: BTreeMap<LogicalId, Output>,
+    /// `Metadata`, `Mappings` and `Rules` of templates read from files, passed through.
+    pub extra_sections: BTreeMap<String, serde_json::Value>,
 }
 
 /// A mistake an emitter made while building a template.
@@ -197,6 +215,11 @@ impl Template {
         let mut top = Map::new();
         top.insert("AWSTemplateFormatVersion".into(), J::from("2010-09-09"));
         top.insert("Description".into(), J::from(self.description.clone()));
+        for key in ["Metadata", "Mappings", "Rules"] {
+            if let Some(v) = self.extra_sections.get(key) {
+                top.insert(key.into(), v.clone());
+            }
+        }
         if !self.parameters.is_empty() {
             let mut ps = Map::new();
             for (id, p) in &self.parameters {
@@ -215,6 +238,9 @@ impl Template {
                 if let Some(c) = &p.constraint_description {
                     m.insert("ConstraintDescription".into(), J::from(c.clone()));
                 }
+                for (k, v) in &p.extra {
+                    m.insert(k.clone(), v.clone());
+                }
                 ps.insert(id.to_string(), J::Object(m));
             }
             top.insert("Parameters".into(), J::Object(ps));
@@ -230,7 +256,7 @@ impl Template {
         let mut rs = Map::new();
         for (id, r) in &self.resources {
             let mut m = Map::new();
-            m.insert("Type".into(), J::from(r.resource_type));
+            m.insert("Type".into(), J::from(r.resource_type.clone()));
             if let Some(c) = &r.condition {
                 m.insert("Condition".into(), J::from(c.clone()));
             }
@@ -243,6 +269,9 @@ impl Template {
             }
             if let Some(p) = r.update_replace_policy {
                 m.insert("UpdateReplacePolicy".into(), J::from(p.name()));
+            }
+            for (k, v) in &r.extra {
+                m.insert(k.clone(), v.clone());
             }
             if !r.properties.is_empty() {
                 let props = r
@@ -259,6 +288,9 @@ impl Template {
             let mut os = Map::new();
             for (id, o) in &self.outputs {
                 let mut m = Map::new();
+                if let Some(c) = &o.condition {
+                    m.insert("Condition".into(), J::from(c.clone()));
+                }
                 if let Some(d) = &o.description {
                     m.insert("Description".into(), J::from(d.clone()));
                 }

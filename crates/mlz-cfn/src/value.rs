@@ -14,6 +14,7 @@ pub enum Pseudo {
     StackId,
     UrlSuffix,
     NoValue,
+    NotificationArns,
 }
 
 impl Pseudo {
@@ -26,6 +27,68 @@ impl Pseudo {
             Pseudo::StackId => "AWS::StackId",
             Pseudo::UrlSuffix => "AWS::URLSuffix",
             Pseudo::NoValue => "AWS::NoValue",
+            Pseudo::NotificationArns => "AWS::NotificationARNs",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Pseudo> {
+        [
+            Pseudo::AccountId,
+            Pseudo::Region,
+            Pseudo::Partition,
+            Pseudo::StackName,
+            Pseudo::StackId,
+            Pseudo::UrlSuffix,
+            Pseudo::NoValue,
+            Pseudo::NotificationArns,
+        ]
+        .into_iter()
+        .find(|p| p.name() == s)
+    }
+}
+
+/// The intrinsic functions that need no special checking: their arguments are walked like
+/// any other value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Func {
+    Select,
+    GetAZs,
+    Cidr,
+    Split,
+    And,
+    Or,
+    Base64,
+    FindInMap,
+    Length,
+    ToJsonString,
+}
+
+impl Func {
+    pub const ALL: [Func; 10] = [
+        Func::Select,
+        Func::GetAZs,
+        Func::Cidr,
+        Func::Split,
+        Func::And,
+        Func::Or,
+        Func::Base64,
+        Func::FindInMap,
+        Func::Length,
+        Func::ToJsonString,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Select => "Fn::Select",
+            Func::GetAZs => "Fn::GetAZs",
+            Func::Cidr => "Fn::Cidr",
+            Func::Split => "Fn::Split",
+            Func::And => "Fn::And",
+            Func::Or => "Fn::Or",
+            Func::Base64 => "Fn::Base64",
+            Func::FindInMap => "Fn::FindInMap",
+            Func::Length => "Fn::Length",
+            Func::ToJsonString => "Fn::ToJsonString",
         }
     }
 }
@@ -58,6 +121,10 @@ pub enum Value {
     Not(Box<Value>),
     /// `{"Condition": name}` inside a condition expression.
     Condition(String),
+    /// `Fn::Sub [string, {Name: value}]`: `${Name}` may also name one of the variables.
+    SubWith(String, BTreeMap<String, Value>),
+    /// Any other intrinsic function, with its argument.
+    Call(Func, Box<Value>),
 }
 
 impl Value {
@@ -117,7 +184,8 @@ impl Value {
         match self {
             Value::List(items) | Value::Join(_, items) => items.iter().for_each(|v| v.walk(f)),
             Value::Map(m) => m.values().for_each(|v| v.walk(f)),
-            Value::ImportValue(v) | Value::Not(v) => v.walk(f),
+            Value::ImportValue(v) | Value::Not(v) | Value::Call(_, v) => v.walk(f),
+            Value::SubWith(_, vars) => vars.values().for_each(|v| v.walk(f)),
             Value::If(_, a, b) | Value::Equals(a, b) => {
                 a.walk(f);
                 b.walk(f);
@@ -154,6 +222,12 @@ impl Value {
             Value::Equals(a, b) => json!({ "Fn::Equals": [a.to_json(), b.to_json()] }),
             Value::Not(c) => json!({ "Fn::Not": [c.to_json()] }),
             Value::Condition(c) => json!({ "Condition": c }),
+            Value::SubWith(s, vars) => {
+                let vars: serde_json::Map<String, J> =
+                    vars.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                json!({ "Fn::Sub": [s, vars] })
+            }
+            Value::Call(func, arg) => json!({ func.name(): arg.to_json() }),
         }
     }
 }

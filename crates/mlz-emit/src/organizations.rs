@@ -260,6 +260,7 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
                 description: Some(format!("{} of OU {}", attr, ou.path)),
                 value,
                 export: Some(Value::Str(export_name(prefix, &lid, attr))),
+                condition: None,
             };
             t.add_output(out_id, o)
                 .map_err(|e| bug("organizations/organizational-units", e))?;
@@ -318,6 +319,7 @@ fn add_account(
             &lid,
             "Id",
         ))),
+        condition: None,
     };
     t.add_output(out_id, o).map_err(|e| bug(path, e))?;
     Ok(lid)
