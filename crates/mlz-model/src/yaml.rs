@@ -74,8 +74,58 @@ pub struct YamlError {
 /// Upper bound on nodes, counting alias expansions, so a hostile file cannot exhaust memory.
 const MAX_NODES: usize = 1_000_000;
 
-/// Parses one YAML document. An empty document is `Null`.
+/// Parses one YAML document of the config language. An empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    parse_with(text, false)
+}
+
+/// Parses a CloudFormation template written in YAML: the short-form tags (`!Ref x`,
+/// `!GetAtt a.b`, `!Sub …`) become their long form (`{Ref: x}`, `{Fn::GetAtt: a.b}`), so the
+/// result is the template's JSON form.
+pub fn parse_cfn(text: &str) -> Result<Node, YamlError> {
+    parse_with(text, true)
+}
+
+/// The long-form key for a CloudFormation short-form tag.
+fn cfn_tag(suffix: &str) -> Option<String> {
+    const FNS: &[&str] = &[
+        "Base64",
+        "Cidr",
+        "FindInMap",
+        "GetAtt",
+        "GetAZs",
+        "ImportValue",
+        "Join",
+        "Select",
+        "Split",
+        "Sub",
+        "If",
+        "Equals",
+        "Not",
+        "And",
+        "Or",
+        "Length",
+        "ToJsonString",
+    ];
+    match suffix {
+        "Ref" | "Condition" => Some(suffix.to_owned()),
+        s if FNS.contains(&s) => Some(format!("Fn::{s}")),
+        _ => None,
+    }
+}
+
+fn wrap_tag(key: String, span: Span, inner: Node) -> Node {
+    Node {
+        span,
+        value: NodeValue::Map(vec![Entry {
+            key,
+            key_span: span,
+            value: inner,
+        }]),
+    }
+}
+
+fn parse_with(text: &str, cfn_tags: bool) -> Result<Node, YamlError> {
     let mut b = Builder {
         anchors: HashMap::new(),
         nodes: 0,
@@ -126,7 +176,12 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 }
             },
             Event::Scalar(text, style, anchor, tag) => {
+                let wrap = match &tag {
+                    Some(t) if cfn_tags && t.handle == "!" => cfn_tag(&t.suffix),
+                    _ => None,
+                };
                 let value = match tag {
+                    _ if wrap.is_some() => NodeValue::Str(text.into_owned()),
                     Some(t) if t.handle == "!!" && t.suffix == "str" => NodeValue::Str(text.into_owned()),
                     Some(t) => {
                         return Err(YamlError {
@@ -139,14 +194,21 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     None => NodeValue::Str(text.into_owned()),
                 };
                 b.bump(span)?;
-                let n = Node { span, value };
+                let mut n = Node { span, value };
+                if let Some(key) = wrap {
+                    n = wrap_tag(key, span, n);
+                }
                 if anchor > 0 {
                     b.anchors.insert(anchor, n.clone());
                 }
                 Some(n)
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
-                if let Some(t) = tag {
+                let wrap = match &tag {
+                    Some(t) if cfn_tags && t.handle == "!" => cfn_tag(&t.suffix),
+                    _ => None,
+                };
+                if let (Some(t), None) = (tag, &wrap) {
                     return Err(YamlError {
                         span,
                         message: format!(
@@ -166,6 +228,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                         NodeValue::Seq(Vec::new())
                     },
                     pending_key: None,
+                    wrap,
                 });
                 None
             }
@@ -175,10 +238,13 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                     message: "unbalanced YAML structure".into(),
                     hint: None,
                 })?;
-                let n = Node {
+                let mut n = Node {
                     span: f.span,
                     value: f.value,
                 };
+                if let Some(key) = f.wrap {
+                    n = wrap_tag(key, f.span, n);
+                }
                 if f.anchor > 0 {
                     b.anchors.insert(f.anchor, n.clone());
                 }
@@ -232,6 +298,8 @@ struct Frame {
     anchor: usize,
     value: NodeValue,
     pending_key: Option<(String, Span)>,
+    /// A CloudFormation short-form tag on this collection: wrap it when it ends.
+    wrap: Option<String>,
 }
 
 impl Frame {
@@ -412,6 +480,22 @@ mod tests {
             .unwrap_err()
             .message
             .contains("more than one"));
+    }
+
+    #[test]
+    fn expands_cloudformation_short_tags() {
+        let n = parse_cfn("a: !Ref X\nb: !GetAtt R.Arn\nc: !Sub [\"${x}\", {x: !Ref Y}]\nd: !If [C, 1, !Ref AWS::NoValue]\n").unwrap();
+        assert_eq!(
+            n.to_json(),
+            serde_json::json!({
+                "a": {"Ref": "X"},
+                "b": {"Fn::GetAtt": "R.Arn"},
+                "c": {"Fn::Sub": ["${x}", {"x": {"Ref": "Y"}}]},
+                "d": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]}
+            })
+        );
+        assert!(parse("a: !Ref X\n").is_err(), "configs never take tags");
+        assert!(parse_cfn("a: !Bogus X\n").is_err());
     }
 
     #[test]
