@@ -16,9 +16,9 @@ use crate::stack::{AccountRef, DeployKind, Import, Stack, StackParam};
 use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
 use crate::EmitError;
 
-/// Organizations is a global service whose CloudFormation resources are managed from
-/// us-east-1, whatever the platform's home region.
-pub const ORGANIZATIONS_REGION: &str = "us-east-1";
+// Organizations stacks deploy in the home region, beside every other management-account
+// stack: the resource types exist in every commercial region, and exports (OU and account
+// ids) can only be imported by stacks of the same region.
 
 const ROOT_ID_PATTERN: &str = "^r-[0-9a-z]{4,32}$";
 const OU_ID_PATTERN: &str = "^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
@@ -149,7 +149,7 @@ fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack 
         path: path.to_owned(),
         template,
         account: AccountRef::Management,
-        region: ORGANIZATIONS_REGION.to_owned(),
+        region: p.organization.home_region.clone(),
         deploy: DeployKind::Stack,
         parameters: Vec::new(),
         imports: Vec::new(),
