@@ -5,8 +5,10 @@
 //! a [`Platform`] or every problem found, as [`Diagnostic`]s that point into the files.
 
 pub mod aws;
+pub mod blueprints;
 mod builtin;
 pub mod diag;
+pub mod identity_policies;
 pub mod model;
 pub mod naming;
 pub mod path;

@@ -25,6 +25,99 @@ pub struct Platform {
     pub accounts: Vec<Account>,
     pub teams: Vec<Team>,
     pub policies: Vec<Policy>,
+    /// Present when the config has a `controlTower` section.
+    pub control_tower: Option<ControlTower>,
+    /// Present when the config has an `identityCenter` section.
+    pub identity_center: Option<IdentityCenter>,
+}
+
+/// An account something is assigned to: the management account or one of `accounts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccountRef {
+    Management,
+    Account(AccountIdx),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlTower {
+    /// False: accounts are plain Organizations accounts and no Control Tower stack is made.
+    pub enabled: bool,
+    pub account_factory_product: String,
+    pub baseline_version: String,
+    pub identity_center_baseline_arn: Option<String>,
+    /// Controls per OU, in OU order; each list in the order given, without repeats.
+    pub controls: Vec<OuControls>,
+    /// The AFC hub account, when there are blueprints.
+    pub hub: Option<AccountIdx>,
+    pub blueprints: Vec<Blueprint>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OuControls {
+    pub ou: OuIdx,
+    pub controls: Vec<Control>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Control {
+    /// The full control ARN.
+    pub arn: String,
+    pub parameters: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blueprint {
+    pub name: String,
+    pub description: String,
+    /// From mlz's catalogue (`blueprints/`), or the user's own file.
+    pub builtin: bool,
+    /// The checked template (built-ins with the shared standard part merged in).
+    pub template: mlz_cfn::Template,
+    pub regions: Vec<String>,
+    /// Parameter values the config fixes for every account.
+    pub parameters: BTreeMap<String, String>,
+    pub provisioning_policy: Option<serde_json::Value>,
+    /// The accounts that get this blueprint, in account order.
+    pub accounts: Vec<AccountIdx>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentityCenter {
+    pub instance_arn: Option<String>,
+    pub identity_store_id: Option<String>,
+    pub platform_stacks: u32,
+    pub team_stacks: u32,
+    pub permission_sets: Vec<PermissionSet>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PermissionSet {
+    pub name: String,
+    pub description: Option<String>,
+    pub session_duration: String,
+    /// AWS-managed policy ARNs.
+    pub managed_policies: Vec<String>,
+    pub inline_policy: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub description: Option<String>,
+    pub created_by: CreatedBy,
+    pub id: Option<String>,
+    /// For a team group: the team. Team groups live with their team's stacks.
+    pub team: Option<TeamIdx>,
+    /// Sorted, without repeats.
+    pub assignments: Vec<Assignment>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Assignment {
+    pub account: AccountRef,
+    /// Index into `IdentityCenter::permission_sets`.
+    pub permission_set: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +131,10 @@ pub struct Organization {
     /// How many stacks team accounts are spread over, by a hash of the team name.
     pub team_account_stacks: u32,
 }
+
+/// The defaults of `identityCenter.platformStacks` and `identityCenter.teamStacks`.
+pub const DEFAULT_PLATFORM_ACCESS_STACKS: u32 = 16;
+pub const DEFAULT_TEAM_ACCESS_STACKS: u32 = 64;
 
 /// The default of `organization.teamAccountStacks`: room for about 2,000 teams of three
 /// stages before any stack nears CloudFormation's 200-output limit.
@@ -74,6 +171,8 @@ pub struct Account {
     pub tags: BTreeMap<String, String>,
     /// For team accounts: the team and the stage name.
     pub team: Option<(TeamIdx, String)>,
+    /// Index into `ControlTower::blueprints`: the AFC blueprint this account is vended with.
+    pub blueprint: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

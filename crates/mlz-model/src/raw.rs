@@ -129,3 +129,131 @@ pub enum RawBuiltin {
     ProtectSecurityServices,
     EnforceSecureTransport,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawControlTower {
+    pub enabled: Option<bool>,
+    pub account_factory_product: Option<String>,
+    pub baseline: Option<RawBaseline>,
+    #[serde(default)]
+    pub control_sets: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub controls: Vec<RawControls>,
+    pub blueprint_hub: Option<RawHub>,
+    #[serde(default)]
+    pub blueprints: Vec<RawBlueprint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBaseline {
+    pub version: Option<String>,
+    pub identity_center_enabled_baseline_arn: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawControls {
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub sets: Vec<String>,
+    #[serde(default)]
+    pub enable: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawHub {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBlueprint {
+    pub name: String,
+    pub file: Option<String>,
+    pub description: Option<String>,
+    pub regions: Option<Vec<String>>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub stages: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    pub provisioning_policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawIdentityCenter {
+    pub instance_arn: Option<String>,
+    pub identity_store_id: Option<String>,
+    pub platform_stacks: Option<u32>,
+    pub team_stacks: Option<u32>,
+    #[serde(default)]
+    pub permission_sets: Vec<RawPermissionSet>,
+    #[serde(default)]
+    pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub team_groups: Vec<RawTeamGroup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RawInlineBuiltin {
+    DataScientist,
+    MlEngineering,
+    DataEngineering,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPermissionSet {
+    pub name: String,
+    pub description: Option<String>,
+    pub session_duration: Option<String>,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    pub builtin: Option<RawInlineBuiltin>,
+    pub inline_policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawGroup {
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_by: RawCreatedBy,
+    pub id: Option<String>,
+    #[serde(default)]
+    pub access: Vec<RawAccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAccess {
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTeamGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub stages: Vec<String>,
+}

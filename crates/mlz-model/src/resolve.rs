@@ -20,6 +20,8 @@ use crate::raw::*;
 use crate::yaml::{Node, Span};
 use crate::{FileSource, Sources};
 
+mod access;
+
 pub(crate) struct Resolver<'a> {
     file: &'a str,
     root: &'a Node,
@@ -267,12 +269,48 @@ impl<'a> Resolver<'a> {
             &organization.governed_regions,
         );
 
+        let mut accounts = accounts;
+        let control_tower = match doc.get("controlTower") {
+            Some(v) => {
+                let raw: RawControlTower =
+                    self.decode(v, &ConfigPath::root().key("controlTower"))?;
+                let cx = access::Names {
+                    ous: &ous,
+                    ou_names: &ou_names,
+                    bad_ous: &bad_ous,
+                    stages: &stages,
+                    bad_stages: &bad_stages,
+                    bad_accounts: &bad_accounts,
+                };
+                Some(self.control_tower(raw, &organization, &cx, &mut accounts))
+            }
+            None => None,
+        };
+        let identity_center = match doc.get("identityCenter") {
+            Some(v) => {
+                let raw: RawIdentityCenter =
+                    self.decode(v, &ConfigPath::root().key("identityCenter"))?;
+                let cx = access::Names {
+                    ous: &ous,
+                    ou_names: &ou_names,
+                    bad_ous: &bad_ous,
+                    stages: &stages,
+                    bad_stages: &bad_stages,
+                    bad_accounts: &bad_accounts,
+                };
+                Some(self.identity_center(raw, &organization, &cx, &accounts, &teams))
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
             accounts: accounts.list,
             teams,
             policies,
+            control_tower,
+            identity_center,
         })
     }
 
@@ -968,6 +1006,7 @@ impl<'a> Resolver<'a> {
             created_by: c.created_by,
             tags: c.tags,
             team: c.team,
+            blueprint: None,
         });
         Some(idx)
     }

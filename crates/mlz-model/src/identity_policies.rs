@@ -1,0 +1,199 @@
+//! The inline policies of the ML personas' permission sets: least privilege, scoped to the
+//! account the session is in (every team has its own accounts, so the account is the
+//! team boundary).
+
+use serde_json::{json, Value};
+
+use crate::raw::RawInlineBuiltin;
+
+/// The ABAC attribute Identity Center passes as a session tag (the user name), which
+/// SageMaker Studio user profiles carry as the tag of the same name.
+pub const STUDIO_USER_TAG: &str = "studio-user";
+
+/// Read access to the data in this account's buckets, and write access for results.
+fn data_in_this_account() -> Value {
+    json!({
+        "Sid": "DataInThisAccount",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+        "Resource": "*",
+        "Condition": { "StringEquals": { "s3:ResourceAccount": "${aws:PrincipalAccount}" } }
+    })
+}
+
+fn read_logs(prefix: &str) -> Value {
+    json!({
+        "Sid": "ReadJobLogs",
+        "Effect": "Allow",
+        "Action": ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"],
+        "Resource": format!("arn:aws:logs:*:${{aws:PrincipalAccount}}:log-group:{prefix}*")
+    })
+}
+
+fn pass_role(prefix: &str, service: &str) -> Value {
+    json!({
+        "Sid": "PassPlatformRoles",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{prefix}*"),
+        "Condition": { "StringEquals": { "iam:PassedToService": service } }
+    })
+}
+
+pub fn document(b: RawInlineBuiltin) -> Value {
+    match b {
+        RawInlineBuiltin::DataScientist => json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "SeeSageMaker",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:Describe*", "sagemaker:List*", "sagemaker:Search", "sagemaker:GetSearchSuggestions"],
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "OpenOwnStudioProfile",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:CreatePresignedDomainUrl",
+                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:user-profile/*/*",
+                    "Condition": { "StringEquals": { format!("sagemaker:ResourceTag/{STUDIO_USER_TAG}"): format!("${{aws:PrincipalTag/{STUDIO_USER_TAG}}}") } }
+                },
+                {
+                    "Sid": "RunJobsInsideTheVpc",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob",
+                        "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:StopHyperParameterTuningJob"
+                    ],
+                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*",
+                    "Condition": { "Null": { "sagemaker:VpcSubnets": "false", "sagemaker:VolumeKmsKey": "false" } }
+                },
+                {
+                    "Sid": "TrackExperiments",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent", "sagemaker:AddTags"],
+                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*"
+                },
+                pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
+                data_in_this_account(),
+                {
+                    "Sid": "QueryTheCatalog",
+                    "Effect": "Allow",
+                    "Action": [
+                        "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution",
+                        "athena:GetWorkGroup", "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
+                        "glue:GetPartition", "glue:GetPartitions"
+                    ],
+                    "Resource": "*"
+                },
+                read_logs("/aws/sagemaker/")
+            ]
+        }),
+        RawInlineBuiltin::MlEngineering => json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "SeeSageMaker",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:Describe*", "sagemaker:List*", "sagemaker:Search", "sagemaker:GetSearchSuggestions"],
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "BuildAndDeployModels",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:StartPipelineExecution", "sagemaker:StopPipelineExecution",
+                        "sagemaker:CreateModelPackageGroup", "sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage",
+                        "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
+                        "sagemaker:DeleteEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:AddTags"
+                    ],
+                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*"
+                },
+                {
+                    "Sid": "ContainerImagesInThisAccount",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:PutImage",
+                        "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:DescribeRepositories", "ecr:DescribeImages"
+                    ],
+                    "Resource": "arn:aws:ecr:*:${aws:PrincipalAccount}:repository/*"
+                },
+                { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
+                pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
+                data_in_this_account(),
+                {
+                    "Sid": "WatchModels",
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "cloudwatch:DescribeAlarms"],
+                    "Resource": "*"
+                },
+                read_logs("/aws/sagemaker/")
+            ]
+        }),
+        RawInlineBuiltin::DataEngineering => json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "BuildPipelines",
+                    "Effect": "Allow",
+                    "Action": [
+                        "glue:Get*", "glue:List*", "glue:BatchGet*", "glue:CreateJob", "glue:UpdateJob", "glue:StartJobRun",
+                        "glue:BatchStopJobRun", "glue:CreateCrawler", "glue:UpdateCrawler", "glue:StartCrawler", "glue:StopCrawler",
+                        "glue:CreateDatabase", "glue:UpdateDatabase", "glue:CreateTable", "glue:UpdateTable", "glue:CreatePartition",
+                        "glue:BatchCreatePartition", "glue:UpdatePartition", "glue:TagResource"
+                    ],
+                    "Resource": "*",
+                    "Condition": { "StringEquals": { "aws:ResourceAccount": "${aws:PrincipalAccount}" } }
+                },
+                {
+                    "Sid": "QueryAndGovern",
+                    "Effect": "Allow",
+                    "Action": [
+                        "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution",
+                        "athena:GetWorkGroup", "lakeformation:GetDataAccess", "lakeformation:GetResourceLFTags", "lakeformation:ListPermissions"
+                    ],
+                    "Resource": "*"
+                },
+                pass_role("mlz-glue-", "glue.amazonaws.com"),
+                data_in_this_account(),
+                read_logs("/aws-glue/")
+            ]
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_wildcard_admin_and_within_size() {
+        for b in [
+            RawInlineBuiltin::DataScientist,
+            RawInlineBuiltin::MlEngineering,
+            RawInlineBuiltin::DataEngineering,
+        ] {
+            let d = document(b);
+            let text = serde_json::to_string(&d).unwrap();
+            // Identity Center's inline policy limit.
+            assert!(text.len() <= 32_768);
+            for s in d["Statement"].as_array().unwrap() {
+                let actions: Vec<&str> = match &s["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    _ => vec![],
+                };
+                assert!(
+                    !actions.iter().any(|a| *a == "*" || a.ends_with(":*")),
+                    "{b:?}: {actions:?}"
+                );
+                assert!(
+                    !actions
+                        .iter()
+                        .any(|a| a.starts_with("iam:") && *a != "iam:PassRole"),
+                    "{b:?} touches IAM"
+                );
+            }
+        }
+    }
+}

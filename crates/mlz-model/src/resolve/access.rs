@@ -1,0 +1,923 @@
+//! Control Tower (controls, baselines, AFC blueprints and their rules) and IAM Identity
+//! Center (permission sets, groups, assignments), resolved against OUs, accounts and teams.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::{Accounts, Declared, Namespace, Resolver};
+use crate::diag::did_you_mean;
+use crate::model::*;
+use crate::naming::{PatternError, Patterns};
+use crate::path::ConfigPath;
+use crate::raw::*;
+use crate::{blueprints, identity_policies};
+
+/// Names resolved earlier that these sections refer to.
+pub(super) struct Names<'a> {
+    pub ous: &'a [Ou],
+    pub ou_names: &'a HashMap<String, Declared<OuIdx>>,
+    pub bad_ous: &'a HashSet<String>,
+    pub stages: &'a HashMap<String, Declared<Option<OuIdx>>>,
+    pub bad_stages: &'a HashSet<String>,
+    pub bad_accounts: &'a HashSet<String>,
+}
+
+/// The CloudFormation stack actions a custom AFC provisioning policy must still allow:
+/// Service Catalog deploys the blueprint as a stack with that role.
+pub const BLUEPRINT_STACK_ACTIONS: &[&str] = &[
+    "cloudformation:CreateStack",
+    "cloudformation:UpdateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:DescribeStacks",
+    "cloudformation:DescribeStackEvents",
+];
+
+const DEFAULT_FACTORY_PRODUCT: &str = "AWS Control Tower Account Factory";
+const DEFAULT_BASELINE_VERSION: &str = "4.0";
+const DEFAULT_HUB: &str = "Shared Services";
+const DEFAULT_SESSION: &str = "PT4H";
+/// Identity Center's quota of managed policies per permission set.
+const MAX_MANAGED_POLICIES: usize = 20;
+
+/// Whether an IAM action pattern (`cloudformation:*`, `*`, `cloudformation:Create*`) covers `action`.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
+    match p.split_once('*') {
+        None => p == a,
+        Some((head, tail)) => {
+            a.starts_with(head)
+                && a[head.len()..].ends_with(tail)
+                && a.len() >= head.len() + tail.len()
+        }
+    }
+}
+
+fn actions_of(stmt: &Value) -> Vec<String> {
+    match stmt.get("Action") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(ToOwned::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The required stack actions a policy does not allow (or denies).
+pub fn missing_stack_actions(policy: &Value) -> Vec<&'static str> {
+    let stmts: Vec<&Value> = match policy.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(o @ Value::Object(_)) => vec![o],
+        _ => Vec::new(),
+    };
+    BLUEPRINT_STACK_ACTIONS
+        .iter()
+        .copied()
+        .filter(|action| {
+            let allowed = stmts.iter().any(|s| {
+                s.get("Effect").and_then(Value::as_str) == Some("Allow")
+                    && actions_of(s).iter().any(|p| action_matches(p, action))
+            });
+            let denied = stmts.iter().any(|s| {
+                s.get("Effect").and_then(Value::as_str) == Some("Deny")
+                    && actions_of(s).iter().any(|p| action_matches(p, action))
+            });
+            !allowed || denied
+        })
+        .collect()
+}
+
+/// A control identifier as written → its ARN in the home region.
+fn control_arn(id: &str, home: &str) -> Option<String> {
+    if id.starts_with("arn:aws:controltower:") || id.starts_with("arn:aws:controlcatalog:") {
+        return Some(id.to_owned());
+    }
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    ok.then(|| format!("arn:aws:controltower:{home}::control/{id}"))
+}
+
+impl Resolver<'_> {
+    /// The OU and everything nested in it.
+    fn subtree(ous: &[Ou], root: OuIdx) -> HashSet<OuIdx> {
+        // Parents come before children in `ous`, so one pass finds every descendant.
+        let mut set = HashSet::from([root]);
+        for (i, ou) in ous.iter().enumerate() {
+            if ou.parent.is_some_and(|p| set.contains(&p)) {
+                set.insert(OuIdx(i));
+            }
+        }
+        set
+    }
+
+    fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Names<'_>) -> Vec<OuIdx> {
+        let mut out = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            if let Some(o) = self.lookup_ou(n, &path.index(i), cx.ou_names, cx.bad_ous) {
+                out.push(o);
+            }
+        }
+        out
+    }
+
+    fn account_ref(
+        &mut self,
+        name: &str,
+        path: &ConfigPath,
+        accounts: &Accounts,
+        cx: &Names<'_>,
+    ) -> Option<AccountRef> {
+        if name == accounts.management_name {
+            return Some(AccountRef::Management);
+        }
+        if let Some(i) = accounts.by_name.get(name) {
+            return Some(AccountRef::Account(*i));
+        }
+        if !accounts.names.contains_key(name) {
+            let known: HashMap<String, Declared<()>> = accounts
+                .names
+                .iter()
+                .map(|(n, (p, _))| {
+                    (
+                        n.clone(),
+                        Declared {
+                            path: p.clone(),
+                            target: Some(()),
+                        },
+                    )
+                })
+                .collect();
+            self.unknown(
+                "unknown-account",
+                name,
+                path,
+                Namespace {
+                    what: "account",
+                    list: "accounts",
+                    known: &known,
+                    poisoned: cx.bad_accounts,
+                },
+            );
+        }
+        None
+    }
+
+    pub(super) fn control_tower(
+        &mut self,
+        raw: RawControlTower,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &mut Accounts,
+    ) -> ControlTower {
+        let base = ConfigPath::root().key("controlTower");
+        let home = org.home_region.as_str();
+
+        // Controls: sets, additions and exclusions, merged per OU in OU order.
+        let mut per_ou: BTreeMap<OuIdx, Vec<Control>> = BTreeMap::new();
+        for (i, entry) in raw.controls.iter().enumerate() {
+            let p = base.key("controls").index(i);
+            let ous = self.ou_list(&entry.ous, &p.key("ous"), cx);
+            let mut ids: Vec<(String, ConfigPath)> = Vec::new();
+            for (j, set) in entry.sets.iter().enumerate() {
+                match raw.control_sets.get(set) {
+                    Some(list) => ids.extend(
+                        list.iter()
+                            .enumerate()
+                            .map(|(k, id)| (id.clone(), base.key("controlSets").key(set).index(k))),
+                    ),
+                    None => {
+                        let d = self
+                            .at(
+                                "unknown-control-set",
+                                &p.key("sets").index(j),
+                                format!("no control set is named {set:?}"),
+                            )
+                            .expected("the name of an entry in controlTower.controlSets")
+                            .maybe_hint(did_you_mean(
+                                set,
+                                raw.control_sets.keys().map(String::as_str),
+                            ));
+                        self.push(d);
+                    }
+                }
+            }
+            ids.extend(
+                entry
+                    .enable
+                    .iter()
+                    .enumerate()
+                    .map(|(k, id)| (id.clone(), p.key("enable").index(k))),
+            );
+            let excluded: HashSet<&str> = entry.exclude.iter().map(String::as_str).collect();
+            for (k, x) in entry.exclude.iter().enumerate() {
+                if !ids.iter().any(|(id, _)| id == x) {
+                    let d = self
+                        .at(
+                            "control-not-enabled",
+                            &p.key("exclude").index(k),
+                            format!("{x:?} is excluded but none of this entry's sets enables it"),
+                        )
+                        .warning()
+                        .hint("remove it from `exclude`, or check the spelling");
+                    self.push(d);
+                }
+            }
+            let mut controls = Vec::new();
+            let mut seen = HashSet::new();
+            for (id, idp) in ids {
+                if excluded.contains(id.as_str()) || !seen.insert(id.clone()) {
+                    continue;
+                }
+                match control_arn(&id, home) {
+                    Some(arn) => {
+                        let parameters = entry
+                            .parameters
+                            .get(&id)
+                            .map(|m| m.clone().into_iter().collect())
+                            .unwrap_or_default();
+                        controls.push(Control { arn, parameters });
+                    }
+                    None => {
+                        let d = self
+                            .at("bad-control-id", &idp, format!("{id:?} is not a control identifier"))
+                            .expected("a control name such as AWS-GR_RESTRICT_ROOT_USER, or a control ARN");
+                        self.push(d);
+                    }
+                }
+            }
+            for key in entry.parameters.keys() {
+                if !seen.contains(key) {
+                    let pp = p.key("parameters").key(key);
+                    let d = crate::diag::Diagnostic::error(
+                        "control-parameters",
+                        self.file,
+                        Some(self.root.key_span_of(&pp)),
+                        pp.clone(),
+                        format!(
+                            "parameters are given for {key:?}, which this entry does not enable"
+                        ),
+                    );
+                    self.push(d);
+                }
+            }
+            for ou in ous {
+                let list = per_ou.entry(ou).or_default();
+                for c in &controls {
+                    if !list.iter().any(|x| x.arn == c.arn) {
+                        list.push(c.clone());
+                    }
+                }
+            }
+        }
+        let controls = per_ou
+            .into_iter()
+            .map(|(ou, controls)| OuControls { ou, controls })
+            .collect();
+
+        // The AFC hub.
+        let mut hub = None;
+        if !raw.blueprints.is_empty() {
+            let hp = base.key("blueprintHub");
+            let hub_raw = raw.blueprint_hub.unwrap_or_default();
+            let name = hub_raw.account.unwrap_or_else(|| DEFAULT_HUB.to_owned());
+            let at = if self.root.find(&hp.key("account")).is_some() {
+                hp.key("account")
+            } else {
+                base.key("blueprints")
+            };
+            if name == accounts.management_name {
+                let d = self
+                    .at("afc-hub-management", &at, "the AFC blueprint hub cannot be the management account")
+                    .hint("AFC refuses the management account as hub; use Shared Services or another member account");
+                self.push(d);
+            } else {
+                match self.account_ref(&name, &at, accounts, cx) {
+                    Some(AccountRef::Account(i)) => hub = Some(i),
+                    _ => {}
+                }
+            }
+            if let Some(r) = &hub_raw.region {
+                if r != home {
+                    let d = self
+                        .at("afc-hub-region", &hp.key("region"), format!("the blueprint hub is in {r}, but Control Tower's home region is {home}"))
+                        .hint("AFC reads blueprints from the home region only: remove `region` or set it to the home region");
+                    self.push(d);
+                }
+            }
+        }
+
+        // Blueprints: load, check, and decide which account gets which.
+        let mut blueprints_out: Vec<Blueprint> = Vec::new();
+        let mut by_account: HashMap<AccountIdx, (usize, ConfigPath)> = HashMap::new();
+        let mut by_stage: HashMap<String, (usize, ConfigPath)> = HashMap::new();
+        let mut by_ou: HashMap<OuIdx, (usize, ConfigPath)> = HashMap::new();
+        let mut names_seen: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, b) in raw.blueprints.iter().enumerate() {
+            let p = base.key("blueprints").index(i);
+            if let Some(first) = names_seen.get(&b.name) {
+                let line = self.line_of(first);
+                let d = self
+                    .at(
+                        "duplicate-blueprint",
+                        &p.key("name"),
+                        format!("blueprint {:?} is declared twice", b.name),
+                    )
+                    .hint(format!("first declared on line {line}"));
+                self.push(d);
+                continue;
+            }
+            names_seen.insert(b.name.clone(), p.key("name"));
+            let idx = blueprints_out.len();
+            // Regions: the home region alone, or every governed region.
+            let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
+            let set: BTreeSet<&String> = regions.iter().collect();
+            let governed: BTreeSet<&String> = org.governed_regions.iter().collect();
+            if !(regions.len() == 1 && regions[0] == home) && set != governed {
+                let d = self
+                    .at("afc-blueprint-regions", &p.key("regions"), format!("blueprint {:?} deploys to {}", b.name, regions.join(", ")))
+                    .expected(format!("the home region alone ({home}) or every governed region ({})", org.governed_regions.join(", ")))
+                    .hint("AFC deploys a blueprint to the home region or to all governed regions, nothing in between");
+                self.push(d);
+            }
+            if let Some(policy) = &b.provisioning_policy {
+                let missing = missing_stack_actions(&Value::Object(policy.clone()));
+                if !missing.is_empty() {
+                    let d = self
+                        .at("afc-provisioning-policy", &p.key("provisioningPolicy"), format!("the custom provisioning policy of {:?} does not allow {}", b.name, missing.join(", ")))
+                        .hint("Service Catalog deploys the blueprint as a CloudFormation stack with this policy: allow those actions (and deny none of them)");
+                    self.push(d);
+                }
+            }
+            let loaded = match &b.file {
+                None => match blueprints::builtin(&b.name) {
+                    Some(text) => {
+                        blueprints::load(&format!("blueprints/{}.yaml", b.name), text, true)
+                    }
+                    None => {
+                        let d = self
+                            .at(
+                                "unknown-blueprint",
+                                &p.key("name"),
+                                format!("there is no built-in blueprint named {:?}", b.name),
+                            )
+                            .expected(format!(
+                                "one of {}, or `file:` for your own",
+                                blueprints::BUILTIN_NAMES.join(", ")
+                            ))
+                            .maybe_hint(did_you_mean(
+                                &b.name,
+                                blueprints::BUILTIN_NAMES.iter().copied(),
+                            ));
+                        self.push(d);
+                        continue;
+                    }
+                },
+                Some(f) => {
+                    if blueprints::builtin(&b.name).is_some() {
+                        let d = self
+                            .at(
+                                "blueprint-name-taken",
+                                &p.key("name"),
+                                format!("{:?} is a built-in blueprint's name", b.name),
+                            )
+                            .hint("give your own blueprint another name");
+                        self.push(d);
+                    }
+                    let shown = match self.file.rsplit_once('/') {
+                        Some((dir, _)) => format!("{dir}/{f}"),
+                        None => f.clone(),
+                    };
+                    match self.files.read(f) {
+                        Ok(text) => {
+                            self.sources.insert(&shown, &text);
+                            blueprints::load(&shown, &text, false)
+                        }
+                        Err(e) => {
+                            let d = self
+                                .at(
+                                    "blueprint-file",
+                                    &p.key("file"),
+                                    format!("cannot read blueprint file {f:?}: {e}"),
+                                )
+                                .hint("the path is relative to the folder of the config file");
+                            self.push(d);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let template = match loaded {
+                Ok((t, warnings)) => {
+                    self.diags.extend(warnings);
+                    t
+                }
+                Err(diags) => {
+                    self.diags.extend(diags);
+                    continue;
+                }
+            };
+            let mut parameters = BTreeMap::new();
+            for (k, v) in &b.parameters {
+                let known = mlz_cfn::LogicalId::new(k.as_str())
+                    .is_ok_and(|id| template.parameters.contains_key(&id));
+                if !known {
+                    let names: Vec<String> = template
+                        .parameters
+                        .keys()
+                        .map(ToString::to_string)
+                        .collect();
+                    let d = self
+                        .at(
+                            "unknown-blueprint-parameter",
+                            &p.key("parameters").key(k),
+                            format!("blueprint {:?} has no parameter {k:?}", b.name),
+                        )
+                        .expected(format!("one of: {}", names.join(", ")))
+                        .maybe_hint(did_you_mean(k, names.iter().map(String::as_str)));
+                    self.push(d);
+                }
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                parameters.insert(k.clone(), text);
+            }
+            // Claims, most specific first: accounts, stages, OUs. Two claims at one level is
+            // two blueprints for one account, which AFC does not allow.
+            for (j, a) in b.accounts.iter().enumerate() {
+                let ap = p.key("accounts").index(j);
+                match self.account_ref(a, &ap, accounts, cx) {
+                    Some(AccountRef::Account(ai)) => self.claim(
+                        &mut by_account,
+                        ai,
+                        idx,
+                        &ap,
+                        &format!("account {a:?}"),
+                        &raw.blueprints,
+                    ),
+                    Some(AccountRef::Management) => {
+                        let d = self.at(
+                            "afc-management-account",
+                            &ap,
+                            "the management account is never vended, so it takes no blueprint",
+                        );
+                        self.push(d);
+                    }
+                    None => {}
+                }
+            }
+            for (j, st) in b.stages.iter().enumerate() {
+                let sp = p.key("stages").index(j);
+                if cx.stages.contains_key(st) {
+                    self.claim(
+                        &mut by_stage,
+                        st.clone(),
+                        idx,
+                        &sp,
+                        &format!("the accounts of stage {st:?}"),
+                        &raw.blueprints,
+                    );
+                } else {
+                    self.unknown(
+                        "unknown-stage",
+                        st,
+                        &sp,
+                        Namespace {
+                            what: "stage",
+                            list: "stages",
+                            known: cx.stages,
+                            poisoned: cx.bad_stages,
+                        },
+                    );
+                }
+            }
+            for (j, o) in b.ous.iter().enumerate() {
+                let op = p.key("ous").index(j);
+                if let Some(ou) = self.lookup_ou(o, &op, cx.ou_names, cx.bad_ous) {
+                    self.claim(
+                        &mut by_ou,
+                        ou,
+                        idx,
+                        &op,
+                        &format!("the accounts of OU {o:?}"),
+                        &raw.blueprints,
+                    );
+                }
+            }
+            blueprints_out.push(Blueprint {
+                name: b.name.clone(),
+                description: b
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| template.description.clone()),
+                builtin: b.file.is_none(),
+                template,
+                regions,
+                parameters,
+                provisioning_policy: b.provisioning_policy.clone().map(Value::Object),
+                accounts: Vec::new(),
+            });
+        }
+        // Give each vended account its blueprint.
+        for (ai, a) in accounts.list.iter_mut().enumerate() {
+            if a.created_by != CreatedBy::Mlz || a.id.is_some() {
+                continue;
+            }
+            let ai = AccountIdx(ai);
+            let chosen = by_account
+                .get(&ai)
+                .or_else(|| a.team.as_ref().and_then(|(_, st)| by_stage.get(st)))
+                .or_else(|| {
+                    let mut ou = Some(a.ou);
+                    while let Some(o) = ou {
+                        if let Some(c) = by_ou.get(&o) {
+                            return Some(c);
+                        }
+                        ou = cx.ous[o.0].parent;
+                    }
+                    None
+                })
+                .map(|(b, _)| *b);
+            if let Some(b) = chosen.filter(|b| *b < blueprints_out.len()) {
+                a.blueprint = Some(b);
+                blueprints_out[b].accounts.push(ai);
+            }
+        }
+
+        ControlTower {
+            enabled: raw.enabled.unwrap_or(true),
+            account_factory_product: raw
+                .account_factory_product
+                .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
+            baseline_version: raw
+                .baseline
+                .as_ref()
+                .and_then(|b| b.version.clone())
+                .unwrap_or_else(|| DEFAULT_BASELINE_VERSION.to_owned()),
+            identity_center_baseline_arn: raw
+                .baseline
+                .and_then(|b| b.identity_center_enabled_baseline_arn),
+            controls,
+            hub,
+            blueprints: blueprints_out,
+        }
+    }
+
+    /// Records that blueprint `bp` claims `key`; a second claim on the same key is the AFC
+    /// "one blueprint per account" rule broken.
+    fn claim<K: std::hash::Hash + Eq>(
+        &mut self,
+        map: &mut HashMap<K, (usize, ConfigPath)>,
+        key: K,
+        bp: usize,
+        path: &ConfigPath,
+        what: &str,
+        raw: &[RawBlueprint],
+    ) {
+        match map.get(&key) {
+            Some((other, first)) if *other != bp => {
+                let line = self.line_of(first);
+                let d = self
+                    .at(
+                        "afc-one-blueprint",
+                        path,
+                        format!(
+                            "{what} would get two blueprints, {:?} and {:?}",
+                            raw.get(*other).map_or("?", |b| b.name.as_str()),
+                            raw.get(bp).map_or("?", |b| b.name.as_str())
+                        ),
+                    )
+                    .hint(format!(
+                        "AFC applies one blueprint per account; the other claim is on line {line}"
+                    ));
+                self.push(d);
+            }
+            Some(_) => {}
+            None => {
+                map.insert(key, (bp, path.clone()));
+            }
+        }
+    }
+
+    pub(super) fn identity_center(
+        &mut self,
+        raw: RawIdentityCenter,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        teams: &[Team],
+    ) -> IdentityCenter {
+        let base = ConfigPath::root().key("identityCenter");
+        let mut sets = Vec::new();
+        let mut set_index: HashMap<String, usize> = HashMap::new();
+        for (i, ps) in raw.permission_sets.iter().enumerate() {
+            let p = base.key("permissionSets").index(i);
+            if set_index.contains_key(&ps.name) {
+                let d = self.at(
+                    "duplicate-permission-set",
+                    &p.key("name"),
+                    format!("permission set {:?} is declared twice", ps.name),
+                );
+                self.push(d);
+                continue;
+            }
+            if ps.managed_policies.len() > MAX_MANAGED_POLICIES {
+                let d = self
+                    .at("too-many-managed-policies", &p.key("managedPolicies"), format!("{} managed policies", ps.managed_policies.len()))
+                    .expected(format!("at most {MAX_MANAGED_POLICIES}, Identity Center's quota per permission set"));
+                self.push(d);
+            }
+            if ps.builtin.is_some() && ps.inline_policy.is_some() {
+                let d = self.at(
+                    "permission-set-policy",
+                    &p.key("inlinePolicy"),
+                    "give either `builtin` or `inlinePolicy`, not both",
+                );
+                self.push(d);
+            }
+            if ps.managed_policies.is_empty() && ps.builtin.is_none() && ps.inline_policy.is_none()
+            {
+                let d = self
+                    .at(
+                        "permission-set-policy",
+                        &p.key("name"),
+                        format!("permission set {:?} grants nothing", ps.name),
+                    )
+                    .hint("add managedPolicies, builtin or inlinePolicy");
+                self.push(d);
+            }
+            let managed = ps
+                .managed_policies
+                .iter()
+                .map(|m| {
+                    if m.starts_with("arn:") {
+                        m.clone()
+                    } else {
+                        format!("arn:aws:iam::aws:policy/{m}")
+                    }
+                })
+                .collect();
+            let inline_policy = match (ps.builtin, &ps.inline_policy) {
+                (Some(b), _) => Some(identity_policies::document(b)),
+                (None, Some(doc)) => Some(Value::Object(doc.clone())),
+                (None, None) => None,
+            };
+            set_index.insert(ps.name.clone(), sets.len());
+            sets.push(PermissionSet {
+                name: ps.name.clone(),
+                description: ps.description.clone(),
+                session_duration: ps
+                    .session_duration
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SESSION.to_owned()),
+                managed_policies: managed,
+                inline_policy,
+            });
+        }
+        let set_names: Vec<String> = raw.permission_sets.iter().map(|p| p.name.clone()).collect();
+        let lookup_sets = |me: &mut Self, names: &[String], path: &ConfigPath| -> Vec<usize> {
+            let mut out = Vec::new();
+            for (k, n) in names.iter().enumerate() {
+                match set_index.get(n) {
+                    Some(i) => out.push(*i),
+                    None => {
+                        let d = me
+                            .at(
+                                "unknown-permission-set",
+                                &path.index(k),
+                                format!("no permission set is named {n:?}"),
+                            )
+                            .expected("the name of an entry in identityCenter.permissionSets")
+                            .maybe_hint(did_you_mean(n, set_names.iter().map(String::as_str)));
+                        me.push(d);
+                    }
+                }
+            }
+            out
+        };
+
+        // Accounts per OU (nested OUs included), computed once.
+        let mut direct: HashMap<OuIdx, Vec<AccountIdx>> = HashMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            direct.entry(a.ou).or_default().push(AccountIdx(i));
+        }
+
+        let mut groups = Vec::new();
+        let mut group_names: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, g) in raw.groups.iter().enumerate() {
+            let p = base.key("groups").index(i);
+            if let Some(first) = group_names.get(&g.name) {
+                let line = self.line_of(first);
+                let d = self
+                    .at(
+                        "duplicate-group",
+                        &p.key("name"),
+                        format!("group {:?} is declared twice", g.name),
+                    )
+                    .hint(format!("first declared on line {line}"));
+                self.push(d);
+                continue;
+            }
+            group_names.insert(g.name.clone(), p.key("name"));
+            let mut assignments = BTreeSet::new();
+            for (j, acc) in g.access.iter().enumerate() {
+                let ap = p.key("access").index(j);
+                let ps = lookup_sets(self, &acc.permission_sets, &ap.key("permissionSets"));
+                let mut targets: BTreeSet<AccountRef> = BTreeSet::new();
+                for (k, a) in acc.accounts.iter().enumerate() {
+                    if let Some(r) = self.account_ref(a, &ap.key("accounts").index(k), accounts, cx)
+                    {
+                        targets.insert(r);
+                    }
+                }
+                for ou in self.ou_list(&acc.ous, &ap.key("ous"), cx) {
+                    // An assignment targets one account: an OU is every account in it.
+                    for o in Self::subtree(cx.ous, ou) {
+                        targets.extend(
+                            direct
+                                .get(&o)
+                                .into_iter()
+                                .flatten()
+                                .map(|a| AccountRef::Account(*a)),
+                        );
+                    }
+                }
+                for t in targets {
+                    for &s in &ps {
+                        assignments.insert(Assignment {
+                            account: t,
+                            permission_set: s,
+                        });
+                    }
+                }
+            }
+            groups.push(Group {
+                name: g.name.clone(),
+                description: g.description.clone(),
+                created_by: g.created_by,
+                id: g.id.clone(),
+                team: None,
+                assignments: assignments.into_iter().collect(),
+            });
+        }
+
+        // Team groups: one per team and pattern, given access to that team's accounts.
+        let mut patterns = Patterns::new();
+        for (i, tg) in raw.team_groups.iter().enumerate() {
+            let p = base.key("teamGroups").index(i);
+            let key = format!("teamGroup{i}");
+            match patterns.add(&key, &tg.name) {
+                Ok(()) if !tg.name.contains("{{team}}") => {
+                    let d = self
+                        .at("team-group-name", &p.key("name"), format!("{:?} does not use {{{{team}}}}, so every team would get the same group", tg.name))
+                        .hint("for example {{team}}-DataScientists");
+                    self.push(d);
+                    continue;
+                }
+                Ok(()) => {}
+                Err(PatternError::UnknownVariable(v)) => {
+                    let d = self.at(
+                        "unknown-naming-variable",
+                        &p.key("name"),
+                        format!("the pattern uses {{{{{v}}}}}, which is not a naming variable"),
+                    );
+                    self.push(d);
+                    continue;
+                }
+                Err(PatternError::Syntax(e)) => {
+                    let d = self.at(
+                        "naming-syntax",
+                        &p.key("name"),
+                        format!("the pattern is not valid handlebars: {e}"),
+                    );
+                    self.push(d);
+                    continue;
+                }
+            }
+            let ps = lookup_sets(self, &tg.permission_sets, &p.key("permissionSets"));
+            for (k, st) in tg.stages.iter().enumerate() {
+                if !cx.stages.contains_key(st) {
+                    self.unknown(
+                        "unknown-stage",
+                        st,
+                        &p.key("stages").index(k),
+                        Namespace {
+                            what: "stage",
+                            list: "stages",
+                            known: cx.stages,
+                            poisoned: cx.bad_stages,
+                        },
+                    );
+                }
+            }
+            for (ti, team) in teams.iter().enumerate() {
+                let vars: BTreeMap<&str, &str> = [
+                    ("team", team.name.as_str()),
+                    ("stage", ""),
+                    ("ou", ""),
+                    ("prefix", org.stack_prefix.as_str()),
+                ]
+                .into();
+                let name = patterns.render(&key, &vars);
+                if let Some(first) = group_names.get(&name) {
+                    let first = first.clone();
+                    let d = self
+                        .at(
+                            "duplicate-group",
+                            &p.key("name"),
+                            format!(
+                                "team {:?} gets a group named {name:?}, which {} also makes",
+                                team.name, first
+                            ),
+                        )
+                        .hint("group names must be unique in the identity store");
+                    self.push(d);
+                    continue;
+                }
+                group_names.insert(name.clone(), p.key("name"));
+                let mut assignments = BTreeSet::new();
+                for &ai in &team.accounts {
+                    let stage_ok = tg.stages.is_empty()
+                        || accounts.list[ai.0]
+                            .team
+                            .as_ref()
+                            .is_some_and(|(_, st)| tg.stages.contains(st));
+                    if stage_ok {
+                        for &s in &ps {
+                            assignments.insert(Assignment {
+                                account: AccountRef::Account(ai),
+                                permission_set: s,
+                            });
+                        }
+                    }
+                }
+                groups.push(Group {
+                    name,
+                    description: tg.description.clone(),
+                    created_by: CreatedBy::Mlz,
+                    id: None,
+                    team: Some(TeamIdx(ti)),
+                    assignments: assignments.into_iter().collect(),
+                });
+            }
+        }
+
+        IdentityCenter {
+            instance_arn: raw.instance_arn,
+            identity_store_id: raw.identity_store_id,
+            platform_stacks: raw
+                .platform_stacks
+                .unwrap_or(DEFAULT_PLATFORM_ACCESS_STACKS),
+            team_stacks: raw.team_stacks.unwrap_or(DEFAULT_TEAM_ACCESS_STACKS),
+            permission_sets: sets,
+            groups,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stack_actions_must_survive_a_custom_policy() {
+        assert!(missing_stack_actions(
+            &json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+        )
+        .is_empty());
+        assert!(missing_stack_actions(&json!({"Statement": [{"Effect": "Allow", "Action": ["cloudformation:*", "s3:*"], "Resource": "*"}]})).is_empty());
+        let m = missing_stack_actions(
+            &json!({"Statement": [{"Effect": "Allow", "Action": ["cloudformation:Describe*", "s3:*"], "Resource": "*"}]}),
+        );
+        assert_eq!(
+            m,
+            vec![
+                "cloudformation:CreateStack",
+                "cloudformation:UpdateStack",
+                "cloudformation:DeleteStack"
+            ]
+        );
+        let denied = missing_stack_actions(&json!({"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "cloudformation:DeleteStack", "Resource": "*"}]}));
+        assert_eq!(denied, vec!["cloudformation:DeleteStack"]);
+    }
+
+    #[test]
+    fn control_ids_become_arns() {
+        assert_eq!(
+            control_arn("AWS-GR_RESTRICT_ROOT_USER", "eu-west-1").unwrap(),
+            "arn:aws:controltower:eu-west-1::control/AWS-GR_RESTRICT_ROOT_USER"
+        );
+        assert_eq!(
+            control_arn("arn:aws:controlcatalog:::control/abc", "eu-west-1").unwrap(),
+            "arn:aws:controlcatalog:::control/abc"
+        );
+        assert!(control_arn("bad id!", "eu-west-1").is_none());
+    }
+}
