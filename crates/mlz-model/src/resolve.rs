@@ -269,7 +269,6 @@ impl<'a> Resolver<'a> {
             &organization.governed_regions,
         );
 
-        let mut accounts = accounts;
         let control_tower = match doc.get("controlTower") {
             Some(v) => {
                 let raw: RawControlTower =

@@ -295,9 +295,8 @@ impl Resolver<'_> {
                     .hint("AFC refuses the management account as hub; use Shared Services or another member account");
                 self.push(d);
             } else {
-                match self.account_ref(&name, &at, accounts, cx) {
-                    Some(AccountRef::Account(i)) => hub = Some(i),
-                    _ => {}
+                if let Some(AccountRef::Account(i)) = self.account_ref(&name, &at, accounts, cx) {
+                    hub = Some(i);
                 }
             }
             if let Some(r) = &hub_raw.region {
