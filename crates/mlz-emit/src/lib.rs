@@ -5,6 +5,7 @@
 //! their exports and imports, orders them into deployment waves, renders the templates and
 //! writes the manifest. It returns the files in memory; writing them is the caller's job.
 
+mod common;
 mod docs;
 mod manifest;
 mod organizations;

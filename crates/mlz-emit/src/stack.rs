@@ -1,14 +1,9 @@
 //! A stack: one template and where and how it deploys.
 
 use mlz_cfn::Template;
-use mlz_model::AccountIdx;
 
 /// Which account a stack deploys to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AccountRef {
-    Management,
-    Account(AccountIdx),
-}
+pub use mlz_model::AccountRef;
 
 /// How a template reaches its account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

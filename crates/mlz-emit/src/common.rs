@@ -1,0 +1,201 @@
+//! What every emitter shares: where a template gets the id of an OU, an account or the
+//! root from (a literal, an import, or a parameter), export names, stack skeletons,
+//! sequential creation, and the frozen hash that spreads items over stacks.
+
+use mlz_cfn::{LogicalId, Parameter, Template, Value};
+use mlz_model::{Account, AccountIdx, AccountRef, CreatedBy, OuIdx, Platform};
+
+use crate::stack::{DeployKind, Stack, StackParam};
+use crate::EmitError;
+
+const ROOT_ID_PATTERN: &str = "^r-[0-9a-z]{4,32}$";
+const OU_ID_PATTERN: &str = "^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
+const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
+
+pub fn ou_logical_id(name: &str) -> Result<LogicalId, EmitError> {
+    LogicalId::derive("Ou", name).map_err(|e| bug("organizations", e))
+}
+
+pub fn account_logical_id(a: &Account) -> Result<LogicalId, EmitError> {
+    LogicalId::derive("Account", &a.key).map_err(|e| bug("organizations", e))
+}
+
+pub fn bug(template: &str, e: impl std::fmt::Display) -> EmitError {
+    EmitError {
+        template: template.to_owned(),
+        message: e.to_string(),
+        hint: None,
+    }
+}
+
+/// The export that carries an OU's or account's id: `mlz-OuWorkloads-Id`.
+pub fn export_name(prefix: &str, id: &LogicalId, attr: &str) -> String {
+    format!("{prefix}-{id}-{attr}")
+}
+
+/// Where a template gets the id of an OU, an account or the root from.
+pub enum Ident {
+    Literal(String),
+    Import(String),
+    Param {
+        id: LogicalId,
+        description: String,
+        pattern: &'static str,
+    },
+}
+
+pub fn root_ident(p: &Platform) -> Result<Ident, EmitError> {
+    Ok(match &p.organization.root_id {
+        Some(r) => Ident::Literal(r.clone()),
+        None => Ident::Param {
+            id: LogicalId::new("RootId").map_err(|e| bug("organizations", e))?,
+            description: "The organization root id (r-...): aws organizations list-roots".into(),
+            pattern: ROOT_ID_PATTERN,
+        },
+    })
+}
+
+pub fn ou_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
+    let ou = p.ou(i);
+    let lid = ou_logical_id(&ou.name)?;
+    Ok(match (&ou.id, ou.created_by) {
+        (Some(id), _) => Ident::Literal(id.clone()),
+        (None, CreatedBy::Mlz) => {
+            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
+        }
+        (None, by) => Ident::Param {
+            id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
+            description: format!(
+                "The id (ou-...) of OU {}, created by {}",
+                ou.path,
+                created_by_text(by)
+            ),
+            pattern: OU_ID_PATTERN,
+        },
+    })
+}
+
+pub fn account_ident(p: &Platform, i: AccountIdx) -> Result<Ident, EmitError> {
+    let a = p.account(i);
+    let lid = account_logical_id(a)?;
+    Ok(match (&a.id, a.created_by) {
+        (Some(id), _) => Ident::Literal(id.clone()),
+        (None, CreatedBy::Mlz) => {
+            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
+        }
+        (None, by) => Ident::Param {
+            id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
+            description: format!(
+                "The 12-digit id of account {}, created by {}",
+                a.name,
+                created_by_text(by)
+            ),
+            pattern: ACCOUNT_ID_PATTERN,
+        },
+    })
+}
+
+fn created_by_text(by: CreatedBy) -> &'static str {
+    match by {
+        CreatedBy::Mlz => "mlz",
+        CreatedBy::ControlTower => "Control Tower",
+        CreatedBy::External => "someone else (external)",
+    }
+}
+
+/// Turns an [`Ident`] into a value, declaring the template parameter it needs on first use.
+pub fn use_ident(ident: Ident, t: &mut Template, params: &mut Vec<StackParam>) -> Value {
+    match ident {
+        Ident::Literal(s) => Value::Str(s),
+        Ident::Import(name) => Value::ImportValue(Box::new(Value::Str(name))),
+        Ident::Param {
+            id,
+            description,
+            pattern,
+        } => {
+            if !t.parameters.contains_key(&id) {
+                let param = Parameter::string(description.clone()).with_pattern(
+                    pattern,
+                    "must be an id of the form shown in the description",
+                );
+                // Cannot collide: parameter ids end in "Id" and resource ids never do.
+                let _ = t.add_parameter(id.clone(), param);
+                params.push(StackParam {
+                    name: id.to_string(),
+                    description,
+                    value: None,
+                });
+            }
+            Value::Ref(id)
+        }
+    }
+}
+
+pub fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack {
+    Stack {
+        name: format!("{}-{name}", p.organization.stack_prefix),
+        path: path.to_owned(),
+        template,
+        account: AccountRef::Management,
+        region: p.organization.home_region.clone(),
+        deploy: DeployKind::Stack,
+        parameters: Vec::new(),
+        imports: Vec::new(),
+        after: Vec::new(),
+    }
+}
+
+/// Makes the given resources (in this order) create one after another. AWS Organizations
+/// rejects concurrent changes (the Account resource documentation requires `DependsOn` between
+/// accounts of one template), so every resource waits for the one before it, unless it already
+/// references it (a redundant `DependsOn` is a cfn-lint warning).
+pub fn chain(t: &mut Template, ids: &[LogicalId]) {
+    for pair in ids.windows(2) {
+        let (prev, cur) = (&pair[0], &pair[1]);
+        let Some(r) = t.resources.get_mut(cur) else {
+            continue;
+        };
+        let mut referenced = false;
+        for v in r.properties.values() {
+            v.walk(&mut |v| {
+                if matches!(v, Value::Ref(x) | Value::GetAtt(x, _) if x == prev) {
+                    referenced = true;
+                }
+            });
+        }
+        if !referenced {
+            r.depends_on.insert(prev.clone());
+        }
+    }
+}
+
+/// FNV-1a, 64 bit. Frozen: changing it would move team accounts between stacks.
+pub fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The team-account stack a team belongs to.
+pub fn team_bucket(team: &str, buckets: u32) -> u32 {
+    (stable_hash(team) % u64::from(buckets.max(1))) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_frozen() {
+        // These values are a contract: team accounts must never move between stacks.
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(
+            team_bucket("fraud-detection", 32),
+            (stable_hash("fraud-detection") % 32) as u32
+        );
+    }
+}
