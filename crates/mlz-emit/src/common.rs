@@ -142,6 +142,7 @@ pub fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> St
         parameters: Vec::new(),
         imports: Vec::new(),
         after: Vec::new(),
+        upload: None,
     }
 }
 
@@ -182,6 +183,71 @@ pub fn stable_hash(s: &str) -> u64 {
 /// The team-account stack a team belongs to.
 pub fn team_bucket(team: &str, buckets: u32) -> u32 {
     (stable_hash(team) % u64::from(buckets.max(1))) as u32
+}
+
+/// A 12-digit account id: the management account's, or one of the platform's accounts.
+pub fn account_ref_ident(p: &Platform, r: AccountRef) -> Result<Ident, EmitError> {
+    match r {
+        AccountRef::Account(i) => account_ident(p, i),
+        AccountRef::Management => Ok(match &p.organization.management.id {
+            Some(id) => Ident::Literal(id.clone()),
+            None => Ident::Param {
+                id: LogicalId::new("ManagementAccountId").map_err(|e| bug("common", e))?,
+                description: format!(
+                    "The 12-digit id of the management account ({})",
+                    p.organization.management.name
+                ),
+                pattern: ACCOUNT_ID_PATTERN,
+            },
+        }),
+    }
+}
+
+const OU_ARN_PATTERN: &str =
+    "^arn:aws:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
+
+/// An OU's ARN (what Control Tower takes as a target): imported from the OU stack when
+/// mlz creates the OU, a parameter otherwise.
+pub fn ou_arn_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
+    let ou = p.ou(i);
+    let lid = ou_logical_id(&ou.name)?;
+    Ok(match ou.created_by {
+        CreatedBy::Mlz => Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Arn")),
+        by => Ident::Param {
+            id: LogicalId::new(format!("{lid}Arn")).map_err(|e| bug("common", e))?,
+            description: format!(
+                "The ARN of OU {}, created by {}",
+                ou.path,
+                created_by_text(by)
+            ),
+            pattern: OU_ARN_PATTERN,
+        },
+    })
+}
+
+/// Like [`chain`], but `lanes` resources may be in flight at once: resource `i` waits for
+/// resource `i - lanes`.
+pub fn chain_lanes(t: &mut Template, ids: &[LogicalId], lanes: usize) {
+    for i in lanes.max(1)..ids.len() {
+        chain(t, &[ids[i - lanes.max(1)].clone(), ids[i].clone()]);
+    }
+}
+
+/// A content hash of a template, for version names that change exactly when the template does.
+pub fn content_version(t: &Template) -> String {
+    let canonical = serde_json::to_string(&t.to_json()).unwrap_or_default();
+    format!("v-{:016x}", stable_hash(&canonical))
+}
+
+/// The stack an item belongs to when items are spread over `buckets` stacks.
+pub fn bucket_of(key: &str, buckets: u32) -> usize {
+    (stable_hash(key) % u64::from(buckets.max(1))) as usize
+}
+
+/// Zero-padded bucket numbers, as wide as the largest one (at least two digits).
+pub fn bucket_label(b: usize, buckets: u32) -> String {
+    let width = (buckets.saturating_sub(1)).to_string().len().max(2);
+    format!("{b:0width$}")
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! writes the manifest. It returns the files in memory; writing them is the caller's job.
 
 mod common;
+mod control_tower;
 mod docs;
+mod identity_center;
 mod manifest;
 mod organizations;
 mod stack;
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 
 pub use mlz_cfn::Format;
 use mlz_model::Platform;
-pub use stack::{AccountRef, DeployKind, Import, Stack, StackParam};
+pub use stack::{AccountRef, DeployKind, Emitted, Import, ManualStep, Stack, StackParam, Upload};
 
 /// Generation options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -28,6 +30,8 @@ pub struct Options {
 #[derive(Debug, Default)]
 pub struct Output {
     pub files: BTreeMap<String, Vec<u8>>,
+    /// How many of the files are CloudFormation templates.
+    pub templates: usize,
     pub notes: Vec<String>,
 }
 
@@ -50,15 +54,29 @@ impl std::fmt::Display for EmitError {
     }
 }
 
-/// Every stack of the platform, before checks and rendering.
-pub fn stacks(p: &Platform) -> Result<Vec<Stack>, Vec<EmitError>> {
-    let mut out = Vec::new();
-    organizations::emit(p, &mut out)?;
-    Ok(out)
+/// Every stack, document and manual step of the platform, before checks and rendering.
+pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
+    let mut out = Emitted::default();
+    let mut errs = Vec::new();
+    let ext = opts.format.extension();
+    for r in [
+        organizations::emit(p, &mut out),
+        control_tower::emit(p, ext, &mut out),
+        identity_center::emit(p, &mut out),
+    ] {
+        if let Err(e) = r {
+            errs.extend(e);
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
 }
 
 /// Builds the whole output folder in memory.
 pub fn generate(p: &Platform, opts: Options) -> Result<Output, Vec<EmitError>> {
-    let stacks = stacks(p)?;
-    manifest::build(p, stacks, opts)
+    let emitted = emit(p, opts)?;
+    manifest::build(p, emitted, opts)
 }

@@ -10,7 +10,7 @@ use mlz_cfn::{limits, render, CheckErrorKind, LogicalId, Template, Value};
 use mlz_model::{Platform, PolicyType};
 use serde_json::{json, Value as J};
 
-use crate::stack::{AccountRef, Stack};
+use crate::stack::{AccountRef, Emitted, ManualStep, Stack};
 use crate::{docs, EmitError, Options, Output};
 
 /// Version of the manifest's shape; bump on incompatible changes.
@@ -56,16 +56,12 @@ fn import_template(s: &Stack) -> Template {
     t
 }
 
-/// A step CloudFormation cannot do, which an operator or a pipeline must run.
-pub(crate) struct ManualStep {
-    pub id: String,
-    pub account: String,
-    pub reason: String,
-    pub commands: Vec<String>,
-    pub before: Vec<String>,
-}
-
-pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, Vec<EmitError>> {
+pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Vec<EmitError>> {
+    let Emitted {
+        stacks,
+        documents,
+        steps: emitter_steps,
+    } = emitted;
     let ext = opts.format.extension();
     let mut errs = Vec::new();
     let mut rendered: Vec<Rendered> = Vec::with_capacity(stacks.len());
@@ -140,8 +136,9 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
     if !errs.is_empty() {
         return Err(errs);
     }
-    let steps = manual_steps(p, &stacks, &rendered);
-    let manifest = manifest_json(p, &stacks, &rendered, &order, &steps, opts);
+    let mut steps = manual_steps(p, &stacks, &rendered);
+    steps.extend(emitter_steps);
+    let manifest = manifest_json(p, &stacks, &rendered, &order, &steps, &documents, opts);
     let mut files = BTreeMap::new();
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
@@ -150,13 +147,31 @@ pub fn build(p: &Platform, stacks: Vec<Stack>, opts: Options) -> Result<Output, 
         docs::deploy_guide(&manifest).into_bytes(),
     );
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
+    let mut seen_docs = BTreeSet::new();
+    for (path, doc) in &documents {
+        if !seen_docs.insert(path.as_str()) || files.contains_key(path) {
+            return Err(vec![EmitError {
+                template: path.clone(),
+                message: "two documents would be written to this path".into(),
+                hint: Some("give the accounts keys that differ in more than punctuation".into()),
+            }]);
+        }
+        let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
+        text.push('\n');
+        files.insert(path.clone(), text.into_bytes());
+    }
     for r in rendered {
         files.insert(r.file, r.text.into_bytes());
         if let Some((f, t)) = r.import {
             files.insert(f, t.into_bytes());
         }
     }
-    Ok(Output { files, notes })
+    let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
+    Ok(Output {
+        files,
+        templates,
+        notes,
+    })
 }
 
 /// Fills `depends_on` from exports and imports; reports imports nobody exports.
@@ -352,6 +367,7 @@ fn manifest_json(
     rendered: &[Rendered],
     order: &[Vec<usize>],
     steps: &[ManualStep],
+    documents: &[(String, J)],
     opts: Options,
 ) -> J {
     let templates: Vec<J> = stacks
@@ -382,6 +398,7 @@ fn manifest_json(
                 "bytes": r.text.len(),
                 "deployFromS3": r.text.len() > limits::MAX_INLINE_BODY_BYTES,
                 "importTemplate": r.import.as_ref().map(|(f, _)| f.as_str()),
+                "upload": s.upload.as_ref().map(|u| json!({ "bucketExport": u.bucket_export, "key": u.key })),
             })
         })
         .collect();
@@ -403,5 +420,6 @@ fn manifest_json(
         "templates": templates,
         "deployOrder": order,
         "manualSteps": steps,
+        "documents": documents.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(),
     })
 }

@@ -16,7 +16,7 @@ use crate::common::{
     account_ident, account_logical_id, bug, chain, export_name, new_stack, ou_ident, ou_logical_id,
     root_ident, team_bucket, use_ident,
 };
-use crate::stack::{Import, Stack, StackParam};
+use crate::stack::{Emitted, Import, Stack, StackParam};
 use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
 use crate::EmitError;
 
@@ -28,10 +28,18 @@ use crate::EmitError;
 const ONE_ACCOUNT_AT_A_TIME: &str =
     "AWS Organizations creates one account at a time: concurrent CreateAccount calls fail, so account stacks deploy in sequence";
 
-pub fn emit(p: &Platform, out: &mut Vec<Stack>) -> Result<(), Vec<EmitError>> {
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let mut errs = Vec::new();
     let mut accounts: Vec<Stack> = Vec::new();
-    for r in [declared_accounts(p), team_accounts(p)] {
+    // With Control Tower, accounts are vended through the Account Factory instead
+    // (control_tower.rs); Organizations then only holds OUs and policies.
+    let vended = p.control_tower.as_ref().is_some_and(|c| c.enabled);
+    let account_stacks = if vended {
+        Vec::new()
+    } else {
+        vec![declared_accounts(p), team_accounts(p)]
+    };
+    for r in account_stacks {
         match r {
             Ok(stacks) => accounts.extend(stacks),
             Err(e) => errs.push(e),
@@ -43,7 +51,7 @@ pub fn emit(p: &Platform, out: &mut Vec<Stack>) -> Result<(), Vec<EmitError>> {
     }
     for r in [ous(p), Ok(accounts), policies(p)] {
         match r {
-            Ok(stacks) => out.extend(stacks),
+            Ok(stacks) => out.stacks.extend(stacks),
             Err(e) => errs.push(e),
         }
     }

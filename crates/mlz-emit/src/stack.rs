@@ -55,6 +55,38 @@ pub struct Stack {
     /// Stacks (by path) that must finish before this one although it imports nothing
     /// from them, with the reason: an ordering CloudFormation cannot see.
     pub after: Vec<(String, &'static str)>,
+    /// For templates that are not stacks (blueprints, product versions): where in the
+    /// artifact bucket they must be uploaded.
+    pub upload: Option<Upload>,
+}
+
+/// An S3 upload a template needs before anything can use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// The export (in the template's account and region) that names the bucket.
+    pub bucket_export: String,
+    pub key: String,
+}
+
+/// A step CloudFormation cannot do, which an operator or a pipeline must run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManualStep {
+    pub id: String,
+    /// The account name the step runs in.
+    pub account: String,
+    pub reason: String,
+    pub commands: Vec<String>,
+    /// Template paths (with extension) that must wait for this step.
+    pub before: Vec<String>,
+}
+
+/// Everything an emitter produces.
+#[derive(Debug, Default)]
+pub struct Emitted {
+    pub stacks: Vec<Stack>,
+    /// Machine-readable documents beside the templates (vending requests), by path.
+    pub documents: Vec<(String, serde_json::Value)>,
+    pub steps: Vec<ManualStep>,
 }
 
 /// An existing resource a template adopts.

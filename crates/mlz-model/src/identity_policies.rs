@@ -26,7 +26,7 @@ fn read_logs(prefix: &str) -> Value {
         "Sid": "ReadJobLogs",
         "Effect": "Allow",
         "Action": ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"],
-        "Resource": format!("arn:aws:logs:*:${{aws:PrincipalAccount}}:log-group:{prefix}*")
+        "Resource": format!("arn:aws:logs:*:*:log-group:{prefix}*")
     })
 }
 
@@ -35,7 +35,7 @@ fn pass_role(prefix: &str, service: &str) -> Value {
         "Sid": "PassPlatformRoles",
         "Effect": "Allow",
         "Action": "iam:PassRole",
-        "Resource": format!("arn:aws:iam::${{aws:PrincipalAccount}}:role/{prefix}*"),
+        "Resource": format!("arn:aws:iam::*:role/{prefix}*"),
         "Condition": { "StringEquals": { "iam:PassedToService": service } }
     })
 }
@@ -55,7 +55,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     "Sid": "OpenOwnStudioProfile",
                     "Effect": "Allow",
                     "Action": "sagemaker:CreatePresignedDomainUrl",
-                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:user-profile/*/*",
+                    "Resource": "arn:aws:sagemaker:*:*:user-profile/*/*",
                     "Condition": { "StringEquals": { format!("sagemaker:ResourceTag/{STUDIO_USER_TAG}"): format!("${{aws:PrincipalTag/{STUDIO_USER_TAG}}}") } }
                 },
                 {
@@ -65,14 +65,14 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                         "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob",
                         "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:StopHyperParameterTuningJob"
                     ],
-                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*",
+                    "Resource": "arn:aws:sagemaker:*:*:*",
                     "Condition": { "Null": { "sagemaker:VpcSubnets": "false", "sagemaker:VolumeKmsKey": "false" } }
                 },
                 {
                     "Sid": "TrackExperiments",
                     "Effect": "Allow",
                     "Action": ["sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent", "sagemaker:AddTags"],
-                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*"
+                    "Resource": "arn:aws:sagemaker:*:*:*"
                 },
                 pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
                 data_in_this_account(),
@@ -107,7 +107,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                         "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
                         "sagemaker:DeleteEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:AddTags"
                     ],
-                    "Resource": "arn:aws:sagemaker:*:${aws:PrincipalAccount}:*"
+                    "Resource": "arn:aws:sagemaker:*:*:*"
                 },
                 {
                     "Sid": "ContainerImagesInThisAccount",
@@ -116,7 +116,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                         "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", "ecr:PutImage",
                         "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:DescribeRepositories", "ecr:DescribeImages"
                     ],
-                    "Resource": "arn:aws:ecr:*:${aws:PrincipalAccount}:repository/*"
+                    "Resource": "arn:aws:ecr:*:*:repository/*"
                 },
                 { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
                 pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),

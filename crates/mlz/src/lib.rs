@@ -257,9 +257,15 @@ pub fn run(cli: Cli) -> i32 {
                     for n in &output.notes {
                         eprintln!("mlz: note: {n}");
                     }
-                    let templates = output.files.len().saturating_sub(2);
+                    let documents = output.files.len() - output.templates - 2;
+                    let docs = if documents > 0 {
+                        format!(", {documents} vending requests")
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "mlz: wrote {templates} templates, manifest.json and README.md to {}",
+                        "mlz: wrote {} templates{docs}, manifest.json and README.md to {}",
+                        output.templates,
                         out.display()
                     );
                     exit::OK

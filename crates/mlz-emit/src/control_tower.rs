@@ -1,0 +1,594 @@
+//! AWS Control Tower: controls and baselines per OU, the AFC blueprint hub with one
+//! Service Catalog product per blueprint, the blueprint templates themselves, and account
+//! vending through the Account Factory (with a vending request per account for the step
+//! CloudFormation cannot do: attaching the blueprint).
+
+use std::collections::BTreeMap;
+
+use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
+use mlz_model::{AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, Platform};
+use serde_json::json;
+
+use crate::common::{
+    account_logical_id, account_ref_ident, bucket_label, bucket_of, bug, chain, chain_lanes,
+    content_version, export_name, new_stack, ou_arn_ident, ou_ident, use_ident, Ident,
+};
+use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
+use crate::types::{
+    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, IAM_ROLE, S3_BUCKET, S3_BUCKET_POLICY, SC_PORTFOLIO,
+    SC_PORTFOLIO_PRODUCT, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+};
+use crate::EmitError;
+
+/// The AWSControlTowerBaseline, which registers an OU with Control Tower.
+const CONTROL_TOWER_BASELINE_ID: &str = "17BSJV3IGJ2QSGA2";
+/// The role AFC assumes in the hub account: Control Tower looks it up by this exact name.
+const BLUEPRINT_ACCESS_ROLE: &str = "AWSControlTowerBlueprintAccess";
+/// Control Tower runs at most this many control operations at once; more fail.
+const CONTROL_OPERATION_LANES: usize = 10;
+const ONE_VENDING_AT_A_TIME: &str =
+    "the Account Factory provisions one account at a time: vending stacks deploy in sequence";
+const UPLOAD_FIRST: &str =
+    "the product version loads this template from the artifact bucket: upload it first";
+const BUCKET_FIRST: &str = "the template is uploaded to the artifact bucket this stack creates";
+
+pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    let Some(ct) = p.control_tower.as_ref().filter(|c| c.enabled) else {
+        return Ok(());
+    };
+    let mut errs = Vec::new();
+    match governance(p, ct) {
+        Ok(Some(s)) => out.stacks.push(s),
+        Ok(None) => {}
+        Err(e) => errs.push(e),
+    }
+    if let Some(hub) = ct.hub.filter(|_| !ct.blueprints.is_empty()) {
+        if let Err(e) = blueprint_hub(p, ct, hub, ext, out) {
+            errs.push(e);
+        }
+    }
+    if let Err(e) = vending(p, ct, ext, out) {
+        errs.push(e);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitError> {
+    let path = "control-tower/governance";
+    let mut t = Template::new(format!(
+        "{}: Control Tower baselines and controls per OU. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let mut params = Vec::new();
+    let home = &p.organization.home_region;
+    let mut baselines: BTreeMap<usize, LogicalId> = BTreeMap::new();
+    let mut order = Vec::new();
+    // Every OU mlz creates is registered with Control Tower, parents first.
+    for (i, ou) in p.ous.iter().enumerate() {
+        if ou.created_by != CreatedBy::Mlz {
+            continue;
+        }
+        let lid = LogicalId::derive("Baseline", &ou.name).map_err(|e| bug(path, e))?;
+        let target = use_ident(ou_arn_ident(p, mlz_model::OuIdx(i))?, &mut t, &mut params);
+        let ic = match &ct.identity_center_baseline_arn {
+            Some(arn) => Value::str(arn.clone()),
+            None => use_ident(
+                Ident::Param {
+                    id: LogicalId::new("IdentityCenterEnabledBaselineArn").map_err(|e| bug(path, e))?,
+                    description: "ARN of the enabled IdentityCenterBaseline (aws controltower list-enabled-baselines), when the landing zone manages IAM Identity Center".into(),
+                    pattern: "^arn:aws[0-9a-zA-Z_\\-:/]+$",
+                },
+                &mut t,
+                &mut params,
+            ),
+        };
+        let r = Resource::new(CT_ENABLED_BASELINE)
+            .prop(
+                "BaselineIdentifier",
+                format!("arn:aws:controltower:{home}::baseline/{CONTROL_TOWER_BASELINE_ID}"),
+            )
+            .prop("BaselineVersion", ct.baseline_version.as_str())
+            .prop("TargetIdentifier", target)
+            .prop(
+                "Parameters",
+                Value::List(vec![Value::map([
+                    ("Key", Value::str("IdentityCenterEnabledBaselineArn")),
+                    ("Value", ic),
+                ])]),
+            );
+        t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;
+        baselines.insert(i, lid.clone());
+        order.push(lid);
+    }
+    // Nested OUs register after their parents.
+    chain(&mut t, &order);
+    let mut controls = Vec::new();
+    for oc in &ct.controls {
+        let ou = p.ou(oc.ou);
+        let target = use_ident(ou_arn_ident(p, oc.ou)?, &mut t, &mut params);
+        for c in &oc.controls {
+            let short = c.arn.rsplit('/').next().unwrap_or(&c.arn);
+            let lid = LogicalId::derive("Control", &format!("{} {short}", ou.name))
+                .map_err(|e| bug(path, e))?;
+            let mut r = Resource::new(CT_ENABLED_CONTROL)
+                .prop("ControlIdentifier", c.arn.as_str())
+                .prop("TargetIdentifier", target.clone());
+            if !c.parameters.is_empty() {
+                let ps = c.parameters.iter().map(|(k, v)| {
+                    Value::map([
+                        ("Key", Value::str(k.clone())),
+                        ("Value", Value::from_json(v)),
+                    ])
+                });
+                r = r.prop("Parameters", Value::List(ps.collect()));
+            }
+            // A control needs its OU registered first.
+            if let Some(b) = baselines.get(&oc.ou.0) {
+                r.depends_on.insert(b.clone());
+            }
+            t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;
+            controls.push(lid);
+        }
+    }
+    chain_lanes(&mut t, &controls, CONTROL_OPERATION_LANES);
+    if t.resources.is_empty() {
+        return Ok(None);
+    }
+    let mut s = new_stack(p, "control-tower-governance", path, t);
+    s.parameters = params;
+    Ok(Some(s))
+}
+
+fn account_name(p: &Platform, i: AccountIdx) -> String {
+    p.account(i).name.clone()
+}
+
+fn blueprint_hub(
+    p: &Platform,
+    ct: &ControlTower,
+    hub: AccountIdx,
+    ext: &str,
+    out: &mut Emitted,
+) -> Result<(), EmitError> {
+    let prefix = &p.organization.stack_prefix;
+    let bucket_export = format!("{prefix}-ArtifactBucket-Name");
+
+    // 1. The artifact bucket that Service Catalog loads product templates from.
+    let bucket_path = "control-tower/artifact-bucket";
+    let mut bt = Template::new(format!(
+        "{}: the artifact bucket for blueprint and product templates. Deploy in the hub account ({}), home region.",
+        p.organization.name,
+        account_name(p, hub)
+    ));
+    let bucket_id = LogicalId::new("ArtifactBucket").map_err(|e| bug(bucket_path, e))?;
+    let bucket = Resource::new(S3_BUCKET)
+        .prop(
+            "BucketEncryption",
+            json_value(json!({ "ServerSideEncryptionConfiguration": [{ "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }, "BucketKeyEnabled": true }] })),
+        )
+        .prop("VersioningConfiguration", json_value(json!({ "Status": "Enabled" })))
+        .prop(
+            "PublicAccessBlockConfiguration",
+            json_value(json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })),
+        )
+        .prop("OwnershipControls", json_value(json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] })))
+        .prop(
+            "LifecycleConfiguration",
+            json_value(json!({ "Rules": [{ "Id": "expire-old-versions", "Status": "Enabled", "NoncurrentVersionExpiration": { "NoncurrentDays": 365 }, "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 } }] })),
+        )
+        .retained();
+    bt.add_resource(bucket_id.clone(), bucket)
+        .map_err(|e| bug(bucket_path, e))?;
+    let policy = Resource::new(S3_BUCKET_POLICY)
+        .prop("Bucket", Value::Ref(bucket_id.clone()))
+        .prop(
+            "PolicyDocument",
+            Value::map([
+                ("Version", Value::str("2012-10-17")),
+                (
+                    "Statement",
+                    Value::List(vec![Value::map([
+                        ("Sid", Value::str("TlsOnly")),
+                        ("Effect", Value::str("Deny")),
+                        ("Principal", Value::str("*")),
+                        ("Action", Value::str("s3:*")),
+                        (
+                            "Resource",
+                            Value::List(vec![
+                                Value::GetAtt(bucket_id.clone(), "Arn".into()),
+                                Value::Sub("${ArtifactBucket.Arn}/*".into()),
+                            ]),
+                        ),
+                        (
+                            "Condition",
+                            json_value(json!({ "Bool": { "aws:SecureTransport": "false" } })),
+                        ),
+                    ])]),
+                ),
+            ]),
+        );
+    bt.add_resource(
+        LogicalId::new("ArtifactBucketPolicy").map_err(|e| bug(bucket_path, e))?,
+        policy,
+    )
+    .map_err(|e| bug(bucket_path, e))?;
+    bt.add_output(
+        LogicalId::new("ArtifactBucketName").map_err(|e| bug(bucket_path, e))?,
+        Output {
+            description: Some("The artifact bucket".into()),
+            value: Value::Ref(bucket_id),
+            export: Some(Value::str(bucket_export.clone())),
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(bucket_path, e))?;
+    let mut bucket_stack = new_stack(p, "artifact-bucket", bucket_path, bt);
+    bucket_stack.account = AccountRef::Account(hub);
+    out.stacks.push(bucket_stack);
+
+    // 2. The blueprint templates, uploaded under a key named by their content.
+    let mut versions = Vec::new();
+    let mut uploads = Vec::new();
+    for b in &ct.blueprints {
+        let version = content_version(&b.template);
+        // One key whatever the output format, so YAML and JSON output describe the same products.
+        let key = format!("blueprints/{}/{version}.template", b.name);
+        let path = format!("blueprints/{}", b.name);
+        let mut s = new_stack(
+            p,
+            &format!("blueprint-{}", b.name),
+            &path,
+            b.template.clone(),
+        );
+        s.name = b.name.clone();
+        s.account = AccountRef::Account(hub);
+        s.deploy = DeployKind::AfcBlueprint;
+        s.upload = Some(Upload {
+            bucket_export: bucket_export.clone(),
+            key: key.clone(),
+        });
+        s.after.push((bucket_path.to_owned(), BUCKET_FIRST));
+        s.parameters = blueprint_params(b);
+        uploads.push((format!("{path}.{ext}"), key.clone()));
+        versions.push((version, key, path));
+        out.stacks.push(s);
+    }
+    out.steps.push(ManualStep {
+        id: "upload-blueprints".into(),
+        account: account_name(p, hub),
+        reason: "Service Catalog product versions load their templates from S3: upload each blueprint template to the artifact bucket before the hub stack creates the versions.".into(),
+        commands: std::iter::once(format!(
+            "bucket=$(aws cloudformation list-exports --region {} --query \"Exports[?Name=='{bucket_export}'].Value\" --output text)",
+            p.organization.home_region
+        ))
+        .chain(uploads.iter().map(|(file, key)| format!("aws s3 cp {file} \"s3://$bucket/{key}\"")))
+        .collect(),
+        before: vec![format!("control-tower/blueprint-hub.{ext}")],
+    });
+
+    // 3. The hub: the role AFC assumes, the portfolio, one product per blueprint.
+    let path = "control-tower/blueprint-hub";
+    let mut t = Template::new(format!(
+        "{}: the AFC blueprint hub (role {BLUEPRINT_ACCESS_ROLE}, portfolio, one product per blueprint). Deploy in the hub account ({}), home region.",
+        p.organization.name,
+        account_name(p, hub)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let mgmt = use_ident(
+        account_ref_ident(p, AccountRef::Management)?,
+        &mut t,
+        &mut params,
+    );
+    let principal = |suffix: &str| {
+        Value::SubWith(
+            format!("arn:${{AWS::Partition}}:iam::${{Management}}:{suffix}"),
+            BTreeMap::from([("Management".to_owned(), mgmt.clone())]),
+        )
+    };
+    let role = Resource::new(IAM_ROLE)
+        .prop("RoleName", BLUEPRINT_ACCESS_ROLE)
+        .prop("Description", "Lets Control Tower (AFC) read the blueprints in this hub account and share them with new accounts.")
+        .prop(
+            "AssumeRolePolicyDocument",
+            Value::map([
+                ("Version", Value::str("2012-10-17")),
+                (
+                    "Statement",
+                    Value::List(vec![Value::map([
+                        ("Effect", Value::str("Allow")),
+                        (
+                            "Principal",
+                            Value::map([("AWS", Value::List(vec![principal("role/service-role/AWSControlTowerAdmin"), principal("root")]))]),
+                        ),
+                        ("Action", Value::str("sts:AssumeRole")),
+                    ])]),
+                ),
+            ]),
+        )
+        .prop("ManagedPolicyArns", Value::List(vec![Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AWSServiceCatalogAdminFullAccess".into())]));
+    t.add_resource(
+        LogicalId::new("BlueprintAccessRole").map_err(|e| bug(path, e))?,
+        role,
+    )
+    .map_err(|e| bug(path, e))?;
+    let portfolio = LogicalId::new("BlueprintPortfolio").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        portfolio.clone(),
+        Resource::new(SC_PORTFOLIO)
+            .prop("DisplayName", "Account vending blueprints")
+            .prop("ProviderName", "Cloud platform team")
+            .prop(
+                "Description",
+                "AFC blueprints that Control Tower applies to accounts as they are vended.",
+            ),
+    )
+    .map_err(|e| bug(path, e))?;
+    let bucket_var = BTreeMap::from([(
+        "Bucket".to_owned(),
+        Value::ImportValue(Box::new(Value::str(bucket_export.clone()))),
+    )]);
+    let mut hub_stack_after = Vec::new();
+    for (b, (version, key, bpath)) in ct.blueprints.iter().zip(&versions) {
+        let pid = LogicalId::derive("Blueprint", &b.name).map_err(|e| bug(path, e))?;
+        let product = Resource::new(SC_PRODUCT)
+            .prop("Name", b.name.as_str())
+            .prop("Owner", "Cloud platform team")
+            .prop("Description", truncate(&b.description, 8000))
+            .prop(
+                "ProvisioningArtifactParameters",
+                Value::List(vec![Value::map([
+                    ("Name", Value::str(version.clone())),
+                    ("Description", Value::str(format!("Template content {version}"))),
+                    (
+                        "Info",
+                        Value::map([(
+                            "LoadTemplateFromURL",
+                            Value::SubWith(format!("https://${{Bucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}/{key}"), bucket_var.clone()),
+                        )]),
+                    ),
+                ])]),
+            );
+        t.add_resource(pid.clone(), product)
+            .map_err(|e| bug(path, e))?;
+        let assoc = Resource::new(SC_PORTFOLIO_PRODUCT)
+            .prop("PortfolioId", Value::Ref(portfolio.clone()))
+            .prop("ProductId", Value::Ref(pid.clone()));
+        t.add_resource(
+            LogicalId::new(format!("{pid}InPortfolio")).map_err(|e| bug(path, e))?,
+            assoc,
+        )
+        .map_err(|e| bug(path, e))?;
+        t.add_output(
+            LogicalId::new(format!("{pid}ProductId")).map_err(|e| bug(path, e))?,
+            Output {
+                description: Some(format!("Service Catalog product of blueprint {}", b.name)),
+                value: Value::Ref(pid.clone()),
+                export: Some(Value::str(export_name(prefix, &pid, "ProductId"))),
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(path, e))?;
+        hub_stack_after.push((bpath.clone(), UPLOAD_FIRST));
+    }
+    let mut s = new_stack(p, "control-tower-blueprint-hub", path, t);
+    s.account = AccountRef::Account(hub);
+    s.parameters = params;
+    s.after = hub_stack_after;
+    out.stacks.push(s);
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+fn json_value(v: serde_json::Value) -> Value {
+    Value::from_json(&v)
+}
+
+/// The manifest's view of a blueprint's parameters: who fills them, with what.
+fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
+    b.template
+        .parameters
+        .iter()
+        .map(|(id, param)| StackParam {
+            name: id.to_string(),
+            description: param.description.clone(),
+            value: b
+                .parameters
+                .get(id.as_str())
+                .cloned()
+                .or_else(|| param.default.clone()),
+        })
+        .collect()
+}
+
+fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {
+    let vended: Vec<AccountIdx> = (0..p.accounts.len())
+        .map(AccountIdx)
+        .filter(|&i| {
+            let a = p.account(i);
+            a.created_by == CreatedBy::Mlz && a.id.is_none()
+        })
+        .collect();
+    // Platform accounts in one stack, team accounts grouped by a fixed hash of the team (as
+    // for Organizations accounts, and for the same reason: a vended account must never move).
+    let buckets = p.organization.team_account_stacks;
+    let mut groups: BTreeMap<Option<usize>, Vec<AccountIdx>> = BTreeMap::new();
+    for &i in &vended {
+        let key = p
+            .account(i)
+            .team
+            .as_ref()
+            .map(|(t, _)| bucket_of(&p.team(*t).name, buckets));
+        groups.entry(key).or_default().push(i);
+    }
+    let mut previous: Option<String> = None;
+    for (group, accounts) in groups {
+        let (name, path) = match group {
+            None => (
+                "control-tower-vending".to_owned(),
+                "control-tower/vending-accounts".to_owned(),
+            ),
+            Some(b) => {
+                let label = bucket_label(b, buckets);
+                (
+                    format!("control-tower-vending-team-{label}"),
+                    format!("control-tower/vending-team-accounts-{label}"),
+                )
+            }
+        };
+        let mut t = Template::new(format!(
+            "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
+            p.organization.name,
+            match group {
+                Some(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(b, buckets)),
+                None => " (platform accounts)".to_owned(),
+            }
+        ));
+        let mut params = Vec::new();
+        let mut order = Vec::new();
+        for &i in &accounts {
+            let a = p.account(i);
+            let lid = account_logical_id(a)?;
+            let ou = p.ou(a.ou);
+            let ou_id = use_ident(ou_ident(p, a.ou)?, &mut t, &mut params);
+            // The Account Factory names an OU as "Name (ou-id)".
+            let managed_ou = Value::Join(
+                String::new(),
+                vec![Value::str(format!("{} (", ou.name)), ou_id, Value::str(")")],
+            );
+            let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
+            let r = Resource::new(SC_PROVISIONED_PRODUCT)
+                .prop("ProductName", ct.account_factory_product.as_str())
+                .prop(
+                    "ProvisioningArtifactName",
+                    ct.account_factory_product.as_str(),
+                )
+                .prop(
+                    "ProvisionedProductName",
+                    provisioned_name(&p.organization.stack_prefix, &a.key),
+                )
+                .prop(
+                    "ProvisioningParameters",
+                    Value::List(vec![
+                        kv("AccountName", Value::str(a.name.clone())),
+                        kv("AccountEmail", Value::str(a.email.clone())),
+                        kv("ManagedOrganizationalUnit", managed_ou),
+                        kv("SSOUserEmail", Value::str(a.email.clone())),
+                        kv("SSOUserFirstName", Value::str("Account")),
+                        kv("SSOUserLastName", Value::str("Owner")),
+                    ]),
+                )
+                // Terminating the provisioned product would take the account out of Control Tower.
+                .retained();
+            t.add_resource(lid.clone(), r).map_err(|e| bug(&path, e))?;
+            t.add_output(
+                LogicalId::new(format!("{lid}Id")).map_err(|e| bug(&path, e))?,
+                Output {
+                    description: Some(format!("Account id of {}", a.name)),
+                    value: Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
+                    export: Some(Value::str(export_name(
+                        &p.organization.stack_prefix,
+                        &lid,
+                        "Id",
+                    ))),
+                    condition: None,
+                },
+            )
+            .map_err(|e| bug(&path, e))?;
+            order.push(lid);
+            out.documents.push((
+                format!("vending/{}.json", slug(&a.key)),
+                vending_request(p, ct, i, &path, ext),
+            ));
+        }
+        chain(&mut t, &order);
+        let mut s = new_stack(p, &name, &path, t);
+        s.parameters = params;
+        if let Some(prev) = previous.replace(path.clone()) {
+            s.after.push((prev, ONE_VENDING_AT_A_TIME));
+        }
+        out.stacks.push(s);
+    }
+    if vended.iter().any(|&i| p.account(i).blueprint.is_some()) {
+        out.steps.push(ManualStep {
+            id: "apply-blueprints".into(),
+            account: p.organization.management.name.clone(),
+            reason: "CloudFormation vends the accounts but cannot attach an AFC blueprint: after each vending stack, apply the blueprint named in vending/<account>.json with the Control Tower console's Update account (Account factory customization section).".into(),
+            commands: vec!["See docs/control-tower.md: one console update per account, with the hub account, product, version, regions and parameters from its vending request.".into()],
+            before: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+/// A file-name-safe form of an account key: `Data Lake` → `data-lake`.
+fn slug(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
+}
+
+/// A provisioned product name from an account key: `[a-zA-Z0-9][a-zA-Z0-9._-]*`, ≤ 128.
+fn provisioned_name(prefix: &str, key: &str) -> String {
+    let mut s: String = format!("{prefix}-{key}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.truncate(128);
+    s
+}
+
+/// What an operator (or a script against the Control Tower console flow) needs to apply the
+/// blueprint: everything mlz knows, and the parameters still to fill.
+fn vending_request(
+    p: &Platform,
+    ct: &ControlTower,
+    i: AccountIdx,
+    stack_path: &str,
+    ext: &str,
+) -> serde_json::Value {
+    let a = p.account(i);
+    let ou = p.ou(a.ou);
+    let blueprint = a.blueprint.and_then(|b| ct.blueprints.get(b)).map(|b| {
+        let (known, to_fill): (Vec<StackParam>, Vec<StackParam>) = blueprint_params(b).into_iter().partition(|sp| sp.value.is_some());
+        let hub = ct.hub.map(|h| p.account(h));
+        json!({
+            "name": b.name,
+            "hubAccount": hub.map(|h| json!({ "name": h.name, "id": h.id })),
+            "product": b.name,
+            "productIdExport": LogicalId::derive("Blueprint", &b.name).map(|pid| export_name(&p.organization.stack_prefix, &pid, "ProductId")).unwrap_or_default(),
+            "version": content_version(&b.template),
+            "regions": b.regions,
+            "parameters": known.iter().map(|sp| (sp.name.clone(), serde_json::Value::String(sp.value.clone().unwrap_or_default()))).collect::<serde_json::Map<_, _>>(),
+            "parametersToFill": to_fill.iter().map(|sp| json!({ "name": sp.name, "description": sp.description })).collect::<Vec<_>>(),
+            "provisioningPolicy": b.provisioning_policy.clone().unwrap_or_else(|| json!("AdministratorAccess (the AFC default)")),
+        })
+    });
+    json!({
+        "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
+        "accountFactory": {
+            "product": ct.account_factory_product,
+            "stack": format!("{stack_path}.{ext}"),
+            "accountIdExport": account_logical_id(a).map(|lid| export_name(&p.organization.stack_prefix, &lid, "Id")).unwrap_or_default(),
+        },
+        "blueprint": blueprint,
+    })
+}

@@ -1,0 +1,307 @@
+//! IAM Identity Center: permission sets, groups and account assignments.
+//!
+//! An assignment targets one account, so a group given an OU was already expanded to every
+//! account in it by the model. Assignments are spread over stacks by a fixed hash (of the
+//! account key for platform groups, of the team name for team groups), so adding an
+//! account or a team touches only the stacks that hold it.
+
+use std::collections::BTreeMap;
+
+use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
+use mlz_model::identity_policies::STUDIO_USER_TAG;
+use mlz_model::{AccountRef, Assignment, CreatedBy, Group, IdentityCenter, Platform};
+
+use crate::common::{
+    account_ref_ident, bucket_label, bucket_of, bug, chain_lanes, export_name, new_stack,
+    use_ident, Ident,
+};
+use crate::stack::{Emitted, Stack, StackParam};
+use crate::types::{IDENTITY_STORE_GROUP, SSO_ABAC, SSO_ASSIGNMENT, SSO_PERMISSION_SET};
+use crate::EmitError;
+
+/// Identity Center applies assignments slowly and refuses too many at once on one
+/// permission set: at most this many are created in parallel.
+const ASSIGNMENT_LANES: usize = 10;
+const INSTANCE_ARN_PATTERN: &str = "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
+const STORE_ID_PATTERN: &str =
+    "^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+const GROUP_ID_PATTERN: &str =
+    "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$";
+
+fn instance(
+    ic: &IdentityCenter,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    path: &str,
+) -> Result<Value, EmitError> {
+    Ok(match &ic.instance_arn {
+        Some(a) => Value::str(a.clone()),
+        None => use_ident(
+            Ident::Param {
+                id: LogicalId::new("InstanceArn").map_err(|e| bug(path, e))?,
+                description: "The IAM Identity Center instance ARN: aws sso-admin list-instances"
+                    .into(),
+                pattern: INSTANCE_ARN_PATTERN,
+            },
+            t,
+            params,
+        ),
+    })
+}
+
+fn store(
+    ic: &IdentityCenter,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    path: &str,
+) -> Result<Value, EmitError> {
+    Ok(match &ic.identity_store_id {
+        Some(s) => Value::str(s.clone()),
+        None => use_ident(
+            Ident::Param {
+                id: LogicalId::new("IdentityStoreId").map_err(|e| bug(path, e))?,
+                description: "The identity store id (d-...): aws sso-admin list-instances".into(),
+                pattern: STORE_ID_PATTERN,
+            },
+            t,
+            params,
+        ),
+    })
+}
+
+fn group_resource(g: &Group, store: Value) -> Resource {
+    let mut r = Resource::new(IDENTITY_STORE_GROUP)
+        .prop("DisplayName", g.name.as_str())
+        .prop("IdentityStoreId", store);
+    if let Some(d) = &g.description {
+        r = r.prop("Description", d.as_str());
+    }
+    r
+}
+
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    let Some(ic) = &p.identity_center else {
+        return Ok(());
+    };
+    let mut errs = Vec::new();
+    match permission_sets(p, ic) {
+        Ok(s) => out.stacks.push(s),
+        Err(e) => errs.push(e),
+    }
+    match access(p, ic) {
+        Ok(stacks) => out.stacks.extend(stacks),
+        Err(e) => errs.push(e),
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn ps_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
+    LogicalId::derive("PermissionSet", name).map_err(|e| bug(path, e))
+}
+
+fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
+    LogicalId::derive("Group", name).map_err(|e| bug(path, e))
+}
+
+fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError> {
+    let path = "identity-center/permission-sets";
+    let prefix = &p.organization.stack_prefix;
+    let mut t = Template::new(format!(
+        "{}: IAM Identity Center permission sets, attributes for access control, and platform groups. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let mut params = Vec::new();
+    let inst = instance(ic, &mut t, &mut params, path)?;
+    for ps in &ic.permission_sets {
+        let lid = ps_id(&ps.name, path)?;
+        let mut r = Resource::new(SSO_PERMISSION_SET)
+            .prop("Name", ps.name.as_str())
+            .prop("InstanceArn", inst.clone())
+            .prop("SessionDuration", ps.session_duration.as_str());
+        if let Some(d) = &ps.description {
+            r = r.prop("Description", d.as_str());
+        }
+        if !ps.managed_policies.is_empty() {
+            r = r.prop(
+                "ManagedPolicies",
+                Value::list_of_str(ps.managed_policies.iter().cloned()),
+            );
+        }
+        if let Some(doc) = &ps.inline_policy {
+            r = r.prop("InlinePolicy", Value::from_json(doc));
+        }
+        t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;
+        t.add_output(
+            LogicalId::new(format!("{lid}Arn")).map_err(|e| bug(path, e))?,
+            Output {
+                description: Some(format!("Permission set {}", ps.name)),
+                value: Value::GetAtt(lid.clone(), "PermissionSetArn".into()),
+                export: Some(Value::str(export_name(prefix, &lid, "Arn"))),
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    // Sessions carry the user name as a tag, so a policy can match "your own" resources
+    // (a SageMaker Studio profile tagged with its owner).
+    let abac = Resource::new(SSO_ABAC).prop("InstanceArn", inst).prop(
+        "AccessControlAttributes",
+        Value::List(vec![Value::map([
+            ("Key", Value::str(STUDIO_USER_TAG)),
+            (
+                "Value",
+                Value::map([("Source", Value::list_of_str(["${path:userName}"]))]),
+            ),
+        ])]),
+    );
+    t.add_resource(
+        LogicalId::new("AccessControlAttributes").map_err(|e| bug(path, e))?,
+        abac,
+    )
+    .map_err(|e| bug(path, e))?;
+    let platform_groups: Vec<&Group> = ic
+        .groups
+        .iter()
+        .filter(|g| g.team.is_none() && g.created_by == CreatedBy::Mlz && g.id.is_none())
+        .collect();
+    if !platform_groups.is_empty() {
+        let st = store(ic, &mut t, &mut params, path)?;
+        for g in platform_groups {
+            let lid = group_id(&g.name, path)?;
+            t.add_resource(lid.clone(), group_resource(g, st.clone()))
+                .map_err(|e| bug(path, e))?;
+            t.add_output(
+                LogicalId::new(format!("{lid}Id")).map_err(|e| bug(path, e))?,
+                Output {
+                    description: Some(format!("Group {}", g.name)),
+                    value: Value::GetAtt(lid.clone(), "GroupId".into()),
+                    export: Some(Value::str(export_name(prefix, &lid, "Id"))),
+                    condition: None,
+                },
+            )
+            .map_err(|e| bug(path, e))?;
+        }
+    }
+    let mut s = new_stack(p, "identity-center-permission-sets", path, t);
+    s.parameters = params;
+    Ok(s)
+}
+
+/// Where a platform group's id comes from: its own stack's export, the config, or a parameter.
+fn platform_group_ident(p: &Platform, g: &Group, path: &str) -> Result<Ident, EmitError> {
+    let lid = group_id(&g.name, path)?;
+    Ok(match (&g.id, g.created_by) {
+        (Some(id), _) => Ident::Literal(id.clone()),
+        (None, CreatedBy::Mlz) => {
+            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
+        }
+        (None, _) => Ident::Param {
+            id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug(path, e))?,
+            description: format!(
+                "The id of group {} in the identity store (aws identitystore list-groups)",
+                g.name
+            ),
+            pattern: GROUP_ID_PATTERN,
+        },
+    })
+}
+
+fn account_key(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => "management".to_owned(),
+        AccountRef::Account(i) => p.account(i).key.clone(),
+    }
+}
+
+/// A group to create (no assignment) or one of its assignments.
+type Item<'a> = (&'a Group, Option<&'a Assignment>);
+
+/// The stacks that hold assignments (and team groups), by bucket.
+fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
+    // (is a team stack, bucket) → (group, assignment) in model order.
+    let mut buckets: BTreeMap<(bool, usize), Vec<Item<'_>>> = BTreeMap::new();
+    for g in &ic.groups {
+        match g.team {
+            Some(team) => {
+                let b = bucket_of(&p.team(team).name, ic.team_stacks);
+                let list = buckets.entry((true, b)).or_default();
+                list.push((g, None));
+                list.extend(g.assignments.iter().map(|a| (g, Some(a))));
+            }
+            None => {
+                for a in &g.assignments {
+                    let b = bucket_of(&account_key(p, a.account), ic.platform_stacks);
+                    buckets.entry((false, b)).or_default().push((g, Some(a)));
+                }
+            }
+        }
+    }
+    let prefix = &p.organization.stack_prefix;
+    let mut out = Vec::new();
+    for ((team, b), items) in buckets {
+        let (label, n) = if team {
+            (bucket_label(b, ic.team_stacks), ic.team_stacks)
+        } else {
+            (bucket_label(b, ic.platform_stacks), ic.platform_stacks)
+        };
+        let kind = if team {
+            "team-access"
+        } else {
+            "platform-access"
+        };
+        let path = format!("identity-center/{kind}-{label}");
+        let mut t = Template::new(format!(
+            "{}: Identity Center {} group {label} of {n} (grouped by a fixed hash of the {}). Deploy in the management account, home region.",
+            p.organization.name,
+            if team { "team groups and their assignments," } else { "assignments of platform groups," },
+            if team { "team name" } else { "account key" },
+        ));
+        let mut params = Vec::new();
+        let inst = instance(ic, &mut t, &mut params, &path)?;
+        let mut order = Vec::new();
+        for (g, a) in items {
+            let gid = group_id(&g.name, &path)?;
+            let Some(a) = a else {
+                // A team group, created in this stack.
+                let st = store(ic, &mut t, &mut params, &path)?;
+                t.add_resource(gid, group_resource(g, st))
+                    .map_err(|e| bug(&path, e))?;
+                continue;
+            };
+            let principal = if g.team.is_some() {
+                Value::GetAtt(gid.clone(), "GroupId".into())
+            } else {
+                use_ident(platform_group_ident(p, g, &path)?, &mut t, &mut params)
+            };
+            let ps = &ic.permission_sets[a.permission_set];
+            let ps_lid = ps_id(&ps.name, &path)?;
+            let target = use_ident(account_ref_ident(p, a.account)?, &mut t, &mut params);
+            let lid = LogicalId::derive(
+                "Assign",
+                &format!("{} {} {}", g.name, ps.name, account_key(p, a.account)),
+            )
+            .map_err(|e| bug(&path, e))?;
+            let r = Resource::new(SSO_ASSIGNMENT)
+                .prop("InstanceArn", inst.clone())
+                .prop(
+                    "PermissionSetArn",
+                    Value::ImportValue(Box::new(Value::str(export_name(prefix, &ps_lid, "Arn")))),
+                )
+                .prop("PrincipalType", "GROUP")
+                .prop("PrincipalId", principal)
+                .prop("TargetType", "AWS_ACCOUNT")
+                .prop("TargetId", target);
+            t.add_resource(lid.clone(), r).map_err(|e| bug(&path, e))?;
+            order.push(lid);
+        }
+        chain_lanes(&mut t, &order, ASSIGNMENT_LANES);
+        let mut s = new_stack(p, &format!("identity-center-{kind}-{label}"), &path, t);
+        s.parameters = params;
+        out.push(s);
+    }
+    Ok(out)
+}
