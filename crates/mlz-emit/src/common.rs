@@ -143,6 +143,7 @@ pub fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> St
         imports: Vec::new(),
         after: Vec::new(),
         upload: None,
+        limit_hint: "this template cannot be split by mlz yet: please report it with your config",
     }
 }
 

@@ -139,6 +139,7 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
         return Ok(None);
     }
     let mut s = new_stack(p, "control-tower-governance", path, t);
+    s.limit_hint = "enable fewer controls per OU (each control on each OU is one resource)";
     s.parameters = params;
     Ok(Some(s))
 }
@@ -427,6 +428,11 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             .map(|(t, _)| bucket_of(&p.team(*t).name, buckets));
         groups.entry(key).or_default().push(i);
     }
+    let blueprint_docs: Vec<serde_json::Value> = ct
+        .blueprints
+        .iter()
+        .map(|b| blueprint_doc(p, ct, b))
+        .collect();
     let mut previous: Option<String> = None;
     for (group, accounts) in groups {
         let (name, path) = match group {
@@ -504,11 +510,12 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             order.push(lid);
             out.documents.push((
                 format!("vending/{}.json", slug(&a.key)),
-                vending_request(p, ct, i, &path, ext),
+                vending_request(p, ct, i, &path, ext, &blueprint_docs),
             ));
         }
         chain(&mut t, &order);
         let mut s = new_stack(p, &name, &path, t);
+        s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)";
         s.parameters = params;
         if let Some(prev) = previous.replace(path.clone()) {
             s.after.push((prev, ONE_VENDING_AT_A_TIME));
@@ -558,30 +565,37 @@ fn provisioned_name(prefix: &str, key: &str) -> String {
 
 /// What an operator (or a script against the Control Tower console flow) needs to apply the
 /// blueprint: everything mlz knows, and the parameters still to fill.
+/// The blueprint part of a vending request: the same for every account with that blueprint,
+/// so it is built once per blueprint.
+fn blueprint_doc(p: &Platform, ct: &ControlTower, b: &Blueprint) -> serde_json::Value {
+    let (known, to_fill): (Vec<StackParam>, Vec<StackParam>) = blueprint_params(b)
+        .into_iter()
+        .partition(|sp| sp.value.is_some());
+    let hub = ct.hub.map(|h| p.account(h));
+    json!({
+        "name": b.name,
+        "hubAccount": hub.map(|h| json!({ "name": h.name, "id": h.id })),
+        "product": b.name,
+        "productIdExport": LogicalId::derive("Blueprint", &b.name).map(|pid| export_name(&p.organization.stack_prefix, &pid, "ProductId")).unwrap_or_default(),
+        "version": content_version(&b.template),
+        "regions": b.regions,
+        "parameters": known.iter().map(|sp| (sp.name.clone(), serde_json::Value::String(sp.value.clone().unwrap_or_default()))).collect::<serde_json::Map<_, _>>(),
+        "parametersToFill": to_fill.iter().map(|sp| json!({ "name": sp.name, "description": sp.description })).collect::<Vec<_>>(),
+        "provisioningPolicy": b.provisioning_policy.clone().unwrap_or_else(|| json!("AdministratorAccess (the AFC default)")),
+    })
+}
+
 fn vending_request(
     p: &Platform,
     ct: &ControlTower,
     i: AccountIdx,
     stack_path: &str,
     ext: &str,
+    blueprint_docs: &[serde_json::Value],
 ) -> serde_json::Value {
     let a = p.account(i);
     let ou = p.ou(a.ou);
-    let blueprint = a.blueprint.and_then(|b| ct.blueprints.get(b)).map(|b| {
-        let (known, to_fill): (Vec<StackParam>, Vec<StackParam>) = blueprint_params(b).into_iter().partition(|sp| sp.value.is_some());
-        let hub = ct.hub.map(|h| p.account(h));
-        json!({
-            "name": b.name,
-            "hubAccount": hub.map(|h| json!({ "name": h.name, "id": h.id })),
-            "product": b.name,
-            "productIdExport": LogicalId::derive("Blueprint", &b.name).map(|pid| export_name(&p.organization.stack_prefix, &pid, "ProductId")).unwrap_or_default(),
-            "version": content_version(&b.template),
-            "regions": b.regions,
-            "parameters": known.iter().map(|sp| (sp.name.clone(), serde_json::Value::String(sp.value.clone().unwrap_or_default()))).collect::<serde_json::Map<_, _>>(),
-            "parametersToFill": to_fill.iter().map(|sp| json!({ "name": sp.name, "description": sp.description })).collect::<Vec<_>>(),
-            "provisioningPolicy": b.provisioning_policy.clone().unwrap_or_else(|| json!("AdministratorAccess (the AFC default)")),
-        })
-    });
+    let blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
     json!({
         "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
         "accountFactory": {

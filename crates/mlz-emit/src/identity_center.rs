@@ -300,6 +300,11 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
         }
         chain_lanes(&mut t, &order, ASSIGNMENT_LANES);
         let mut s = new_stack(p, &format!("identity-center-{kind}-{label}"), &path, t);
+        s.limit_hint = if team {
+            "raise identityCenter.teamStacks (assignments move between stacks: access pauses briefly while they are recreated)"
+        } else {
+            "raise identityCenter.platformStacks (assignments move between stacks: access pauses briefly while they are recreated)"
+        };
         s.parameters = params;
         out.push(s);
     }

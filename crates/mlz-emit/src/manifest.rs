@@ -70,9 +70,10 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         let file = format!("{}.{ext}", s.path);
         for e in s.template.check() {
             let hint = match e.kind {
-                CheckErrorKind::TooMany { what: "resources" | "outputs", .. } => Some(
-                    "for team accounts, raise organization.teamAccountStacks (before the first deployment: it moves accounts)".to_owned(),
-                ),
+                CheckErrorKind::TooMany {
+                    what: "resources" | "outputs",
+                    ..
+                } => Some(s.limit_hint.to_owned()),
                 _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
             };
             errs.push(EmitError {

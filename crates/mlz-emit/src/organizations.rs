@@ -202,6 +202,7 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     }
     chain(&mut t, &order);
     let mut s = new_stack(p, "organizations-accounts", path, t);
+    s.limit_hint = "move some platform accounts into teams, or report this: platform accounts are kept in one stack";
     s.parameters = params;
     s.imports = imports;
     Ok(vec![s])
@@ -238,6 +239,7 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
             &path,
             t,
         );
+        s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves accounts between stacks)";
         s.parameters = params;
         s.imports = imports;
         out.push(s);

@@ -58,6 +58,8 @@ pub struct Stack {
     /// For templates that are not stacks (blueprints, product versions): where in the
     /// artifact bucket they must be uploaded.
     pub upload: Option<Upload>,
+    /// What to change in the config when this template outgrows a CloudFormation limit.
+    pub limit_hint: &'static str,
 }
 
 /// An S3 upload a template needs before anything can use it.

@@ -51,5 +51,24 @@ stages:\n"
         "policies:\n  - { name: DenyLeaveOrganization, type: serviceControl, builtin: denyLeaveOrganization, targets: { root: true } }\n  \
 - { name: DenyOutsideGovernedRegions, type: serviceControl, builtin: denyOutsideGovernedRegions, targets: { root: true } }\n",
     );
+    // Control Tower and Identity Center as in the reference platform, so that the scale
+    // runs exercise vending, blueprints and the assignment fan-out too.
+    let _ = write!(
+        s,
+        "controlTower:\n  controlSets:\n    baseline: [AWS-GR_RESTRICT_ROOT_USER, AWS-GR_ENCRYPTED_VOLUMES, AWS-GR_RESTRICTED_SSH]\n  \
+controls:\n    - {{ ous: [Infrastructure, Workloads, Prod, NonProd, Deployments], sets: [baseline] }}\n  \
+blueprintHub: {{ account: Shared Services }}\n  blueprints:\n    - {{ name: corporate-network, ous: [Infrastructure, Workloads, Deployments] }}\n    \
+- {{ name: internet-only, stages: [dev, test] }}\n\
+identityCenter:\n  teamStacks: {team_stacks}\n  platformStacks: {platform_stacks}\n  permissionSets:\n    - {{ name: AdministratorAccess, managedPolicies: [AdministratorAccess] }}\n    \
+- {{ name: DataScientist, builtin: dataScientist }}\n    - {{ name: MLEngineering, builtin: mlEngineering }}\n    \
+- {{ name: DataEngineering, builtin: dataEngineering }}\n    - {{ name: SecurityAuditor, managedPolicies: [SecurityAudit] }}\n  \
+groups:\n    - {{ name: Auditors, access: [{{ permissionSets: [SecurityAuditor], ous: [Workloads] }}] }}\n  \
+teamGroups:\n    - {{ name: \"{{{{team}}}}-TeamLead\", permissionSets: [AdministratorAccess] }}\n    \
+- {{ name: \"{{{{team}}}}-DataScientists\", permissionSets: [DataScientist] }}\n    \
+- {{ name: \"{{{{team}}}}-MLEngineers\", permissionSets: [MLEngineering] }}\n    \
+- {{ name: \"{{{{team}}}}-DataEngineers\", permissionSets: [DataEngineering] }}\n",
+        team_stacks = (teams * stages * 4 + teams * 4).div_ceil(300).clamp(64, 256),
+        platform_stacks = (teams * stages).div_ceil(250).clamp(16, 256),
+    );
     s
 }
