@@ -315,6 +315,7 @@ impl Resolver<'_> {
         let mut by_stage: HashMap<String, (usize, ConfigPath)> = HashMap::new();
         let mut by_ou: HashMap<OuIdx, (usize, ConfigPath)> = HashMap::new();
         let mut names_seen: HashMap<String, ConfigPath> = HashMap::new();
+        let mut loaded_as: HashMap<usize, usize> = HashMap::new();
         for (i, b) in raw.blueprints.iter().enumerate() {
             let p = base.key("blueprints").index(i);
             if let Some(first) = names_seen.get(&b.name) {
@@ -330,7 +331,70 @@ impl Resolver<'_> {
                 continue;
             }
             names_seen.insert(b.name.clone(), p.key("name"));
-            let idx = blueprints_out.len();
+            // Claims use the position in the config; `loaded_as` maps it to the loaded blueprint.
+            let idx = i;
+            // Claims, most specific first: accounts, stages, OUs. Two claims at one level is
+            // two blueprints for one account, which AFC does not allow.
+            for (j, a) in b.accounts.iter().enumerate() {
+                let ap = p.key("accounts").index(j);
+                match self.account_ref(a, &ap, accounts, cx) {
+                    Some(AccountRef::Account(ai)) => self.claim(
+                        &mut by_account,
+                        ai,
+                        idx,
+                        &ap,
+                        &format!("account {a:?}"),
+                        &raw.blueprints,
+                    ),
+                    Some(AccountRef::Management) => {
+                        let d = self.at(
+                            "afc-management-account",
+                            &ap,
+                            "the management account is never vended, so it takes no blueprint",
+                        );
+                        self.push(d);
+                    }
+                    None => {}
+                }
+            }
+            for (j, st) in b.stages.iter().enumerate() {
+                let sp = p.key("stages").index(j);
+                if cx.stages.contains_key(st) {
+                    self.claim(
+                        &mut by_stage,
+                        st.clone(),
+                        idx,
+                        &sp,
+                        &format!("the accounts of stage {st:?}"),
+                        &raw.blueprints,
+                    );
+                } else {
+                    self.unknown(
+                        "unknown-stage",
+                        st,
+                        &sp,
+                        Namespace {
+                            what: "stage",
+                            list: "stages",
+                            known: cx.stages,
+                            poisoned: cx.bad_stages,
+                        },
+                    );
+                }
+            }
+            for (j, o) in b.ous.iter().enumerate() {
+                let op = p.key("ous").index(j);
+                if let Some(ou) = self.lookup_ou(o, &op, cx.ou_names, cx.bad_ous) {
+                    self.claim(
+                        &mut by_ou,
+                        ou,
+                        idx,
+                        &op,
+                        &format!("the accounts of OU {o:?}"),
+                        &raw.blueprints,
+                    );
+                }
+            }
             // Regions: the home region alone, or every governed region.
             let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
             let set: BTreeSet<&String> = regions.iter().collect();
@@ -445,68 +509,7 @@ impl Resolver<'_> {
                 };
                 parameters.insert(k.clone(), text);
             }
-            // Claims, most specific first: accounts, stages, OUs. Two claims at one level is
-            // two blueprints for one account, which AFC does not allow.
-            for (j, a) in b.accounts.iter().enumerate() {
-                let ap = p.key("accounts").index(j);
-                match self.account_ref(a, &ap, accounts, cx) {
-                    Some(AccountRef::Account(ai)) => self.claim(
-                        &mut by_account,
-                        ai,
-                        idx,
-                        &ap,
-                        &format!("account {a:?}"),
-                        &raw.blueprints,
-                    ),
-                    Some(AccountRef::Management) => {
-                        let d = self.at(
-                            "afc-management-account",
-                            &ap,
-                            "the management account is never vended, so it takes no blueprint",
-                        );
-                        self.push(d);
-                    }
-                    None => {}
-                }
-            }
-            for (j, st) in b.stages.iter().enumerate() {
-                let sp = p.key("stages").index(j);
-                if cx.stages.contains_key(st) {
-                    self.claim(
-                        &mut by_stage,
-                        st.clone(),
-                        idx,
-                        &sp,
-                        &format!("the accounts of stage {st:?}"),
-                        &raw.blueprints,
-                    );
-                } else {
-                    self.unknown(
-                        "unknown-stage",
-                        st,
-                        &sp,
-                        Namespace {
-                            what: "stage",
-                            list: "stages",
-                            known: cx.stages,
-                            poisoned: cx.bad_stages,
-                        },
-                    );
-                }
-            }
-            for (j, o) in b.ous.iter().enumerate() {
-                let op = p.key("ous").index(j);
-                if let Some(ou) = self.lookup_ou(o, &op, cx.ou_names, cx.bad_ous) {
-                    self.claim(
-                        &mut by_ou,
-                        ou,
-                        idx,
-                        &op,
-                        &format!("the accounts of OU {o:?}"),
-                        &raw.blueprints,
-                    );
-                }
-            }
+            loaded_as.insert(i, blueprints_out.len());
             blueprints_out.push(Blueprint {
                 name: b.name.clone(),
                 description: b
@@ -541,7 +544,7 @@ impl Resolver<'_> {
                     None
                 })
                 .map(|(b, _)| *b);
-            if let Some(b) = chosen.filter(|b| *b < blueprints_out.len()) {
+            if let Some(b) = chosen.and_then(|raw| loaded_as.get(&raw).copied()) {
                 a.blueprint = Some(b);
                 blueprints_out[b].accounts.push(ai);
             }
