@@ -393,6 +393,7 @@ fn manifest_json(
                 "account": account_json(p, s.account),
                 "region": s.region,
                 "parameters": params,
+                "parametersToFill": s.parameters.iter().filter(|pp| pp.value.is_none()).map(|pp| pp.name.as_str()).collect::<Vec<_>>(),
                 "dependsOn": deps,
                 "orderedAfter": after,
                 "resources": s.template.resources.len(),
