@@ -63,70 +63,17 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         steps: emitter_steps,
     } = emitted;
     let ext = opts.format.extension();
+    // Checking and rendering is most of the work and each stack is independent: spread it
+    // over the cores, then collect in stack order so the output never depends on timing.
+    let prepared = parallel_map(&stacks, |s| prepare(s, opts));
     let mut errs = Vec::new();
     let mut rendered: Vec<Rendered> = Vec::with_capacity(stacks.len());
     let mut notes = Vec::new();
-    for s in &stacks {
-        let file = format!("{}.{ext}", s.path);
-        for e in s.template.check() {
-            let hint = match e.kind {
-                CheckErrorKind::TooMany {
-                    what: "resources" | "outputs",
-                    ..
-                } => Some(s.limit_hint.to_owned()),
-                _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
-            };
-            errs.push(EmitError {
-                template: file.clone(),
-                message: e.to_string(),
-                hint,
-            });
-        }
-        match render(&s.template, opts.format) {
-            Ok(r) => {
-                let import = if s.imports.is_empty() {
-                    None
-                } else {
-                    let ifile = format!("{}.import.{ext}", s.path);
-                    let it = import_template(s);
-                    for e in it.check() {
-                        errs.push(EmitError {
-                            template: ifile.clone(),
-                            message: e.to_string(),
-                            hint: None,
-                        });
-                    }
-                    match render(&it, opts.format) {
-                        Ok(ir) => Some((ifile, ir.text)),
-                        Err(e) => {
-                            errs.push(EmitError {
-                                template: ifile,
-                                message: e.to_string(),
-                                hint: None,
-                            });
-                            None
-                        }
-                    }
-                };
-                if let Some(n) = r.size_note {
-                    notes.push(format!(
-                        "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
-                        n.bytes,
-                        limits::MAX_INLINE_BODY_BYTES
-                    ));
-                }
-                rendered.push(Rendered {
-                    file,
-                    text: r.text,
-                    depends_on: BTreeSet::new(),
-                    import,
-                });
-            }
-            Err(e) => errs.push(EmitError {
-                template: file,
-                message: e.to_string(),
-                hint: None,
-            }),
+    for (r, mut e, n) in prepared {
+        errs.append(&mut e);
+        notes.extend(n);
+        if let Some(r) = r {
+            rendered.push(r);
         }
     }
     if !errs.is_empty() {
@@ -424,4 +371,100 @@ fn manifest_json(
         "manualSteps": steps,
         "documents": documents.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(),
     })
+}
+
+/// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Checks and renders one stack (and its import template): the rendering, the problems, a note.
+fn prepare(s: &Stack, opts: Options) -> (Option<Rendered>, Vec<EmitError>, Option<String>) {
+    let ext = opts.format.extension();
+    let mut errs = Vec::new();
+    let mut note = None;
+    {
+        let file = format!("{}.{ext}", s.path);
+        for e in s.template.check() {
+            let hint = match e.kind {
+                CheckErrorKind::TooMany {
+                    what: "resources" | "outputs",
+                    ..
+                } => Some(s.limit_hint.to_owned()),
+                _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
+            };
+            errs.push(EmitError {
+                template: file.clone(),
+                message: e.to_string(),
+                hint,
+            });
+        }
+        match render(&s.template, opts.format) {
+            Ok(r) => {
+                let import = if s.imports.is_empty() {
+                    None
+                } else {
+                    let ifile = format!("{}.import.{ext}", s.path);
+                    let it = import_template(s);
+                    for e in it.check() {
+                        errs.push(EmitError {
+                            template: ifile.clone(),
+                            message: e.to_string(),
+                            hint: None,
+                        });
+                    }
+                    match render(&it, opts.format) {
+                        Ok(ir) => Some((ifile, ir.text)),
+                        Err(e) => {
+                            errs.push(EmitError {
+                                template: ifile,
+                                message: e.to_string(),
+                                hint: None,
+                            });
+                            None
+                        }
+                    }
+                };
+                if let Some(n) = r.size_note {
+                    note = Some(format!(
+                        "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
+                        n.bytes,
+                        limits::MAX_INLINE_BODY_BYTES
+                    ));
+                }
+                return (
+                    Some(Rendered {
+                        file,
+                        text: r.text,
+                        depends_on: BTreeSet::new(),
+                        import,
+                    }),
+                    errs,
+                    note,
+                );
+            }
+            Err(e) => errs.push(EmitError {
+                template: file,
+                message: e.to_string(),
+                hint: None,
+            }),
+        }
+    }
+    (None, errs, note)
 }

@@ -17,7 +17,38 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn main() {
+    if std::env::var_os("MLZ_BENCH_PHASES").is_some() {
+        let text = mlz_model::synth::config(1_000, 3);
+        let r0 = rss_kib();
+        let loaded = mlz_model::load("synth.yaml", &text, &NoFiles);
+        let r1 = rss_kib();
+        let Some(platform) = loaded.platform else {
+            std::process::exit(1)
+        };
+        drop(loaded.sources);
+        let emitted = mlz_emit::emit(&platform, Options::default()).unwrap_or_default();
+        let r2 = rss_kib();
+        let out = mlz_emit::generate(&platform, Options::default());
+        let r3 = rss_kib();
+        println!(
+            "rss KiB: start {r0}, after load {r1}, after emit {r2}, after generate {r3}, peak {:?}",
+            peak_rss_kib()
+        );
+        drop((emitted, out));
+        return;
+    }
     for teams in [100usize, 1_000, 3_000] {
         let text = mlz_model::synth::config(teams, 3);
         let mut times: Vec<Duration> = Vec::new();
@@ -46,6 +77,32 @@ fn main() {
             bytes as f64 / 1e6
         );
     }
+    // Where the time goes, for the 1,000-team case.
+    let text = mlz_model::synth::config(1_000, 3);
+    let t0 = Instant::now();
+    let loaded = mlz_model::load("synth.yaml", &text, &NoFiles);
+    let t1 = Instant::now();
+    let Some(platform) = loaded.platform else {
+        std::process::exit(1)
+    };
+    let emitted = mlz_emit::emit(&platform, Options::default()).unwrap_or_default();
+    let t2 = Instant::now();
+    let stacks = emitted.stacks.len();
+    let rendered: usize = emitted
+        .stacks
+        .iter()
+        .filter_map(|s| mlz_cfn::render(&s.template, mlz_cfn::Format::Yaml).ok())
+        .map(|r| r.text.len())
+        .sum();
+    let t3 = Instant::now();
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    println!(
+        "phases at 1000 teams: load+validate {:.1} ms, emit {:.1} ms ({stacks} stacks), render {:.1} ms ({:.1} MB)",
+        ms(t0, t1),
+        ms(t1, t2),
+        ms(t2, t3),
+        rendered as f64 / 1e6
+    );
     if let Some(kib) = peak_rss_kib() {
         println!("peak resident memory: {:.1} MB", kib as f64 / 1024.0);
     }

@@ -89,3 +89,24 @@ fn adding_a_team_changes_only_the_stacks_that_hold_it() {
         changed.len()
     );
 }
+
+#[test]
+fn control_tower_switch_chooses_plain_organizations_accounts() {
+    let with_ct = generate(mlz_model::REFERENCE_CONFIG);
+    assert!(with_ct
+        .keys()
+        .any(|k| k.starts_with("control-tower/vending-")));
+    assert!(!with_ct.contains_key("organizations/accounts.yaml"));
+    let off =
+        mlz_model::REFERENCE_CONFIG.replace("controlTower:\n", "controlTower:\n  enabled: false\n");
+    let without = generate(&off);
+    assert!(without.keys().all(|k| !k.starts_with("control-tower/")
+        && !k.starts_with("vending/")
+        && !k.starts_with("blueprints/")));
+    let accounts = String::from_utf8_lossy(&without["organizations/accounts.yaml"]).into_owned();
+    assert!(accounts.contains("Type: AWS::Organizations::Account"));
+    // Identity Center still finds every account id, now exported by the Organizations stacks.
+    assert!(without
+        .keys()
+        .any(|k| k.starts_with("identity-center/team-access-")));
+}
