@@ -15,6 +15,7 @@ mod parse;
 mod render;
 mod template;
 mod value;
+mod write;
 mod yaml;
 
 pub use check::{CheckError, CheckErrorKind};

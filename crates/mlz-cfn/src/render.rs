@@ -33,14 +33,10 @@ pub struct Rendered {
 
 /// Serializes a template. Fails when the body is over CloudFormation's 1,000,000-byte limit.
 pub fn render(t: &Template, format: Format) -> Result<Rendered, CheckError> {
-    let json = t.to_json();
+    let doc = crate::write::template(t);
     let text = match format {
-        Format::Yaml => crate::yaml::to_yaml(&json),
-        Format::Json => {
-            let mut s = serde_json::to_string_pretty(&json).unwrap_or_default();
-            s.push('\n');
-            s
-        }
+        Format::Yaml => crate::write::yaml(&doc),
+        Format::Json => crate::write::json(&doc),
     };
     let bytes = text.len();
     if bytes > MAX_BODY_BYTES {

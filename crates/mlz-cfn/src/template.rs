@@ -209,6 +209,14 @@ impl Template {
         Ok(())
     }
 
+    /// Compact JSON of the whole template, for content hashes: the same whatever the output
+    /// format.
+    pub fn fingerprint(&self) -> String {
+        let mut out = String::new();
+        crate::write::compact(&crate::write::template(self), &mut out);
+        out
+    }
+
     /// The JSON form of the whole template, keys in CloudFormation's customary order.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::{Map, Value as J};

@@ -97,7 +97,7 @@ fn scalar(v: &J) -> String {
 }
 
 /// A string as a YAML scalar: plain when that is unambiguous, quoted otherwise.
-fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     if is_plain_safe(s) {
         s.to_owned()
     } else if s.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {

@@ -236,7 +236,7 @@ pub fn chain_lanes(t: &mut Template, ids: &[LogicalId], lanes: usize) {
 
 /// A content hash of a template, for version names that change exactly when the template does.
 pub fn content_version(t: &Template) -> String {
-    let canonical = serde_json::to_string(&t.to_json()).unwrap_or_default();
+    let canonical = t.fingerprint();
     format!("v-{:016x}", stable_hash(&canonical))
 }
 

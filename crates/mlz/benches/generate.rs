@@ -32,6 +32,14 @@ fn main() {
     if std::env::var_os("MLZ_BENCH_PHASES").is_some() {
         let text = mlz_model::synth::config(1_000, 3);
         let r0 = rss_kib();
+        let node = mlz_model::yaml::parse(&text).expect("yaml");
+        let ra = rss_kib();
+        let doc = node.to_json();
+        let rb = rss_kib();
+        let diags = mlz_model::schema::validate("x", &node, &doc);
+        let rc = rss_kib();
+        println!("rss KiB: yaml tree +{}, json +{}, schema +{} ({} diags)", ra - r0, rb - ra, rc - rb, diags.len());
+        let r0 = rss_kib();
         let loaded = mlz_model::load("synth.yaml", &text, &NoFiles);
         let r1 = rss_kib();
         let Some(platform) = loaded.platform else {
