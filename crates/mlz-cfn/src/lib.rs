@@ -11,6 +11,7 @@
 mod check;
 mod id;
 pub mod limits;
+mod map;
 mod parse;
 mod render;
 mod template;
@@ -20,6 +21,7 @@ mod yaml;
 
 pub use check::{CheckError, CheckErrorKind};
 pub use id::{LogicalId, LogicalIdError};
+pub use map::Map;
 pub use parse::{parse_template, referenced_ids, ParseError};
 pub use render::{render, Format, Rendered, SizeNote};
 pub use template::{

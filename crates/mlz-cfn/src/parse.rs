@@ -5,11 +5,12 @@
 //! short-form tags such as `!Ref` already expanded to their long form). Every problem is
 //! collected, each with the path of keys that leads to it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value as J;
 
 use crate::id::LogicalId;
+use crate::map::Map;
 use crate::template::{DeletionPolicy, Output, ParamType, Parameter, Resource, Template};
 use crate::value::{Func, Pseudo, Value};
 
@@ -297,7 +298,7 @@ fn outputs(cx: &mut Ctx, os: &J, t: &mut Template) {
 /// A property value, with intrinsic functions recognised.
 fn value(cx: &mut Ctx, v: &J) -> Value {
     match v {
-        J::Null => Value::Map(BTreeMap::new()),
+        J::Null => Value::Map(Map::new()),
         J::Bool(b) => Value::Bool(*b),
         J::Number(n) => n
             .as_i64()
@@ -340,7 +341,7 @@ fn two<'a>(cx: &mut Ctx, arg: &'a J, what: &str) -> Option<(&'a J, &'a J)> {
 }
 
 fn intrinsic(cx: &mut Ctx, name: &str, arg: &J) -> Value {
-    let bad = Value::Map(BTreeMap::new());
+    let bad = Value::Map(Map::new());
     match name {
         "Ref" => match arg.as_str() {
             Some(s) if s.starts_with("AWS::") => match Pseudo::from_name(s) {

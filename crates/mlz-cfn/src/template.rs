@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::id::LogicalId;
+use crate::map::Map;
 use crate::value::Value;
 
 /// Parameter types.
@@ -97,7 +98,7 @@ impl DeletionPolicy {
 pub struct Resource {
     /// The resource type name; emitters pass their crate-wide constant.
     pub resource_type: String,
-    pub properties: BTreeMap<String, Value>,
+    pub properties: Map,
     pub depends_on: BTreeSet<LogicalId>,
     pub condition: Option<String>,
     pub deletion_policy: Option<DeletionPolicy>,
@@ -110,7 +111,7 @@ impl Resource {
     pub fn new(resource_type: &str) -> Resource {
         Resource {
             resource_type: resource_type.to_owned(),
-            properties: BTreeMap::new(),
+            properties: Map::new(),
             depends_on: BTreeSet::new(),
             condition: None,
             deletion_policy: None,

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::id::LogicalId;
+use crate::map::Map;
 
 /// The pseudo parameters we use. `Ref` to one of these needs no declaration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +101,7 @@ pub enum Value {
     Int(i64),
     Str(String),
     List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Map(Map),
     /// `Ref` to a parameter or a resource of the same template.
     Ref(LogicalId),
     /// `Ref` to a pseudo parameter.
@@ -162,7 +163,7 @@ impl Value {
     /// Converts plain JSON (a policy document, say) into a value with no intrinsics.
     pub fn from_json(v: &serde_json::Value) -> Value {
         match v {
-            serde_json::Value::Null => Value::Map(BTreeMap::new()),
+            serde_json::Value::Null => Value::Map(Map::new()),
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => match n.as_i64() {
                 Some(i) => Value::Int(i),

@@ -45,13 +45,25 @@ pub(crate) fn value(v: &Value) -> Doc<'_> {
         Value::Map(m) => Doc::Map(m.iter().map(|(k, v)| (k.as_str(), value(v))).collect()),
         Value::Ref(id) => one("Ref", Doc::Str(id.as_str())),
         Value::Pseudo(p) => one("Ref", Doc::Str(p.name())),
-        Value::GetAtt(id, attr) => one("Fn::GetAtt", Doc::List(vec![Doc::Str(id.as_str()), Doc::Str(attr)])),
+        Value::GetAtt(id, attr) => one(
+            "Fn::GetAtt",
+            Doc::List(vec![Doc::Str(id.as_str()), Doc::Str(attr)]),
+        ),
         Value::Sub(s) => one("Fn::Sub", Doc::Str(s)),
         Value::SubWith(s, vars) => one(
             "Fn::Sub",
-            Doc::List(vec![Doc::Str(s), Doc::Map(vars.iter().map(|(k, v)| (k.as_str(), value(v))).collect())]),
+            Doc::List(vec![
+                Doc::Str(s),
+                Doc::Map(vars.iter().map(|(k, v)| (k.as_str(), value(v))).collect()),
+            ]),
         ),
-        Value::Join(sep, items) => one("Fn::Join", Doc::List(vec![Doc::Str(sep), Doc::List(items.iter().map(value).collect())])),
+        Value::Join(sep, items) => one(
+            "Fn::Join",
+            Doc::List(vec![
+                Doc::Str(sep),
+                Doc::List(items.iter().map(value).collect()),
+            ]),
+        ),
         Value::ImportValue(v) => one("Fn::ImportValue", value(v)),
         Value::If(c, a, b) => one("Fn::If", Doc::List(vec![Doc::Str(c), value(a), value(b)])),
         Value::Equals(a, b) => one("Fn::Equals", Doc::List(vec![value(a), value(b)])),
@@ -77,7 +89,10 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
             .parameters
             .iter()
             .map(|(id, p)| {
-                let mut m = vec![("Type", Doc::Str(p.param_type.name())), ("Description", Doc::Str(&p.description))];
+                let mut m = vec![
+                    ("Type", Doc::Str(p.param_type.name())),
+                    ("Description", Doc::Str(&p.description)),
+                ];
                 if let Some(d) = &p.default {
                     m.push(("Default", Doc::Str(d)));
                 }
@@ -85,7 +100,10 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
                     m.push(("AllowedPattern", Doc::Str(pat)));
                 }
                 if !p.allowed_values.is_empty() {
-                    m.push(("AllowedValues", Doc::List(p.allowed_values.iter().map(|v| Doc::Str(v)).collect())));
+                    m.push((
+                        "AllowedValues",
+                        Doc::List(p.allowed_values.iter().map(|v| Doc::Str(v)).collect()),
+                    ));
                 }
                 if let Some(c) = &p.constraint_description {
                     m.push(("ConstraintDescription", Doc::Str(c)));
@@ -97,7 +115,15 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
         top.push(("Parameters", Doc::Map(ps)));
     }
     if !t.conditions.is_empty() {
-        top.push(("Conditions", Doc::Map(t.conditions.iter().map(|(k, v)| (k.as_str(), value(v))).collect())));
+        top.push((
+            "Conditions",
+            Doc::Map(
+                t.conditions
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), value(v)))
+                    .collect(),
+            ),
+        ));
     }
     let rs = t
         .resources
@@ -108,7 +134,10 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
                 m.push(("Condition", Doc::Str(c)));
             }
             if !r.depends_on.is_empty() {
-                m.push(("DependsOn", Doc::List(r.depends_on.iter().map(|d| Doc::Str(d.as_str())).collect())));
+                m.push((
+                    "DependsOn",
+                    Doc::List(r.depends_on.iter().map(|d| Doc::Str(d.as_str())).collect()),
+                ));
             }
             if let Some(p) = r.deletion_policy {
                 m.push(("DeletionPolicy", Doc::Str(p.name())));
@@ -118,7 +147,15 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
             }
             m.extend(r.extra.iter().map(|(k, v)| (k.as_str(), Doc::Json(v))));
             if !r.properties.is_empty() {
-                m.push(("Properties", Doc::Map(r.properties.iter().map(|(k, v)| (k.as_str(), value(v))).collect())));
+                m.push((
+                    "Properties",
+                    Doc::Map(
+                        r.properties
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), value(v)))
+                            .collect(),
+                    ),
+                ));
             }
             (id.as_str(), Doc::Map(m))
         })
@@ -168,7 +205,11 @@ fn pad(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
-fn yaml_map<'d, 'a: 'd>(entries: impl Iterator<Item = (&'d str, &'d Doc<'a>)>, indent: usize, out: &mut String) {
+fn yaml_map<'d, 'a: 'd>(
+    entries: impl Iterator<Item = (&'d str, &'d Doc<'a>)>,
+    indent: usize,
+    out: &mut String,
+) {
     for (i, (k, v)) in entries.enumerate() {
         if i > 0 {
             pad(out, indent);
@@ -208,12 +249,18 @@ fn yaml_value_after_key(v: &Doc<'_>, indent: usize, out: &mut String) {
     }
 }
 
-fn yaml_list<'d, 'a: 'd>(items: impl Iterator<Item = &'d Doc<'a>>, indent: usize, out: &mut String) {
+fn yaml_list<'d, 'a: 'd>(
+    items: impl Iterator<Item = &'d Doc<'a>>,
+    indent: usize,
+    out: &mut String,
+) {
     for item in items {
         pad(out, indent);
         out.push_str("- ");
         match item {
-            Doc::Map(m) if !m.is_empty() => yaml_map(m.iter().map(|(k, v)| (*k, v)), indent + 2, out),
+            Doc::Map(m) if !m.is_empty() => {
+                yaml_map(m.iter().map(|(k, v)| (*k, v)), indent + 2, out)
+            }
             Doc::List(inner) if !inner.is_empty() => {
                 out.pop();
                 out.push('\n');

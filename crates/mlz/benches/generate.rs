@@ -38,7 +38,13 @@ fn main() {
         let rb = rss_kib();
         let diags = mlz_model::schema::validate("x", &node, &doc);
         let rc = rss_kib();
-        println!("rss KiB: yaml tree +{}, json +{}, schema +{} ({} diags)", ra - r0, rb - ra, rc - rb, diags.len());
+        println!(
+            "rss KiB: yaml tree +{}, json +{}, schema +{} ({} diags)",
+            ra - r0,
+            rb - ra,
+            rc - rb,
+            diags.len()
+        );
         let r0 = rss_kib();
         let loaded = mlz_model::load("synth.yaml", &text, &NoFiles);
         let r1 = rss_kib();
