@@ -151,6 +151,28 @@ impl<'a> Resolver<'a> {
         self.push(d);
     }
 
+    /// Records the first declaration of `name`; a second one is reported (`code`) and
+    /// makes this return false so the caller skips the item.
+    fn declare_once(
+        &mut self,
+        seen: &mut HashMap<String, ConfigPath>,
+        name: &str,
+        path: ConfigPath,
+        code: &'static str,
+        what: &str,
+    ) -> bool {
+        if let Some(first) = seen.get(name) {
+            let line = self.line_of(first);
+            let d = self
+                .at(code, &path, format!("{what} {name:?} is declared twice"))
+                .hint(format!("first declared on line {line}"));
+            self.push(d);
+            return false;
+        }
+        seen.insert(name.to_owned(), path);
+        true
+    }
+
     /// Template ids derive from names; two names that differ only in punctuation would
     /// give one id, so that is reported here, against the user's file.
     fn check_id_collision(
@@ -730,19 +752,9 @@ impl<'a> Resolver<'a> {
         for (i, t) in raw.iter().enumerate() {
             let Some(t) = t else { continue };
             let p = list.index(i);
-            if let Some(first) = seen.get(&t.name) {
-                let line = self.line_of(first);
-                let d = self
-                    .at(
-                        "duplicate-team",
-                        &p.key("name"),
-                        format!("team {:?} is declared twice", t.name),
-                    )
-                    .hint(format!("first declared on line {line}"));
-                self.push(d);
+            if !self.declare_once(&mut seen, &t.name, p.key("name"), "duplicate-team", "team") {
                 continue;
             }
-            seen.insert(t.name.clone(), p.key("name"));
             self.check_tags(&t.tags, &p.key("tags"));
             let team_ou =
                 t.ou.as_ref()
@@ -1039,19 +1051,15 @@ impl<'a> Resolver<'a> {
         for (i, pol) in raw.iter().enumerate() {
             let Some(pol) = pol else { continue };
             let p = list.index(i);
-            if let Some(first) = seen.get(&pol.name) {
-                let line = self.line_of(first);
-                let d = self
-                    .at(
-                        "duplicate-policy",
-                        &p.key("name"),
-                        format!("policy {:?} is declared twice", pol.name),
-                    )
-                    .hint(format!("first declared on line {line}"));
-                self.push(d);
+            if !self.declare_once(
+                &mut seen,
+                &pol.name,
+                p.key("name"),
+                "duplicate-policy",
+                "policy",
+            ) {
                 continue;
             }
-            seen.insert(pol.name.clone(), p.key("name"));
             self.check_id_collision(&mut ids, "Policy", &pol.name, &p.key("name"));
             self.check_tags(&pol.tags, &p.key("tags"));
             let ptype = match pol.policy_type {

@@ -318,19 +318,15 @@ impl Resolver<'_> {
         let mut loaded_as: HashMap<usize, usize> = HashMap::new();
         for (i, b) in raw.blueprints.iter().enumerate() {
             let p = base.key("blueprints").index(i);
-            if let Some(first) = names_seen.get(&b.name) {
-                let line = self.line_of(first);
-                let d = self
-                    .at(
-                        "duplicate-blueprint",
-                        &p.key("name"),
-                        format!("blueprint {:?} is declared twice", b.name),
-                    )
-                    .hint(format!("first declared on line {line}"));
-                self.push(d);
+            if !self.declare_once(
+                &mut names_seen,
+                &b.name,
+                p.key("name"),
+                "duplicate-blueprint",
+                "blueprint",
+            ) {
                 continue;
             }
-            names_seen.insert(b.name.clone(), p.key("name"));
             // Claims use the position in the config; `loaded_as` maps it to the loaded blueprint.
             let idx = i;
             // Claims, most specific first: accounts, stages, OUs. Two claims at one level is
@@ -712,19 +708,15 @@ impl Resolver<'_> {
         let mut group_names: HashMap<String, ConfigPath> = HashMap::new();
         for (i, g) in raw.groups.iter().enumerate() {
             let p = base.key("groups").index(i);
-            if let Some(first) = group_names.get(&g.name) {
-                let line = self.line_of(first);
-                let d = self
-                    .at(
-                        "duplicate-group",
-                        &p.key("name"),
-                        format!("group {:?} is declared twice", g.name),
-                    )
-                    .hint(format!("first declared on line {line}"));
-                self.push(d);
+            if !self.declare_once(
+                &mut group_names,
+                &g.name,
+                p.key("name"),
+                "duplicate-group",
+                "group",
+            ) {
                 continue;
             }
-            group_names.insert(g.name.clone(), p.key("name"));
             let mut assignments = BTreeSet::new();
             for (j, acc) in g.access.iter().enumerate() {
                 let ap = p.key("access").index(j);
