@@ -257,3 +257,67 @@ pub struct RawTeamGroup {
     #[serde(default)]
     pub stages: Vec<String>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawServiceCatalog {
+    #[serde(default)]
+    pub portfolios: Vec<RawPortfolio>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPortfolio {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub provider: Option<String>,
+    pub account: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tag_options: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub principals: RawPrincipals,
+    pub launch_role: Option<String>,
+    #[serde(default)]
+    pub share_with: RawShareWith,
+    pub products: Vec<RawProduct>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPrincipals {
+    #[serde(default)]
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RawOuShareMode {
+    #[default]
+    Organization,
+    Accounts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawShareWith {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub ou_share_mode: RawOuShareMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawProduct {
+    pub name: String,
+    pub file: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+}
