@@ -12,6 +12,7 @@ pub mod identity_policies;
 pub mod model;
 pub mod naming;
 pub mod path;
+pub mod products;
 mod raw;
 mod resolve;
 pub mod schema;

@@ -29,6 +29,40 @@ pub struct Platform {
     pub control_tower: Option<ControlTower>,
     /// Present when the config has an `identityCenter` section.
     pub identity_center: Option<IdentityCenter>,
+    /// Service Catalog portfolios (empty without a `serviceCatalog` section).
+    pub portfolios: Vec<Portfolio>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Portfolio {
+    pub name: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub provider: String,
+    /// The account that holds it.
+    pub account: AccountRef,
+    pub tags: BTreeMap<String, String>,
+    pub tag_options: BTreeMap<String, Vec<String>>,
+    /// IAM_PATTERN principal ARNs, at most ten.
+    pub principals: Vec<String>,
+    /// Local name of the launch role, created in every account of `share_ous`.
+    pub launch_role: String,
+    /// Accounts shared with one by one (explicit accounts, and OUs in `accounts` mode).
+    pub share_accounts: Vec<AccountRef>,
+    /// OUs shared with as organization nodes.
+    pub share_ous: Vec<OuIdx>,
+    /// Every OU the portfolio reaches (either mode): where its launch role must exist.
+    pub consumer_ous: Vec<OuIdx>,
+    pub products: Vec<Product>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Product {
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    pub builtin: bool,
+    pub template: mlz_cfn::Template,
 }
 
 /// An account something is assigned to: the management account or one of `accounts`.

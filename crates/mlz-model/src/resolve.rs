@@ -21,6 +21,7 @@ use crate::yaml::{Node, Span};
 use crate::{FileSource, Sources};
 
 mod access;
+mod catalog;
 
 pub(crate) struct Resolver<'a> {
     file: &'a str,
@@ -324,6 +325,22 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
+        let portfolios = match doc.get("serviceCatalog") {
+            Some(v) => {
+                let raw: RawServiceCatalog = self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
+                let cx = access::Names {
+                    ous: &ous,
+                    ou_names: &ou_names,
+                    bad_ous: &bad_ous,
+                    stages: &stages,
+                    bad_stages: &bad_stages,
+                    bad_accounts: &bad_accounts,
+                };
+                self.service_catalog(raw, &cx, &accounts, identity_center.as_ref())
+            }
+            None => Vec::new(),
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -332,6 +349,7 @@ impl<'a> Resolver<'a> {
             policies,
             control_tower,
             identity_center,
+            portfolios,
         })
     }
 

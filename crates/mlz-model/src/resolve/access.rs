@@ -103,7 +103,7 @@ fn control_arn(id: &str, home: &str) -> Option<String> {
 
 impl Resolver<'_> {
     /// The OU and everything nested in it.
-    fn subtree(ous: &[Ou], root: OuIdx) -> HashSet<OuIdx> {
+    pub(super) fn subtree(ous: &[Ou], root: OuIdx) -> HashSet<OuIdx> {
         // Parents come before children in `ous`, so one pass finds every descendant.
         let mut set = HashSet::from([root]);
         for (i, ou) in ous.iter().enumerate() {
@@ -114,7 +114,7 @@ impl Resolver<'_> {
         set
     }
 
-    fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Names<'_>) -> Vec<OuIdx> {
+    pub(super) fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Names<'_>) -> Vec<OuIdx> {
         let mut out = Vec::new();
         for (i, n) in names.iter().enumerate() {
             if let Some(o) = self.lookup_ou(n, &path.index(i), cx.ou_names, cx.bad_ous) {
@@ -124,7 +124,7 @@ impl Resolver<'_> {
         out
     }
 
-    fn account_ref(
+    pub(super) fn account_ref(
         &mut self,
         name: &str,
         path: &ConfigPath,

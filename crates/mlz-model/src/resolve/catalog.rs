@@ -1,0 +1,184 @@
+//! Service Catalog portfolios: products, principals, tag options and shares, resolved
+//! against accounts, OUs and Identity Center permission sets.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::access::Names;
+use super::{Accounts, Resolver};
+use crate::diag::did_you_mean;
+use crate::model::*;
+use crate::path::ConfigPath;
+use crate::raw::*;
+use crate::{blueprints, products};
+
+/// Service Catalog accepts at most this many IAM_PATTERN principals per portfolio.
+const MAX_PATTERN_PRINCIPALS: usize = 10;
+const DEFAULT_PROVIDER: &str = "ML platform team";
+
+/// The IAM_PATTERN that matches the roles Identity Center makes for a permission set in
+/// every account: `/aws-reserved/sso.amazonaws.com/[region/]AWSReservedSSO_<name>_<suffix>`.
+pub fn permission_set_pattern(name: &str) -> String {
+    format!("arn:aws:iam:::role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*")
+}
+
+impl Resolver<'_> {
+    pub(super) fn service_catalog(
+        &mut self,
+        raw: RawServiceCatalog,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        identity: Option<&IdentityCenter>,
+    ) -> Vec<Portfolio> {
+        let base = ConfigPath::root().key("serviceCatalog").key("portfolios");
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, ConfigPath> = HashMap::new();
+        let permission_sets: HashSet<&str> = identity.map(|ic| ic.permission_sets.iter().map(|p| p.name.as_str()).collect()).unwrap_or_default();
+        for (i, pf) in raw.portfolios.iter().enumerate() {
+            let p = base.index(i);
+            if !self.declare_once(&mut seen, &pf.name, p.key("name"), "duplicate-portfolio", "portfolio") {
+                continue;
+            }
+            self.check_tags(&pf.tags, &p.key("tags"));
+            let Some(account) = self.account_ref(&pf.account, &p.key("account"), accounts, cx) else { continue };
+
+            // Principals, as patterns that match in every account the portfolio reaches.
+            let mut principals = Vec::new();
+            for (j, ps) in pf.principals.permission_sets.iter().enumerate() {
+                let pp = p.key("principals").key("permissionSets").index(j);
+                if identity.is_none() {
+                    let d = self.at("unknown-permission-set", &pp, format!("{ps:?} names a permission set, but the config has no identityCenter section"));
+                    self.push(d);
+                } else if !permission_sets.contains(ps.as_str()) {
+                    let d = self
+                        .at("unknown-permission-set", &pp, format!("no permission set is named {ps:?}"))
+                        .expected("the name of an entry in identityCenter.permissionSets")
+                        .maybe_hint(did_you_mean(ps, permission_sets.iter().copied()));
+                    self.push(d);
+                }
+                principals.push(permission_set_pattern(ps));
+            }
+            for r in &pf.principals.roles {
+                principals.push(format!("arn:aws:iam:::role/{r}"));
+            }
+            if principals.len() > MAX_PATTERN_PRINCIPALS {
+                let d = self
+                    .at("too-many-principals", &p.key("principals"), format!("portfolio {:?} has {} principal patterns", pf.name, principals.len()))
+                    .expected(format!("at most {MAX_PATTERN_PRINCIPALS} IAM_PATTERN principals per portfolio, as Service Catalog allows"))
+                    .hint("use one permission set for several personas, or a role name pattern with * that matches several roles");
+                self.push(d);
+            }
+
+            // Shares.
+            let sp = p.key("shareWith");
+            let mut share_accounts: BTreeSet<AccountRef> = BTreeSet::new();
+            for (j, a) in pf.share_with.accounts.iter().enumerate() {
+                if let Some(r) = self.account_ref(a, &sp.key("accounts").index(j), accounts, cx) {
+                    if r == account {
+                        let d = self.at("share-with-self", &sp.key("accounts").index(j), format!("{a:?} holds the portfolio; it needs no share")).warning();
+                        self.push(d);
+                    } else {
+                        share_accounts.insert(r);
+                    }
+                }
+            }
+            let ous = self.ou_list(&pf.share_with.ous, &sp.key("ous"), cx);
+            let mut share_ous = Vec::new();
+            match pf.share_with.ou_share_mode {
+                RawOuShareMode::Organization => share_ous.extend(ous.iter().copied()),
+                RawOuShareMode::Accounts => {
+                    for (j, &ou) in ous.iter().enumerate() {
+                        let subtree = Self::subtree(cx.ous, ou);
+                        let members: Vec<AccountIdx> =
+                            (0..accounts.list.len()).map(AccountIdx).filter(|a| subtree.contains(&accounts.list[a.0].ou)).collect();
+                        let (known, unknown): (Vec<AccountIdx>, Vec<AccountIdx>) = members.iter().partition(|a| accounts.list[a.0].id.is_some());
+                        let op = sp.key("ous").index(j);
+                        let ou_name = &cx.ous[ou.0].name;
+                        if known.is_empty() {
+                            let d = self
+                                .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has no accounts with known ids, so a per-account share would reach nobody"))
+                                .hint("give the accounts' ids in the config, or use ouShareMode: organization (one organization-node share that reaches every account)");
+                            self.push(d);
+                        } else if !unknown.is_empty() {
+                            let names: Vec<&str> = unknown.iter().map(|a| accounts.list[a.0].name.as_str()).collect();
+                            let d = self
+                                .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has accounts without known ids: {}", names.join(", ")))
+                                .hint("a PortfolioShare needs a 12-digit account id: give these accounts' ids, or use ouShareMode: organization");
+                            self.push(d);
+                        }
+                        share_accounts.extend(known.into_iter().filter(|a| AccountRef::Account(*a) != account).map(AccountRef::Account));
+                    }
+                }
+            }
+
+            // Products.
+            let mut products_out = Vec::new();
+            let mut product_names: HashMap<String, ConfigPath> = HashMap::new();
+            for (j, prod) in pf.products.iter().enumerate() {
+                let pp = p.key("products").index(j);
+                if !self.declare_once(&mut product_names, &prod.name, pp.key("name"), "duplicate-product", "product") {
+                    continue;
+                }
+                let loaded = match &prod.file {
+                    None => match products::builtin(&prod.name) {
+                        Some(text) => blueprints::load(&format!("products/{}.yaml", prod.name), text, false),
+                        None => {
+                            let d = self
+                                .at("unknown-product", &pp.key("name"), format!("there is no built-in product named {:?}", prod.name))
+                                .expected(format!("one of {}, or `file:` for your own", products::BUILTIN_NAMES.join(", ")))
+                                .maybe_hint(did_you_mean(&prod.name, products::BUILTIN_NAMES.iter().copied()));
+                            self.push(d);
+                            continue;
+                        }
+                    },
+                    Some(f) => {
+                        let shown = match self.file.rsplit_once('/') {
+                            Some((dir, _)) => format!("{dir}/{f}"),
+                            None => f.clone(),
+                        };
+                        match self.files.read(f) {
+                            Ok(text) => {
+                                self.sources.insert(&shown, &text);
+                                blueprints::load(&shown, &text, false)
+                            }
+                            Err(e) => {
+                                let d = self.at("product-file", &pp.key("file"), format!("cannot read product file {f:?}: {e}")).hint("the path is relative to the folder of the config file");
+                                self.push(d);
+                                continue;
+                            }
+                        }
+                    }
+                };
+                match loaded {
+                    Ok((template, warnings)) => {
+                        self.diags.extend(warnings);
+                        products_out.push(Product {
+                            name: prod.name.clone(),
+                            description: prod.description.clone().unwrap_or_else(|| template.description.clone()),
+                            owner: prod.owner.clone().unwrap_or_else(|| pf.provider.clone().unwrap_or_else(|| DEFAULT_PROVIDER.to_owned())),
+                            builtin: prod.file.is_none(),
+                            template,
+                        });
+                    }
+                    Err(diags) => self.diags.extend(diags),
+                }
+            }
+
+            out.push(Portfolio {
+                name: pf.name.clone(),
+                display_name: pf.display_name.clone().unwrap_or_else(|| pf.name.clone()),
+                description: pf.description.clone(),
+                provider: pf.provider.clone().unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
+                account,
+                tags: pf.tags.clone(),
+                tag_options: pf.tag_options.clone(),
+                principals,
+                launch_role: pf.launch_role.clone().unwrap_or_else(|| format!("mlz-sc-launch-{}", pf.name)),
+                share_accounts: share_accounts.into_iter().collect(),
+                share_ous,
+                consumer_ous: ous,
+                products: products_out,
+            });
+        }
+        out
+    }
+}
