@@ -251,6 +251,19 @@ pub fn bucket_label(b: usize, buckets: u32) -> String {
     format!("{b:0width$}")
 }
 
+/// A file-name-safe form of an account key: `Data Lake` → `data-lake`.
+pub fn slug(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

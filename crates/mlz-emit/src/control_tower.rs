@@ -11,12 +11,12 @@ use serde_json::json;
 
 use crate::common::{
     account_logical_id, account_ref_ident, bucket_label, bucket_of, bug, chain, chain_lanes,
-    content_version, export_name, new_stack, ou_arn_ident, ou_ident, use_ident, Ident,
+    content_version, export_name, new_stack, ou_arn_ident, ou_ident, slug, use_ident, Ident,
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
 use crate::types::{
-    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, IAM_ROLE, S3_BUCKET, S3_BUCKET_POLICY, SC_PORTFOLIO,
-    SC_PORTFOLIO_PRODUCT, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, IAM_ROLE, SC_PORTFOLIO, SC_PORTFOLIO_PRODUCT,
+    SC_PRODUCT, SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
@@ -30,7 +30,6 @@ const ONE_VENDING_AT_A_TIME: &str =
     "the Account Factory provisions one account at a time: vending stacks deploy in sequence";
 const UPLOAD_FIRST: &str =
     "the product version loads this template from the artifact bucket: upload it first";
-const BUCKET_FIRST: &str = "the template is uploaded to the artifact bucket this stack creates";
 
 pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(ct) = p.control_tower.as_ref().filter(|c| c.enabled) else {
@@ -43,7 +42,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         Err(e) => errs.push(e),
     }
     if let Some(hub) = ct.hub.filter(|_| !ct.blueprints.is_empty()) {
-        if let Err(e) = blueprint_hub(p, ct, hub, ext, out) {
+        if let Err(e) = blueprint_hub(p, ct, hub, out) {
             errs.push(e);
         }
     }
@@ -152,88 +151,13 @@ fn blueprint_hub(
     p: &Platform,
     ct: &ControlTower,
     hub: AccountIdx,
-    ext: &str,
     out: &mut Emitted,
 ) -> Result<(), EmitError> {
     let prefix = &p.organization.stack_prefix;
-    let bucket_export = format!("{prefix}-ArtifactBucket-Name");
-
-    // 1. The artifact bucket that Service Catalog loads product templates from.
-    let bucket_path = "control-tower/artifact-bucket";
-    let mut bt = Template::new(format!(
-        "{}: the artifact bucket for blueprint and product templates. Deploy in the hub account ({}), home region.",
-        p.organization.name,
-        account_name(p, hub)
-    ));
-    let bucket_id = LogicalId::new("ArtifactBucket").map_err(|e| bug(bucket_path, e))?;
-    let bucket = Resource::new(S3_BUCKET)
-        .prop(
-            "BucketEncryption",
-            json_value(json!({ "ServerSideEncryptionConfiguration": [{ "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }, "BucketKeyEnabled": true }] })),
-        )
-        .prop("VersioningConfiguration", json_value(json!({ "Status": "Enabled" })))
-        .prop(
-            "PublicAccessBlockConfiguration",
-            json_value(json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })),
-        )
-        .prop("OwnershipControls", json_value(json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] })))
-        .prop(
-            "LifecycleConfiguration",
-            json_value(json!({ "Rules": [{ "Id": "expire-old-versions", "Status": "Enabled", "NoncurrentVersionExpiration": { "NoncurrentDays": 365 }, "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 } }] })),
-        )
-        .retained();
-    bt.add_resource(bucket_id.clone(), bucket)
-        .map_err(|e| bug(bucket_path, e))?;
-    let policy = Resource::new(S3_BUCKET_POLICY)
-        .prop("Bucket", Value::Ref(bucket_id.clone()))
-        .prop(
-            "PolicyDocument",
-            Value::map([
-                ("Version", Value::str("2012-10-17")),
-                (
-                    "Statement",
-                    Value::List(vec![Value::map([
-                        ("Sid", Value::str("TlsOnly")),
-                        ("Effect", Value::str("Deny")),
-                        ("Principal", Value::str("*")),
-                        ("Action", Value::str("s3:*")),
-                        (
-                            "Resource",
-                            Value::List(vec![
-                                Value::GetAtt(bucket_id.clone(), "Arn".into()),
-                                Value::Sub("${ArtifactBucket.Arn}/*".into()),
-                            ]),
-                        ),
-                        (
-                            "Condition",
-                            json_value(json!({ "Bool": { "aws:SecureTransport": "false" } })),
-                        ),
-                    ])]),
-                ),
-            ]),
-        );
-    bt.add_resource(
-        LogicalId::new("ArtifactBucketPolicy").map_err(|e| bug(bucket_path, e))?,
-        policy,
-    )
-    .map_err(|e| bug(bucket_path, e))?;
-    bt.add_output(
-        LogicalId::new("ArtifactBucketName").map_err(|e| bug(bucket_path, e))?,
-        Output {
-            description: Some("The artifact bucket".into()),
-            value: Value::Ref(bucket_id),
-            export: Some(Value::str(bucket_export.clone())),
-            condition: None,
-        },
-    )
-    .map_err(|e| bug(bucket_path, e))?;
-    let mut bucket_stack = new_stack(p, "artifact-bucket", bucket_path, bt);
-    bucket_stack.account = AccountRef::Account(hub);
-    out.stacks.push(bucket_stack);
+    let bucket_export = crate::artifacts::bucket_export(p);
 
     // 2. The blueprint templates, uploaded under a key named by their content.
     let mut versions = Vec::new();
-    let mut uploads = Vec::new();
     for b in &ct.blueprints {
         let version = content_version(&b.template);
         // One key whatever the output format, so YAML and JSON output describe the same products.
@@ -252,24 +176,10 @@ fn blueprint_hub(
             bucket_export: bucket_export.clone(),
             key: key.clone(),
         });
-        s.after.push((bucket_path.to_owned(), BUCKET_FIRST));
         s.parameters = blueprint_params(b);
-        uploads.push((format!("{path}.{ext}"), key.clone()));
         versions.push((version, key, path));
         out.stacks.push(s);
     }
-    out.steps.push(ManualStep {
-        id: "upload-blueprints".into(),
-        account: account_name(p, hub),
-        reason: "Service Catalog product versions load their templates from S3: upload each blueprint template to the artifact bucket before the hub stack creates the versions.".into(),
-        commands: std::iter::once(format!(
-            "bucket=$(aws cloudformation list-exports --region {} --query \"Exports[?Name=='{bucket_export}'].Value\" --output text)",
-            p.organization.home_region
-        ))
-        .chain(uploads.iter().map(|(file, key)| format!("aws s3 cp {file} \"s3://$bucket/{key}\"")))
-        .collect(),
-        before: vec![format!("control-tower/blueprint-hub.{ext}")],
-    });
 
     // 3. The hub: the role AFC assumes, the portfolio, one product per blueprint.
     let path = "control-tower/blueprint-hub";
@@ -387,9 +297,6 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-fn json_value(v: serde_json::Value) -> Value {
-    Value::from_json(&v)
-}
 
 /// The manifest's view of a blueprint's parameters: who fills them, with what.
 fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
@@ -532,19 +439,6 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
         });
     }
     Ok(())
-}
-
-/// A file-name-safe form of an account key: `Data Lake` → `data-lake`.
-fn slug(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for c in key.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_owned()
 }
 
 /// A provisioned product name from an account key: `[a-zA-Z0-9][a-zA-Z0-9._-]*`, ≤ 128.

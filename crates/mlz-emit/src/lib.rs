@@ -5,6 +5,7 @@
 //! their exports and imports, orders them into deployment waves, renders the templates and
 //! writes the manifest. It returns the files in memory; writing them is the caller's job.
 
+mod artifacts;
 mod common;
 mod control_tower;
 mod docs;
@@ -67,6 +68,9 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         if let Err(e) = r {
             errs.extend(e);
         }
+    }
+    if let Err(e) = artifacts::finish(p, ext, &mut out) {
+        errs.push(e);
     }
     if errs.is_empty() {
         Ok(out)

@@ -327,7 +327,8 @@ impl<'a> Resolver<'a> {
 
         let portfolios = match doc.get("serviceCatalog") {
             Some(v) => {
-                let raw: RawServiceCatalog = self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
+                let raw: RawServiceCatalog =
+                    self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
                 let cx = access::Names {
                     ous: &ous,
                     ou_names: &ou_names,

@@ -114,7 +114,12 @@ impl Resolver<'_> {
         set
     }
 
-    pub(super) fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Names<'_>) -> Vec<OuIdx> {
+    pub(super) fn ou_list(
+        &mut self,
+        names: &[String],
+        path: &ConfigPath,
+        cx: &Names<'_>,
+    ) -> Vec<OuIdx> {
         let mut out = Vec::new();
         for (i, n) in names.iter().enumerate() {
             if let Some(o) = self.lookup_ou(n, &path.index(i), cx.ou_names, cx.bad_ous) {

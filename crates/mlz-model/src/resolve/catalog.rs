@@ -32,14 +32,25 @@ impl Resolver<'_> {
         let base = ConfigPath::root().key("serviceCatalog").key("portfolios");
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
-        let permission_sets: HashSet<&str> = identity.map(|ic| ic.permission_sets.iter().map(|p| p.name.as_str()).collect()).unwrap_or_default();
+        let permission_sets: HashSet<&str> = identity
+            .map(|ic| ic.permission_sets.iter().map(|p| p.name.as_str()).collect())
+            .unwrap_or_default();
         for (i, pf) in raw.portfolios.iter().enumerate() {
             let p = base.index(i);
-            if !self.declare_once(&mut seen, &pf.name, p.key("name"), "duplicate-portfolio", "portfolio") {
+            if !self.declare_once(
+                &mut seen,
+                &pf.name,
+                p.key("name"),
+                "duplicate-portfolio",
+                "portfolio",
+            ) {
                 continue;
             }
             self.check_tags(&pf.tags, &p.key("tags"));
-            let Some(account) = self.account_ref(&pf.account, &p.key("account"), accounts, cx) else { continue };
+            let Some(account) = self.account_ref(&pf.account, &p.key("account"), accounts, cx)
+            else {
+                continue;
+            };
 
             // Principals, as patterns that match in every account the portfolio reaches.
             let mut principals = Vec::new();
@@ -50,7 +61,11 @@ impl Resolver<'_> {
                     self.push(d);
                 } else if !permission_sets.contains(ps.as_str()) {
                     let d = self
-                        .at("unknown-permission-set", &pp, format!("no permission set is named {ps:?}"))
+                        .at(
+                            "unknown-permission-set",
+                            &pp,
+                            format!("no permission set is named {ps:?}"),
+                        )
                         .expected("the name of an entry in identityCenter.permissionSets")
                         .maybe_hint(did_you_mean(ps, permission_sets.iter().copied()));
                     self.push(d);
@@ -74,7 +89,13 @@ impl Resolver<'_> {
             for (j, a) in pf.share_with.accounts.iter().enumerate() {
                 if let Some(r) = self.account_ref(a, &sp.key("accounts").index(j), accounts, cx) {
                     if r == account {
-                        let d = self.at("share-with-self", &sp.key("accounts").index(j), format!("{a:?} holds the portfolio; it needs no share")).warning();
+                        let d = self
+                            .at(
+                                "share-with-self",
+                                &sp.key("accounts").index(j),
+                                format!("{a:?} holds the portfolio; it needs no share"),
+                            )
+                            .warning();
                         self.push(d);
                     } else {
                         share_accounts.insert(r);
@@ -88,9 +109,13 @@ impl Resolver<'_> {
                 RawOuShareMode::Accounts => {
                     for (j, &ou) in ous.iter().enumerate() {
                         let subtree = Self::subtree(cx.ous, ou);
-                        let members: Vec<AccountIdx> =
-                            (0..accounts.list.len()).map(AccountIdx).filter(|a| subtree.contains(&accounts.list[a.0].ou)).collect();
-                        let (known, unknown): (Vec<AccountIdx>, Vec<AccountIdx>) = members.iter().partition(|a| accounts.list[a.0].id.is_some());
+                        let members: Vec<AccountIdx> = (0..accounts.list.len())
+                            .map(AccountIdx)
+                            .filter(|a| subtree.contains(&accounts.list[a.0].ou))
+                            .collect();
+                        let (known, unknown): (Vec<AccountIdx>, Vec<AccountIdx>) = members
+                            .iter()
+                            .partition(|a| accounts.list[a.0].id.is_some());
                         let op = sp.key("ous").index(j);
                         let ou_name = &cx.ous[ou.0].name;
                         if known.is_empty() {
@@ -99,13 +124,21 @@ impl Resolver<'_> {
                                 .hint("give the accounts' ids in the config, or use ouShareMode: organization (one organization-node share that reaches every account)");
                             self.push(d);
                         } else if !unknown.is_empty() {
-                            let names: Vec<&str> = unknown.iter().map(|a| accounts.list[a.0].name.as_str()).collect();
+                            let names: Vec<&str> = unknown
+                                .iter()
+                                .map(|a| accounts.list[a.0].name.as_str())
+                                .collect();
                             let d = self
                                 .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has accounts without known ids: {}", names.join(", ")))
                                 .hint("a PortfolioShare needs a 12-digit account id: give these accounts' ids, or use ouShareMode: organization");
                             self.push(d);
                         }
-                        share_accounts.extend(known.into_iter().filter(|a| AccountRef::Account(*a) != account).map(AccountRef::Account));
+                        share_accounts.extend(
+                            known
+                                .into_iter()
+                                .filter(|a| AccountRef::Account(*a) != account)
+                                .map(AccountRef::Account),
+                        );
                     }
                 }
             }
@@ -115,17 +148,35 @@ impl Resolver<'_> {
             let mut product_names: HashMap<String, ConfigPath> = HashMap::new();
             for (j, prod) in pf.products.iter().enumerate() {
                 let pp = p.key("products").index(j);
-                if !self.declare_once(&mut product_names, &prod.name, pp.key("name"), "duplicate-product", "product") {
+                if !self.declare_once(
+                    &mut product_names,
+                    &prod.name,
+                    pp.key("name"),
+                    "duplicate-product",
+                    "product",
+                ) {
                     continue;
                 }
                 let loaded = match &prod.file {
                     None => match products::builtin(&prod.name) {
-                        Some(text) => blueprints::load(&format!("products/{}.yaml", prod.name), text, false),
+                        Some(text) => {
+                            blueprints::load(&format!("products/{}.yaml", prod.name), text, false)
+                        }
                         None => {
                             let d = self
-                                .at("unknown-product", &pp.key("name"), format!("there is no built-in product named {:?}", prod.name))
-                                .expected(format!("one of {}, or `file:` for your own", products::BUILTIN_NAMES.join(", ")))
-                                .maybe_hint(did_you_mean(&prod.name, products::BUILTIN_NAMES.iter().copied()));
+                                .at(
+                                    "unknown-product",
+                                    &pp.key("name"),
+                                    format!("there is no built-in product named {:?}", prod.name),
+                                )
+                                .expected(format!(
+                                    "one of {}, or `file:` for your own",
+                                    products::BUILTIN_NAMES.join(", ")
+                                ))
+                                .maybe_hint(did_you_mean(
+                                    &prod.name,
+                                    products::BUILTIN_NAMES.iter().copied(),
+                                ));
                             self.push(d);
                             continue;
                         }
@@ -141,7 +192,13 @@ impl Resolver<'_> {
                                 blueprints::load(&shown, &text, false)
                             }
                             Err(e) => {
-                                let d = self.at("product-file", &pp.key("file"), format!("cannot read product file {f:?}: {e}")).hint("the path is relative to the folder of the config file");
+                                let d = self
+                                    .at(
+                                        "product-file",
+                                        &pp.key("file"),
+                                        format!("cannot read product file {f:?}: {e}"),
+                                    )
+                                    .hint("the path is relative to the folder of the config file");
                                 self.push(d);
                                 continue;
                             }
@@ -153,8 +210,15 @@ impl Resolver<'_> {
                         self.diags.extend(warnings);
                         products_out.push(Product {
                             name: prod.name.clone(),
-                            description: prod.description.clone().unwrap_or_else(|| template.description.clone()),
-                            owner: prod.owner.clone().unwrap_or_else(|| pf.provider.clone().unwrap_or_else(|| DEFAULT_PROVIDER.to_owned())),
+                            description: prod
+                                .description
+                                .clone()
+                                .unwrap_or_else(|| template.description.clone()),
+                            owner: prod.owner.clone().unwrap_or_else(|| {
+                                pf.provider
+                                    .clone()
+                                    .unwrap_or_else(|| DEFAULT_PROVIDER.to_owned())
+                            }),
                             builtin: prod.file.is_none(),
                             template,
                         });
@@ -167,12 +231,18 @@ impl Resolver<'_> {
                 name: pf.name.clone(),
                 display_name: pf.display_name.clone().unwrap_or_else(|| pf.name.clone()),
                 description: pf.description.clone(),
-                provider: pf.provider.clone().unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
+                provider: pf
+                    .provider
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PROVIDER.to_owned()),
                 account,
                 tags: pf.tags.clone(),
                 tag_options: pf.tag_options.clone(),
                 principals,
-                launch_role: pf.launch_role.clone().unwrap_or_else(|| format!("mlz-sc-launch-{}", pf.name)),
+                launch_role: pf
+                    .launch_role
+                    .clone()
+                    .unwrap_or_else(|| format!("mlz-sc-launch-{}", pf.name)),
                 share_accounts: share_accounts.into_iter().collect(),
                 share_ous,
                 consumer_ous: ous,
