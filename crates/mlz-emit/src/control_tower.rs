@@ -16,7 +16,7 @@ use crate::common::{
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
 use crate::types::{
     CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, IAM_ROLE, SC_PORTFOLIO, SC_PORTFOLIO_PRODUCT,
-    SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+    SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
@@ -230,12 +230,21 @@ fn blueprint_hub(
     t.add_resource(
         portfolio.clone(),
         Resource::new(SC_PORTFOLIO)
-            .prop("DisplayName", "Account vending blueprints")
+            .prop("DisplayName", "Account vending")
             .prop("ProviderName", "Cloud platform team")
             .prop(
                 "Description",
                 "AFC blueprints that Control Tower applies to accounts as they are vended.",
             ),
+    )
+    .map_err(|e| bug(path, e))?;
+    // The account vending portfolio is shared with the management account, where Control
+    // Tower's Account Factory runs.
+    t.add_resource(
+        LogicalId::new("ShareWithManagement").map_err(|e| bug(path, e))?,
+        Resource::new(SC_PORTFOLIO_SHARE)
+            .prop("PortfolioId", Value::Ref(portfolio.clone()))
+            .prop("AccountId", mgmt.clone()),
     )
     .map_err(|e| bug(path, e))?;
     let bucket_var = BTreeMap::from([(
@@ -296,7 +305,6 @@ fn blueprint_hub(
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
-
 
 /// The manifest's view of a blueprint's parameters: who fills them, with what.
 fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {

@@ -12,6 +12,7 @@ mod docs;
 mod identity_center;
 mod manifest;
 mod organizations;
+mod service_catalog;
 mod stack;
 pub mod types;
 
@@ -64,6 +65,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         organizations::emit(p, &mut out),
         control_tower::emit(p, ext, &mut out),
         identity_center::emit(p, &mut out),
+        service_catalog::emit(p, ext, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);

@@ -124,15 +124,19 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
 
 /// Fills `depends_on` from exports and imports; reports imports nobody exports.
 fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<EmitError>) {
-    let mut exporter: HashMap<&str, usize> = HashMap::new();
+    // Exports are per account and region: the same name may be exported in two accounts,
+    // and an import only ever sees its own account's and region's exports.
+    let mut exporter: HashMap<(AccountRef, &str, &str), usize> = HashMap::new();
+    let mut anywhere: HashMap<&str, usize> = HashMap::new();
     for (i, s) in stacks.iter().enumerate() {
         for o in s.template.outputs.values() {
             if let Some(Value::Str(name)) = &o.export {
-                if let Some(prev) = exporter.insert(name, i) {
+                anywhere.insert(name, i);
+                if let Some(prev) = exporter.insert((s.account, s.region.as_str(), name), i) {
                     errs.push(EmitError {
                         template: rendered[i].file.clone(),
                         message: format!(
-                            "export {name} is also exported by {}",
+                            "export {name} is also exported by {} in the same account and region",
                             rendered[prev].file
                         ),
                         hint: None,
@@ -141,22 +145,28 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<E
             }
         }
     }
+    let by_path: HashMap<&str, usize> = stacks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.path.as_str(), i))
+        .collect();
     for (i, s) in stacks.iter().enumerate() {
         let mut deps = BTreeSet::new();
         let mut visit = |v: &Value| {
             if let Value::ImportValue(inner) = v {
                 if let Value::Str(name) = inner.as_ref() {
-                    match exporter.get(name.as_str()) {
+                    match exporter.get(&(s.account, s.region.as_str(), name.as_str())) {
                         Some(&j) if j != i => {
                             deps.insert(j);
                         }
                         Some(_) => {}
                         None => errs.push(EmitError {
                             template: rendered[i].file.clone(),
-                            message: format!("imports {name}, which no generated template exports"),
-                            hint: Some(
-                                "this is a bug in mlz: please report it with your config".into(),
-                            ),
+                            message: match anywhere.get(name.as_str()) {
+                                Some(&j) => format!("imports {name}, which {} exports in another account or region: CloudFormation imports only within one account and region", rendered[j].file),
+                                None => format!("imports {name}, which no generated template exports"),
+                            },
+                            hint: Some("this is a bug in mlz: please report it with your config".into()),
                         }),
                     }
                 }
@@ -168,15 +178,13 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<E
             }
         }
         for (after, _) in &s.after {
-            match rendered.iter().position(|r| {
-                r.file.strip_suffix(ext).and_then(|f| f.strip_suffix('.')) == Some(after.as_str())
-            }) {
-                Some(j) => {
+            match by_path.get(after.as_str()) {
+                Some(&j) => {
                     deps.insert(j);
                 }
                 None => errs.push(EmitError {
                     template: rendered[i].file.clone(),
-                    message: format!("must deploy after {after}, which was not generated"),
+                    message: format!("must deploy after {after}.{ext}, which was not generated"),
                     hint: Some("this is a bug in mlz: please report it with your config".into()),
                 }),
             }

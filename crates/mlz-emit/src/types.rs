@@ -16,3 +16,13 @@ pub const SSO_PERMISSION_SET: &str = "AWS::SSO::PermissionSet";
 pub const SSO_ASSIGNMENT: &str = "AWS::SSO::Assignment";
 pub const SSO_ABAC: &str = "AWS::SSO::InstanceAccessControlAttributeConfiguration";
 pub const IDENTITY_STORE_GROUP: &str = "AWS::IdentityStore::Group";
+pub const CFN_STACK_SET: &str = "AWS::CloudFormation::StackSet";
+pub const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
+pub const LOGS_LOG_GROUP: &str = "AWS::Logs::LogGroup";
+pub const SC_LAUNCH_ROLE_CONSTRAINT: &str = "AWS::ServiceCatalog::LaunchRoleConstraint";
+pub const SC_PORTFOLIO_PRINCIPAL: &str = "AWS::ServiceCatalog::PortfolioPrincipalAssociation";
+pub const SC_PORTFOLIO_SHARE: &str = "AWS::ServiceCatalog::PortfolioShare";
+pub const SC_TAG_OPTION: &str = "AWS::ServiceCatalog::TagOption";
+pub const SC_TAG_OPTION_ASSOCIATION: &str = "AWS::ServiceCatalog::TagOptionAssociation";
+/// Our own custom resource: shares a portfolio with an OU (see service_catalog.rs).
+pub const CUSTOM_ORGANIZATION_SHARE: &str = "Custom::OrganizationPortfolioShare";
