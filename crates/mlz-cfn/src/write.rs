@@ -241,11 +241,48 @@ fn yaml_value_after_key(v: &Doc<'_>, indent: usize, out: &mut String) {
                 out.push('\n');
             }
         }
+        Doc::Str(text) if literal_block_ok(text) => {
+            out.push(' ');
+            literal_block(text, indent + 2, out);
+        }
         other => {
             out.push(' ');
             yaml_scalar(other, out);
             out.push('\n');
         }
+    }
+}
+
+/// Whether a string can be written as a literal block (`|`): several lines of printable
+/// text, so that inline code and documents stay readable in the template.
+fn literal_block_ok(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with(' ')
+        && !s.starts_with('\n')
+        && s.chars()
+            .all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
+        && s.lines()
+            .all(|l| l.is_empty() || !l.chars().all(|c| c == ' '))
+}
+
+/// Writes `|` (with the chomping indicator the trailing newlines need) and the lines.
+fn literal_block(s: &str, indent: usize, out: &mut String) {
+    let trailing = s.len() - s.trim_end_matches('\n').len();
+    out.push_str(match trailing {
+        0 => "|-",
+        1 => "|",
+        _ => "|+",
+    });
+    out.push('\n');
+    for line in s.trim_end_matches('\n').split('\n') {
+        if !line.is_empty() {
+            pad(out, indent);
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    for _ in 1..trailing {
+        out.push('\n');
     }
 }
 
@@ -400,5 +437,25 @@ pub(crate) fn compact(d: &Doc<'_>, out: &mut String) {
         }
         Doc::Json(j) => out.push_str(&serde_json::to_string(j).unwrap_or_default()),
         other => json_value(other, 0, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml_of(s: &str) -> String {
+        yaml(&Doc::Map(vec![("Code", Doc::Str(s))]))
+    }
+
+    #[test]
+    fn multi_line_strings_are_literal_blocks_with_the_right_chomping() {
+        assert_eq!(yaml_of("a\n  b\n"), "Code: |\n  a\n    b\n");
+        assert_eq!(yaml_of("a\nb"), "Code: |-\n  a\n  b\n");
+        assert_eq!(yaml_of("a\n\nb\n\n"), "Code: |+\n  a\n\n  b\n\n");
+        // Text a literal block cannot hold exactly stays quoted.
+        assert_eq!(yaml_of(" lead\nx"), "Code: \" lead\\nx\"\n");
+        assert_eq!(yaml_of("tab\there\nx"), "Code: \"tab\\there\\nx\"\n");
+        assert_eq!(yaml_of("x\n   \ny"), "Code: \"x\\n   \\ny\"\n");
     }
 }
