@@ -231,3 +231,25 @@ fn json_and_yaml_output_say_the_same_thing() {
     assert!(compared >= 4);
     let _ = fs::remove_dir_all(&d);
 }
+
+/// `--help` is part of the interface: its text is a golden file, blessed like the fixtures
+/// (MLZ_BLESS=1 cargo test -p mlz --test cli).
+#[test]
+fn help_texts_match_their_snapshots() {
+    let d = scratch("help");
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let blessing = std::env::var_os("MLZ_BLESS").is_some_and(|v| v == "1") && std::env::var_os("CI").is_none();
+    for (name, args) in [("help.txt", vec!["--help"]), ("generate-help.txt", vec!["generate", "--help"])] {
+        let out = mlz(&args, &d);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let path = snapshots.join(name);
+        if blessing {
+            fs::write(&path, &text).expect("bless");
+            continue;
+        }
+        let want = fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(text, want, "{name} changed; bless with MLZ_BLESS=1 cargo test -p mlz --test cli");
+    }
+    let _ = fs::remove_dir_all(&d);
+}
