@@ -238,8 +238,12 @@ fn json_and_yaml_output_say_the_same_thing() {
 fn help_texts_match_their_snapshots() {
     let d = scratch("help");
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
-    let blessing = std::env::var_os("MLZ_BLESS").is_some_and(|v| v == "1") && std::env::var_os("CI").is_none();
-    for (name, args) in [("help.txt", vec!["--help"]), ("generate-help.txt", vec!["generate", "--help"])] {
+    let blessing =
+        std::env::var_os("MLZ_BLESS").is_some_and(|v| v == "1") && std::env::var_os("CI").is_none();
+    for (name, args) in [
+        ("help.txt", vec!["--help"]),
+        ("generate-help.txt", vec!["generate", "--help"]),
+    ] {
         let out = mlz(&args, &d);
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -249,7 +253,10 @@ fn help_texts_match_their_snapshots() {
             continue;
         }
         let want = fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(text, want, "{name} changed; bless with MLZ_BLESS=1 cargo test -p mlz --test cli");
+        assert_eq!(
+            text, want,
+            "{name} changed; bless with MLZ_BLESS=1 cargo test -p mlz --test cli"
+        );
     }
     let _ = fs::remove_dir_all(&d);
 }
