@@ -292,18 +292,19 @@ impl<'a> Resolver<'a> {
             &organization.governed_regions,
         );
 
+        // What the Control Tower, Identity Center and Service Catalog sections refer to.
+        let cx = access::Names {
+            ous: &ous,
+            ou_names: &ou_names,
+            bad_ous: &bad_ous,
+            stages: &stages,
+            bad_stages: &bad_stages,
+            bad_accounts: &bad_accounts,
+        };
         let control_tower = match doc.get("controlTower") {
             Some(v) => {
                 let raw: RawControlTower =
                     self.decode(v, &ConfigPath::root().key("controlTower"))?;
-                let cx = access::Names {
-                    ous: &ous,
-                    ou_names: &ou_names,
-                    bad_ous: &bad_ous,
-                    stages: &stages,
-                    bad_stages: &bad_stages,
-                    bad_accounts: &bad_accounts,
-                };
                 Some(self.control_tower(raw, &organization, &cx, &mut accounts))
             }
             None => None,
@@ -312,14 +313,6 @@ impl<'a> Resolver<'a> {
             Some(v) => {
                 let raw: RawIdentityCenter =
                     self.decode(v, &ConfigPath::root().key("identityCenter"))?;
-                let cx = access::Names {
-                    ous: &ous,
-                    ou_names: &ou_names,
-                    bad_ous: &bad_ous,
-                    stages: &stages,
-                    bad_stages: &bad_stages,
-                    bad_accounts: &bad_accounts,
-                };
                 Some(self.identity_center(raw, &organization, &cx, &accounts, &teams))
             }
             None => None,
@@ -329,14 +322,6 @@ impl<'a> Resolver<'a> {
             Some(v) => {
                 let raw: RawServiceCatalog =
                     self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
-                let cx = access::Names {
-                    ous: &ous,
-                    ou_names: &ou_names,
-                    bad_ous: &bad_ous,
-                    stages: &stages,
-                    bad_stages: &bad_stages,
-                    bad_accounts: &bad_accounts,
-                };
                 self.service_catalog(raw, &cx, &accounts, identity_center.as_ref())
             }
             None => Vec::new(),

@@ -101,6 +101,103 @@ fn control_arn(id: &str, home: &str) -> Option<String> {
     ok.then(|| format!("arn:aws:controltower:{home}::control/{id}"))
 }
 
+/// What kind of template a config item names: a built-in one by name, or a file.
+pub(super) struct TemplateKind {
+    what: &'static str,
+    unknown_code: &'static str,
+    file_code: &'static str,
+    builtin_dir: &'static str,
+    names: &'static [&'static str],
+    lookup: fn(&str) -> Option<&'static str>,
+    /// Built-ins get the standard part merged in (blueprints do).
+    with_standard: bool,
+}
+
+pub(super) const BLUEPRINT: TemplateKind = TemplateKind {
+    what: "blueprint",
+    unknown_code: "unknown-blueprint",
+    file_code: "blueprint-file",
+    builtin_dir: "blueprints",
+    names: blueprints::BUILTIN_NAMES,
+    lookup: blueprints::builtin,
+    with_standard: true,
+};
+
+pub(super) const PRODUCT: TemplateKind = TemplateKind {
+    what: "product",
+    unknown_code: "unknown-product",
+    file_code: "product-file",
+    builtin_dir: "products",
+    names: crate::products::BUILTIN_NAMES,
+    lookup: crate::products::builtin,
+    with_standard: false,
+};
+
+/// A loaded template and its warnings, or every error in it.
+type Loaded =
+    Result<(mlz_cfn::Template, Vec<crate::diag::Diagnostic>), Vec<crate::diag::Diagnostic>>;
+
+impl Resolver<'_> {
+    /// Reads the template an item names (`path` is the item): the built-in of that name, or
+    /// the file beside the config. None when there is nothing to read (already reported).
+    pub(super) fn load_template(
+        &mut self,
+        kind: &TemplateKind,
+        name: &str,
+        file: Option<&str>,
+        path: &ConfigPath,
+    ) -> Option<Loaded> {
+        let what = kind.what;
+        match file {
+            None => match (kind.lookup)(name) {
+                Some(text) => Some(blueprints::load(
+                    &format!("{}/{name}.yaml", kind.builtin_dir),
+                    text,
+                    kind.with_standard,
+                )),
+                None => {
+                    let d = self
+                        .at(
+                            kind.unknown_code,
+                            &path.key("name"),
+                            format!("there is no built-in {what} named {name:?}"),
+                        )
+                        .expected(format!(
+                            "one of {}, or `file:` for your own",
+                            kind.names.join(", ")
+                        ))
+                        .maybe_hint(did_you_mean(name, kind.names.iter().copied()));
+                    self.push(d);
+                    None
+                }
+            },
+            Some(f) => {
+                let shown = match self.file.rsplit_once('/') {
+                    Some((dir, _)) => format!("{dir}/{f}"),
+                    None => f.to_owned(),
+                };
+                match self.files.read(f) {
+                    Ok(text) => {
+                        self.sources.insert(&shown, &text);
+                        Some(blueprints::load(&shown, &text, false))
+                    }
+                    Err(e) => {
+                        let d = self
+                            .at(
+                                kind.file_code,
+                                &path.key("file"),
+                                format!("cannot read {what} file {f:?}: {e}"),
+                            )
+                            .hint("the path is relative to the folder of the config file");
+                        self.push(d);
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Resolver<'_> {
     /// The OU and everything nested in it.
     pub(super) fn subtree(ous: &[Ou], root: OuIdx) -> HashSet<OuIdx> {
@@ -416,63 +513,19 @@ impl Resolver<'_> {
                     self.push(d);
                 }
             }
-            let loaded = match &b.file {
-                None => match blueprints::builtin(&b.name) {
-                    Some(text) => {
-                        blueprints::load(&format!("blueprints/{}.yaml", b.name), text, true)
-                    }
-                    None => {
-                        let d = self
-                            .at(
-                                "unknown-blueprint",
-                                &p.key("name"),
-                                format!("there is no built-in blueprint named {:?}", b.name),
-                            )
-                            .expected(format!(
-                                "one of {}, or `file:` for your own",
-                                blueprints::BUILTIN_NAMES.join(", ")
-                            ))
-                            .maybe_hint(did_you_mean(
-                                &b.name,
-                                blueprints::BUILTIN_NAMES.iter().copied(),
-                            ));
-                        self.push(d);
-                        continue;
-                    }
-                },
-                Some(f) => {
-                    if blueprints::builtin(&b.name).is_some() {
-                        let d = self
-                            .at(
-                                "blueprint-name-taken",
-                                &p.key("name"),
-                                format!("{:?} is a built-in blueprint's name", b.name),
-                            )
-                            .hint("give your own blueprint another name");
-                        self.push(d);
-                    }
-                    let shown = match self.file.rsplit_once('/') {
-                        Some((dir, _)) => format!("{dir}/{f}"),
-                        None => f.clone(),
-                    };
-                    match self.files.read(f) {
-                        Ok(text) => {
-                            self.sources.insert(&shown, &text);
-                            blueprints::load(&shown, &text, false)
-                        }
-                        Err(e) => {
-                            let d = self
-                                .at(
-                                    "blueprint-file",
-                                    &p.key("file"),
-                                    format!("cannot read blueprint file {f:?}: {e}"),
-                                )
-                                .hint("the path is relative to the folder of the config file");
-                            self.push(d);
-                            continue;
-                        }
-                    }
-                }
+            if b.file.is_some() && blueprints::builtin(&b.name).is_some() {
+                let d = self
+                    .at(
+                        "blueprint-name-taken",
+                        &p.key("name"),
+                        format!("{:?} is a built-in blueprint's name", b.name),
+                    )
+                    .hint("give your own blueprint another name");
+                self.push(d);
+            }
+            let Some(loaded) = self.load_template(&BLUEPRINT, &b.name, b.file.as_deref(), &p)
+            else {
+                continue;
             };
             let template = match loaded {
                 Ok((t, warnings)) => {

@@ -9,7 +9,6 @@ use crate::diag::did_you_mean;
 use crate::model::*;
 use crate::path::ConfigPath;
 use crate::raw::*;
-use crate::{blueprints, products};
 
 /// Service Catalog accepts at most this many IAM_PATTERN principals per portfolio.
 const MAX_PATTERN_PRINCIPALS: usize = 10;
@@ -157,53 +156,13 @@ impl Resolver<'_> {
                 ) {
                     continue;
                 }
-                let loaded = match &prod.file {
-                    None => match products::builtin(&prod.name) {
-                        Some(text) => {
-                            blueprints::load(&format!("products/{}.yaml", prod.name), text, false)
-                        }
-                        None => {
-                            let d = self
-                                .at(
-                                    "unknown-product",
-                                    &pp.key("name"),
-                                    format!("there is no built-in product named {:?}", prod.name),
-                                )
-                                .expected(format!(
-                                    "one of {}, or `file:` for your own",
-                                    products::BUILTIN_NAMES.join(", ")
-                                ))
-                                .maybe_hint(did_you_mean(
-                                    &prod.name,
-                                    products::BUILTIN_NAMES.iter().copied(),
-                                ));
-                            self.push(d);
-                            continue;
-                        }
-                    },
-                    Some(f) => {
-                        let shown = match self.file.rsplit_once('/') {
-                            Some((dir, _)) => format!("{dir}/{f}"),
-                            None => f.clone(),
-                        };
-                        match self.files.read(f) {
-                            Ok(text) => {
-                                self.sources.insert(&shown, &text);
-                                blueprints::load(&shown, &text, false)
-                            }
-                            Err(e) => {
-                                let d = self
-                                    .at(
-                                        "product-file",
-                                        &pp.key("file"),
-                                        format!("cannot read product file {f:?}: {e}"),
-                                    )
-                                    .hint("the path is relative to the folder of the config file");
-                                self.push(d);
-                                continue;
-                            }
-                        }
-                    }
+                let Some(loaded) = self.load_template(
+                    &super::access::PRODUCT,
+                    &prod.name,
+                    prod.file.as_deref(),
+                    &pp,
+                ) else {
+                    continue;
                 };
                 match loaded {
                     Ok((template, warnings)) => {
