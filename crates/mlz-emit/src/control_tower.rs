@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, Platform};
+use mlz_model::{
+    AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone, Platform,
+};
 use serde_json::json;
 
 use crate::common::{
@@ -15,8 +17,8 @@ use crate::common::{
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
 use crate::types::{
-    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, IAM_ROLE, SC_PORTFOLIO, SC_PORTFOLIO_PRODUCT,
-    SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE, IAM_ROLE, SC_PORTFOLIO,
+    SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
@@ -36,6 +38,19 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         return Ok(());
     };
     let mut errs = Vec::new();
+    let first = out.stacks.len();
+    let landing_zone = match ct.landing_zone.as_ref().map(|lz| landing_zone(p, lz)) {
+        Some(Ok(s)) => {
+            let path = s.path.clone();
+            out.stacks.push(s);
+            Some(path)
+        }
+        Some(Err(e)) => {
+            errs.push(e);
+            None
+        }
+        None => None,
+    };
     match governance(p, ct) {
         Ok(Some(s)) => out.stacks.push(s),
         Ok(None) => {}
@@ -49,11 +64,103 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     if let Err(e) = vending(p, ct, ext, out) {
         errs.push(e);
     }
+    // Everything Control Tower does needs the landing zone first.
+    if let Some(lz) = landing_zone {
+        for s in out
+            .stacks
+            .iter_mut()
+            .skip(first)
+            .filter(|s| s.path != lz && s.account == AccountRef::Management)
+        {
+            s.after.push((
+                lz.clone(),
+                "Control Tower's baselines, controls and Account Factory need the landing zone",
+            ));
+        }
+    }
     if errs.is_empty() {
         Ok(())
     } else {
         Err(errs)
     }
+}
+
+/// The landing zone itself, when the config manages it. Retained on delete: removing the
+/// resource would decommission Control Tower.
+fn landing_zone(p: &Platform, lz: &LandingZone) -> Result<Stack, EmitError> {
+    let path = "control-tower/landing-zone";
+    let mut t = Template::new(format!(
+        "{}: the Control Tower landing zone. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let mut params = Vec::new();
+    let log_archive = use_ident(
+        account_ref_ident(p, AccountRef::Account(lz.log_archive))?,
+        &mut t,
+        &mut params,
+    );
+    let audit = use_ident(
+        account_ref_ident(p, AccountRef::Account(lz.audit))?,
+        &mut t,
+        &mut params,
+    );
+    let mut structure = vec![(
+        "security",
+        Value::map([("name", Value::str(p.ou(lz.security_ou).name.clone()))]),
+    )];
+    if let Some(s) = lz.sandbox_ou {
+        structure.push((
+            "sandbox",
+            Value::map([("name", Value::str(p.ou(s).name.clone()))]),
+        ));
+    }
+    let manifest = Value::map([
+        (
+            "governedRegions",
+            Value::list_of_str(p.organization.governed_regions.iter().cloned()),
+        ),
+        ("organizationStructure", Value::map(structure)),
+        (
+            "centralizedLogging",
+            Value::map([
+                ("accountId", log_archive),
+                (
+                    "configurations",
+                    Value::map([
+                        (
+                            "loggingBucket",
+                            Value::map([(
+                                "retentionDays",
+                                Value::Int(i64::from(lz.log_retention_days)),
+                            )]),
+                        ),
+                        (
+                            "accessLoggingBucket",
+                            Value::map([(
+                                "retentionDays",
+                                Value::Int(i64::from(lz.access_log_retention_days)),
+                            )]),
+                        ),
+                    ]),
+                ),
+                ("enabled", Value::Bool(true)),
+            ]),
+        ),
+        ("securityRoles", Value::map([("accountId", audit)])),
+        (
+            "accessManagement",
+            Value::map([("enabled", Value::Bool(true))]),
+        ),
+    ]);
+    let r = Resource::new(CT_LANDING_ZONE)
+        .prop("Version", lz.version.as_str())
+        .prop("Manifest", manifest)
+        .retained();
+    t.add_resource(LogicalId::new("LandingZone").map_err(|e| bug(path, e))?, r)
+        .map_err(|e| bug(path, e))?;
+    let mut s = new_stack(p, "control-tower-landing-zone", path, t);
+    s.parameters = params;
+    Ok(s)
 }
 
 fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitError> {

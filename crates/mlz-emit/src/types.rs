@@ -26,3 +26,4 @@ pub const SC_TAG_OPTION: &str = "AWS::ServiceCatalog::TagOption";
 pub const SC_TAG_OPTION_ASSOCIATION: &str = "AWS::ServiceCatalog::TagOptionAssociation";
 /// Our own custom resource: shares a portfolio with an OU (see service_catalog.rs).
 pub const CUSTOM_ORGANIZATION_SHARE: &str = "Custom::OrganizationPortfolioShare";
+pub const CT_LANDING_ZONE: &str = "AWS::ControlTower::LandingZone";

@@ -84,6 +84,19 @@ pub struct ControlTower {
     /// The AFC hub account, when there are blueprints.
     pub hub: Option<AccountIdx>,
     pub blueprints: Vec<Blueprint>,
+    /// When mlz manages the landing zone itself.
+    pub landing_zone: Option<LandingZone>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LandingZone {
+    pub version: String,
+    pub log_archive: AccountIdx,
+    pub audit: AccountIdx,
+    pub security_ou: OuIdx,
+    pub sandbox_ou: Option<OuIdx>,
+    pub log_retention_days: u32,
+    pub access_log_retention_days: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -143,6 +143,19 @@ pub struct RawControlTower {
     pub blueprint_hub: Option<RawHub>,
     #[serde(default)]
     pub blueprints: Vec<RawBlueprint>,
+    pub landing_zone: Option<RawLandingZone>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawLandingZone {
+    pub version: String,
+    pub log_archive_account: String,
+    pub audit_account: String,
+    pub security_ou: Option<String>,
+    pub sandbox_ou: Option<String>,
+    pub log_retention_days: Option<u32>,
+    pub access_log_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

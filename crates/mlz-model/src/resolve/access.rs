@@ -604,8 +604,14 @@ impl Resolver<'_> {
             }
         }
 
+        let landing_zone = match &raw.landing_zone {
+            Some(lz) => self.landing_zone(lz, &base.key("landingZone"), cx, accounts),
+            None => None,
+        };
+
         ControlTower {
             enabled: raw.enabled.unwrap_or(true),
+            landing_zone,
             account_factory_product: raw
                 .account_factory_product
                 .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
@@ -621,6 +627,68 @@ impl Resolver<'_> {
             hub,
             blueprints: blueprints_out,
         }
+    }
+
+    fn landing_zone(
+        &mut self,
+        lz: &RawLandingZone,
+        p: &ConfigPath,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+    ) -> Option<LandingZone> {
+        let account = |me: &mut Self, name: &str, key: &str| match me.account_ref(
+            name,
+            &p.key(key),
+            accounts,
+            cx,
+        ) {
+            Some(AccountRef::Account(i)) => Some(i),
+            Some(AccountRef::Management) => {
+                let d = me.at(
+                    "landing-zone-account",
+                    &p.key(key),
+                    "the management account cannot hold the landing zone's logs or audit role",
+                );
+                me.push(d);
+                None
+            }
+            None => None,
+        };
+        let log_archive = account(self, &lz.log_archive_account, "logArchiveAccount");
+        let audit = account(self, &lz.audit_account, "auditAccount");
+        if let (Some(l), Some(a)) = (log_archive, audit) {
+            if l == a {
+                let d = self.at(
+                    "landing-zone-account",
+                    &p.key("auditAccount"),
+                    "the log archive and audit accounts must be two different accounts",
+                );
+                self.push(d);
+            }
+        }
+        let security_name = lz
+            .security_ou
+            .clone()
+            .unwrap_or_else(|| "Security".to_owned());
+        let security_path = if lz.security_ou.is_some() {
+            p.key("securityOu")
+        } else {
+            p.clone()
+        };
+        let security_ou = self.lookup_ou(&security_name, &security_path, cx.ou_names, cx.bad_ous);
+        let sandbox_ou = match &lz.sandbox_ou {
+            Some(n) => Some(self.lookup_ou(n, &p.key("sandboxOu"), cx.ou_names, cx.bad_ous)?),
+            None => None,
+        };
+        Some(LandingZone {
+            version: lz.version.clone(),
+            log_archive: log_archive?,
+            audit: audit?,
+            security_ou: security_ou?,
+            sandbox_ou,
+            log_retention_days: lz.log_retention_days.unwrap_or(365),
+            access_log_retention_days: lz.access_log_retention_days.unwrap_or(3650),
+        })
     }
 
     /// Records that blueprint `bp` claims `key`; a second claim on the same key is the AFC
