@@ -264,6 +264,55 @@ pub fn slug(key: &str) -> String {
     out.trim_matches('-').to_owned()
 }
 
+/// What a stack in `consumer` may use for an id: exports live in the management account's
+/// stacks, so in any other account an imported id becomes a parameter instead.
+pub fn in_account(
+    ident: Ident,
+    consumer: AccountRef,
+    lid: &LogicalId,
+    what: &str,
+    pattern: &'static str,
+) -> Result<Ident, EmitError> {
+    Ok(match ident {
+        Ident::Import(export) if consumer != AccountRef::Management => Ident::Param {
+            id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("common", e))?,
+            description: format!("The id of {what} (export {export} in the management account)"),
+            pattern,
+        },
+        other => other,
+    })
+}
+
+/// [`account_ref_ident`] for a stack deployed in `consumer`.
+pub fn account_ref_ident_in(
+    p: &Platform,
+    r: AccountRef,
+    consumer: AccountRef,
+) -> Result<Ident, EmitError> {
+    let ident = account_ref_ident(p, r)?;
+    match r {
+        AccountRef::Account(i) => in_account(
+            ident,
+            consumer,
+            &account_logical_id(p.account(i))?,
+            &format!("account {}", p.account(i).name),
+            ACCOUNT_ID_PATTERN,
+        ),
+        AccountRef::Management => Ok(ident),
+    }
+}
+
+/// [`ou_ident`] for a stack deployed in `consumer`.
+pub fn ou_ident_in(p: &Platform, ou: OuIdx, consumer: AccountRef) -> Result<Ident, EmitError> {
+    in_account(
+        ou_ident(p, ou)?,
+        consumer,
+        &ou_logical_id(&p.ou(ou).name)?,
+        &format!("OU {}", p.ou(ou).path),
+        OU_ID_PATTERN,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

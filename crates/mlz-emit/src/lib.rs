@@ -12,9 +12,11 @@ mod docs;
 mod identity_center;
 mod manifest;
 mod organizations;
+mod ram;
 mod service_catalog;
 mod stack;
 pub mod types;
+mod unified_studio;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +68,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         control_tower::emit(p, ext, &mut out),
         identity_center::emit(p, &mut out),
         service_catalog::emit(p, ext, &mut out),
+        unified_studio::emit(p, ext, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);

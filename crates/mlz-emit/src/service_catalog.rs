@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::artifacts::bucket_export;
 use crate::common::{
-    account_ref_ident, bug, chain, content_version, new_stack, ou_ident, use_ident,
+    account_ref_ident_in, bug, chain, content_version, new_stack, ou_ident, ou_ident_in, use_ident,
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, StackParam, Upload};
 use crate::types::{
@@ -228,7 +228,7 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
             AccountRef::Account(i) => p.account(i).key.clone(),
         };
         let id = LogicalId::derive("Share", &key).map_err(|e| bug(&path, e))?;
-        let account = use_ident(account_ref_ident(p, a)?, &mut t, &mut params);
+        let account = use_ident(account_ref_ident_in(p, a, pf.account)?, &mut t, &mut params);
         t.add_resource(
             id.clone(),
             Resource::new(SC_PORTFOLIO_SHARE)
@@ -395,7 +395,7 @@ fn organization_shares(
     for &ou in &pf.share_ous {
         let ou_name = &p.ou(ou).name;
         let id = LogicalId::derive("OuShare", ou_name).map_err(|e| bug(path, e))?;
-        let ou_id = use_ident(share_ou_ident(p, pf, ou)?, t, params);
+        let ou_id = use_ident(ou_ident_in(p, ou, pf.account)?, t, params);
         let mut r = Resource::new(CUSTOM_ORGANIZATION_SHARE)
             .prop(
                 "ServiceToken",
@@ -409,26 +409,6 @@ fn organization_shares(
         t.add_resource(id, r).map_err(|e| bug(path, e))?;
     }
     Ok(())
-}
-
-/// The OU id for an organization-node share: a parameter unless the config knows it (the
-/// OU stack's export lives in the management account, not in the portfolio's account).
-fn share_ou_ident(
-    p: &Platform,
-    pf: &Portfolio,
-    ou: OuIdx,
-) -> Result<crate::common::Ident, EmitError> {
-    match (pf.account, &p.ou(ou).id) {
-        (AccountRef::Management, _) | (_, Some(_)) => ou_ident(p, ou),
-        _ => {
-            let lid = crate::common::ou_logical_id(&p.ou(ou).name)?;
-            Ok(crate::common::Ident::Param {
-                id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("service-catalog", e))?,
-                description: format!("The id (ou-...) of OU {}: aws organizations list-organizational-units-for-parent", p.ou(ou).path),
-                pattern: "^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$",
-            })
-        }
-    }
 }
 
 const ORGANIZATION_SHARE_CODE: &str = r#"import time

@@ -27,3 +27,9 @@ pub const SC_TAG_OPTION_ASSOCIATION: &str = "AWS::ServiceCatalog::TagOptionAssoc
 /// Our own custom resource: shares a portfolio with an OU (see service_catalog.rs).
 pub const CUSTOM_ORGANIZATION_SHARE: &str = "Custom::OrganizationPortfolioShare";
 pub const CT_LANDING_ZONE: &str = "AWS::ControlTower::LandingZone";
+pub const KMS_KEY: &str = "AWS::KMS::Key";
+pub const RAM_RESOURCE_SHARE: &str = "AWS::RAM::ResourceShare";
+pub const DZ_DOMAIN: &str = "AWS::DataZone::Domain";
+pub const DZ_DOMAIN_UNIT: &str = "AWS::DataZone::DomainUnit";
+pub const DZ_BLUEPRINT_CONFIGURATION: &str = "AWS::DataZone::EnvironmentBlueprintConfiguration";
+pub const DZ_POLICY_GRANT: &str = "AWS::DataZone::PolicyGrant";

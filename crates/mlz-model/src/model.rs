@@ -31,6 +31,27 @@ pub struct Platform {
     pub identity_center: Option<IdentityCenter>,
     /// Service Catalog portfolios (empty without a `serviceCatalog` section).
     pub portfolios: Vec<Portfolio>,
+    /// Present when the config has a `unifiedStudio` section.
+    pub unified_studio: Option<UnifiedStudio>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnifiedStudio {
+    pub name: String,
+    pub description: Option<String>,
+    /// The central account that holds the domain.
+    pub account: AccountRef,
+    pub domain_units: Vec<String>,
+    pub associated: Vec<AssociatedAccount>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssociatedAccount {
+    pub account: AccountRef,
+    pub regions: Vec<String>,
+    pub blueprints: Vec<String>,
+    /// Domain units whose projects may use the blueprints (by name; all when empty).
+    pub domain_units: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

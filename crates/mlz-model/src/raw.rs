@@ -334,3 +334,31 @@ pub struct RawProduct {
     pub description: Option<String>,
     pub owner: Option<String>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawUnifiedStudio {
+    pub domain: RawStudioDomain,
+    #[serde(default)]
+    pub associated_accounts: Vec<RawAssociatedAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawStudioDomain {
+    pub name: String,
+    pub account: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub domain_units: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAssociatedAccount {
+    pub account: String,
+    pub regions: Option<Vec<String>>,
+    pub blueprints: Vec<String>,
+    #[serde(default)]
+    pub domain_units: Vec<String>,
+}

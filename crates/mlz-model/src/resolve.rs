@@ -22,6 +22,7 @@ use crate::{FileSource, Sources};
 
 mod access;
 mod catalog;
+mod studio;
 
 pub(crate) struct Resolver<'a> {
     file: &'a str,
@@ -327,6 +328,15 @@ impl<'a> Resolver<'a> {
             None => Vec::new(),
         };
 
+        let unified_studio = match doc.get("unifiedStudio") {
+            Some(v) => {
+                let raw: RawUnifiedStudio =
+                    self.decode(v, &ConfigPath::root().key("unifiedStudio"))?;
+                self.unified_studio(raw, &organization, &cx, &accounts)
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -336,6 +346,7 @@ impl<'a> Resolver<'a> {
             control_tower,
             identity_center,
             portfolios,
+            unified_studio,
         })
     }
 

@@ -10,8 +10,8 @@ fn reference_platform_resolves_cleanly() {
     let p = l.platform.expect("platform");
     assert_eq!(p.ous.len(), 7);
     assert_eq!(p.teams.len(), 2);
-    // 9 declared accounts and 2 teams x 3 stages
-    assert_eq!(p.accounts.len(), 15);
+    // 11 declared accounts and 2 teams x 3 stages
+    assert_eq!(p.accounts.len(), 17);
     let prod = p
         .accounts
         .iter()

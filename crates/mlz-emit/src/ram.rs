@@ -1,0 +1,45 @@
+//! AWS RAM resource shares, built in one place for every emitter that shares something
+//! (the Unified Studio domain today; the Transit Gateway next).
+//!
+//! Every share is for principals inside the organisation only (`AllowExternalPrincipals:
+//! false`). Sharing with an OU or the whole organisation also needs RAM's sharing with AWS
+//! Organizations turned on once, which CloudFormation cannot do: [`enable_sharing_step`].
+
+use mlz_cfn::Value;
+
+use crate::stack::ManualStep;
+use crate::types::RAM_RESOURCE_SHARE;
+
+/// A resource share of `resources` with `principals` (account ids, OU ARNs or the
+/// organisation ARN), under the given RAM permissions (the resource type's default when empty).
+pub fn share(
+    name: String,
+    resources: Vec<Value>,
+    principals: Vec<Value>,
+    permissions: &[&str],
+) -> mlz_cfn::Resource {
+    let mut r = mlz_cfn::Resource::new(RAM_RESOURCE_SHARE)
+        .prop("Name", name)
+        .prop("AllowExternalPrincipals", false)
+        .prop("ResourceArns", Value::List(resources))
+        .prop("Principals", Value::List(principals));
+    if !permissions.is_empty() {
+        r = r.prop(
+            "PermissionArns",
+            Value::list_of_str(permissions.iter().copied()),
+        );
+    }
+    r
+}
+
+/// The one-time switch RAM needs before shares with OUs or the organisation work, and before
+/// shares inside the organisation are accepted without an invitation.
+pub fn enable_sharing_step(management: &str, before: Vec<String>) -> ManualStep {
+    ManualStep {
+        id: "ram-sharing-with-organization".into(),
+        account: management.to_owned(),
+        reason: "AWS RAM must be allowed to share with AWS Organizations once: then shares inside the organisation need no invitation to accept. CloudFormation has no resource type for it.".into(),
+        commands: vec!["aws ram enable-sharing-with-aws-organization".into()],
+        before,
+    }
+}

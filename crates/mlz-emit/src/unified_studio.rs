@@ -1,0 +1,477 @@
+//! SageMaker Unified Studio (DataZone V2) across accounts: the domain with its roles, key and
+//! domain units in the central account; one RAM share of the domain per associated account;
+//! and in each associated account the provisioning and manage-access roles, the enabled
+//! blueprints and the grants that let projects use them.
+
+use std::collections::BTreeMap;
+
+use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
+use mlz_model::{AccountRef, AssociatedAccount, Platform, UnifiedStudio};
+use serde_json::json;
+
+use crate::common::{account_ref_ident_in, bug, new_stack, slug, use_ident, Ident};
+use crate::ram;
+use crate::stack::{Emitted, Stack, StackParam};
+use crate::types::{
+    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_POLICY_GRANT, IAM_ROLE, KMS_KEY,
+};
+use crate::EmitError;
+
+/// The RAM permission that shares a V2 domain with an associated account (with portal access).
+const DOMAIN_SHARE_PERMISSION: &str = "arn:aws:ram::aws:permission/AWSRAMPermissionsAmazonDatazoneDomainExtendedServiceWithPortalAccess";
+/// AWS-managed policies of the Unified Studio roles.
+const EXECUTION_ROLE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/SageMakerStudioDomainExecutionRolePolicy";
+const SERVICE_ROLE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/SageMakerStudioDomainServiceRolePolicy";
+const PROVISIONING_ROLE_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/SageMakerStudioProjectProvisioningRolePolicy";
+const MANAGE_ACCESS_POLICIES: &[&str] = &[
+    "arn:aws:iam::aws:policy/service-role/AmazonDataZoneGlueManageAccessRolePolicy",
+    "arn:aws:iam::aws:policy/service-role/AmazonDataZoneRedshiftManageAccessRolePolicy",
+    "arn:aws:iam::aws:policy/AmazonDataZoneSageMakerAccess",
+];
+const DOMAIN_ID_PATTERN: &str = "^dzd[-_][a-zA-Z0-9_-]{1,36}$";
+
+fn j(v: serde_json::Value) -> Value {
+    Value::from_json(&v)
+}
+
+fn account_name(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => p.organization.management.name.clone(),
+        AccountRef::Account(i) => p.account(i).name.clone(),
+    }
+}
+
+fn account_key(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => "management".to_owned(),
+        AccountRef::Account(i) => p.account(i).key.clone(),
+    }
+}
+
+/// A role DataZone assumes, for one account's use only.
+fn datazone_role(
+    description: &str,
+    actions: &[&str],
+    source_account: Value,
+    managed: &[&str],
+) -> Resource {
+    Resource::new(IAM_ROLE)
+        .prop("Description", description)
+        .prop(
+            "AssumeRolePolicyDocument",
+            Value::map([
+                ("Version", Value::str("2012-10-17")),
+                (
+                    "Statement",
+                    Value::List(vec![Value::map([
+                        ("Effect", Value::str("Allow")),
+                        (
+                            "Principal",
+                            Value::map([("Service", Value::str("datazone.amazonaws.com"))]),
+                        ),
+                        ("Action", Value::list_of_str(actions.iter().copied())),
+                        (
+                            "Condition",
+                            Value::map([(
+                                "StringEquals",
+                                Value::map([("aws:SourceAccount", source_account)]),
+                            )]),
+                        ),
+                    ])]),
+                ),
+            ]),
+        )
+        .prop(
+            "ManagedPolicyArns",
+            Value::list_of_str(managed.iter().copied()),
+        )
+}
+
+pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    let Some(us) = &p.unified_studio else {
+        return Ok(());
+    };
+    let mut errs = Vec::new();
+    match domain(p, us) {
+        Ok(s) => {
+            let domain_path = s.path.clone();
+            out.stacks.push(s);
+            for a in &us.associated {
+                match associated(p, us, a, &domain_path) {
+                    Ok(s) => out.stacks.push(s),
+                    Err(e) => errs.push(e),
+                }
+            }
+            if !us.associated.is_empty() {
+                out.steps.push(ram::enable_sharing_step(
+                    &p.organization.management.name,
+                    vec![format!("{domain_path}.{ext}")],
+                ));
+            }
+        }
+        Err(e) => errs.push(e),
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
+    let path = "unified-studio/domain";
+    let mut t = Template::new(format!(
+        "{}: the SageMaker Unified Studio domain {} (V2), its roles, key and domain units, and its RAM shares with associated accounts. Deploy in {}, home region.",
+        p.organization.name,
+        us.name,
+        account_name(p, us.account)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let key = LogicalId::new("DomainKey").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        key.clone(),
+        Resource::new(KMS_KEY)
+            .prop("Description", "Encrypts the Unified Studio domain.")
+            .prop("EnableKeyRotation", true)
+            .prop(
+                "KeyPolicy",
+                j(json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "AccountAdministers",
+                        "Effect": "Allow",
+                        "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+                        "Action": "kms:*",
+                        "Resource": "*"
+                    }]
+                })),
+            )
+            .retained(),
+    )
+    .map_err(|e| bug(path, e))?;
+    let this_account = Value::Pseudo(mlz_cfn::Pseudo::AccountId);
+    let exec = LogicalId::new("DomainExecutionRole").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        exec.clone(),
+        datazone_role(
+            "What the Unified Studio portal does on users' behalf in the domain.",
+            &["sts:AssumeRole", "sts:TagSession", "sts:SetContext"],
+            this_account.clone(),
+            &[EXECUTION_ROLE_POLICY],
+        ),
+    )
+    .map_err(|e| bug(path, e))?;
+    let service = LogicalId::new("DomainServiceRole").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        service.clone(),
+        datazone_role(
+            "What Unified Studio itself does in the domain account.",
+            &["sts:AssumeRole"],
+            this_account,
+            &[SERVICE_ROLE_POLICY],
+        ),
+    )
+    .map_err(|e| bug(path, e))?;
+    let instance = match p
+        .identity_center
+        .as_ref()
+        .and_then(|ic| ic.instance_arn.clone())
+    {
+        Some(arn) => Value::str(arn),
+        None => use_ident(
+            Ident::Param {
+                id: LogicalId::new("IdentityCenterInstanceArn").map_err(|e| bug(path, e))?,
+                description:
+                    "The IAM Identity Center instance ARN, for single sign-on to the portal".into(),
+                pattern: "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
+            },
+            &mut t,
+            &mut params,
+        ),
+    };
+    let dom = LogicalId::new("Domain").map_err(|e| bug(path, e))?;
+    let mut d = Resource::new(DZ_DOMAIN)
+        .prop("Name", us.name.as_str())
+        .prop("DomainVersion", "V2")
+        .prop("DomainExecutionRole", Value::GetAtt(exec, "Arn".into()))
+        .prop("ServiceRole", Value::GetAtt(service, "Arn".into()))
+        .prop("KmsKeyIdentifier", Value::GetAtt(key, "Arn".into()))
+        .prop(
+            "SingleSignOn",
+            Value::map([
+                ("Type", Value::str("IAM_IDC")),
+                ("UserAssignment", Value::str("MANUAL")),
+                ("IdcInstanceArn", instance),
+            ]),
+        );
+    if let Some(desc) = &us.description {
+        d = d.prop("Description", desc.as_str());
+    }
+    t.add_resource(dom.clone(), d.retained())
+        .map_err(|e| bug(path, e))?;
+    let mut outputs: BTreeMap<String, Value> = BTreeMap::new();
+    outputs.insert("DomainId".into(), Value::GetAtt(dom.clone(), "Id".into()));
+    for unit in &us.domain_units {
+        let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
+        t.add_resource(
+            id.clone(),
+            Resource::new(DZ_DOMAIN_UNIT)
+                .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
+                .prop("Name", unit.as_str())
+                .prop(
+                    "ParentDomainUnitIdentifier",
+                    Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
+                ),
+        )
+        .map_err(|e| bug(path, e))?;
+        outputs.insert(format!("{id}Id"), Value::GetAtt(id, "Id".into()));
+    }
+    // One share per associated account: each accepts (or, inside the organisation with RAM's
+    // organisation sharing on, receives) the domain on its own.
+    for a in &us.associated {
+        if a.account == us.account {
+            continue;
+        }
+        let id = LogicalId::derive("DomainShare", &account_key(p, a.account))
+            .map_err(|e| bug(path, e))?;
+        let principal = use_ident(
+            account_ref_ident_in(p, a.account, us.account)?,
+            &mut t,
+            &mut params,
+        );
+        let share = ram::share(
+            format!(
+                "{}-{}-{}",
+                p.organization.stack_prefix,
+                slug(&us.name),
+                slug(&account_key(p, a.account))
+            ),
+            vec![Value::GetAtt(dom.clone(), "Arn".into())],
+            vec![principal],
+            &[DOMAIN_SHARE_PERMISSION],
+        );
+        t.add_resource(id, share).map_err(|e| bug(path, e))?;
+    }
+    for (name, value) in outputs {
+        t.add_output(
+            LogicalId::new(name.clone()).map_err(|e| bug(path, e))?,
+            Output {
+                description: None,
+                value,
+                export: None,
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    let mut s = new_stack(p, "unified-studio-domain", path, t);
+    s.account = us.account;
+    s.parameters = params;
+    Ok(s)
+}
+
+fn region_id(r: &str) -> String {
+    mlz_cfn::LogicalId::derive("", r)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+fn associated(
+    p: &Platform,
+    us: &UnifiedStudio,
+    a: &AssociatedAccount,
+    domain_path: &str,
+) -> Result<Stack, EmitError> {
+    let key = account_key(p, a.account);
+    let path = format!("unified-studio/blueprints-{}", slug(&key));
+    let mut t = Template::new(format!(
+        "{}: Unified Studio blueprints enabled in {} for domain {} (roles, blueprint configurations, policy grants). Deploy in {}, home region, after the account has the domain share.",
+        p.organization.name,
+        account_name(p, a.account),
+        us.name,
+        account_name(p, a.account)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let param = |t: &mut Template,
+                 params: &mut Vec<StackParam>,
+                 name: &str,
+                 description: String,
+                 pattern: &str|
+     -> Result<Value, EmitError> {
+        let id = LogicalId::new(name).map_err(|e| bug(&path, e))?;
+        if !t.parameters.contains_key(&id) {
+            let mut prm = Parameter::string(description.clone());
+            prm.allowed_pattern = Some(pattern.to_owned());
+            prm.constraint_description = Some("see the description".into());
+            let _ = t.add_parameter(id.clone(), prm);
+            params.push(StackParam {
+                name: name.to_owned(),
+                description,
+                value: None,
+            });
+        }
+        Ok(Value::Ref(id))
+    };
+    let domain_id = param(
+        &mut t,
+        &mut params,
+        "DomainId",
+        format!("The domain id (dzd-...): output DomainId of {domain_path}"),
+        DOMAIN_ID_PATTERN,
+    )?;
+    let domain_account = use_ident(
+        account_ref_ident_in(p, us.account, a.account)?,
+        &mut t,
+        &mut params,
+    );
+    let provisioning = LogicalId::new("ProvisioningRole").map_err(|e| bug(&path, e))?;
+    t.add_resource(
+        provisioning.clone(),
+        datazone_role(
+            "Creates the resources of Unified Studio projects' environments in this account.",
+            &["sts:AssumeRole", "sts:TagSession"],
+            domain_account.clone(),
+            &[PROVISIONING_ROLE_POLICY],
+        ),
+    )
+    .map_err(|e| bug(&path, e))?;
+    let manage = LogicalId::new("ManageAccessRole").map_err(|e| bug(&path, e))?;
+    t.add_resource(
+        manage.clone(),
+        datazone_role("Publishes and grants access to this account's Lakehouse, Glue, Redshift and SageMaker assets.", &["sts:AssumeRole"], domain_account, MANAGE_ACCESS_POLICIES),
+    )
+    .map_err(|e| bug(&path, e))?;
+    // Regional parameters: the network and storage each enabled region's environments use.
+    let mut regional = Vec::new();
+    for r in &a.regions {
+        let rid = region_id(r);
+        let vpc = param(
+            &mut t,
+            &mut params,
+            &format!("{rid}VpcId"),
+            format!("VPC for environments in {r}"),
+            "^vpc-[0-9a-f]{8,17}$",
+        )?;
+        let subnets = param(
+            &mut t,
+            &mut params,
+            &format!("{rid}Subnets"),
+            format!("Comma-separated private subnet ids for environments in {r}"),
+            "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
+        )?;
+        let s3 = param(
+            &mut t,
+            &mut params,
+            &format!("{rid}S3Location"),
+            format!("S3 location (s3://bucket/prefix) for project data in {r}"),
+            "^s3://[a-z0-9.-]{3,63}(/.*)?$",
+        )?;
+        regional.push(Value::map([
+            ("Region", Value::str(r.clone())),
+            (
+                "Parameters",
+                Value::map([("VpcId", vpc), ("Subnets", subnets), ("S3Location", s3)]),
+            ),
+        ]));
+    }
+    let units: Vec<String> = if a.domain_units.is_empty() {
+        us.domain_units.clone()
+    } else {
+        a.domain_units.clone()
+    };
+    let mut unit_ids = Vec::new();
+    for u in &units {
+        let lid = LogicalId::derive("DomainUnit", u).map_err(|e| bug(&path, e))?;
+        unit_ids.push(param(
+            &mut t,
+            &mut params,
+            &format!("{lid}Id"),
+            format!("The id of domain unit {u}: output {lid}Id of {domain_path}"),
+            "^[a-zA-Z0-9_-]{1,36}$",
+        )?);
+    }
+    for b in &a.blueprints {
+        let id = LogicalId::derive("Blueprint", b).map_err(|e| bug(&path, e))?;
+        t.add_resource(
+            id.clone(),
+            Resource::new(DZ_BLUEPRINT_CONFIGURATION)
+                .prop("DomainIdentifier", domain_id.clone())
+                .prop("EnvironmentBlueprintIdentifier", b.as_str())
+                .prop(
+                    "EnabledRegions",
+                    Value::list_of_str(a.regions.iter().cloned()),
+                )
+                .prop(
+                    "ProvisioningRoleArn",
+                    Value::GetAtt(provisioning.clone(), "Arn".into()),
+                )
+                .prop(
+                    "ManageAccessRoleArn",
+                    Value::GetAtt(manage.clone(), "Arn".into()),
+                )
+                .prop("RegionalParameters", Value::List(regional.clone())),
+        )
+        .map_err(|e| bug(&path, e))?;
+        // Projects of the chosen domain units may create environments from the blueprint.
+        for (u, unit) in units.iter().zip(&unit_ids) {
+            let gid = LogicalId::derive("Grant", &format!("{b} {u}")).map_err(|e| bug(&path, e))?;
+            t.add_resource(
+                gid,
+                Resource::new(DZ_POLICY_GRANT)
+                    .prop("DomainIdentifier", domain_id.clone())
+                    .prop("EntityType", "ENVIRONMENT_BLUEPRINT_CONFIGURATION")
+                    .prop(
+                        "EntityIdentifier",
+                        Value::Sub(format!(
+                            "${{AWS::AccountId}}:${{{id}.EnvironmentBlueprintId}}"
+                        )),
+                    )
+                    .prop("PolicyType", "CREATE_ENVIRONMENT_FROM_BLUEPRINT")
+                    .prop(
+                        "Principal",
+                        Value::map([(
+                            "Project",
+                            Value::map([
+                                ("ProjectDesignation", Value::str("CONTRIBUTOR")),
+                                (
+                                    "ProjectGrantFilter",
+                                    Value::map([(
+                                        "DomainUnitFilter",
+                                        Value::map([
+                                            ("DomainUnit", unit.clone()),
+                                            ("IncludeChildDomainUnits", Value::Bool(true)),
+                                        ]),
+                                    )]),
+                                ),
+                            ]),
+                        )]),
+                    )
+                    .prop(
+                        "Detail",
+                        Value::map([(
+                            "CreateEnvironmentFromBlueprint",
+                            Value::Map(mlz_cfn::Map::new()),
+                        )]),
+                    ),
+            )
+            .map_err(|e| bug(&path, e))?;
+        }
+    }
+    let mut s = new_stack(
+        p,
+        &format!("unified-studio-blueprints-{}", slug(&key)),
+        &path,
+        t,
+    );
+    s.account = a.account;
+    s.parameters = params;
+    // The account must have the domain (its RAM share) before it can enable blueprints.
+    s.after.push((
+        domain_path.to_owned(),
+        "the account needs the domain, shared through AWS RAM, before it can enable blueprints",
+    ));
+    Ok(s)
+}
