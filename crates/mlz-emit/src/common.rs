@@ -42,6 +42,13 @@ pub enum Ident {
         description: String,
         pattern: &'static str,
     },
+    /// A parameter whose value is an export of another account's stack.
+    ExportParam {
+        id: LogicalId,
+        description: String,
+        pattern: &'static str,
+        export: String,
+    },
 }
 
 pub fn root_ident(p: &Platform) -> Result<Ident, EmitError> {
@@ -112,23 +119,39 @@ pub fn use_ident(ident: Ident, t: &mut Template, params: &mut Vec<StackParam>) -
             id,
             description,
             pattern,
-        } => {
-            if !t.parameters.contains_key(&id) {
-                let param = Parameter::string(description.clone()).with_pattern(
-                    pattern,
-                    "must be an id of the form shown in the description",
-                );
-                // Cannot collide: parameter ids end in "Id" and resource ids never do.
-                let _ = t.add_parameter(id.clone(), param);
-                params.push(StackParam {
-                    name: id.to_string(),
-                    description,
-                    value: None,
-                });
-            }
-            Value::Ref(id)
-        }
+        } => param_ident(t, params, id, description, pattern, None),
+        Ident::ExportParam {
+            id,
+            description,
+            pattern,
+            export,
+        } => param_ident(t, params, id, description, pattern, Some(export)),
     }
+}
+
+fn param_ident(
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    id: LogicalId,
+    description: String,
+    pattern: &'static str,
+    from_export: Option<String>,
+) -> Value {
+    if !t.parameters.contains_key(&id) {
+        let param = Parameter::string(description.clone()).with_pattern(
+            pattern,
+            "must be an id of the form shown in the description",
+        );
+        // Cannot collide: parameter ids end in "Id" and resource ids never do.
+        let _ = t.add_parameter(id.clone(), param);
+        params.push(StackParam {
+            name: id.to_string(),
+            description,
+            value: None,
+            from_export,
+        });
+    }
+    Value::Ref(id)
 }
 
 pub fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack {
@@ -274,10 +297,11 @@ pub fn in_account(
     pattern: &'static str,
 ) -> Result<Ident, EmitError> {
     Ok(match ident {
-        Ident::Import(export) if consumer != AccountRef::Management => Ident::Param {
+        Ident::Import(export) if consumer != AccountRef::Management => Ident::ExportParam {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("common", e))?,
             description: format!("The id of {what} (export {export} in the management account)"),
             pattern,
+            export,
         },
         other => other,
     })

@@ -426,6 +426,7 @@ fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
                 .get(id.as_str())
                 .cloned()
                 .or_else(|| param.default.clone()),
+            from_export: None,
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use mlz_cfn::{limits, render, CheckErrorKind, LogicalId, Template, Value};
 use mlz_model::{Platform, PolicyType};
 use serde_json::{json, Value as J};
 
+use crate::common::{account_logical_id, export_name};
 use crate::stack::{AccountRef, Emitted, ManualStep, Stack};
 use crate::{docs, EmitError, Options, Output};
 
@@ -79,7 +80,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     if !errs.is_empty() {
         return Err(errs);
     }
-    link(&stacks, &mut rendered, ext, &mut errs);
+    link(p, &stacks, &mut rendered, ext, &mut errs);
     let order = waves(&stacks, &rendered, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
@@ -122,8 +123,16 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     })
 }
 
-/// Fills `depends_on` from exports and imports; reports imports nobody exports.
-fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<EmitError>) {
+/// Fills `depends_on` from exports and imports, from parameters whose value is another
+/// account's export, and from the account a stack deploys in (the stack that creates the
+/// account comes first); reports imports nobody exports.
+fn link(
+    p: &Platform,
+    stacks: &[Stack],
+    rendered: &mut [Rendered],
+    ext: &str,
+    errs: &mut Vec<EmitError>,
+) {
     // Exports are per account and region: the same name may be exported in two accounts,
     // and an import only ever sees its own account's and region's exports.
     let mut exporter: HashMap<(AccountRef, &str, &str), usize> = HashMap::new();
@@ -175,6 +184,38 @@ fn link(stacks: &[Stack], rendered: &mut [Rendered], ext: &str, errs: &mut Vec<E
         for r in s.template.resources.values() {
             for v in r.properties.values() {
                 v.walk(&mut visit);
+            }
+        }
+        for prm in &s.parameters {
+            if let Some(name) = &prm.from_export {
+                match anywhere.get(name.as_str()) {
+                    Some(&j) if j != i => {
+                        deps.insert(j);
+                    }
+                    Some(_) => {}
+                    None => errs.push(EmitError {
+                        template: rendered[i].file.clone(),
+                        message: format!(
+                            "parameter {} takes export {name}, which no generated template exports",
+                            prm.name
+                        ),
+                        hint: Some(
+                            "this is a bug in mlz: please report it with your config".into(),
+                        ),
+                    }),
+                }
+            }
+        }
+        // A stack can only deploy once its account exists: after the stack that creates it,
+        // when mlz creates it (an account with a known id is not exported by anyone).
+        if let AccountRef::Account(a) = s.account {
+            if let Ok(lid) = account_logical_id(p.account(a)) {
+                let name = export_name(&p.organization.stack_prefix, &lid, "Id");
+                if let Some(&j) = anywhere.get(name.as_str()) {
+                    if j != i {
+                        deps.insert(j);
+                    }
+                }
             }
         }
         for (after, _) in &s.after {
@@ -333,7 +374,12 @@ fn manifest_json(
             let params: Vec<J> = s
                 .parameters
                 .iter()
-                .map(|pp| json!({ "name": pp.name, "description": pp.description, "value": pp.value }))
+                .map(|pp| match &pp.from_export {
+                    // The export named here holds the value (read it with `aws cloudformation
+                    // list-exports` in the account and region of the stack that exports it).
+                    Some(e) => json!({ "name": pp.name, "description": pp.description, "value": pp.value, "valueFromExport": e }),
+                    None => json!({ "name": pp.name, "description": pp.description, "value": pp.value }),
+                })
                 .collect();
             let deps: Vec<&str> = r.depends_on.iter().map(|&d| rendered[d].file.as_str()).collect();
             let after: Vec<J> = s

@@ -120,6 +120,7 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
                 name: id.to_string(),
                 description: param.description.clone(),
                 value: param.default.clone(),
+                from_export: None,
             })
             .collect();
         out.stacks.push(ts);

@@ -36,6 +36,9 @@ pub struct StackParam {
     pub description: String,
     /// Known at generation time (then it is also the parameter's default).
     pub value: Option<String>,
+    /// The export (in another account, or another region) whose value this parameter takes:
+    /// the stack that exports it deploys first.
+    pub from_export: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -11,9 +11,10 @@ use serde_json::json;
 
 use crate::common::{account_ref_ident_in, bug, new_stack, slug, use_ident, Ident};
 use crate::ram;
-use crate::stack::{Emitted, Stack, StackParam};
+use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
-    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_POLICY_GRANT, IAM_ROLE, KMS_KEY,
+    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_POLICY_GRANT, DZ_PROJECT,
+    DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
 };
 use crate::EmitError;
 
@@ -104,6 +105,36 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
                 }
+            }
+            let blueprint_paths: Vec<String> = out
+                .stacks
+                .iter()
+                .filter(|s| s.path.starts_with("unified-studio/blueprints-"))
+                .map(|s| s.path.clone())
+                .collect();
+            if !us.profiles.is_empty() || !us.projects.is_empty() {
+                match projects(p, us, &blueprint_paths) {
+                    Ok(s) => out.stacks.push(s),
+                    Err(e) => errs.push(e),
+                }
+            }
+            let dynamic: Vec<&str> = us
+                .profiles
+                .iter()
+                .filter(|pr| pr.dynamic)
+                .map(|pr| pr.name.as_str())
+                .collect();
+            if !dynamic.is_empty() {
+                out.steps.push(ManualStep {
+                    id: "unified-studio-account-pools".into(),
+                    account: account_name(p, us.account),
+                    reason: format!(
+                        "Optional. CloudFormation has no account-pool type and a project profile names one fixed account, so each dynamic profile ({}) is generated as one profile per account, named \"<profile> <account>\": the creator picks the account by picking the profile. To offer one profile over a pool instead, create the account pool in the domain outside CloudFormation and point a profile at it.",
+                        dynamic.join(", ")
+                    ),
+                    commands: vec!["See docs/unified-studio.md (dynamic project profiles).".into()],
+                    before: Vec::new(),
+                });
             }
             if !us.associated.is_empty() {
                 out.steps.push(ram::enable_sharing_step(
@@ -255,13 +286,23 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         );
         t.add_resource(id, share).map_err(|e| bug(path, e))?;
     }
+    outputs.insert(
+        "RootDomainUnitId".into(),
+        Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
+    );
     for (name, value) in outputs {
+        // Exported for the projects stack of the same account; the associated accounts take
+        // these as parameters.
+        let export = Some(Value::str(format!(
+            "{}-Studio-{name}",
+            p.organization.stack_prefix
+        )));
         t.add_output(
             LogicalId::new(name.clone()).map_err(|e| bug(path, e))?,
             Output {
                 description: None,
                 value,
-                export: None,
+                export,
                 condition: None,
             },
         )
@@ -299,7 +340,8 @@ fn associated(
                  params: &mut Vec<StackParam>,
                  name: &str,
                  description: String,
-                 pattern: &str|
+                 pattern: &str,
+                 from_domain: bool|
      -> Result<Value, EmitError> {
         let id = LogicalId::new(name).map_err(|e| bug(&path, e))?;
         if !t.parameters.contains_key(&id) {
@@ -311,6 +353,9 @@ fn associated(
                 name: name.to_owned(),
                 description,
                 value: None,
+                // The domain stack's outputs are exported in the domain account.
+                from_export: from_domain
+                    .then(|| format!("{}-Studio-{name}", p.organization.stack_prefix)),
             });
         }
         Ok(Value::Ref(id))
@@ -321,6 +366,7 @@ fn associated(
         "DomainId",
         format!("The domain id (dzd-...): output DomainId of {domain_path}"),
         DOMAIN_ID_PATTERN,
+        true,
     )?;
     let domain_account = use_ident(
         account_ref_ident_in(p, us.account, a.account)?,
@@ -354,6 +400,7 @@ fn associated(
             &format!("{rid}VpcId"),
             format!("VPC for environments in {r}"),
             "^vpc-[0-9a-f]{8,17}$",
+            false,
         )?;
         let subnets = param(
             &mut t,
@@ -361,6 +408,7 @@ fn associated(
             &format!("{rid}Subnets"),
             format!("Comma-separated private subnet ids for environments in {r}"),
             "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
+            false,
         )?;
         let s3 = param(
             &mut t,
@@ -368,6 +416,7 @@ fn associated(
             &format!("{rid}S3Location"),
             format!("S3 location (s3://bucket/prefix) for project data in {r}"),
             "^s3://[a-z0-9.-]{3,63}(/.*)?$",
+            false,
         )?;
         regional.push(Value::map([
             ("Region", Value::str(r.clone())),
@@ -391,6 +440,7 @@ fn associated(
             &format!("{lid}Id"),
             format!("The id of domain unit {u}: output {lid}Id of {domain_path}"),
             "^[a-zA-Z0-9_-]{1,36}$",
+            true,
         )?);
     }
     for b in &a.blueprints {
@@ -473,5 +523,227 @@ fn associated(
         domain_path.to_owned(),
         "the account needs the domain, shared through AWS RAM, before it can enable blueprints",
     ));
+    Ok(s)
+}
+
+fn import(p: &Platform, name: &str) -> Value {
+    Value::ImportValue(Box::new(Value::str(format!(
+        "{}-Studio-{name}",
+        p.organization.stack_prefix
+    ))))
+}
+
+fn unit_id(p: &Platform, unit: &Option<String>) -> Result<Value, EmitError> {
+    Ok(match unit {
+        Some(u) => import(
+            p,
+            &format!(
+                "{}Id",
+                LogicalId::derive("DomainUnit", u).map_err(|e| bug("unified-studio", e))?
+            ),
+        ),
+        None => import(p, "RootDomainUnitId"),
+    })
+}
+
+/// A name DataZone accepts (`^[\w -]+$`, at most 64 characters).
+fn dz_name(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    cleaned
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+fn group(
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    name: &str,
+    path: &str,
+) -> Result<Value, EmitError> {
+    Ok(use_ident(
+        Ident::Param {
+            id: LogicalId::derive("Group", &format!("{name} Id")).map_err(|e| bug(path, e))?,
+            description: format!("The identity store id of group {name} (aws identitystore list-groups)"),
+            pattern: "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$",
+        },
+        t,
+        params,
+    ))
+}
+
+/// Project profiles (a dynamic profile becomes one profile per account: CloudFormation has no
+/// account pools, and a profile names one account), who may create projects from them, and
+/// the configured projects with their memberships.
+fn projects(
+    p: &Platform,
+    us: &UnifiedStudio,
+    blueprint_paths: &[String],
+) -> Result<Stack, EmitError> {
+    let path = "unified-studio/projects";
+    let mut t = Template::new(format!(
+        "{}: Unified Studio project profiles, who may use them, and the projects of domain {}. Deploy in {}, home region, after the associated accounts enabled their blueprints.",
+        p.organization.name,
+        us.name,
+        account_name(p, us.account)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let domain = import(p, "DomainId");
+    // (profile index, account) -> the profile resource made for that account.
+    let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
+    for (pi, pr) in us.profiles.iter().enumerate() {
+        for &acc in &pr.accounts {
+            let label = if pr.dynamic {
+                format!("{} {}", pr.name, account_name(p, acc))
+            } else {
+                pr.name.clone()
+            };
+            let id = LogicalId::derive("Profile", &label).map_err(|e| bug(path, e))?;
+            let account_id = use_ident(
+                account_ref_ident_in(p, acc, us.account)?,
+                &mut t,
+                &mut params,
+            );
+            let configs: Vec<Value> = pr
+                .blueprints
+                .iter()
+                .map(|b| {
+                    let tooling = b == "Tooling";
+                    Value::map([
+                        ("Name", Value::str(b.clone())),
+                        ("EnvironmentBlueprintId", Value::str(b.clone())),
+                        (
+                            "AwsAccount",
+                            Value::map([("AwsAccountId", account_id.clone())]),
+                        ),
+                        (
+                            "AwsRegion",
+                            Value::map([("RegionName", Value::str(pr.region.clone()))]),
+                        ),
+                        (
+                            "DeploymentMode",
+                            Value::str(if tooling { "ON_CREATE" } else { "ON_DEMAND" }),
+                        ),
+                        ("DeploymentOrder", Value::Int(if tooling { 0 } else { 1 })),
+                    ])
+                })
+                .collect();
+            let mut r = Resource::new(DZ_PROJECT_PROFILE)
+                .prop("DomainIdentifier", domain.clone())
+                .prop("Name", dz_name(&label))
+                .prop("Status", "ENABLED")
+                .prop("DomainUnitIdentifier", unit_id(p, &pr.domain_unit)?)
+                .prop("EnvironmentConfigurations", Value::List(configs));
+            if let Some(d) = &pr.description {
+                r = r.prop("Description", d.as_str());
+            }
+            t.add_resource(id.clone(), r).map_err(|e| bug(path, e))?;
+            // Who may create projects from it: the configured groups, or every user.
+            let mut principals: Vec<(String, Value)> = Vec::new();
+            if pr.creators.is_empty() {
+                principals.push((
+                    "AllUsers".into(),
+                    Value::map([(
+                        "User",
+                        Value::map([("AllUsersGrantFilter", Value::Map(mlz_cfn::Map::new()))]),
+                    )]),
+                ));
+            }
+            for g in &pr.creators {
+                let gv = group(&mut t, &mut params, g, path)?;
+                principals.push((
+                    g.clone(),
+                    Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
+                ));
+            }
+            for (who, principal) in principals {
+                let gid = LogicalId::derive("Grant", &format!("{label} {who}"))
+                    .map_err(|e| bug(path, e))?;
+                t.add_resource(
+                    gid,
+                    Resource::new(DZ_POLICY_GRANT)
+                        .prop("DomainIdentifier", domain.clone())
+                        .prop("EntityType", "DOMAIN_UNIT")
+                        .prop("EntityIdentifier", unit_id(p, &pr.domain_unit)?)
+                        .prop("PolicyType", "CREATE_PROJECT_FROM_PROJECT_PROFILE")
+                        .prop("Principal", principal)
+                        .prop(
+                            "Detail",
+                            Value::map([(
+                                "CreateProjectFromProjectProfile",
+                                Value::map([
+                                    (
+                                        "ProjectProfiles",
+                                        Value::List(vec![Value::GetAtt(id.clone(), "Id".into())]),
+                                    ),
+                                    ("IncludeChildDomainUnits", Value::Bool(true)),
+                                ]),
+                            )]),
+                        ),
+                )
+                .map_err(|e| bug(path, e))?;
+            }
+            made.insert((pi, acc), id);
+        }
+    }
+    for pj in &us.projects {
+        let Some(profile) = made.get(&(pj.profile, pj.account)) else {
+            continue;
+        };
+        let id = LogicalId::derive("Project", &pj.name).map_err(|e| bug(path, e))?;
+        let mut r = Resource::new(DZ_PROJECT)
+            .prop("DomainIdentifier", domain.clone())
+            .prop("Name", dz_name(&pj.name))
+            .prop("DomainUnitId", unit_id(p, &pj.domain_unit)?)
+            .prop(
+                "ProjectProfileId",
+                Value::GetAtt(profile.clone(), "Id".into()),
+            );
+        if let Some(d) = &pj.description {
+            r = r.prop("Description", d.as_str());
+        }
+        // Members are set at creation through MembershipAssignments rather than one
+        // AWS::DataZone::ProjectMembership each: that type's primary identifier is only
+        // domain + project, so two memberships on one project collide. The property is
+        // create-only, so the project is retained: a membership change made in the config
+        // cannot silently delete a project and its data (see docs/unified-studio.md).
+        let mut members = Vec::new();
+        for (designation, groups) in [
+            ("PROJECT_OWNER", &pj.owners),
+            ("PROJECT_CONTRIBUTOR", &pj.contributors),
+        ] {
+            for g in groups {
+                let member = group(&mut t, &mut params, g, path)?;
+                members.push(Value::map([
+                    ("Member", Value::map([("GroupIdentifier", member)])),
+                    ("Designation", Value::str(designation)),
+                ]));
+            }
+        }
+        if !members.is_empty() {
+            r = r.prop("MembershipAssignments", Value::List(members));
+        }
+        t.add_resource(id, r.retained()).map_err(|e| bug(path, e))?;
+    }
+    let mut s = new_stack(p, "unified-studio-projects", path, t);
+    s.account = us.account;
+    s.parameters = params;
+    for b in blueprint_paths {
+        s.after.push((
+            b.clone(),
+            "projects deploy into the associated accounts: their blueprints must be enabled first",
+        ));
+    }
     Ok(s)
 }

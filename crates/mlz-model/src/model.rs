@@ -43,6 +43,35 @@ pub struct UnifiedStudio {
     pub account: AccountRef,
     pub domain_units: Vec<String>,
     pub associated: Vec<AssociatedAccount>,
+    pub profiles: Vec<ProjectProfile>,
+    pub projects: Vec<Project>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectProfile {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    pub blueprints: Vec<String>,
+    /// One account for a static profile; several for a dynamic one.
+    pub accounts: Vec<AccountRef>,
+    pub dynamic: bool,
+    pub region: String,
+    /// Group names; empty means every user of the domain unit.
+    pub creators: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Project {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    /// Index into `UnifiedStudio::profiles`.
+    pub profile: usize,
+    /// The account it deploys to (the profile's, or the one chosen from a dynamic profile).
+    pub account: AccountRef,
+    pub owners: Vec<String>,
+    pub contributors: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

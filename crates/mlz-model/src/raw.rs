@@ -341,6 +341,38 @@ pub struct RawUnifiedStudio {
     pub domain: RawStudioDomain,
     #[serde(default)]
     pub associated_accounts: Vec<RawAssociatedAccount>,
+    #[serde(default)]
+    pub project_profiles: Vec<RawProjectProfile>,
+    #[serde(default)]
+    pub projects: Vec<RawProject>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawProjectProfile {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    pub blueprints: Vec<String>,
+    pub account: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub creators: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawProject {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    pub profile: String,
+    pub account: Option<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub contributors: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

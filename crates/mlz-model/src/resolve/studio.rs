@@ -76,12 +76,255 @@ impl Resolver<'_> {
                 domain_units: a.domain_units.clone(),
             });
         }
+        let profiles = self.profiles(
+            &raw.project_profiles,
+            &base,
+            org,
+            cx,
+            accounts,
+            &associated,
+            &units,
+        );
+        let projects = self.projects(&raw.projects, &base, cx, accounts, &profiles, &units);
         Some(UnifiedStudio {
             name: raw.domain.name,
             description: raw.domain.description,
             account: account?,
             domain_units: raw.domain.domain_units,
             associated,
+            profiles,
+            projects,
         })
+    }
+
+    fn domain_unit(
+        &mut self,
+        name: &Option<String>,
+        path: &ConfigPath,
+        units: &HashMap<String, ConfigPath>,
+    ) {
+        if let Some(u) = name {
+            if !units.contains_key(u) {
+                let names: Vec<&str> = units.keys().map(String::as_str).collect();
+                let d = self
+                    .at(
+                        "unknown-domain-unit",
+                        path,
+                        format!("no domain unit is named {u:?}"),
+                    )
+                    .expected("the name of an entry in unifiedStudio.domain.domainUnits")
+                    .maybe_hint(did_you_mean(u, names.iter().copied()));
+                self.push(d);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn profiles(
+        &mut self,
+        raw: &[RawProjectProfile],
+        base: &ConfigPath,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        associated: &[AssociatedAccount],
+        units: &HashMap<String, ConfigPath>,
+    ) -> Vec<ProjectProfile> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, pr) in raw.iter().enumerate() {
+            let p = base.key("projectProfiles").index(i);
+            if !self.declare_once(
+                &mut seen,
+                &pr.name,
+                p.key("name"),
+                "duplicate-project-profile",
+                "project profile",
+            ) {
+                continue;
+            }
+            self.domain_unit(&pr.domain_unit, &p.key("domainUnit"), units);
+            let (names, dynamic): (Vec<(String, ConfigPath)>, bool) = match (
+                &pr.account,
+                &pr.accounts,
+            ) {
+                (Some(a), None) => (vec![(a.clone(), p.key("account"))], false),
+                (None, Some(list)) => (
+                    list.iter()
+                        .enumerate()
+                        .map(|(j, a)| (a.clone(), p.key("accounts").index(j)))
+                        .collect(),
+                    true,
+                ),
+                _ => {
+                    let d = self
+                        .at("profile-accounts", &p.key("name"), format!("project profile {:?} needs either `account` (static) or `accounts` (dynamic)", pr.name))
+                        .hint("a static profile deploys every project to one account; a dynamic one lets the creator pick");
+                    self.push(d);
+                    continue;
+                }
+            };
+            let region = pr.region.clone().unwrap_or_else(|| org.home_region.clone());
+            let mut refs = Vec::new();
+            for (name, ap) in names {
+                let Some(r) = self.account_ref(&name, &ap, accounts, cx) else {
+                    continue;
+                };
+                let Some(assoc) = associated.iter().find(|a| a.account == r) else {
+                    let d = self
+                        .at("profile-account-not-associated", &ap, format!("{name:?} is not associated with the domain, so projects cannot deploy there"))
+                        .hint("add it under unifiedStudio.associatedAccounts with the blueprints this profile uses");
+                    self.push(d);
+                    continue;
+                };
+                for (j, b) in pr.blueprints.iter().enumerate() {
+                    if !assoc.blueprints.contains(b) {
+                        let d = self
+                            .at("profile-blueprint-not-enabled", &p.key("blueprints").index(j), format!("blueprint {b:?} is not enabled in {name:?}, where profile {:?} deploys", pr.name))
+                            .hint(format!("enable it for {name} under unifiedStudio.associatedAccounts, or remove it from the profile"));
+                        self.push(d);
+                    }
+                }
+                if !assoc.regions.contains(&region) {
+                    let at = if pr.region.is_some() {
+                        p.key("region")
+                    } else {
+                        p.key("name")
+                    };
+                    let d = self
+                        .at("profile-region", &at, format!("{name:?} enables its blueprints in {}, not in {region}", assoc.regions.join(", ")))
+                        .hint("set the profile's region to one the account enables, or add the region to the account");
+                    self.push(d);
+                }
+                refs.push(r);
+            }
+            // A dynamic profile becomes one profile per account in the emitter (CloudFormation
+            // has no account pool); the manifest says so rather than a warning on valid input.
+            out.push(ProjectProfile {
+                name: pr.name.clone(),
+                description: pr.description.clone(),
+                domain_unit: pr.domain_unit.clone(),
+                blueprints: pr.blueprints.clone(),
+                accounts: refs,
+                dynamic,
+                region,
+                creators: pr.creators.clone(),
+            });
+        }
+        out
+    }
+
+    fn projects(
+        &mut self,
+        raw: &[RawProject],
+        base: &ConfigPath,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        profiles: &[ProjectProfile],
+        units: &HashMap<String, ConfigPath>,
+    ) -> Vec<Project> {
+        let mut out = Vec::new();
+        let mut seen: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, pj) in raw.iter().enumerate() {
+            let p = base.key("projects").index(i);
+            if !self.declare_once(
+                &mut seen,
+                &pj.name,
+                p.key("name"),
+                "duplicate-project",
+                "project",
+            ) {
+                continue;
+            }
+            self.domain_unit(&pj.domain_unit, &p.key("domainUnit"), units);
+            self.project_boundary(&pj.name, &p.key("name"));
+            let Some(pi) = profiles.iter().position(|pr| pr.name == pj.profile) else {
+                let names: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
+                let d = self
+                    .at(
+                        "unknown-project-profile",
+                        &p.key("profile"),
+                        format!("no project profile is named {:?}", pj.profile),
+                    )
+                    .maybe_hint(did_you_mean(&pj.profile, names.iter().copied()));
+                self.push(d);
+                continue;
+            };
+            let profile = &profiles[pi];
+            let account = match &pj.account {
+                Some(a) => match self.account_ref(a, &p.key("account"), accounts, cx) {
+                    Some(r) if profile.accounts.contains(&r) => r,
+                    Some(_) => {
+                        let d = self.at(
+                            "project-account",
+                            &p.key("account"),
+                            format!("profile {:?} does not deploy to {a:?}", profile.name),
+                        );
+                        self.push(d);
+                        continue;
+                    }
+                    None => continue,
+                },
+                None if profile.accounts.len() == 1 => profile.accounts[0],
+                None => {
+                    let d = self
+                        .at("project-account", &p.key("profile"), format!("{:?} is a dynamic profile: say which of its accounts the project uses", profile.name))
+                        .hint("set `account` on the project");
+                    self.push(d);
+                    continue;
+                }
+            };
+            out.push(Project {
+                name: pj.name.clone(),
+                description: pj.description.clone(),
+                domain_unit: pj
+                    .domain_unit
+                    .clone()
+                    .or_else(|| profile.domain_unit.clone()),
+                profile: pi,
+                account,
+                owners: pj.owners.clone(),
+                contributors: pj.contributors.clone(),
+            });
+        }
+        out
+    }
+
+    /// REFERENCE §7's advice, as warnings: one project per business initiative, not one per
+    /// stage, pipeline or person.
+    fn project_boundary(&mut self, name: &str, path: &ConfigPath) {
+        let lower = name.to_ascii_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let reason = if words.iter().any(|w| {
+            matches!(
+                *w,
+                "dev" | "test" | "prod" | "staging" | "stage" | "qa" | "uat"
+            )
+        }) {
+            Some("it looks like a stage: stages belong inside a project (its environments), not in separate projects")
+        } else if words
+            .iter()
+            .any(|w| matches!(*w, "pipeline" | "etl" | "job"))
+        {
+            Some("it looks like a pipeline: one project holds all the pipelines of an initiative")
+        } else if name.contains('@')
+            || words
+                .iter()
+                .any(|w| matches!(*w, "sandbox" | "personal" | "my"))
+        {
+            Some("it looks like a person's project: projects follow business initiatives with their own budget owner")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            let d = self
+                .at("project-boundary", path, format!("project {name:?}: {reason}"))
+                .warning()
+                .hint("make one project per business initiative, with its own budget owner and compliance regime");
+            self.push(d);
+        }
     }
 }
