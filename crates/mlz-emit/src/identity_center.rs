@@ -25,7 +25,7 @@ const ASSIGNMENT_LANES: usize = 10;
 const INSTANCE_ARN_PATTERN: &str = "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
 const STORE_ID_PATTERN: &str =
     "^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-const GROUP_ID_PATTERN: &str =
+pub(crate) const GROUP_ID_PATTERN: &str =
     "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$";
 
 fn instance(
@@ -103,7 +103,7 @@ fn ps_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("PermissionSet", name).map_err(|e| bug(path, e))
 }
 
-fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
+pub(crate) fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("Group", name).map_err(|e| bug(path, e))
 }
 

@@ -34,4 +34,5 @@ pub const DZ_DOMAIN_UNIT: &str = "AWS::DataZone::DomainUnit";
 pub const DZ_BLUEPRINT_CONFIGURATION: &str = "AWS::DataZone::EnvironmentBlueprintConfiguration";
 pub const DZ_POLICY_GRANT: &str = "AWS::DataZone::PolicyGrant";
 pub const DZ_PROJECT_PROFILE: &str = "AWS::DataZone::ProjectProfile";
+pub const DZ_OWNER: &str = "AWS::DataZone::Owner";
 pub const DZ_PROJECT: &str = "AWS::DataZone::Project";

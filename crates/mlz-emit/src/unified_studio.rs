@@ -3,17 +3,18 @@
 //! and in each associated account the provisioning and manage-access roles, the enabled
 //! blueprints and the grants that let projects use them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
-use mlz_model::{AccountRef, AssociatedAccount, Platform, UnifiedStudio};
+use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, Group, Platform, UnifiedStudio};
 use serde_json::json;
 
-use crate::common::{account_ref_ident_in, bug, new_stack, slug, use_ident, Ident};
+use crate::common::{account_ref_ident_in, bug, export_name, new_stack, slug, use_ident, Ident};
+use crate::identity_center::{group_id, GROUP_ID_PATTERN};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
-    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_POLICY_GRANT, DZ_PROJECT,
+    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_OWNER, DZ_POLICY_GRANT, DZ_PROJECT,
     DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
 };
 use crate::EmitError;
@@ -161,6 +162,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         account_name(p, us.account)
     ));
     let mut params: Vec<StackParam> = Vec::new();
+    let known = groups(p);
     let key = LogicalId::new("DomainKey").map_err(|e| bug(path, e))?;
     t.add_resource(
         key.clone(),
@@ -245,8 +247,30 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         .map_err(|e| bug(path, e))?;
     let mut outputs: BTreeMap<String, Value> = BTreeMap::new();
     outputs.insert("DomainId".into(), Value::GetAtt(dom.clone(), "Id".into()));
+    let owners: HashMap<&str, &Vec<String>> = us
+        .unit_owners
+        .iter()
+        .map(|(u, o)| (u.as_str(), o))
+        .collect();
     for unit in &us.domain_units {
         let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
+        for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
+            let gv = group(p, &known, &mut t, &mut params, g, path)?;
+            let oid =
+                LogicalId::derive("Owner", &format!("{unit} {g}")).map_err(|e| bug(path, e))?;
+            t.add_resource(
+                oid,
+                Resource::new(DZ_OWNER)
+                    .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
+                    .prop("EntityType", "DOMAIN_UNIT")
+                    .prop("EntityIdentifier", Value::GetAtt(id.clone(), "Id".into()))
+                    .prop(
+                        "Owner",
+                        Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
+                    ),
+            )
+            .map_err(|e| bug(path, e))?;
+        }
         t.add_resource(
             id.clone(),
             Resource::new(DZ_DOMAIN_UNIT)
@@ -566,21 +590,46 @@ fn dz_name(s: &str) -> String {
         .to_owned()
 }
 
+/// Identity Center groups by name, built once per stack.
+type Groups<'a> = HashMap<&'a str, &'a Group>;
+
+fn groups(p: &Platform) -> Groups<'_> {
+    p.identity_center
+        .iter()
+        .flat_map(|ic| ic.groups.iter())
+        .map(|g| (g.name.as_str(), g))
+        .collect()
+}
+
+/// Where a group's identity store id comes from: the config, the export of the stack that
+/// creates it (platform groups mlz creates; a parameter here, since this stack is in another
+/// account, and ordered after that stack), or a parameter to fill.
 fn group(
+    p: &Platform,
+    known: &Groups<'_>,
     t: &mut Template,
     params: &mut Vec<StackParam>,
     name: &str,
     path: &str,
 ) -> Result<Value, EmitError> {
-    Ok(use_ident(
-        Ident::Param {
-            id: LogicalId::derive("Group", &format!("{name} Id")).map_err(|e| bug(path, e))?,
-            description: format!("The identity store id of group {name} (aws identitystore list-groups)"),
-            pattern: "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$",
+    let id = LogicalId::derive("Group", &format!("{name} Id")).map_err(|e| bug(path, e))?;
+    let description =
+        format!("The identity store id of group {name} (aws identitystore list-groups)");
+    let ident = match known.get(name) {
+        Some(g) if g.id.is_some() => Ident::Literal(g.id.clone().unwrap_or_default()),
+        Some(g) if g.team.is_none() && g.created_by == CreatedBy::Mlz => Ident::ExportParam {
+            export: export_name(&p.organization.stack_prefix, &group_id(name, path)?, "Id"),
+            description: format!("{description}; export of identity-center/permission-sets"),
+            id,
+            pattern: GROUP_ID_PATTERN,
         },
-        t,
-        params,
-    ))
+        _ => Ident::Param {
+            id,
+            description,
+            pattern: GROUP_ID_PATTERN,
+        },
+    };
+    Ok(use_ident(ident, t, params))
 }
 
 /// Project profiles (a dynamic profile becomes one profile per account: CloudFormation has no
@@ -599,6 +648,7 @@ fn projects(
         account_name(p, us.account)
     ));
     let mut params: Vec<StackParam> = Vec::new();
+    let known = groups(p);
     let domain = import(p, "DomainId");
     // (profile index, account) -> the profile resource made for that account.
     let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
@@ -661,7 +711,7 @@ fn projects(
                 ));
             }
             for g in &pr.creators {
-                let gv = group(&mut t, &mut params, g, path)?;
+                let gv = group(p, &known, &mut t, &mut params, g, path)?;
                 principals.push((
                     g.clone(),
                     Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
@@ -724,7 +774,7 @@ fn projects(
             ("PROJECT_CONTRIBUTOR", &pj.contributors),
         ] {
             for g in groups {
-                let member = group(&mut t, &mut params, g, path)?;
+                let member = group(p, &known, &mut t, &mut params, g, path)?;
                 members.push(Value::map([
                     ("Member", Value::map([("GroupIdentifier", member)])),
                     ("Designation", Value::str(designation)),

@@ -42,6 +42,8 @@ pub struct UnifiedStudio {
     /// The central account that holds the domain.
     pub account: AccountRef,
     pub domain_units: Vec<String>,
+    /// Owner groups by domain unit name, for the units that have them.
+    pub unit_owners: Vec<(String, Vec<String>)>,
     pub associated: Vec<AssociatedAccount>,
     pub profiles: Vec<ProjectProfile>,
     pub projects: Vec<Project>,

@@ -383,6 +383,8 @@ pub struct RawStudioDomain {
     pub description: Option<String>,
     #[serde(default)]
     pub domain_units: Vec<String>,
+    #[serde(default)]
+    pub unit_owners: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -332,7 +332,7 @@ impl<'a> Resolver<'a> {
             Some(v) => {
                 let raw: RawUnifiedStudio =
                     self.decode(v, &ConfigPath::root().key("unifiedStudio"))?;
-                self.unified_studio(raw, &organization, &cx, &accounts)
+                self.unified_studio(raw, &organization, &cx, &accounts, identity_center.as_ref())
             }
             None => None,
         };

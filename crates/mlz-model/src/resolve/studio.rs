@@ -1,7 +1,7 @@
 //! SageMaker Unified Studio: the domain, its domain units, and the associated accounts with
 //! the blueprints they enable, checked against accounts and governed regions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::access::Names;
 use super::{Accounts, Resolver};
@@ -17,6 +17,7 @@ impl Resolver<'_> {
         org: &Organization,
         cx: &Names<'_>,
         accounts: &Accounts,
+        ic: Option<&IdentityCenter>,
     ) -> Option<UnifiedStudio> {
         let base = ConfigPath::root().key("unifiedStudio");
         let dp = base.key("domain");
@@ -76,6 +77,37 @@ impl Resolver<'_> {
                 domain_units: a.domain_units.clone(),
             });
         }
+        // One set of group names, so each reference is one lookup at any scale.
+        let known: Option<HashSet<&str>> =
+            ic.map(|ic| ic.groups.iter().map(|g| g.name.as_str()).collect());
+        let mut unit_owners = Vec::new();
+        for (u, owners) in &raw.domain.unit_owners {
+            let up = dp.key("unitOwners").key(u);
+            if units.contains_key(u) {
+                unit_owners.push((u.clone(), owners.clone()));
+            } else {
+                self.domain_unit(&Some(u.clone()), &up, &units);
+            }
+            self.groups(ic, known.as_ref(), owners, &up);
+        }
+        for (i, pr) in raw.project_profiles.iter().enumerate() {
+            self.groups(
+                ic,
+                known.as_ref(),
+                &pr.creators,
+                &base.key("projectProfiles").index(i).key("creators"),
+            );
+        }
+        for (i, pj) in raw.projects.iter().enumerate() {
+            let pp = base.key("projects").index(i);
+            self.groups(ic, known.as_ref(), &pj.owners, &pp.key("owners"));
+            self.groups(
+                ic,
+                known.as_ref(),
+                &pj.contributors,
+                &pp.key("contributors"),
+            );
+        }
         let profiles = self.profiles(
             &raw.project_profiles,
             &base,
@@ -91,10 +123,35 @@ impl Resolver<'_> {
             description: raw.domain.description,
             account: account?,
             domain_units: raw.domain.domain_units,
+            unit_owners,
             associated,
             profiles,
             projects,
         })
+    }
+
+    /// Groups named in the Unified Studio section must be Identity Center groups of the
+    /// config when it has that section (declared groups and team groups, created by mlz or
+    /// not); without it, any name is taken as given and its id becomes a parameter.
+    fn groups(
+        &mut self,
+        ic: Option<&IdentityCenter>,
+        known: Option<&HashSet<&str>>,
+        names: &[String],
+        path: &ConfigPath,
+    ) {
+        let (Some(ic), Some(known)) = (ic, known) else {
+            return;
+        };
+        for (j, g) in names.iter().enumerate() {
+            if !known.contains(g.as_str()) {
+                let d = self
+                    .at("unknown-group", &path.index(j), format!("no Identity Center group is named {g:?}"))
+                    .expected("the name of a group in identityCenter.groups, or a team group (from identityCenter.teamGroups)")
+                    .maybe_hint(did_you_mean(g, ic.groups.iter().map(|x| x.name.as_str())));
+                self.push(d);
+            }
+        }
     }
 
     fn domain_unit(

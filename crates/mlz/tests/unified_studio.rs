@@ -1,0 +1,125 @@
+//! Unified Studio: the manifest deploys the central and associated-account stacks in the
+//! order the service needs, and the reference output holds what REFERENCE §7 asks for.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn expected() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
+}
+
+fn manifest() -> Value {
+    let text = fs::read_to_string(expected().join("manifest.json")).expect("manifest");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn template(path: &str) -> Value {
+    let text = fs::read_to_string(expected().join(path)).expect("golden template");
+    mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json()
+}
+
+/// Wave of each template in the manifest's deploy order.
+fn waves(m: &Value) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    for w in m["deployOrder"].as_array().expect("deployOrder") {
+        for t in w["templates"].as_array().expect("templates") {
+            out.insert(t.as_str().expect("path").to_owned(), w["wave"].as_u64().expect("wave"));
+        }
+    }
+    out
+}
+
+fn entry<'a>(m: &'a Value, path: &str) -> &'a Value {
+    m["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|t| t["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not in the manifest"))
+}
+
+fn count(t: &Value, ty: &str) -> usize {
+    t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter(|r| r["Type"] == ty)
+        .count()
+}
+
+#[test]
+fn stacks_deploy_domain_then_blueprints_then_projects() {
+    let m = manifest();
+    let w = waves(&m);
+    let domain = w["unified-studio/domain.yaml"];
+    // The domain account is vended by Control Tower: its vending stack comes first.
+    let vending = entry(&m, "control-tower/vending-accounts.yaml");
+    assert!(w["control-tower/vending-accounts.yaml"] < domain);
+    assert!(vending["account"]["name"] == "Management");
+    let projects = w["unified-studio/projects.yaml"];
+    for acc in ["finance-ml", "marketing-ml"] {
+        let path = format!("unified-studio/blueprints-{acc}.yaml");
+        assert!(domain < w[&path], "{path} must deploy after the domain");
+        assert!(w[&path] < projects, "projects must deploy after {path}");
+        // The domain id is taken from the domain stack's export, by name.
+        let e = entry(&m, &path);
+        let param = e["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "DomainId")
+            .expect("DomainId parameter");
+        assert_eq!(param["valueFromExport"], "mlz-Studio-DomainId");
+    }
+    // RAM organisation sharing is a step before the domain stack.
+    let step = m["manualSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "ram-sharing-with-organization")
+        .expect("RAM step");
+    assert!(step["before"]
+        .as_array()
+        .expect("before")
+        .iter()
+        .any(|b| b == "unified-studio/domain.yaml"));
+    // Dynamic profiles are announced, not silently expanded.
+    assert!(m["manualSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .any(|s| s["id"] == "unified-studio-account-pools"));
+}
+
+#[test]
+fn reference_holds_domain_shares_profiles_and_projects() {
+    let d = template("unified-studio/domain.yaml");
+    assert_eq!(count(&d, "AWS::DataZone::Domain"), 1);
+    let dom = d["Resources"]["Domain"]["Properties"].clone();
+    assert_eq!(dom["DomainVersion"], "V2");
+    assert_eq!(dom["SingleSignOn"]["Type"], "IAM_IDC");
+    assert!(dom["KmsKeyIdentifier"].is_object(), "a customer-managed key");
+    assert_eq!(count(&d, "AWS::DataZone::DomainUnit"), 2);
+    // One share per associated account, never to outside principals.
+    assert_eq!(count(&d, "AWS::RAM::ResourceShare"), 2);
+    for r in d["Resources"].as_object().expect("resources").values() {
+        if r["Type"] == "AWS::RAM::ResourceShare" {
+            assert_eq!(r["Properties"]["AllowExternalPrincipals"], false);
+        }
+    }
+    let p = template("unified-studio/projects.yaml");
+    // finance-static once, marketing-dynamic once per allowed account.
+    assert_eq!(count(&p, "AWS::DataZone::ProjectProfile"), 3);
+    assert_eq!(count(&p, "AWS::DataZone::Project"), 4);
+    assert!(count(&p, "AWS::DataZone::PolicyGrant") >= 3);
+    for r in p["Resources"].as_object().expect("resources").values() {
+        if r["Type"] == "AWS::DataZone::Project" {
+            // Members are create-only: a replacement must not delete the project.
+            assert_eq!(r["DeletionPolicy"], "Retain");
+            assert_eq!(r["UpdateReplacePolicy"], "Retain");
+        }
+    }
+}
