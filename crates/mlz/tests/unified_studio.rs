@@ -26,7 +26,10 @@ fn waves(m: &Value) -> HashMap<String, u64> {
     let mut out = HashMap::new();
     for w in m["deployOrder"].as_array().expect("deployOrder") {
         for t in w["templates"].as_array().expect("templates") {
-            out.insert(t.as_str().expect("path").to_owned(), w["wave"].as_u64().expect("wave"));
+            out.insert(
+                t.as_str().expect("path").to_owned(),
+                w["wave"].as_u64().expect("wave"),
+            );
         }
     }
     out
@@ -101,7 +104,10 @@ fn reference_holds_domain_shares_profiles_and_projects() {
     let dom = d["Resources"]["Domain"]["Properties"].clone();
     assert_eq!(dom["DomainVersion"], "V2");
     assert_eq!(dom["SingleSignOn"]["Type"], "IAM_IDC");
-    assert!(dom["KmsKeyIdentifier"].is_object(), "a customer-managed key");
+    assert!(
+        dom["KmsKeyIdentifier"].is_object(),
+        "a customer-managed key"
+    );
     assert_eq!(count(&d, "AWS::DataZone::DomainUnit"), 2);
     // One share per associated account, never to outside principals.
     assert_eq!(count(&d, "AWS::RAM::ResourceShare"), 2);
