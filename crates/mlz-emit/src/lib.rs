@@ -6,6 +6,7 @@
 //! writes the manifest. It returns the files in memory; writing them is the caller's job.
 
 mod artifacts;
+mod budgets;
 mod common;
 mod control_tower;
 mod docs;
@@ -69,6 +70,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         identity_center::emit(p, &mut out),
         service_catalog::emit(p, ext, &mut out),
         unified_studio::emit(p, ext, &mut out),
+        budgets::emit(p, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);

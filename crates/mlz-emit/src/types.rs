@@ -29,6 +29,7 @@ pub const CUSTOM_ORGANIZATION_SHARE: &str = "Custom::OrganizationPortfolioShare"
 pub const CT_LANDING_ZONE: &str = "AWS::ControlTower::LandingZone";
 pub const KMS_KEY: &str = "AWS::KMS::Key";
 pub const RAM_RESOURCE_SHARE: &str = "AWS::RAM::ResourceShare";
+pub const BUDGET: &str = "AWS::Budgets::Budget";
 pub const DZ_DOMAIN: &str = "AWS::DataZone::Domain";
 pub const DZ_DOMAIN_UNIT: &str = "AWS::DataZone::DomainUnit";
 pub const DZ_BLUEPRINT_CONFIGURATION: &str = "AWS::DataZone::EnvironmentBlueprintConfiguration";

@@ -33,6 +33,24 @@ pub struct Platform {
     pub portfolios: Vec<Portfolio>,
     /// Present when the config has a `unifiedStudio` section.
     pub unified_studio: Option<UnifiedStudio>,
+    /// Present when the config has a `budgets` section.
+    pub budgets: Option<Budgets>,
+}
+
+/// Monthly cost budgets: one per account and one per team.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budgets {
+    pub currency: String,
+    /// Percentages of actual spend that alert.
+    pub thresholds: Vec<u32>,
+    /// Percentage of forecast spend that alerts, if any.
+    pub forecast: Option<u32>,
+    pub notify: Vec<String>,
+    pub management_amount: u64,
+    /// By account index.
+    pub account_amounts: Vec<u64>,
+    /// By team index.
+    pub team_amounts: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

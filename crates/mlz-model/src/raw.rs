@@ -335,6 +335,22 @@ pub struct RawProduct {
     pub owner: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawBudgets {
+    pub currency: Option<String>,
+    pub amount: Option<u64>,
+    pub team_amount: Option<u64>,
+    pub thresholds: Option<Vec<u32>>,
+    pub forecast_threshold: Option<u32>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub teams: BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawUnifiedStudio {

@@ -21,6 +21,7 @@ use crate::yaml::{Node, Span};
 use crate::{FileSource, Sources};
 
 mod access;
+mod budgets;
 mod catalog;
 mod studio;
 
@@ -337,6 +338,14 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
+        let budgets = match doc.get("budgets") {
+            Some(v) => {
+                let raw: RawBudgets = self.decode(v, &ConfigPath::root().key("budgets"))?;
+                Some(self.budgets(raw, &organization, &cx, &accounts, &teams))
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -347,6 +356,7 @@ impl<'a> Resolver<'a> {
             identity_center,
             portfolios,
             unified_studio,
+            budgets,
         })
     }
 

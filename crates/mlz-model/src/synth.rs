@@ -70,5 +70,7 @@ teamGroups:\n    - {{ name: \"{{{{team}}}}-TeamLead\", permissionSets: [Administ
         team_stacks = (teams * stages * 4 + teams * 4).div_ceil(300).clamp(64, 256),
         platform_stacks = (teams * stages).div_ceil(250).clamp(16, 256),
     );
+    // A budget on every account and team.
+    s.push_str("budgets:\n  notify: [finops@synth.example.com]\n  teamAmount: 5000\n");
     s
 }
