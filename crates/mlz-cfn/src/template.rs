@@ -121,8 +121,8 @@ impl Resource {
     }
 
     /// Sets a property (builder style).
-    pub fn prop(mut self, name: &str, value: impl Into<Value>) -> Resource {
-        self.properties.insert(name.to_owned(), value.into());
+    pub fn prop(mut self, name: impl Into<crate::map::Key>, value: impl Into<Value>) -> Resource {
+        self.properties.insert(name, value.into());
         self
     }
 
@@ -286,7 +286,7 @@ impl Template {
                 let props = r
                     .properties
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.to_owned(), v.to_json()))
                     .collect();
                 m.insert("Properties".into(), J::Object(props));
             }

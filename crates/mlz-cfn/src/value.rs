@@ -142,8 +142,8 @@ impl Value {
     }
 
     /// Builds a map from `(key, value)` pairs.
-    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
-        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    pub fn map<K: Into<crate::map::Key>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().collect())
     }
 
     /// A `[{Key, Value}]` tag list, in key order.
@@ -210,7 +210,9 @@ impl Value {
             Value::Int(i) => J::from(*i),
             Value::Str(s) => J::String(s.clone()),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => {
+                J::Object(m.iter().map(|(k, v)| (k.to_owned(), v.to_json())).collect())
+            }
             Value::Ref(id) => json!({ "Ref": id.as_str() }),
             Value::Pseudo(p) => json!({ "Ref": p.name() }),
             Value::GetAtt(id, attr) => json!({ "Fn::GetAtt": [id.as_str(), attr] }),

@@ -42,7 +42,7 @@ pub(crate) fn value(v: &Value) -> Doc<'_> {
         Value::Int(i) => Doc::Int(*i),
         Value::Str(s) => Doc::Str(s),
         Value::List(items) => Doc::List(items.iter().map(value).collect()),
-        Value::Map(m) => Doc::Map(m.iter().map(|(k, v)| (k.as_str(), value(v))).collect()),
+        Value::Map(m) => Doc::Map(m.iter().map(|(k, v)| (k, value(v))).collect()),
         Value::Ref(id) => one("Ref", Doc::Str(id.as_str())),
         Value::Pseudo(p) => one("Ref", Doc::Str(p.name())),
         Value::GetAtt(id, attr) => one(
@@ -149,12 +149,7 @@ pub(crate) fn template(t: &Template) -> Doc<'_> {
             if !r.properties.is_empty() {
                 m.push((
                     "Properties",
-                    Doc::Map(
-                        r.properties
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), value(v)))
-                            .collect(),
-                    ),
+                    Doc::Map(r.properties.iter().map(|(k, v)| (k, value(v))).collect()),
                 ));
             }
             (id.as_str(), Doc::Map(m))
