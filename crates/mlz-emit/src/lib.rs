@@ -14,6 +14,7 @@ mod identity_center;
 mod manifest;
 mod organizations;
 mod ram;
+mod security;
 mod service_catalog;
 mod stack;
 pub mod types;
@@ -71,6 +72,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         service_catalog::emit(p, ext, &mut out),
         unified_studio::emit(p, ext, &mut out),
         budgets::emit(p, &mut out),
+        security::emit(p, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);

@@ -35,6 +35,16 @@ pub struct Platform {
     pub unified_studio: Option<UnifiedStudio>,
     /// Present when the config has a `budgets` section.
     pub budgets: Option<Budgets>,
+    /// Present when the config has a `security` section.
+    pub security: Option<Security>,
+}
+
+/// Security Hub, GuardDuty and Macie administered from one account, and the central log bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Security {
+    pub admin: AccountRef,
+    pub log_archive: AccountRef,
+    pub retention_days: u32,
 }
 
 /// Monthly cost budgets: one per account and one per team.

@@ -335,6 +335,14 @@ pub struct RawProduct {
     pub owner: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSecurity {
+    pub admin_account: String,
+    pub log_archive_account: String,
+    pub log_retention_days: Option<u32>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawBudgets {

@@ -23,6 +23,7 @@ use crate::{FileSource, Sources};
 mod access;
 mod budgets;
 mod catalog;
+mod security;
 mod studio;
 
 pub(crate) struct Resolver<'a> {
@@ -346,6 +347,14 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
+        let security = match doc.get("security") {
+            Some(v) => {
+                let raw: RawSecurity = self.decode(v, &ConfigPath::root().key("security"))?;
+                self.security(raw, &cx, &accounts)
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -357,6 +366,7 @@ impl<'a> Resolver<'a> {
             portfolios,
             unified_studio,
             budgets,
+            security,
         })
     }
 

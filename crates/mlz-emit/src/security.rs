@@ -1,0 +1,438 @@
+//! Security services (REFERENCE §4): Security Hub, GuardDuty and Macie administered from one
+//! delegated administrator account for the whole organisation, and a central log bucket in
+//! Log Archive. CloudFormation has Security Hub's organisation types; it has none for the
+//! GuardDuty and Macie organisation administrator or their auto-enable configuration, so
+//! those are manual steps in the manifest, with the exact commands.
+
+use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
+use mlz_model::{AccountRef, Platform, Security};
+use serde_json::json;
+
+use crate::common::{
+    account_ref_ident, account_ref_ident_in, bug, new_stack, root_ident, slug, use_ident, Ident,
+};
+use crate::stack::{Emitted, ManualStep, Stack, StackParam};
+use crate::types::{
+    GUARDDUTY_DETECTOR, GUARDDUTY_PUBLISHING_DESTINATION, KMS_KEY, MACIE_SESSION, S3_BUCKET,
+    S3_BUCKET_POLICY, SECURITYHUB_AGGREGATOR, SECURITYHUB_CONFIGURATION_POLICY,
+    SECURITYHUB_DELEGATED_ADMIN, SECURITYHUB_ORG_CONFIGURATION, SECURITYHUB_POLICY_ASSOCIATION,
+};
+use crate::EmitError;
+
+const DELEGATED_ADMIN: &str = "security/delegated-admin";
+const LOG_ARCHIVE: &str = "security/log-archive";
+const SECURITY_HUB: &str = "security/security-hub";
+
+fn j(v: serde_json::Value) -> Value {
+    Value::from_json(&v)
+}
+
+fn account_name(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => p.organization.management.name.clone(),
+        AccountRef::Account(i) => p.account(i).name.clone(),
+    }
+}
+
+fn export(p: &Platform, name: &str) -> String {
+    format!("{}-Security-{name}", p.organization.stack_prefix)
+}
+
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    let Some(s) = &p.security else {
+        return Ok(());
+    };
+    let mut errs = Vec::new();
+    let mut push = |r: Result<Stack, EmitError>| match r {
+        Ok(st) => out.stacks.push(st),
+        Err(e) => errs.push(e),
+    };
+    push(delegated_admin(p, s));
+    push(log_archive(p, s));
+    push(security_hub(p, s));
+    for r in &p.organization.governed_regions {
+        push(detectors(p, s, r));
+    }
+    let admin = account_name(p, s.admin);
+    let mut designate = Vec::new();
+    let mut auto_enable = Vec::new();
+    for r in &p.organization.governed_regions {
+        designate.push(format!("aws guardduty enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
+        designate.push(format!("aws macie2 enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
+        auto_enable.push(format!(
+            "aws guardduty update-organization-configuration --detector-id <output DetectorId of security/detectors-{r}> --auto-enable-organization-members ALL --region {r}"
+        ));
+        auto_enable.push(format!(
+            "aws macie2 update-organization-configuration --auto-enable --region {r}"
+        ));
+    }
+    out.steps.push(ManualStep {
+        id: "security-organization-admin".into(),
+        account: p.organization.management.name.clone(),
+        reason: format!(
+            "CloudFormation has no resource type for the GuardDuty or Macie organisation administrator. Run after the security/detectors-* stacks (so {admin}'s own detector and Macie session are the stacks' ones), in every governed region."
+        ),
+        commands: designate,
+        before: Vec::new(),
+    });
+    out.steps.push(ManualStep {
+        id: "security-auto-enable".into(),
+        account: admin,
+        reason: "CloudFormation has no resource type for the GuardDuty or Macie organisation configuration: turn on auto-enable for every existing and new member account, after security-organization-admin.".into(),
+        commands: auto_enable,
+        before: Vec::new(),
+    });
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// Security Hub's delegated administrator, set from the management account.
+fn delegated_admin(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
+    let mut t = Template::new(format!(
+        "{}: {} as Security Hub's delegated administrator. Deploy in the management account, home region.",
+        p.organization.name,
+        account_name(p, s.admin)
+    ));
+    let mut params = Vec::new();
+    let id = use_ident(account_ref_ident(p, s.admin)?, &mut t, &mut params);
+    t.add_resource(
+        LogicalId::new("SecurityHubAdmin").map_err(|e| bug(DELEGATED_ADMIN, e))?,
+        Resource::new(SECURITYHUB_DELEGATED_ADMIN).prop("AdminAccountId", id),
+    )
+    .map_err(|e| bug(DELEGATED_ADMIN, e))?;
+    let mut st = new_stack(p, "security-delegated-admin", DELEGATED_ADMIN, t);
+    st.parameters = params;
+    Ok(st)
+}
+
+/// The central log bucket: KMS-encrypted, versioned, TLS only, no public access, with a
+/// lifecycle; GuardDuty in the administrator account may write findings to it.
+fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
+    let path = LOG_ARCHIVE;
+    let mut t = Template::new(format!(
+        "{}: the central security log bucket and its key. Deploy in {}, home region.",
+        p.organization.name,
+        account_name(p, s.log_archive)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let admin = use_ident(
+        account_ref_ident_in(p, s.admin, s.log_archive)?,
+        &mut t,
+        &mut params,
+    );
+    let source = Value::map([("aws:SourceAccount", admin)]);
+    let key = LogicalId::new("LogKey").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        key.clone(),
+        Resource::new(KMS_KEY)
+            .prop("Description", "Encrypts the central security log bucket")
+            .prop("EnableKeyRotation", Value::Bool(true))
+            .prop(
+                "KeyPolicy",
+                Value::map([
+                    ("Version", Value::str("2012-10-17")),
+                    (
+                        "Statement",
+                        Value::List(vec![
+                            j(json!({
+                                "Sid": "AccountAdministers",
+                                "Effect": "Allow",
+                                "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+                                "Action": "kms:*",
+                                "Resource": "*"
+                            })),
+                            Value::map([
+                                ("Sid", Value::str("GuardDutyEncryptsFindings")),
+                                ("Effect", Value::str("Allow")),
+                                ("Principal", j(json!({ "Service": "guardduty.amazonaws.com" }))),
+                                ("Action", Value::str("kms:GenerateDataKey")),
+                                ("Resource", Value::str("*")),
+                                ("Condition", Value::map([("StringEquals", source.clone())])),
+                            ]),
+                        ]),
+                    ),
+                ]),
+            )
+            .retained(),
+    )
+    .map_err(|e| bug(path, e))?;
+    let mut rules = vec![json!({
+        "Id": "retention",
+        "Status": "Enabled",
+        "ExpirationInDays": s.retention_days,
+        "NoncurrentVersionExpiration": { "NoncurrentDays": 90 },
+        "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 }
+    })];
+    if s.retention_days > 180 {
+        rules[0]["Transitions"] = json!([{ "StorageClass": "GLACIER_IR", "TransitionInDays": 90 }]);
+    }
+    let bucket = LogicalId::new("LogBucket").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        bucket.clone(),
+        Resource::new(S3_BUCKET)
+            .prop(
+                "BucketEncryption",
+                Value::map([(
+                    "ServerSideEncryptionConfiguration",
+                    Value::List(vec![Value::map([
+                        (
+                            "ServerSideEncryptionByDefault",
+                            Value::map([
+                                ("SSEAlgorithm", Value::str("aws:kms")),
+                                ("KMSMasterKeyID", Value::GetAtt(key.clone(), "Arn".into())),
+                            ]),
+                        ),
+                        ("BucketKeyEnabled", Value::Bool(true)),
+                    ])]),
+                )]),
+            )
+            .prop("VersioningConfiguration", j(json!({ "Status": "Enabled" })))
+            .prop("PublicAccessBlockConfiguration", j(json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })))
+            .prop("OwnershipControls", j(json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] })))
+            .prop("LifecycleConfiguration", j(json!({ "Rules": rules })))
+            .retained(),
+    )
+    .map_err(|e| bug(path, e))?;
+    let arn = Value::GetAtt(bucket.clone(), "Arn".into());
+    let objects = Value::Sub("${LogBucket.Arn}/*".into());
+    t.add_resource(
+        LogicalId::new("LogBucketPolicy").map_err(|e| bug(path, e))?,
+        Resource::new(S3_BUCKET_POLICY)
+            .prop("Bucket", Value::Ref(bucket.clone()))
+            .prop(
+                "PolicyDocument",
+                Value::map([
+                    ("Version", Value::str("2012-10-17")),
+                    (
+                        "Statement",
+                        Value::List(vec![
+                            Value::map([
+                                ("Sid", Value::str("TlsOnly")),
+                                ("Effect", Value::str("Deny")),
+                                ("Principal", Value::str("*")),
+                                ("Action", Value::str("s3:*")),
+                                ("Resource", Value::List(vec![arn.clone(), objects.clone()])),
+                                (
+                                    "Condition",
+                                    j(json!({ "Bool": { "aws:SecureTransport": "false" } })),
+                                ),
+                            ]),
+                            Value::map([
+                                ("Sid", Value::str("GuardDutyLocatesBucket")),
+                                ("Effect", Value::str("Allow")),
+                                (
+                                    "Principal",
+                                    j(json!({ "Service": "guardduty.amazonaws.com" })),
+                                ),
+                                ("Action", Value::str("s3:GetBucketLocation")),
+                                ("Resource", arn.clone()),
+                                ("Condition", Value::map([("StringEquals", source.clone())])),
+                            ]),
+                            Value::map([
+                                ("Sid", Value::str("GuardDutyWritesFindings")),
+                                ("Effect", Value::str("Allow")),
+                                (
+                                    "Principal",
+                                    j(json!({ "Service": "guardduty.amazonaws.com" })),
+                                ),
+                                ("Action", Value::str("s3:PutObject")),
+                                ("Resource", objects),
+                                ("Condition", Value::map([("StringEquals", source)])),
+                            ]),
+                        ]),
+                    ),
+                ]),
+            ),
+    )
+    .map_err(|e| bug(path, e))?;
+    for (name, value) in [
+        ("LogBucketArn", arn),
+        ("LogKeyArn", Value::GetAtt(key, "Arn".into())),
+    ] {
+        t.add_output(
+            LogicalId::new(name).map_err(|e| bug(path, e))?,
+            Output {
+                description: None,
+                value,
+                export: Some(Value::str(export(p, name))),
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    let mut st = new_stack(p, "security-log-archive", path, t);
+    st.account = s.log_archive;
+    st.parameters = params;
+    Ok(st)
+}
+
+/// Security Hub for the organisation, from the administrator account: with several governed
+/// regions, central configuration (a finding aggregator in the home region, a configuration
+/// policy with AWS Foundational Security Best Practices, associated with the root); with one,
+/// the organisation configuration auto-enables Security Hub and its default standards.
+fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
+    let path = SECURITY_HUB;
+    let mut t = Template::new(format!(
+        "{}: Security Hub for the whole organisation. Deploy in {}, home region, after {DELEGATED_ADMIN}.",
+        p.organization.name,
+        account_name(p, s.admin)
+    ));
+    let mut params = Vec::new();
+    let others: Vec<String> = p
+        .organization
+        .governed_regions
+        .iter()
+        .filter(|r| **r != p.organization.home_region)
+        .cloned()
+        .collect();
+    let org = LogicalId::new("OrganizationConfiguration").map_err(|e| bug(path, e))?;
+    if others.is_empty() {
+        t.add_resource(
+            org,
+            Resource::new(SECURITYHUB_ORG_CONFIGURATION)
+                .prop("AutoEnable", Value::Bool(true))
+                .prop("AutoEnableStandards", "DEFAULT")
+                .prop("ConfigurationType", "LOCAL"),
+        )
+        .map_err(|e| bug(path, e))?;
+    } else {
+        let agg = LogicalId::new("FindingAggregator").map_err(|e| bug(path, e))?;
+        t.add_resource(
+            agg.clone(),
+            Resource::new(SECURITYHUB_AGGREGATOR)
+                .prop("RegionLinkingMode", "SPECIFIED_REGIONS")
+                .prop("Regions", Value::list_of_str(others)),
+        )
+        .map_err(|e| bug(path, e))?;
+        let mut oc = Resource::new(SECURITYHUB_ORG_CONFIGURATION)
+            .prop("AutoEnable", Value::Bool(false))
+            .prop("AutoEnableStandards", "NONE")
+            .prop("ConfigurationType", "CENTRAL");
+        oc.depends_on.insert(agg);
+        t.add_resource(org.clone(), oc).map_err(|e| bug(path, e))?;
+        let policy = LogicalId::new("BaselinePolicy").map_err(|e| bug(path, e))?;
+        let mut pol = Resource::new(SECURITYHUB_CONFIGURATION_POLICY)
+                .prop("Name", format!("{}-baseline", p.organization.stack_prefix))
+                .prop("Description", "Security Hub on, with AWS Foundational Security Best Practices, in every account")
+                .prop(
+                    "ConfigurationPolicy",
+                    j(json!({ "SecurityHub": {
+                        "ServiceEnabled": true,
+                        "EnabledStandardIdentifiers": [{ "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}::standards/aws-foundational-security-best-practices/v/1.0.0" }],
+                        "SecurityControlsConfiguration": { "DisabledSecurityControlIdentifiers": [] }
+                    } })),
+                );
+        pol.depends_on.insert(org);
+        t.add_resource(policy.clone(), pol)
+            .map_err(|e| bug(path, e))?;
+        let root = use_ident(root_ident(p)?, &mut t, &mut params);
+        t.add_resource(
+            LogicalId::new("BaselineForRoot").map_err(|e| bug(path, e))?,
+            Resource::new(SECURITYHUB_POLICY_ASSOCIATION)
+                .prop("TargetType", "ROOT")
+                .prop("TargetId", root)
+                .prop("ConfigurationPolicyId", Value::GetAtt(policy, "Id".into())),
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    let mut st = new_stack(p, "security-security-hub", path, t);
+    st.account = s.admin;
+    st.parameters = params;
+    st.after.push((
+        DELEGATED_ADMIN.to_owned(),
+        "the account must be Security Hub's delegated administrator first",
+    ));
+    Ok(st)
+}
+
+/// The administrator's own GuardDuty detector and Macie session in one region; in the home
+/// region, GuardDuty also exports findings to the central log bucket.
+fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitError> {
+    let path = format!("security/detectors-{}", slug(region));
+    let mut t = Template::new(format!(
+        "{}: GuardDuty and Macie in the security administrator account. Deploy in {}, {region}.",
+        p.organization.name,
+        account_name(p, s.admin)
+    ));
+    let mut params = Vec::new();
+    let det = LogicalId::new("Detector").map_err(|e| bug(&path, e))?;
+    let features: Vec<serde_json::Value> = [
+        "S3_DATA_EVENTS",
+        "EBS_MALWARE_PROTECTION",
+        "RDS_LOGIN_EVENTS",
+        "LAMBDA_NETWORK_LOGS",
+    ]
+    .iter()
+    .map(|f| json!({ "Name": f, "Status": "ENABLED" }))
+    .collect();
+    t.add_resource(
+        det.clone(),
+        Resource::new(GUARDDUTY_DETECTOR)
+            .prop("Enable", Value::Bool(true))
+            .prop("FindingPublishingFrequency", "FIFTEEN_MINUTES")
+            .prop("Features", j(json!(features))),
+    )
+    .map_err(|e| bug(&path, e))?;
+    t.add_resource(
+        LogicalId::new("MacieSession").map_err(|e| bug(&path, e))?,
+        Resource::new(MACIE_SESSION)
+            .prop("Status", "ENABLED")
+            .prop("FindingPublishingFrequency", "FIFTEEN_MINUTES"),
+    )
+    .map_err(|e| bug(&path, e))?;
+    if region == p.organization.home_region {
+        let bucket = use_ident(
+            Ident::ExportParam {
+                id: LogicalId::new("LogBucketArn").map_err(|e| bug(&path, e))?,
+                description: format!(
+                    "The central log bucket's ARN: output LogBucketArn of {LOG_ARCHIVE}"
+                ),
+                pattern: "^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                export: export(p, "LogBucketArn"),
+            },
+            &mut t,
+            &mut params,
+        );
+        let key = use_ident(
+            Ident::ExportParam {
+                id: LogicalId::new("LogKeyArn").map_err(|e| bug(&path, e))?,
+                description: format!(
+                    "The central log key's ARN: output LogKeyArn of {LOG_ARCHIVE}"
+                ),
+                pattern: "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+$",
+                export: export(p, "LogKeyArn"),
+            },
+            &mut t,
+            &mut params,
+        );
+        t.add_resource(
+            LogicalId::new("FindingsToLogArchive").map_err(|e| bug(&path, e))?,
+            Resource::new(GUARDDUTY_PUBLISHING_DESTINATION)
+                .prop("DetectorId", Value::Ref(det.clone()))
+                .prop("DestinationType", "S3")
+                .prop(
+                    "DestinationProperties",
+                    Value::map([("DestinationArn", bucket), ("KmsKeyArn", key)]),
+                ),
+        )
+        .map_err(|e| bug(&path, e))?;
+    }
+    t.add_output(
+        LogicalId::new("DetectorId").map_err(|e| bug(&path, e))?,
+        Output {
+            description: Some("The GuardDuty detector id".into()),
+            value: Value::Ref(det),
+            export: None,
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(&path, e))?;
+    let mut st = new_stack(p, &format!("security-detectors-{}", slug(region)), &path, t);
+    st.account = s.admin;
+    st.region = region.to_owned();
+    st.parameters = params;
+    Ok(st)
+}
