@@ -12,6 +12,7 @@ mod control_tower;
 mod docs;
 mod identity_center;
 mod manifest;
+mod network;
 mod organizations;
 mod ram;
 mod security;
@@ -78,6 +79,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
             errs.extend(e);
         }
     }
+    network::emit(p, &mut out);
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
         errs.push(e);
     }

@@ -37,6 +37,111 @@ pub struct Platform {
     pub budgets: Option<Budgets>,
     /// Present when the config has a `security` section.
     pub security: Option<Security>,
+    /// Present when the config has a `network` section.
+    pub network: Option<Network>,
+}
+
+/// An IPv4 range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cidr {
+    pub addr: u32,
+    pub len: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/16`; `None` when malformed or when host bits are set.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, l) = s.split_once('/')?;
+        let len: u8 = l.parse().ok()?;
+        if len > 32 {
+            return None;
+        }
+        let mut addr = 0u32;
+        let mut parts = 0;
+        for o in a.split('.') {
+            let o: u8 = o.parse().ok()?;
+            addr = (addr << 8) | u32::from(o);
+            parts += 1;
+        }
+        if parts != 4 {
+            return None;
+        }
+        let c = Cidr { addr, len };
+        (c.addr & !c.mask() == 0).then_some(c)
+    }
+
+    pub fn mask(self) -> u32 {
+        if self.len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.len))
+        }
+    }
+
+    /// The last address.
+    pub fn last(self) -> u32 {
+        self.addr | !self.mask()
+    }
+
+    pub fn contains(self, other: Cidr) -> bool {
+        other.len >= self.len && other.addr & self.mask() == self.addr
+    }
+
+    pub fn overlaps(self, other: Cidr) -> bool {
+        self.addr <= other.last() && other.addr <= self.last()
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.addr;
+        write!(
+            f,
+            "{}.{}.{}.{}/{}",
+            a >> 24,
+            (a >> 16) & 255,
+            (a >> 8) & 255,
+            a & 255,
+            self.len
+        )
+    }
+}
+
+/// The hub-and-spoke network and its address plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub account: AccountRef,
+    pub vpc_prefix_length: u8,
+    pub segments: Vec<Segment>,
+    /// One range per attached account and region of its segment, sorted by region, segment
+    /// and address.
+    pub ranges: Vec<VpcRange>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub name: String,
+    /// By region, sorted.
+    pub supernets: Vec<(String, Cidr)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeSource {
+    /// Pinned in the config.
+    Pinned,
+    /// Kept from the previous address plan.
+    Plan,
+    /// Newly allocated in this run.
+    Allocated,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VpcRange {
+    pub account: AccountIdx,
+    pub region: String,
+    pub segment: usize,
+    pub cidr: Cidr,
+    pub source: RangeSource,
 }
 
 /// Security Hub, GuardDuty and Macie administered from one account, and the central log bucket.

@@ -337,6 +337,26 @@ pub struct RawProduct {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNetwork {
+    pub account: String,
+    pub vpc_prefix_length: Option<u8>,
+    pub attach_blueprints: Option<Vec<String>>,
+    pub segments: Vec<RawSegment>,
+    #[serde(default)]
+    pub ranges: BTreeMap<String, BTreeMap<String, String>>,
+    pub address_plan: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSegment {
+    pub name: String,
+    pub ous: Vec<String>,
+    pub supernets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSecurity {
     pub admin_account: String,
     pub log_archive_account: String,

@@ -23,6 +23,7 @@ use crate::{FileSource, Sources};
 mod access;
 mod budgets;
 mod catalog;
+mod network;
 mod security;
 mod studio;
 
@@ -355,6 +356,14 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
+        let network = match doc.get("network") {
+            Some(v) => {
+                let raw: RawNetwork = self.decode(v, &ConfigPath::root().key("network"))?;
+                self.network(raw, &organization, &cx, &accounts, control_tower.as_ref())
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -367,6 +376,7 @@ impl<'a> Resolver<'a> {
             unified_studio,
             budgets,
             security,
+            network,
         })
     }
 

@@ -257,12 +257,18 @@ pub fn run(cli: Cli) -> i32 {
                     for n in &output.notes {
                         eprintln!("mlz: note: {n}");
                     }
-                    let documents = output.files.len() - output.templates - 2;
-                    let docs = if documents > 0 {
-                        format!(", {documents} vending requests")
-                    } else {
-                        String::new()
-                    };
+                    let vending = output
+                        .files
+                        .keys()
+                        .filter(|k| k.starts_with("vending/"))
+                        .count();
+                    let mut docs = String::new();
+                    if vending > 0 {
+                        docs.push_str(&format!(", {vending} vending requests"));
+                    }
+                    if output.files.contains_key("network/address-plan.json") {
+                        docs.push_str(", the address plan");
+                    }
                     eprintln!(
                         "mlz: wrote {} templates{docs}, manifest.json and README.md to {}",
                         output.templates,

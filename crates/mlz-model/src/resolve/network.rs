@@ -1,0 +1,424 @@
+//! The network's address plan: each attached account gets a VPC range per region of its
+//! segment, from that segment's supernet. Ranges pinned in the config and ranges recorded in
+//! a previous plan (`network.addressPlan`) are kept; new accounts take the lowest free
+//! ranges, in config order. With the previous plan given, adding an account anywhere in the
+//! config never renumbers an existing one.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::access::Names;
+use super::{Accounts, Resolver};
+use crate::model::*;
+use crate::path::ConfigPath;
+use crate::raw::*;
+
+const DEFAULT_PREFIX: u8 = 22;
+
+/// What mlz reads back from a previous `network/address-plan.json`.
+#[derive(Deserialize)]
+struct PlanFile {
+    ranges: Vec<PlanEntry>,
+}
+
+#[derive(Deserialize)]
+struct PlanEntry {
+    key: String,
+    region: String,
+    cidr: String,
+}
+
+/// Used ranges of one supernet, by first address, so a free-slot check is one lookup.
+#[derive(Default)]
+struct Used(BTreeMap<u32, (u32, AccountIdx)>);
+
+impl Used {
+    fn clash(&self, c: Cidr) -> Option<AccountIdx> {
+        let (_, (end, who)) = self.0.range(..=c.last()).next_back()?;
+        (*end >= c.addr).then_some(*who)
+    }
+    fn add(&mut self, c: Cidr, who: AccountIdx) {
+        self.0.insert(c.addr, (c.last(), who));
+    }
+}
+
+impl Resolver<'_> {
+    #[allow(clippy::too_many_lines)]
+    pub(super) fn network(
+        &mut self,
+        raw: RawNetwork,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        ct: Option<&ControlTower>,
+    ) -> Option<Network> {
+        let base = ConfigPath::root().key("network");
+        let hub = self.account_ref(&raw.account, &base.key("account"), accounts, cx);
+        let prefix = raw.vpc_prefix_length.unwrap_or(DEFAULT_PREFIX);
+        let attach = raw
+            .attach_blueprints
+            .unwrap_or_else(|| vec!["corporate-network".into()]);
+        let mut ok = true;
+
+        // Segments: their OUs and supernets.
+        let mut segments = Vec::new();
+        let mut seg_of_ou: HashMap<OuIdx, usize> = HashMap::new();
+        let mut seg_names: HashMap<String, ConfigPath> = HashMap::new();
+        let mut by_region: HashMap<String, Vec<(Cidr, usize, ConfigPath)>> = HashMap::new();
+        for (si, s) in raw.segments.iter().enumerate() {
+            let sp = base.key("segments").index(si);
+            if !self.declare_once(
+                &mut seg_names,
+                &s.name,
+                sp.key("name"),
+                "duplicate-segment",
+                "segment",
+            ) {
+                ok = false;
+                continue;
+            }
+            for (oi, ou) in self
+                .ou_list(&s.ous, &sp.key("ous"), cx)
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(prev) = seg_of_ou.insert(ou, si) {
+                    let d = self
+                        .at(
+                            "ou-in-two-segments",
+                            &sp.key("ous").index(oi),
+                            format!(
+                                "OU {} is already in segment {:?}",
+                                cx.ous[ou.0].name, raw.segments[prev].name
+                            ),
+                        )
+                        .hint("an OU's accounts attach to one route table: list it in one segment");
+                    self.push(d);
+                    ok = false;
+                }
+            }
+            let mut supernets = Vec::new();
+            for (region, text) in &s.supernets {
+                let rp = sp.key("supernets").key(region);
+                if !org.governed_regions.contains(region) {
+                    let d = self
+                        .at(
+                            "network-region",
+                            &rp,
+                            format!("{region} is not a governed region"),
+                        )
+                        .expected(format!("one of: {}", org.governed_regions.join(", ")));
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                let Some(c) = self.cidr(text, &rp) else {
+                    ok = false;
+                    continue;
+                };
+                if c.len > prefix {
+                    let d = self
+                        .at(
+                            "vpc-prefix",
+                            &rp,
+                            format!("supernet {c} is smaller than one VPC (/{prefix})"),
+                        )
+                        .hint("use a larger supernet or a larger network.vpcPrefixLength");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                for (other, oseg, _) in by_region.get(region).map(Vec::as_slice).unwrap_or_default()
+                {
+                    if other.overlaps(c) {
+                        let d = self
+                            .at(
+                                "supernet-overlap",
+                                &rp,
+                                format!(
+                                    "supernet {c} overlaps {other} of segment {:?} in {region}",
+                                    raw.segments[*oseg].name
+                                ),
+                            )
+                            .hint("segments route separately: give them disjoint supernets");
+                        self.push(d);
+                        ok = false;
+                    }
+                }
+                by_region
+                    .entry(region.clone())
+                    .or_default()
+                    .push((c, si, rp.clone()));
+                supernets.push((region.clone(), c));
+            }
+            segments.push(Segment {
+                name: s.name.clone(),
+                supernets,
+            });
+        }
+
+        // Which accounts attach, and to which segment: the nearest OU that is in a segment.
+        let blueprint_ok = |a: &Account| match (a.blueprint, ct) {
+            (Some(b), Some(ct)) => attach.iter().any(|n| *n == ct.blueprints[b].name),
+            _ => true,
+        };
+        let mut seg_of: Vec<Option<usize>> = vec![None; accounts.list.len()];
+        for (i, a) in accounts.list.iter().enumerate() {
+            if !blueprint_ok(a) {
+                continue;
+            }
+            let mut ou = Some(a.ou);
+            while let Some(o) = ou {
+                if let Some(&s) = seg_of_ou.get(&o) {
+                    seg_of[i] = Some(s);
+                    break;
+                }
+                ou = cx.ous[o.0].parent;
+            }
+        }
+        let supernet = |seg: usize, region: &str| {
+            segments.get(seg).and_then(|s: &Segment| {
+                s.supernets
+                    .iter()
+                    .find(|(r, _)| r == region)
+                    .map(|(_, c)| *c)
+            })
+        };
+
+        // Pinned ranges, then the previous plan's, then new ones.
+        let mut used: HashMap<(String, usize), Used> = HashMap::new();
+        let mut have: HashMap<(AccountIdx, String), ()> = HashMap::new();
+        let mut ranges = Vec::new();
+        for (name, by_r) in &raw.ranges {
+            let ap = base.key("ranges").key(name);
+            let Some(r) = self.account_ref(name, &ap, accounts, cx) else {
+                ok = false;
+                continue;
+            };
+            let AccountRef::Account(ai) = r else {
+                let d = self.at(
+                    "range-not-attached",
+                    &ap,
+                    "the management account does not attach to the network",
+                );
+                self.push(d);
+                ok = false;
+                continue;
+            };
+            let Some(seg) = seg_of[ai.0] else {
+                let d = self
+                    .at("range-not-attached", &ap, format!("{name:?} does not attach to the network, so it gets no range"))
+                    .hint("its OU is in no segment, or its blueprint is not in network.attachBlueprints");
+                self.push(d);
+                ok = false;
+                continue;
+            };
+            for (region, text) in by_r {
+                let rp = ap.key(region);
+                let Some(c) = self.cidr(text, &rp) else {
+                    ok = false;
+                    continue;
+                };
+                let Some(sn) = supernet(seg, region) else {
+                    let d = self.at(
+                        "range-region",
+                        &rp,
+                        format!(
+                            "segment {:?} has no supernet in {region}",
+                            segments[seg].name
+                        ),
+                    );
+                    self.push(d);
+                    ok = false;
+                    continue;
+                };
+                if !sn.contains(c) {
+                    let d = self
+                        .at(
+                            "range-outside-supernet",
+                            &rp,
+                            format!(
+                                "{c} is outside {sn}, the {region} supernet of segment {:?}",
+                                segments[seg].name
+                            ),
+                        )
+                        .hint("pin a range inside the supernet, or widen the supernet");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                let u = used.entry((region.clone(), seg)).or_default();
+                if let Some(other) = u.clash(c) {
+                    let d = self
+                        .at(
+                            "range-overlap",
+                            &rp,
+                            format!(
+                                "{c} of {name:?} overlaps the range pinned for {:?}",
+                                accounts.list[other.0].name
+                            ),
+                        )
+                        .hint("attached VPCs must not overlap: pin disjoint ranges");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                u.add(c, ai);
+                have.insert((ai, region.clone()), ());
+                ranges.push(VpcRange {
+                    account: ai,
+                    region: region.clone(),
+                    segment: seg,
+                    cidr: c,
+                    source: RangeSource::Pinned,
+                });
+            }
+        }
+        if let Some(plan) = &raw.address_plan {
+            let pp = base.key("addressPlan");
+            match self.files.read(plan) {
+                Err(e) => {
+                    let d = self
+                        .at("address-plan", &pp, format!("cannot read the address plan {plan:?}: {e}"))
+                        .hint("the path is relative to the folder of the config file; leave it out on the first run");
+                    self.push(d);
+                    ok = false;
+                }
+                Ok(text) => {
+                    match serde_json::from_str::<PlanFile>(&text) {
+                        Err(e) => {
+                            let d = self
+                            .at("address-plan", &pp, format!("{plan:?} is not an address plan mlz wrote: {e}"))
+                            .hint("point at network/address-plan.json from a previous `mlz generate`");
+                            self.push(d);
+                            ok = false;
+                        }
+                        Ok(file) => {
+                            let by_key: HashMap<&str, usize> = accounts
+                                .list
+                                .iter()
+                                .enumerate()
+                                .map(|(i, a)| (a.key.as_str(), i))
+                                .collect();
+                            for e in file.ranges {
+                                // Accounts that left, left the network or changed segment give
+                                // their range back; the rest keep theirs.
+                                let Some(&i) = by_key.get(e.key.as_str()) else {
+                                    continue;
+                                };
+                                let ai = AccountIdx(i);
+                                let (Some(seg), Some(c)) = (seg_of[i], Cidr::parse(&e.cidr)) else {
+                                    continue;
+                                };
+                                if have.contains_key(&(ai, e.region.clone())) {
+                                    continue;
+                                }
+                                let Some(sn) = supernet(seg, &e.region) else {
+                                    continue;
+                                };
+                                let u = used.entry((e.region.clone(), seg)).or_default();
+                                if !sn.contains(c) || u.clash(c).is_some() {
+                                    continue;
+                                }
+                                u.add(c, ai);
+                                have.insert((ai, e.region.clone()), ());
+                                ranges.push(VpcRange {
+                                    account: ai,
+                                    region: e.region,
+                                    segment: seg,
+                                    cidr: c,
+                                    source: RangeSource::Plan,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // New ranges (also after errors above, so one run reports an exhausted supernet too): the lowest free slot of the supernet, in config order. One cursor per
+        // supernet, since slots below it are taken: linear in accounts and ranges.
+        let size = 1u64 << (32 - u32::from(prefix));
+        let mut cursor: HashMap<(String, usize), u64> = HashMap::new();
+        let mut exhausted: BTreeMap<(String, usize), Vec<&str>> = BTreeMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            let Some(seg) = seg_of[i] else { continue };
+            let ai = AccountIdx(i);
+            for (region, sn) in &segments[seg].supernets {
+                if have.contains_key(&(ai, region.clone())) {
+                    continue;
+                }
+                let k = (region.clone(), seg);
+                let next = cursor.entry(k.clone()).or_insert(u64::from(sn.addr));
+                let u = used.entry(k.clone()).or_default();
+                let end = u64::from(sn.last());
+                let mut placed = None;
+                while *next + size - 1 <= end {
+                    let c = Cidr {
+                        addr: *next as u32,
+                        len: prefix,
+                    };
+                    *next += size;
+                    if u.clash(c).is_none() {
+                        placed = Some(c);
+                        break;
+                    }
+                }
+                match placed {
+                    Some(c) => {
+                        u.add(c, ai);
+                        ranges.push(VpcRange {
+                            account: ai,
+                            region: region.clone(),
+                            segment: seg,
+                            cidr: c,
+                            source: RangeSource::Allocated,
+                        });
+                    }
+                    None => exhausted.entry(k).or_default().push(a.name.as_str()),
+                }
+            }
+        }
+        for ((region, seg), names) in &exhausted {
+            let shown: Vec<String> = names.iter().take(5).map(|n| format!("{n:?}")).collect();
+            let more = names.len().saturating_sub(5);
+            let d = self
+                .at(
+                    "supernet-exhausted",
+                    &base.key("segments").index(*seg).key("supernets").key(region),
+                    format!(
+                        "no /{prefix} left in this supernet for {} account{}: {}{}",
+                        names.len(),
+                        if names.len() == 1 { "" } else { "s" },
+                        shown.join(", "),
+                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                    ),
+                )
+                .hint("widen the supernet, or give VPCs fewer addresses (a larger network.vpcPrefixLength)");
+            self.push(d);
+        }
+        if !ok || !exhausted.is_empty() {
+            return None;
+        }
+        ranges.sort_by(|a, b| (&a.region, a.segment, a.cidr).cmp(&(&b.region, b.segment, b.cidr)));
+        Some(Network {
+            account: hub?,
+            vpc_prefix_length: prefix,
+            segments,
+            ranges,
+        })
+    }
+
+    fn cidr(&mut self, text: &str, path: &ConfigPath) -> Option<Cidr> {
+        let c = Cidr::parse(text);
+        if c.is_none() {
+            let d = self
+                .at("bad-cidr", path, format!("{text:?} is not an IPv4 range"))
+                .expected(
+                    "an address and prefix length with no host bits set, such as 10.0.0.0/16",
+                );
+            self.push(d);
+        }
+        c
+    }
+}

@@ -1,0 +1,113 @@
+//! The address plan: stable under insertion once the previous plan is given back, pinned
+//! ranges respected, and no two attached VPCs overlap.
+
+use std::collections::BTreeMap;
+
+use mlz::{compile, Outcome};
+use mlz_emit::Options;
+use mlz_model::{FileSource, REFERENCE_CONFIG};
+use serde_json::Value;
+
+struct OneFile(String);
+
+impl FileSource for OneFile {
+    fn read(&self, path: &str) -> Result<String, String> {
+        if path == "address-plan.json" {
+            Ok(self.0.clone())
+        } else {
+            Err(format!("no file {path}"))
+        }
+    }
+}
+
+fn plan(text: &str, files: &dyn FileSource) -> (String, BTreeMap<(String, String), String>) {
+    let files = match compile("platform.yaml", text, files, Options::default()) {
+        Outcome::Generated { output, .. } => output.files,
+        Outcome::Invalid { report } | Outcome::Failed { report } => panic!("{report}"),
+    };
+    let raw = String::from_utf8(files["network/address-plan.json"].clone()).expect("utf-8");
+    let v: Value = serde_json::from_str(&raw).expect("json");
+    let ranges = v["ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["key"].as_str().expect("key").to_owned(),
+                    r["region"].as_str().expect("region").to_owned(),
+                ),
+                r["cidr"].as_str().expect("cidr").to_owned(),
+            )
+        })
+        .collect();
+    (raw, ranges)
+}
+
+/// The reference with one more team, inserted before the others, whose prod account attaches.
+fn with_new_team(base: &str) -> String {
+    let out = base.replacen(
+        "  - name: fraud-detection\n",
+        "  - name: anomaly-scoring\n  - name: fraud-detection\n",
+        1,
+    );
+    assert_ne!(out, base, "the reference must list fraud-detection");
+    out
+}
+
+fn overlapping(ranges: &BTreeMap<(String, String), String>) -> Option<(String, String)> {
+    let parse = |c: &str| mlz_model::Cidr::parse(c).expect("cidr");
+    let all: Vec<(&(String, String), mlz_model::Cidr)> =
+        ranges.iter().map(|(k, c)| (k, parse(c))).collect();
+    for (i, (ka, a)) in all.iter().enumerate() {
+        for (kb, b) in &all[i + 1..] {
+            if ka.1 == kb.1 && a.overlaps(*b) {
+                return Some((format!("{ka:?} {a}"), format!("{kb:?} {b}")));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn adding_a_team_in_the_middle_keeps_every_existing_range() {
+    let (raw, before) = plan(REFERENCE_CONFIG, &mlz_model::NoFiles);
+    assert!(!before.is_empty());
+    let config = with_new_team(REFERENCE_CONFIG).replacen(
+        "  ranges:\n    Data Lake:",
+        "  addressPlan: address-plan.json\n  ranges:\n    Data Lake:",
+        1,
+    );
+    let (_, after) = plan(&config, &OneFile(raw));
+    for (k, cidr) in &before {
+        assert_eq!(after.get(k), Some(cidr), "{k:?} moved");
+    }
+    let new: Vec<_> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(!new.is_empty(), "the new team's prod account attaches");
+    assert!(
+        new.iter()
+            .all(|(key, _)| key.starts_with("anomaly-scoring")),
+        "{new:?}"
+    );
+    assert_eq!(overlapping(&after), None);
+}
+
+#[test]
+fn without_the_previous_plan_insertion_order_decides() {
+    // What addressPlan protects against: allocated in config order, a team inserted first
+    // moves later accounts. (Documented: commit the plan and point addressPlan at it.)
+    let (_, before) = plan(REFERENCE_CONFIG, &mlz_model::NoFiles);
+    let (_, after) = plan(&with_new_team(REFERENCE_CONFIG), &mlz_model::NoFiles);
+    assert!(before.iter().any(|(k, c)| after.get(k) != Some(c)));
+    assert_eq!(overlapping(&after), None);
+}
+
+#[test]
+fn pinned_ranges_are_kept_and_others_avoid_them() {
+    let (_, ranges) = plan(REFERENCE_CONFIG, &mlz_model::NoFiles);
+    assert_eq!(
+        ranges[&("Data Lake".to_owned(), "eu-west-1".to_owned())],
+        "10.0.64.0/20"
+    );
+    assert_eq!(overlapping(&ranges), None);
+}
