@@ -3,7 +3,7 @@
 //! vending through the Account Factory (with a vending request per account for the step
 //! CloudFormation cannot do: attaching the blueprint).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{
@@ -451,6 +451,15 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             .map(|(t, _)| bucket_of(&p.team(*t).name, buckets));
         groups.entry(key).or_default().push(i);
     }
+    // Each attached account's VPC range in the home region, from the address plan: it
+    // fills the blueprint's VpcCidr parameter.
+    let vpc_ranges: HashMap<AccountIdx, String> = p
+        .network
+        .iter()
+        .flat_map(|n| n.ranges.iter())
+        .filter(|r| r.region == p.organization.home_region)
+        .map(|r| (r.account, r.cidr.to_string()))
+        .collect();
     let blueprint_docs: Vec<serde_json::Value> = ct
         .blueprints
         .iter()
@@ -533,7 +542,7 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             order.push(lid);
             out.documents.push((
                 format!("vending/{}.json", slug(&a.key)),
-                vending_request(p, ct, i, &path, ext, &blueprint_docs),
+                vending_request(p, ct, i, &path, ext, &blueprint_docs, vpc_ranges.get(&i)),
             ));
         }
         chain(&mut t, &order);
@@ -602,10 +611,25 @@ fn vending_request(
     stack_path: &str,
     ext: &str,
     blueprint_docs: &[serde_json::Value],
+    vpc: Option<&String>,
 ) -> serde_json::Value {
     let a = p.account(i);
     let ou = p.ou(a.ou);
-    let blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
+    let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
+    // The address plan's range fills VpcCidr, when the blueprint asks for it.
+    if let (Some(doc), Some(cidr)) = (blueprint.as_mut(), vpc) {
+        let asked = doc["parametersToFill"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["name"] == "VpcCidr"));
+        if asked {
+            if let Some(fill) = doc["parametersToFill"].as_array_mut() {
+                fill.retain(|x| x["name"] != "VpcCidr");
+            }
+            if let Some(params) = doc["parameters"].as_object_mut() {
+                params.insert("VpcCidr".into(), serde_json::Value::String(cidr.clone()));
+            }
+        }
+    }
     json!({
         "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
         "accountFactory": {

@@ -14,7 +14,9 @@ use crate::model::*;
 use crate::path::ConfigPath;
 use crate::raw::*;
 
-const DEFAULT_PREFIX: u8 = 22;
+/// The built-in corporate-network blueprint builds a /20 VPC (four /22 subnets).
+const DEFAULT_PREFIX: u8 = 20;
+const CORPORATE_BLUEPRINT: &str = "corporate-network";
 
 /// What mlz reads back from a previous `network/address-plan.json`.
 #[derive(Deserialize)]
@@ -60,6 +62,21 @@ impl Resolver<'_> {
             .attach_blueprints
             .unwrap_or_else(|| vec!["corporate-network".into()]);
         let mut ok = true;
+        let builtin_corporate = ct.is_some_and(|ct| {
+            ct.blueprints
+                .iter()
+                .any(|b| b.builtin && b.name == CORPORATE_BLUEPRINT)
+        });
+        if builtin_corporate
+            && attach.iter().any(|b| b == CORPORATE_BLUEPRINT)
+            && prefix != DEFAULT_PREFIX
+        {
+            let d = self
+                .at("vpc-prefix", &base.key("vpcPrefixLength"), format!("the built-in {CORPORATE_BLUEPRINT} blueprint builds a /{DEFAULT_PREFIX} VPC, not a /{prefix}"))
+                .hint("leave vpcPrefixLength out, or attach accounts with your own blueprint (file:) sized for it");
+            self.push(d);
+            ok = false;
+        }
 
         // Segments: their OUs and supernets.
         let mut segments = Vec::new();
@@ -233,6 +250,14 @@ impl Resolver<'_> {
                     ok = false;
                     continue;
                 };
+                if builtin_corporate && c.len != prefix {
+                    let d = self
+                        .at("range-size", &rp, format!("{c} is not a /{prefix}: the {CORPORATE_BLUEPRINT} blueprint builds a /{prefix} VPC"))
+                        .hint(format!("pin a /{prefix}"));
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
                 if !sn.contains(c) {
                     let d = self
                         .at(
