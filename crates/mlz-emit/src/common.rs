@@ -232,6 +232,24 @@ const OU_ARN_PATTERN: &str =
 
 /// An OU's ARN (what Control Tower takes as a target): imported from the OU stack when
 /// mlz creates the OU, a parameter otherwise.
+/// [`ou_arn_ident`] for a stack deployed in `consumer`: imports become parameters that name
+/// the export they take.
+pub fn ou_arn_ident_in(p: &Platform, i: OuIdx, consumer: AccountRef) -> Result<Ident, EmitError> {
+    Ok(match ou_arn_ident(p, i)? {
+        Ident::Import(export) if consumer != AccountRef::Management => Ident::ExportParam {
+            id: LogicalId::new(format!("{}Arn", ou_logical_id(&p.ou(i).name)?))
+                .map_err(|e| bug("common", e))?,
+            description: format!(
+                "The ARN of OU {} (export {export} in the management account)",
+                p.ou(i).path
+            ),
+            pattern: OU_ARN_PATTERN,
+            export,
+        },
+        other => other,
+    })
+}
+
 pub fn ou_arn_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
     let ou = p.ou(i);
     let lid = ou_logical_id(&ou.name)?;

@@ -80,6 +80,9 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         }
     }
     network::emit(p, &mut out);
+    if let Err(e) = network::hubs(p, ext, &mut out) {
+        errs.extend(e);
+    }
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
         errs.push(e);
     }

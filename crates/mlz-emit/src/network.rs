@@ -2,10 +2,15 @@
 //! `network/address-plan.json` for review and to be given back as `network.addressPlan`
 //! on the next run, so that existing ranges stay where they are.
 
-use mlz_model::{Platform, RangeSource};
+use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
+use mlz_model::{AccountRef, Network, Platform, RangeSource};
 use serde_json::json;
 
-use crate::stack::Emitted;
+use crate::common::{bug, new_stack, ou_arn_ident_in, use_ident};
+use crate::ram;
+use crate::stack::{Emitted, ManualStep, Stack, StackParam};
+use crate::types::{TGW, TGW_ROUTE_TABLE};
+use crate::EmitError;
 
 pub const PLAN_PATH: &str = "network/address-plan.json";
 
@@ -51,4 +56,183 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
             "ranges": ranges,
         }),
     ));
+}
+
+/// The hub: a Transit Gateway per region that has a supernet, in the Network account, with a
+/// route table per segment and a RAM share with the segments' OUs.
+pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    let Some(n) = &p.network else { return Ok(()) };
+    let mut regions: Vec<&str> = n
+        .segments
+        .iter()
+        .flat_map(|s| s.supernets.iter().map(|(r, _)| r.as_str()))
+        .collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let mut errs = Vec::new();
+    let mut paths = Vec::new();
+    for (ri, region) in regions.iter().enumerate() {
+        match hub(p, n, region, ri) {
+            Ok(s) => {
+                paths.push(format!("{}.{ext}", s.path));
+                out.stacks.push(s);
+            }
+            Err(e) => errs.push(e),
+        }
+    }
+    // Attachments are created in the spoke accounts (the corporate-network blueprint), so
+    // their ids are unknown here: associating each with its segment's route table is a step.
+    let mut commands = Vec::new();
+    for r in &n.ranges {
+        commands.push(format!(
+            "aws ec2 associate-transit-gateway-route-table --region {} --transit-gateway-route-table-id <output {} of network/transit-gateway-{}> --transit-gateway-attachment-id <attachment of {}>",
+            r.region,
+            LogicalId::derive("RouteTable", &n.segments[r.segment].name).map(|l| l.to_string()).unwrap_or_default(),
+            r.region,
+            p.account(r.account).name
+        ));
+    }
+    commands.push("then, per attachment, aws ec2 enable-transit-gateway-route-table-propagation into the route tables its segment may reach (the same segment's, and shared services')".into());
+    out.steps.push(ManualStep {
+        id: "transit-gateway-associations".into(),
+        account: account_name(p, n.account),
+        reason: "Default association and propagation are off, so that segments stay apart. Spoke accounts create their attachments (the corporate-network blueprint) and the hub account must associate each with its segment's route table; CloudFormation in the hub cannot know attachment ids made in other accounts.".into(),
+        commands,
+        before: Vec::new(),
+    });
+    if !out
+        .steps
+        .iter()
+        .any(|s| s.id == "ram-sharing-with-organization")
+    {
+        out.steps.push(ram::enable_sharing_step(
+            &p.organization.management.name,
+            paths,
+        ));
+    } else if let Some(s) = out
+        .steps
+        .iter_mut()
+        .find(|s| s.id == "ram-sharing-with-organization")
+    {
+        s.before.extend(paths);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn account_name(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => p.organization.management.name.clone(),
+        AccountRef::Account(i) => p.account(i).name.clone(),
+    }
+}
+
+fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, EmitError> {
+    let path = format!("network/transit-gateway-{region}");
+    let mut t = Template::new(format!(
+        "{}: the Transit Gateway of {region}, its segment route tables, and its RAM share with the attached OUs. Deploy in {}, {region}.",
+        p.organization.name,
+        account_name(p, n.account)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let tgw = LogicalId::new("TransitGateway").map_err(|e| bug(&path, e))?;
+    let asn = 64512 + i64::try_from(index).unwrap_or(0);
+    t.add_resource(
+        tgw.clone(),
+        Resource::new(TGW)
+            .prop(
+                "Description",
+                format!("{} hub, {region}", p.organization.name),
+            )
+            .prop("AmazonSideAsn", Value::Int(asn))
+            .prop("AutoAcceptSharedAttachments", "enable")
+            .prop("DefaultRouteTableAssociation", "disable")
+            .prop("DefaultRouteTablePropagation", "disable")
+            .prop("DnsSupport", "enable")
+            .prop("VpnEcmpSupport", "enable")
+            .prop("MulticastSupport", "disable")
+            .prop(
+                "Tags",
+                Value::List(vec![Value::map([
+                    ("Key", Value::str("Name")),
+                    (
+                        "Value",
+                        Value::str(format!("{}-hub-{region}", p.organization.stack_prefix)),
+                    ),
+                ])]),
+            ),
+    )
+    .map_err(|e| bug(&path, e))?;
+    let mut outputs = vec![("TransitGatewayId".to_owned(), Value::Ref(tgw.clone()))];
+    let mut ous = Vec::new();
+    for s in &n.segments {
+        if !s.supernets.iter().any(|(r, _)| r == region) {
+            continue;
+        }
+        let rt = LogicalId::derive("RouteTable", &s.name).map_err(|e| bug(&path, e))?;
+        t.add_resource(
+            rt.clone(),
+            Resource::new(TGW_ROUTE_TABLE)
+                .prop("TransitGatewayId", Value::Ref(tgw.clone()))
+                .prop(
+                    "Tags",
+                    Value::List(vec![Value::map([
+                        ("Key", Value::str("Name")),
+                        (
+                            "Value",
+                            Value::str(format!(
+                                "{}-{}-{region}",
+                                p.organization.stack_prefix, s.name
+                            )),
+                        ),
+                    ])]),
+                ),
+        )
+        .map_err(|e| bug(&path, e))?;
+        outputs.push((rt.to_string(), Value::Ref(rt)));
+        ous.extend(s.ous.iter().copied());
+    }
+    ous.sort_unstable();
+    ous.dedup();
+    let mut principals = Vec::new();
+    for ou in ous {
+        principals.push(use_ident(
+            ou_arn_ident_in(p, ou, n.account)?,
+            &mut t,
+            &mut params,
+        ));
+    }
+    t.add_resource(
+        LogicalId::new("HubShare").map_err(|e| bug(&path, e))?,
+        ram::share(
+            format!("{}-transit-gateway-{region}", p.organization.stack_prefix),
+            vec![Value::GetAtt(tgw, "TransitGatewayArn".into())],
+            principals,
+            &[],
+        ),
+    )
+    .map_err(|e| bug(&path, e))?;
+    for (name, value) in outputs {
+        t.add_output(
+            LogicalId::new(name.clone()).map_err(|e| bug(&path, e))?,
+            Output {
+                description: None,
+                value,
+                export: Some(Value::str(format!(
+                    "{}-Network-{name}",
+                    p.organization.stack_prefix
+                ))),
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(&path, e))?;
+    }
+    let mut s = new_stack(p, &format!("network-transit-gateway-{region}"), &path, t);
+    s.account = n.account;
+    s.region = region.to_owned();
+    s.parameters = params;
+    Ok(s)
 }

@@ -121,6 +121,8 @@ pub struct Network {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Segment {
     pub name: String,
+    /// The OUs listed for it (their nested OUs belong to it too, unless listed elsewhere).
+    pub ous: Vec<OuIdx>,
     /// By region, sorted.
     pub supernets: Vec<(String, Cidr)>,
 }

@@ -111,3 +111,32 @@ fn pinned_ranges_are_kept_and_others_avoid_them() {
     );
     assert_eq!(overlapping(&ranges), None);
 }
+
+#[test]
+fn each_region_has_a_hub_with_separate_segment_route_tables() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/reference/expected/network");
+    for region in ["eu-west-1", "eu-central-1"] {
+        let text = std::fs::read_to_string(dir.join(format!("transit-gateway-{region}.yaml")))
+            .expect("hub template");
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        let tgw = &t["Resources"]["TransitGateway"]["Properties"];
+        // Segments stay apart: nothing lands in a default route table.
+        assert_eq!(tgw["DefaultRouteTableAssociation"], "disable");
+        assert_eq!(tgw["DefaultRouteTablePropagation"], "disable");
+        assert_eq!(tgw["AutoAcceptSharedAttachments"], "enable");
+        for seg in ["RouteTableProd", "RouteTableNonprod"] {
+            assert_eq!(
+                t["Resources"][seg]["Type"], "AWS::EC2::TransitGatewayRouteTable",
+                "{region} {seg}"
+            );
+        }
+        let share = &t["Resources"]["HubShare"]["Properties"];
+        assert_eq!(share["AllowExternalPrincipals"], false);
+        assert_eq!(
+            share["Principals"].as_array().map(Vec::len),
+            Some(4),
+            "the segments' OUs"
+        );
+    }
+}

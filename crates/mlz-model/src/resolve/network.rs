@@ -95,11 +95,8 @@ impl Resolver<'_> {
                 ok = false;
                 continue;
             }
-            for (oi, ou) in self
-                .ou_list(&s.ous, &sp.key("ous"), cx)
-                .into_iter()
-                .enumerate()
-            {
+            let seg_ous = self.ou_list(&s.ous, &sp.key("ous"), cx);
+            for (oi, &ou) in seg_ous.iter().enumerate() {
                 if let Some(prev) = seg_of_ou.insert(ou, si) {
                     let d = self
                         .at(
@@ -171,6 +168,7 @@ impl Resolver<'_> {
             }
             segments.push(Segment {
                 name: s.name.clone(),
+                ous: seg_ous,
                 supernets,
             });
         }
