@@ -72,5 +72,13 @@ teamGroups:\n    - {{ name: \"{{{{team}}}}-TeamLead\", permissionSets: [Administ
     );
     // A budget on every account and team.
     s.push_str("budgets:\n  notify: [finops@synth.example.com]\n  teamAmount: 5000\n");
+    // Security services, and the hub-and-spoke network: prod accounts attach (dev and test
+    // use the internet-only blueprint); 10.0.0.0/8 holds 4,096 /20 VPCs.
+    s.push_str(
+        "security:\n  adminAccount: Security Tooling\n  logArchiveAccount: Log Archive\n\
+network:\n  account: Network\n  segments:\n    \
+- { name: prod, ous: [Infrastructure, Prod, Deployments], supernets: { eu-west-1: 10.0.0.0/8 } }\n    \
+- { name: nonprod, ous: [NonProd], supernets: { eu-west-1: 172.16.0.0/12 } }\n",
+    );
     s
 }

@@ -140,3 +140,60 @@ fn each_region_has_a_hub_with_separate_segment_route_tables() {
         );
     }
 }
+
+#[test]
+fn exactly_the_corporate_accounts_attach() {
+    let l = mlz_model::load("platform.yaml", REFERENCE_CONFIG, &mlz_model::NoFiles);
+    let p = l.platform.expect("reference");
+    let ct = p.control_tower.as_ref().expect("control tower");
+    let corporate: std::collections::BTreeSet<String> = p
+        .accounts
+        .iter()
+        .filter(|a| {
+            a.blueprint
+                .is_some_and(|b| ct.blueprints[b].name == "corporate-network")
+        })
+        .map(|a| a.key.clone())
+        .collect();
+    let (_, ranges) = plan(REFERENCE_CONFIG, &mlz_model::NoFiles);
+    let attached: std::collections::BTreeSet<String> = ranges
+        .keys()
+        .filter(|(_, region)| region == "eu-west-1")
+        .map(|(key, _)| key.clone())
+        .collect();
+    assert!(!corporate.is_empty());
+    assert_eq!(attached, corporate);
+    // Dev and test accounts (internet-only) keep direct internet access.
+    assert!(attached
+        .iter()
+        .all(|k| !k.ends_with("-dev") && !k.ends_with("-test")));
+    // Their vending requests carry their planned range.
+    let files = match compile(
+        "platform.yaml",
+        REFERENCE_CONFIG,
+        &mlz_model::NoFiles,
+        Options::default(),
+    ) {
+        Outcome::Generated { output, .. } => output.files,
+        Outcome::Invalid { report } | Outcome::Failed { report } => panic!("{report}"),
+    };
+    for a in &p.accounts {
+        let Some(doc) = files.get(&format!(
+            "vending/{}.json",
+            a.key.to_ascii_lowercase().replace(' ', "-")
+        )) else {
+            continue;
+        };
+        let v: Value = serde_json::from_slice(doc).expect("json");
+        let cidr = v["blueprint"]["parameters"]["VpcCidr"].as_str();
+        let planned = ranges
+            .get(&(a.key.clone(), "eu-west-1".to_owned()))
+            .map(String::as_str);
+        if corporate.contains(&a.key) {
+            assert_eq!(cidr, planned, "{} gets its planned range", a.name);
+        } else {
+            // Others get no planned range (a sandbox keeps its blueprint's default).
+            assert!(planned.is_none(), "{}", a.name);
+        }
+    }
+}
