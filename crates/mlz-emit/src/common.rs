@@ -293,6 +293,14 @@ pub fn bucket_label(b: usize, buckets: u32) -> String {
 }
 
 /// A file-name-safe form of an account key: `Data Lake` → `data-lake`.
+/// The name of an account, the management account included.
+pub fn account_name(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => p.organization.management.name.clone(),
+        AccountRef::Account(i) => p.account(i).name.clone(),
+    }
+}
+
 pub fn slug(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for c in key.chars() {

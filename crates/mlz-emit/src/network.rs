@@ -3,10 +3,10 @@
 //! on the next run, so that existing ranges stay where they are.
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{AccountRef, Network, Platform, RangeSource};
+use mlz_model::{Network, Platform, RangeSource};
 use serde_json::json;
 
-use crate::common::{bug, new_stack, ou_arn_ident_in, use_ident};
+use crate::common::{account_name, bug, new_stack, ou_arn_ident_in, use_ident};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{TGW, TGW_ROUTE_TABLE};
@@ -120,13 +120,6 @@ pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         Ok(())
     } else {
         Err(errs)
-    }
-}
-
-fn account_name(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => p.organization.management.name.clone(),
-        AccountRef::Account(i) => p.account(i).name.clone(),
     }
 }
 

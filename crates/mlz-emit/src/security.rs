@@ -5,11 +5,12 @@
 //! those are manual steps in the manifest, with the exact commands.
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{AccountRef, Platform, Security};
+use mlz_model::{Platform, Security};
 use serde_json::json;
 
 use crate::common::{
-    account_ref_ident, account_ref_ident_in, bug, new_stack, root_ident, slug, use_ident, Ident,
+    account_name, account_ref_ident, account_ref_ident_in, bug, new_stack, root_ident, slug,
+    use_ident, Ident,
 };
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
@@ -25,13 +26,6 @@ const SECURITY_HUB: &str = "security/security-hub";
 
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
-}
-
-fn account_name(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => p.organization.management.name.clone(),
-        AccountRef::Account(i) => p.account(i).name.clone(),
-    }
 }
 
 fn export(p: &Platform, name: &str) -> String {

@@ -17,7 +17,8 @@ use serde_json::json;
 
 use crate::artifacts::bucket_export;
 use crate::common::{
-    account_ref_ident_in, bug, chain, content_version, new_stack, ou_ident, ou_ident_in, use_ident,
+    account_name, account_ref_ident_in, bug, chain, content_version, new_stack, ou_ident,
+    ou_ident_in, use_ident,
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, StackParam, Upload};
 use crate::types::{
@@ -44,13 +45,6 @@ fn url(p: &Platform, key: &str) -> Value {
             Value::ImportValue(Box::new(Value::str(bucket_export(p)))),
         )]),
     )
-}
-
-fn account_name(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => p.organization.management.name.clone(),
-        AccountRef::Account(i) => p.account(i).name.clone(),
-    }
 }
 
 pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {

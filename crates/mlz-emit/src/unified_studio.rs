@@ -9,7 +9,9 @@ use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
 use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, Group, Platform, UnifiedStudio};
 use serde_json::json;
 
-use crate::common::{account_ref_ident_in, bug, export_name, new_stack, slug, use_ident, Ident};
+use crate::common::{
+    account_name, account_ref_ident_in, bug, export_name, new_stack, slug, use_ident, Ident,
+};
 use crate::identity_center::{group_id, GROUP_ID_PATTERN};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
@@ -37,13 +39,6 @@ const DOMAIN_ID_PATTERN: &str = "^dzd[-_][a-zA-Z0-9_-]{1,36}$";
 
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
-}
-
-fn account_name(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => p.organization.management.name.clone(),
-        AccountRef::Account(i) => p.account(i).name.clone(),
-    }
 }
 
 fn account_key(p: &Platform, a: AccountRef) -> String {
