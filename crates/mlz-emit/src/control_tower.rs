@@ -616,6 +616,24 @@ fn vending_request(
     let a = p.account(i);
     let ou = p.ou(a.ou);
     let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
+    // The hub's export names the Transit Gateway id, when the blueprint asks for it.
+    if let (Some(doc), Some(n)) = (blueprint.as_mut(), &p.network) {
+        let home = &p.organization.home_region;
+        let hub_here = n
+            .segments
+            .iter()
+            .any(|s| s.supernets.iter().any(|(r, _)| r == home));
+        if let Some(fill) = doc["parametersToFill"].as_array_mut().filter(|_| hub_here) {
+            for x in fill.iter_mut().filter(|x| x["name"] == "TransitGatewayId") {
+                x["valueFromExport"] = json!({
+                    "export": format!("{}-Network-TransitGatewayId", p.organization.stack_prefix),
+                    "account": crate::common::account_name(p, n.account),
+                    "region": home,
+                    "stack": format!("network/transit-gateway-{home}.{ext}"),
+                });
+            }
+        }
+    }
     // The address plan's range fills VpcCidr, when the blueprint asks for it.
     if let (Some(doc), Some(cidr)) = (blueprint.as_mut(), vpc) {
         let asked = doc["parametersToFill"]
