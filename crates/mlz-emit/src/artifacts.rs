@@ -140,6 +140,7 @@ pub fn finish(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), EmitErro
             id: format!("upload-templates-{label}"),
             account: name,
             reason: "Templates that Service Catalog or StackSets load from S3: upload each one to this account's artifact bucket, under the key the manifest gives, after the bucket stack and before the stacks that use them.".into(),
+            after: vec![format!("{path}.{ext}")],
             commands,
             before,
         });

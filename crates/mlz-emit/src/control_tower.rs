@@ -561,6 +561,12 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             reason: "CloudFormation vends the accounts but cannot attach an AFC blueprint: after each vending stack, apply the blueprint named in vending/<account>.json with the Control Tower console's Update account (Account factory customization section).".into(),
             commands: vec!["See docs/control-tower.md: one console update per account, with the hub account, product, version, regions and parameters from its vending request.".into()],
             before: Vec::new(),
+            after: out
+                .stacks
+                .iter()
+                .filter(|s| s.path.starts_with("control-tower/vending-") || s.path == "control-tower/blueprint-hub")
+                .map(|s| format!("{}.{ext}", s.path))
+                .collect(),
         });
     }
     Ok(())

@@ -73,7 +73,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         service_catalog::emit(p, ext, &mut out),
         unified_studio::emit(p, ext, &mut out),
         budgets::emit(p, &mut out),
-        security::emit(p, &mut out),
+        security::emit(p, ext, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);

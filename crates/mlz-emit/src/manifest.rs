@@ -323,6 +323,7 @@ fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
             id: "enable-policy-types".into(),
             account: p.organization.management.name.clone(),
             reason: "Policy types must be enabled on the root before policies of that type attach; CloudFormation has no resource type for EnablePolicyType.".into(),
+            after: Vec::new(),
             commands: types.iter().map(|t| format!("aws organizations enable-policy-type --root-id {root} --policy-type {t}")).collect(),
             before: policy_file,
         });
@@ -353,6 +354,7 @@ fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
                 serde_json::to_string(&resources).unwrap_or_default()
             )],
             before: vec![r.file.clone()],
+            after: Vec::new(),
         });
     }
     steps
@@ -412,7 +414,7 @@ fn manifest_json(
         .collect();
     let steps: Vec<J> = steps
         .iter()
-        .map(|s| json!({ "id": s.id, "account": s.account, "reason": s.reason, "commands": s.commands, "before": s.before }))
+        .map(|s| json!({ "id": s.id, "account": s.account, "reason": s.reason, "commands": s.commands, "before": s.before, "after": s.after }))
         .collect();
     json!({
         "manifestVersion": MANIFEST_VERSION,

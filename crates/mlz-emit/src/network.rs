@@ -99,6 +99,7 @@ pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         reason: "Default association and propagation are off, so that segments stay apart. Spoke accounts create their attachments (the corporate-network blueprint) and the hub account must associate each with its segment's route table; CloudFormation in the hub cannot know attachment ids made in other accounts.".into(),
         commands,
         before: Vec::new(),
+        after: paths.clone(),
     });
     if !out
         .steps

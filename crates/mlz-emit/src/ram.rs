@@ -41,5 +41,6 @@ pub fn enable_sharing_step(management: &str, before: Vec<String>) -> ManualStep 
         reason: "AWS RAM must be allowed to share with AWS Organizations once: then shares inside the organisation need no invitation to accept. CloudFormation has no resource type for it.".into(),
         commands: vec!["aws ram enable-sharing-with-aws-organization".into()],
         before,
+        after: Vec::new(),
     }
 }

@@ -32,7 +32,7 @@ fn export(p: &Platform, name: &str) -> String {
     format!("{}-Security-{name}", p.organization.stack_prefix)
 }
 
-pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(s) = &p.security else {
         return Ok(());
     };
@@ -47,6 +47,12 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     for r in &p.organization.governed_regions {
         push(detectors(p, s, r));
     }
+    let detector_paths: Vec<String> = p
+        .organization
+        .governed_regions
+        .iter()
+        .map(|r| format!("security/detectors-{}.{ext}", slug(r)))
+        .collect();
     let admin = account_name(p, s.admin);
     let mut designate = Vec::new();
     let mut auto_enable = Vec::new();
@@ -68,6 +74,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         ),
         commands: designate,
         before: Vec::new(),
+        after: detector_paths.clone(),
     });
     out.steps.push(ManualStep {
         id: "security-auto-enable".into(),
@@ -75,6 +82,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         reason: "CloudFormation has no resource type for the GuardDuty or Macie organisation configuration: turn on auto-enable for every existing and new member account, after security-organization-admin.".into(),
         commands: auto_enable,
         before: Vec::new(),
+        after: detector_paths.clone(),
     });
     if errs.is_empty() {
         Ok(())

@@ -250,6 +250,7 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
                 "aws servicecatalog associate-principal-with-portfolio --portfolio-id <PortfolioId output> --principal-type IAM_PATTERN --principal-arn <pattern>".into(),
             ],
             before: Vec::new(),
+            after: Vec::new(),
         });
     }
 
@@ -281,6 +282,7 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
                 format!("aws organizations register-delegated-administrator --account-id {id} --service-principal servicecatalog.amazonaws.com"),
             ],
             before: vec![format!("{path}.{ext}")],
+            after: Vec::new(),
         });
     }
 
@@ -720,6 +722,7 @@ fn consumer_roles(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Emit
         reason: "Service-managed StackSets need CloudFormation's trusted access to AWS Organizations; CloudFormation cannot turn it on itself.".into(),
         commands: vec!["aws cloudformation activate-organizations-access".into()],
         before: vec![format!("{path}.{ext}")],
+        after: Vec::new(),
     });
     Ok(())
 }

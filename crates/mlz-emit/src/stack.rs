@@ -83,6 +83,8 @@ pub struct ManualStep {
     pub commands: Vec<String>,
     /// Template paths (with extension) that must wait for this step.
     pub before: Vec<String>,
+    /// Template paths (with extension) this step waits for; empty: before the first deployment.
+    pub after: Vec<String>,
 }
 
 /// Everything an emitter produces.

@@ -130,6 +130,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
                     ),
                     commands: vec!["See docs/unified-studio.md (dynamic project profiles).".into()],
                     before: Vec::new(),
+                    after: Vec::new(),
                 });
             }
             if !us.associated.is_empty() {

@@ -116,4 +116,19 @@ fn guardduty_and_macie_run_in_every_governed_region_and_the_gaps_are_steps() {
         .collect();
     assert!(steps.contains(&"security-organization-admin"));
     assert!(steps.contains(&"security-auto-enable"));
+    // Designating the administrator first would make the detector stacks fail on an existing
+    // detector: the step waits for them.
+    let admin = m["manualSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "security-organization-admin")
+        .expect("step");
+    assert_eq!(
+        admin["after"],
+        serde_json::json!([
+            "security/detectors-eu-west-1.yaml",
+            "security/detectors-eu-central-1.yaml"
+        ])
+    );
 }
