@@ -546,8 +546,13 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             ));
         }
         chain(&mut t, &order);
+        let declared = group.is_none();
         let mut s = new_stack(p, &name, &path, t);
-        s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)";
+        s.limit_hint = if declared {
+            "declared accounts share one vending stack (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
+        } else {
+            "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)"
+        };
         s.parameters = params;
         if let Some(prev) = previous.replace(path.clone()) {
             s.after.push((prev, ONE_VENDING_AT_A_TIME));

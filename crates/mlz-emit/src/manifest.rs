@@ -460,7 +460,7 @@ fn prepare(s: &Stack, opts: Options) -> (Option<Rendered>, Vec<EmitError>, Optio
         for e in s.template.check() {
             let hint = match e.kind {
                 CheckErrorKind::TooMany {
-                    what: "resources" | "outputs",
+                    what: "resources" | "outputs" | "parameters",
                     ..
                 } => Some(s.limit_hint.to_owned()),
                 _ => Some("this is a bug in mlz: please report it with your config".to_owned()),

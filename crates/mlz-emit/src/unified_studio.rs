@@ -331,6 +331,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     let mut s = new_stack(p, "unified-studio-domain", path, t);
     s.account = us.account;
     s.parameters = params;
+    s.limit_hint = "one RAM share per associated account and an id parameter each: CloudFormation allows 200 parameters, so a domain stack holds about 190 associated accounts; associate business-unit accounts, not team accounts";
     Ok(s)
 }
 

@@ -129,3 +129,39 @@ fn reference_holds_domain_shares_profiles_and_projects() {
         }
     }
 }
+
+#[test]
+fn too_many_associated_accounts_is_a_limit_with_advice_not_a_bug() {
+    let base = mlz_model::REFERENCE_CONFIG;
+    let cut = base
+        .find("\nnetwork:\n")
+        .expect("reference has a network section");
+    let mut config = base[..cut].to_owned();
+    config.push('\n');
+    let accounts: String = (0..250)
+        .map(|i| format!("  - name: BU {i:03}\n    email: bu{i:03}@example.com\n    ou: Prod\n"))
+        .collect();
+    let associated: String = (0..250)
+        .map(|i| format!("    - account: BU {i:03}\n      blueprints: [Tooling]\n"))
+        .collect();
+    let config = config
+        .replacen("accounts:\n", &format!("accounts:\n{accounts}"), 1)
+        .replacen(
+            "  associatedAccounts:\n",
+            &format!("  associatedAccounts:\n{associated}"),
+            1,
+        );
+    match mlz::compile(
+        "platform.yaml",
+        &config,
+        &mlz_model::NoFiles,
+        mlz_emit::Options::default(),
+    ) {
+        mlz::Outcome::Failed { report } => {
+            assert!(report.contains("unified-studio/domain.yaml"), "{report}");
+            assert!(report.contains("about 190 associated accounts"), "{report}");
+            assert!(!report.contains("unified-studio/domain.yaml: 255 parameters, more than CloudFormation's limit of 200 per template\n  = hint: this is a bug"), "{report}");
+        }
+        _ => panic!("250 associated accounts cannot fit one domain stack"),
+    }
+}
