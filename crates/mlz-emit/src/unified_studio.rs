@@ -786,6 +786,7 @@ fn projects(
     let mut s = new_stack(p, "unified-studio-projects", path, t);
     s.account = us.account;
     s.parameters = params;
+    s.limit_hint = "profiles, grants and projects share one stack (500 resources, and a parameter per group): keep projects to business initiatives, or create the rest in the portal; mlz does not split this stack yet";
     for b in blueprint_paths {
         s.after.push((
             b.clone(),
