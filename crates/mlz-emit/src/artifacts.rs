@@ -8,9 +8,9 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, Platform};
 use serde_json::json;
 
-use crate::common::{bug, new_stack, slug};
+use crate::common::{bug, new_stack, private_bucket, slug, tls_only_statement};
 use crate::stack::{Emitted, ManualStep};
-use crate::types::{S3_BUCKET, S3_BUCKET_POLICY};
+use crate::types::S3_BUCKET_POLICY;
 use crate::EmitError;
 
 const BUCKET_FIRST: &str = "the template is uploaded to the artifact bucket that stack creates";
@@ -38,16 +38,12 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
     ));
     let id = LogicalId::new("ArtifactBucket").map_err(|e| bug(path, e))?;
     let j = |v: serde_json::Value| Value::from_json(&v);
-    let bucket = Resource::new(S3_BUCKET)
-        .prop("BucketEncryption", j(json!({ "ServerSideEncryptionConfiguration": [{ "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }, "BucketKeyEnabled": true }] })))
-        .prop("VersioningConfiguration", j(json!({ "Status": "Enabled" })))
-        .prop("PublicAccessBlockConfiguration", j(json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })))
-        .prop("OwnershipControls", j(json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] })))
-        .prop(
-            "LifecycleConfiguration",
-            j(json!({ "Rules": [{ "Id": "expire-old-versions", "Status": "Enabled", "NoncurrentVersionExpiration": { "NoncurrentDays": 365 }, "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 } }] })),
-        )
-        .retained();
+    let bucket = private_bucket(
+        j(json!({ "SSEAlgorithm": "AES256" })),
+        j(
+            json!([{ "Id": "expire-old-versions", "Status": "Enabled", "NoncurrentVersionExpiration": { "NoncurrentDays": 365 }, "AbortIncompleteMultipartUpload": { "DaysAfterInitiation": 7 } }]),
+        ),
+    );
     t.add_resource(id.clone(), bucket)
         .map_err(|e| bug(path, e))?;
     let policy = Resource::new(S3_BUCKET_POLICY)
@@ -58,23 +54,10 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
                 ("Version", Value::str("2012-10-17")),
                 (
                     "Statement",
-                    Value::List(vec![Value::map([
-                        ("Sid", Value::str("TlsOnly")),
-                        ("Effect", Value::str("Deny")),
-                        ("Principal", Value::str("*")),
-                        ("Action", Value::str("s3:*")),
-                        (
-                            "Resource",
-                            Value::List(vec![
-                                Value::GetAtt(id.clone(), "Arn".into()),
-                                Value::Sub("${ArtifactBucket.Arn}/*".into()),
-                            ]),
-                        ),
-                        (
-                            "Condition",
-                            j(json!({ "Bool": { "aws:SecureTransport": "false" } })),
-                        ),
-                    ])]),
+                    Value::List(vec![tls_only_statement(
+                        Value::GetAtt(id.clone(), "Arn".into()),
+                        Value::Sub("${ArtifactBucket.Arn}/*".into()),
+                    )]),
                 ),
             ]),
         );

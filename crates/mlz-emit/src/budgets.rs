@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use mlz_cfn::{LogicalId, Pseudo, Resource, Template, Value};
 use mlz_model::{AccountRef, Budgets, Platform};
 
-use crate::common::{account_ref_ident, bucket_label, bucket_of, bug, new_stack, slug, use_ident};
+use crate::common::{
+    account_ref_ident, all_ok, bucket_label, bucket_of, bug, new_stack, slug, use_ident,
+};
 use crate::stack::{Emitted, Stack, StackParam};
 use crate::types::BUDGET;
 use crate::EmitError;
@@ -37,11 +39,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             Err(e) => errs.push(e),
         }
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 /// One monthly cost budget over `ids` (linked accounts), alerting `emails` and `notify`.

@@ -2,7 +2,7 @@
 //! root from (a literal, an import, or a parameter), export names, stack skeletons,
 //! sequential creation, and the frozen hash that spreads items over stacks.
 
-use mlz_cfn::{LogicalId, Parameter, Template, Value};
+use mlz_cfn::{LogicalId, Parameter, Resource, Template, Value};
 use mlz_model::{Account, AccountIdx, AccountRef, CreatedBy, OuIdx, Platform};
 
 use crate::stack::{DeployKind, Stack, StackParam};
@@ -18,6 +18,78 @@ pub fn ou_logical_id(name: &str) -> Result<LogicalId, EmitError> {
 
 pub fn account_logical_id(a: &Account) -> Result<LogicalId, EmitError> {
     LogicalId::derive("Account", &a.key).map_err(|e| bug("organizations", e))
+}
+
+/// A private S3 bucket as every mlz bucket is: default encryption with a bucket key
+/// (`sse_default` is the `ServerSideEncryptionByDefault` object), versioned, all public access
+/// blocked, ACLs off, the given lifecycle rules, retained on delete.
+pub fn private_bucket(sse_default: Value, lifecycle_rules: Value) -> Resource {
+    Resource::new(crate::types::S3_BUCKET)
+        .prop(
+            "BucketEncryption",
+            Value::map([(
+                "ServerSideEncryptionConfiguration",
+                Value::List(vec![Value::map([
+                    ("ServerSideEncryptionByDefault", sse_default),
+                    ("BucketKeyEnabled", Value::Bool(true)),
+                ])]),
+            )]),
+        )
+        .prop(
+            "VersioningConfiguration",
+            Value::map([("Status", Value::str("Enabled"))]),
+        )
+        .prop(
+            "PublicAccessBlockConfiguration",
+            Value::map([
+                ("BlockPublicAcls", Value::Bool(true)),
+                ("BlockPublicPolicy", Value::Bool(true)),
+                ("IgnorePublicAcls", Value::Bool(true)),
+                ("RestrictPublicBuckets", Value::Bool(true)),
+            ]),
+        )
+        .prop(
+            "OwnershipControls",
+            Value::map([(
+                "Rules",
+                Value::List(vec![Value::map([(
+                    "ObjectOwnership",
+                    Value::str("BucketOwnerEnforced"),
+                )])]),
+            )]),
+        )
+        .prop(
+            "LifecycleConfiguration",
+            Value::map([("Rules", lifecycle_rules)]),
+        )
+        .retained()
+}
+
+/// The bucket-policy statement that refuses any request not made over TLS.
+pub fn tls_only_statement(bucket_arn: Value, objects_arn: Value) -> Value {
+    Value::map([
+        ("Sid", Value::str("TlsOnly")),
+        ("Effect", Value::str("Deny")),
+        ("Principal", Value::str("*")),
+        ("Action", Value::str("s3:*")),
+        ("Resource", Value::List(vec![bucket_arn, objects_arn])),
+        (
+            "Condition",
+            Value::map([(
+                "Bool",
+                Value::map([("aws:SecureTransport", Value::str("false"))]),
+            )]),
+        ),
+    ])
+}
+
+/// An emitter's result: every error it collected, or none.
+pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
 }
 
 pub fn bug(template: &str, e: impl std::fmt::Display) -> EmitError {

@@ -12,8 +12,9 @@ use mlz_model::{
 use serde_json::json;
 
 use crate::common::{
-    account_logical_id, account_ref_ident, bucket_label, bucket_of, bug, chain, chain_lanes,
-    content_version, export_name, new_stack, ou_arn_ident, ou_ident, slug, use_ident, Ident,
+    account_logical_id, account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain,
+    chain_lanes, content_version, export_name, new_stack, ou_arn_ident, ou_ident, slug, use_ident,
+    Ident,
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
 use crate::types::{
@@ -78,11 +79,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
             ));
         }
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 /// The landing zone itself, when the config manages it. Retained on delete: removing the
@@ -463,7 +460,11 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
     let blueprint_docs: Vec<serde_json::Value> = ct
         .blueprints
         .iter()
-        .map(|b| blueprint_doc(p, ct, b))
+        .map(|b| {
+            let mut doc = blueprint_doc(p, ct, b);
+            transit_gateway_source(p, ext, &mut doc);
+            doc
+        })
         .collect();
     let mut previous: Option<String> = None;
     for (group, accounts) in groups {
@@ -615,6 +616,31 @@ fn blueprint_doc(p: &Platform, ct: &ControlTower, b: &Blueprint) -> serde_json::
     })
 }
 
+/// The hub's export names the Transit Gateway id, when the blueprint asks for it: the same for
+/// every account with the blueprint.
+fn transit_gateway_source(p: &Platform, ext: &str, doc: &mut serde_json::Value) {
+    let Some(n) = &p.network else { return };
+    let home = &p.organization.home_region;
+    if !n
+        .segments
+        .iter()
+        .any(|s| s.supernets.iter().any(|(r, _)| r == home))
+    {
+        return;
+    }
+    let Some(fill) = doc["parametersToFill"].as_array_mut() else {
+        return;
+    };
+    for x in fill.iter_mut().filter(|x| x["name"] == "TransitGatewayId") {
+        x["valueFromExport"] = json!({
+            "export": format!("{}-Network-TransitGatewayId", p.organization.stack_prefix),
+            "account": crate::common::account_name(p, n.account),
+            "region": home,
+            "stack": format!("network/transit-gateway-{home}.{ext}"),
+        });
+    }
+}
+
 fn vending_request(
     p: &Platform,
     ct: &ControlTower,
@@ -627,24 +653,6 @@ fn vending_request(
     let a = p.account(i);
     let ou = p.ou(a.ou);
     let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
-    // The hub's export names the Transit Gateway id, when the blueprint asks for it.
-    if let (Some(doc), Some(n)) = (blueprint.as_mut(), &p.network) {
-        let home = &p.organization.home_region;
-        let hub_here = n
-            .segments
-            .iter()
-            .any(|s| s.supernets.iter().any(|(r, _)| r == home));
-        if let Some(fill) = doc["parametersToFill"].as_array_mut().filter(|_| hub_here) {
-            for x in fill.iter_mut().filter(|x| x["name"] == "TransitGatewayId") {
-                x["valueFromExport"] = json!({
-                    "export": format!("{}-Network-TransitGatewayId", p.organization.stack_prefix),
-                    "account": crate::common::account_name(p, n.account),
-                    "region": home,
-                    "stack": format!("network/transit-gateway-{home}.{ext}"),
-                });
-            }
-        }
-    }
     // The address plan's range fills VpcCidr, when the blueprint asks for it.
     if let (Some(doc), Some(cidr)) = (blueprint.as_mut(), vpc) {
         let asked = doc["parametersToFill"]

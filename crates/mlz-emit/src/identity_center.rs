@@ -12,7 +12,7 @@ use mlz_model::identity_policies::STUDIO_USER_TAG;
 use mlz_model::{AccountRef, Assignment, CreatedBy, Group, IdentityCenter, Platform};
 
 use crate::common::{
-    account_ref_ident, bucket_label, bucket_of, bug, chain_lanes, export_name, new_stack,
+    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, export_name, new_stack,
     use_ident, Ident,
 };
 use crate::stack::{Emitted, Stack, StackParam};
@@ -92,11 +92,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         Ok(stacks) => out.stacks.extend(stacks),
         Err(e) => errs.push(e),
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 fn ps_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {

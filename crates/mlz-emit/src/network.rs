@@ -6,7 +6,7 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{Network, Platform, RangeSource};
 use serde_json::json;
 
-use crate::common::{account_name, bug, new_stack, ou_arn_ident_in, use_ident};
+use crate::common::{account_name, all_ok, bug, new_stack, ou_arn_ident_in, use_ident};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{TGW, TGW_ROUTE_TABLE};
@@ -101,27 +101,8 @@ pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         before: Vec::new(),
         after: paths.clone(),
     });
-    if !out
-        .steps
-        .iter()
-        .any(|s| s.id == "ram-sharing-with-organization")
-    {
-        out.steps.push(ram::enable_sharing_step(
-            &p.organization.management.name,
-            paths,
-        ));
-    } else if let Some(s) = out
-        .steps
-        .iter_mut()
-        .find(|s| s.id == "ram-sharing-with-organization")
-    {
-        s.before.extend(paths);
-    }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    ram::require_sharing(out, &p.organization.management.name, paths);
+    all_ok(errs)
 }
 
 fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, EmitError> {

@@ -13,8 +13,8 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountIdx, CreatedBy, Platform};
 
 use crate::common::{
-    account_ident, account_logical_id, bug, chain, export_name, new_stack, ou_ident, ou_logical_id,
-    root_ident, team_bucket, use_ident,
+    account_ident, account_logical_id, all_ok, bug, chain, export_name, new_stack, ou_ident,
+    ou_logical_id, root_ident, team_bucket, use_ident,
 };
 use crate::stack::{Emitted, Import, Stack, StackParam};
 use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
@@ -55,11 +55,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             Err(e) => errs.push(e),
         }
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {

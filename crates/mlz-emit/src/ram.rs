@@ -3,11 +3,11 @@
 //!
 //! Every share is for principals inside the organisation only (`AllowExternalPrincipals:
 //! false`). Sharing with an OU or the whole organisation also needs RAM's sharing with AWS
-//! Organizations turned on once, which CloudFormation cannot do: [`enable_sharing_step`].
+//! Organizations turned on once, which CloudFormation cannot do: [`require_sharing`].
 
 use mlz_cfn::Value;
 
-use crate::stack::ManualStep;
+use crate::stack::{Emitted, ManualStep};
 use crate::types::RAM_RESOURCE_SHARE;
 
 /// A resource share of `resources` with `principals` (account ids, OU ARNs or the
@@ -32,11 +32,21 @@ pub fn share(
     r
 }
 
+const SHARING_STEP: &str = "ram-sharing-with-organization";
+
 /// The one-time switch RAM needs before shares with OUs or the organisation work, and before
-/// shares inside the organisation are accepted without an invitation.
-pub fn enable_sharing_step(management: &str, before: Vec<String>) -> ManualStep {
+/// shares inside the organisation are accepted without an invitation: one step, whatever the
+/// number of emitters that share, before every template in `before`.
+pub fn require_sharing(out: &mut Emitted, management: &str, before: Vec<String>) {
+    match out.steps.iter_mut().find(|s| s.id == SHARING_STEP) {
+        Some(s) => s.before.extend(before),
+        None => out.steps.push(sharing_step(management, before)),
+    }
+}
+
+fn sharing_step(management: &str, before: Vec<String>) -> ManualStep {
     ManualStep {
-        id: "ram-sharing-with-organization".into(),
+        id: SHARING_STEP.into(),
         account: management.to_owned(),
         reason: "AWS RAM must be allowed to share with AWS Organizations once: then shares inside the organisation need no invitation to accept. CloudFormation has no resource type for it.".into(),
         commands: vec!["aws ram enable-sharing-with-aws-organization".into()],

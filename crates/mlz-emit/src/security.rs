@@ -9,14 +9,14 @@ use mlz_model::{Platform, Security};
 use serde_json::json;
 
 use crate::common::{
-    account_name, account_ref_ident, account_ref_ident_in, bug, new_stack, root_ident, slug,
-    use_ident, Ident,
+    account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, new_stack, private_bucket,
+    root_ident, slug, tls_only_statement, use_ident, Ident,
 };
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
-    GUARDDUTY_DETECTOR, GUARDDUTY_PUBLISHING_DESTINATION, KMS_KEY, MACIE_SESSION, S3_BUCKET,
-    S3_BUCKET_POLICY, SECURITYHUB_AGGREGATOR, SECURITYHUB_CONFIGURATION_POLICY,
-    SECURITYHUB_DELEGATED_ADMIN, SECURITYHUB_ORG_CONFIGURATION, SECURITYHUB_POLICY_ASSOCIATION,
+    GUARDDUTY_DETECTOR, GUARDDUTY_PUBLISHING_DESTINATION, KMS_KEY, MACIE_SESSION, S3_BUCKET_POLICY,
+    SECURITYHUB_AGGREGATOR, SECURITYHUB_CONFIGURATION_POLICY, SECURITYHUB_DELEGATED_ADMIN,
+    SECURITYHUB_ORG_CONFIGURATION, SECURITYHUB_POLICY_ASSOCIATION,
 };
 use crate::EmitError;
 
@@ -84,11 +84,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         before: Vec::new(),
         after: detector_paths.clone(),
     });
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 /// Security Hub's delegated administrator, set from the management account.
@@ -174,28 +170,13 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
     let bucket = LogicalId::new("LogBucket").map_err(|e| bug(path, e))?;
     t.add_resource(
         bucket.clone(),
-        Resource::new(S3_BUCKET)
-            .prop(
-                "BucketEncryption",
-                Value::map([(
-                    "ServerSideEncryptionConfiguration",
-                    Value::List(vec![Value::map([
-                        (
-                            "ServerSideEncryptionByDefault",
-                            Value::map([
-                                ("SSEAlgorithm", Value::str("aws:kms")),
-                                ("KMSMasterKeyID", Value::GetAtt(key.clone(), "Arn".into())),
-                            ]),
-                        ),
-                        ("BucketKeyEnabled", Value::Bool(true)),
-                    ])]),
-                )]),
-            )
-            .prop("VersioningConfiguration", j(json!({ "Status": "Enabled" })))
-            .prop("PublicAccessBlockConfiguration", j(json!({ "BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true })))
-            .prop("OwnershipControls", j(json!({ "Rules": [{ "ObjectOwnership": "BucketOwnerEnforced" }] })))
-            .prop("LifecycleConfiguration", j(json!({ "Rules": rules })))
-            .retained(),
+        private_bucket(
+            Value::map([
+                ("SSEAlgorithm", Value::str("aws:kms")),
+                ("KMSMasterKeyID", Value::GetAtt(key.clone(), "Arn".into())),
+            ]),
+            j(json!(rules)),
+        ),
     )
     .map_err(|e| bug(path, e))?;
     let arn = Value::GetAtt(bucket.clone(), "Arn".into());
@@ -211,17 +192,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                     (
                         "Statement",
                         Value::List(vec![
-                            Value::map([
-                                ("Sid", Value::str("TlsOnly")),
-                                ("Effect", Value::str("Deny")),
-                                ("Principal", Value::str("*")),
-                                ("Action", Value::str("s3:*")),
-                                ("Resource", Value::List(vec![arn.clone(), objects.clone()])),
-                                (
-                                    "Condition",
-                                    j(json!({ "Bool": { "aws:SecureTransport": "false" } })),
-                                ),
-                            ]),
+                            tls_only_statement(arn.clone(), objects.clone()),
                             Value::map([
                                 ("Sid", Value::str("GuardDutyLocatesBucket")),
                                 ("Effect", Value::str("Allow")),

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::artifacts::bucket_export;
 use crate::common::{
-    account_name, account_ref_ident_in, bug, chain, content_version, new_stack, ou_ident,
+    account_name, account_ref_ident_in, all_ok, bug, chain, content_version, new_stack, ou_ident,
     ou_ident_in, use_ident,
 };
 use crate::stack::{DeployKind, Emitted, ManualStep, StackParam, Upload};
@@ -57,11 +57,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     if let Err(e) = consumer_roles(p, ext, out) {
         errs.push(e);
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
 fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {

@@ -10,7 +10,7 @@ use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, Group, Platform, Unifi
 use serde_json::json;
 
 use crate::common::{
-    account_name, account_ref_ident_in, bug, export_name, new_stack, slug, use_ident, Ident,
+    account_name, account_ref_ident_in, all_ok, bug, export_name, new_stack, slug, use_ident, Ident,
 };
 use crate::identity_center::{group_id, GROUP_ID_PATTERN};
 use crate::ram;
@@ -92,7 +92,8 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         return Ok(());
     };
     let mut errs = Vec::new();
-    match domain(p, us) {
+    let known = groups(p);
+    match domain(p, us, &known) {
         Ok(s) => {
             let domain_path = s.path.clone();
             out.stacks.push(s);
@@ -109,7 +110,7 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
                 .map(|s| s.path.clone())
                 .collect();
             if !us.profiles.is_empty() || !us.projects.is_empty() {
-                match projects(p, us, &blueprint_paths) {
+                match projects(p, us, &known, &blueprint_paths) {
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
                 }
@@ -134,22 +135,19 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
                 });
             }
             if !us.associated.is_empty() {
-                out.steps.push(ram::enable_sharing_step(
+                ram::require_sharing(
+                    out,
                     &p.organization.management.name,
                     vec![format!("{domain_path}.{ext}")],
-                ));
+                );
             }
         }
         Err(e) => errs.push(e),
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
+    all_ok(errs)
 }
 
-fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
+fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack, EmitError> {
     let path = "unified-studio/domain";
     let mut t = Template::new(format!(
         "{}: the SageMaker Unified Studio domain {} (V2), its roles, key and domain units, and its RAM shares with associated accounts. Deploy in {}, home region.",
@@ -158,7 +156,6 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         account_name(p, us.account)
     ));
     let mut params: Vec<StackParam> = Vec::new();
-    let known = groups(p);
     let key = LogicalId::new("DomainKey").map_err(|e| bug(path, e))?;
     t.add_resource(
         key.clone(),
@@ -251,7 +248,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     for unit in &us.domain_units {
         let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
         for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
-            let gv = group(p, &known, &mut t, &mut params, g, path)?;
+            let gv = group(p, known, &mut t, &mut params, g, path)?;
             let oid =
                 LogicalId::derive("Owner", &format!("{unit} {g}")).map_err(|e| bug(path, e))?;
             t.add_resource(
@@ -635,6 +632,7 @@ fn group(
 fn projects(
     p: &Platform,
     us: &UnifiedStudio,
+    known: &Groups<'_>,
     blueprint_paths: &[String],
 ) -> Result<Stack, EmitError> {
     let path = "unified-studio/projects";
@@ -645,7 +643,6 @@ fn projects(
         account_name(p, us.account)
     ));
     let mut params: Vec<StackParam> = Vec::new();
-    let known = groups(p);
     let domain = import(p, "DomainId");
     // (profile index, account) -> the profile resource made for that account.
     let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
@@ -708,7 +705,7 @@ fn projects(
                 ));
             }
             for g in &pr.creators {
-                let gv = group(p, &known, &mut t, &mut params, g, path)?;
+                let gv = group(p, known, &mut t, &mut params, g, path)?;
                 principals.push((
                     g.clone(),
                     Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
@@ -771,7 +768,7 @@ fn projects(
             ("PROJECT_CONTRIBUTOR", &pj.contributors),
         ] {
             for g in groups {
-                let member = group(p, &known, &mut t, &mut params, g, path)?;
+                let member = group(p, known, &mut t, &mut params, g, path)?;
                 members.push(Value::map([
                     ("Member", Value::map([("GroupIdentifier", member)])),
                     ("Designation", Value::str(designation)),

@@ -4,7 +4,7 @@
 //! ranges, in config order. With the previous plan given, adding an account anywhere in the
 //! config never renumbers an existing one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -203,7 +203,7 @@ impl Resolver<'_> {
 
         // Pinned ranges, then the previous plan's, then new ones.
         let mut used: HashMap<(String, usize), Used> = HashMap::new();
-        let mut have: HashMap<(AccountIdx, String), ()> = HashMap::new();
+        let mut have: HashSet<(AccountIdx, String)> = HashSet::new();
         let mut ranges = Vec::new();
         for (name, by_r) in &raw.ranges {
             let ap = base.key("ranges").key(name);
@@ -288,7 +288,7 @@ impl Resolver<'_> {
                     continue;
                 }
                 u.add(c, ai);
-                have.insert((ai, region.clone()), ());
+                have.insert((ai, region.clone()));
                 ranges.push(VpcRange {
                     account: ai,
                     region: region.clone(),
@@ -334,7 +334,7 @@ impl Resolver<'_> {
                                 let (Some(seg), Some(c)) = (seg_of[i], Cidr::parse(&e.cidr)) else {
                                     continue;
                                 };
-                                if have.contains_key(&(ai, e.region.clone())) {
+                                if have.contains(&(ai, e.region.clone())) {
                                     continue;
                                 }
                                 let Some(sn) = supernet(seg, &e.region) else {
@@ -345,7 +345,7 @@ impl Resolver<'_> {
                                     continue;
                                 }
                                 u.add(c, ai);
-                                have.insert((ai, e.region.clone()), ());
+                                have.insert((ai, e.region.clone()));
                                 ranges.push(VpcRange {
                                     account: ai,
                                     region: e.region,
@@ -368,7 +368,7 @@ impl Resolver<'_> {
             let Some(seg) = seg_of[i] else { continue };
             let ai = AccountIdx(i);
             for (region, sn) in &segments[seg].supernets {
-                if have.contains_key(&(ai, region.clone())) {
+                if have.contains(&(ai, region.clone())) {
                     continue;
                 }
                 let k = (region.clone(), seg);
