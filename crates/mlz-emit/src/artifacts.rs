@@ -9,17 +9,10 @@ use mlz_model::{AccountRef, Platform};
 use serde_json::json;
 
 use crate::common::{bug, new_stack, private_bucket, slug, tls_only_statement};
+use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, StackId};
 use crate::stack::{Emitted, ManualStep};
 use crate::types::S3_BUCKET_POLICY;
 use crate::EmitError;
-
-const BUCKET_FIRST: &str = "the template is uploaded to the artifact bucket that stack creates";
-
-/// The export that names an account's artifact bucket (export names are per account and
-/// region, so every account uses the same one).
-pub fn bucket_export(p: &Platform) -> String {
-    format!("{}-ArtifactBucket-Name", p.organization.stack_prefix)
-}
 
 fn account_label(p: &Platform, a: AccountRef) -> (String, String) {
     match a {
@@ -71,7 +64,7 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
         Output {
             description: Some("The artifact bucket".into()),
             value: Value::Ref(id),
-            export: Some(Value::str(bucket_export(p))),
+            export: exports::export(p, &ExportKey::ArtifactBucket)?,
             condition: None,
         },
     )
@@ -79,8 +72,8 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
     Ok(t)
 }
 
-/// Adds a bucket stack and an upload step for every account with uploads, and orders the
-/// uploads after their bucket and before whatever uses them.
+/// Adds a bucket stack and an upload step for every account with uploads: the step needs
+/// the bucket and provides the uploaded templates to whatever loads them.
 pub fn finish(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {
     let mut by_account: BTreeMap<AccountRef, Vec<usize>> = BTreeMap::new();
     for (i, s) in out.stacks.iter().enumerate() {
@@ -89,43 +82,42 @@ pub fn finish(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), EmitErro
         }
     }
     let region = p.organization.home_region.clone();
+    let bucket_export = ExportKey::ArtifactBucket.name(p)?;
     for (account, uploads) in by_account {
         let (name, label) = account_label(p, account);
-        let path = format!("artifacts/bucket-{label}");
-        let mut stack = new_stack(p, "artifacts", &path, bucket_template(p, &name, &path)?);
+        let id = StackId::new(Area::Artifacts, format!("bucket-{label}"));
+        let path = id.path();
+        let mut stack = new_stack(p, id, bucket_template(p, &name, &path)?);
         stack.account = account;
-        let upload_paths: Vec<String> = uploads
-            .iter()
-            .map(|&i| out.stacks[i].path.clone())
-            .collect();
         let mut commands = vec![format!(
-            "bucket=$(aws cloudformation list-exports --region {region} --query \"Exports[?Name=='{}'].Value\" --output text)",
-            bucket_export(p)
+            "bucket=$(aws cloudformation list-exports --region {region} --query \"Exports[?Name=='{bucket_export}'].Value\" --output text)"
         )];
+        let mut provides = Vec::new();
         for &i in &uploads {
-            let s = &mut out.stacks[i];
-            s.after.push((path.clone(), BUCKET_FIRST));
+            let s = &out.stacks[i];
             if let Some(u) = &s.upload {
                 commands.push(format!(
-                    "aws s3 cp {}.{ext} \"s3://$bucket/{}\"",
-                    s.path, u.key
+                    "aws s3 cp {} \"s3://$bucket/{}\"",
+                    s.id.file(ext),
+                    u.key
                 ));
             }
+            provides.push(Fact::Uploaded(s.id.clone()));
         }
-        // Whatever waits for an upload waits for this step too.
-        let before: Vec<String> = out
-            .stacks
-            .iter()
-            .filter(|s| s.after.iter().any(|(a, _)| upload_paths.contains(a)))
-            .map(|s| format!("{}.{ext}", s.path))
-            .collect();
         out.steps.push(ManualStep {
             id: format!("upload-templates-{label}"),
-            account: name,
+            account,
             reason: "Templates that Service Catalog or StackSets load from S3: upload each one to this account's artifact bucket, under the key the manifest gives, after the bucket stack and before the stacks that use them.".into(),
-            after: vec![format!("{path}.{ext}")],
             commands,
-            before,
+            provides,
+            requires: vec![Need::new(
+                Fact::Export {
+                    name: bucket_export.clone(),
+                    account,
+                    region: region.clone(),
+                },
+                &rules::UPLOAD_FIRST,
+            )],
         });
         out.stacks.push(stack);
     }

@@ -12,6 +12,7 @@ use mlz_model::{AccountRef, Budgets, Platform};
 use crate::common::{
     account_ref_ident, all_ok, bucket_label, bucket_of, bug, new_stack, slug, use_ident,
 };
+use crate::plan::{Area, StackId};
 use crate::stack::{Emitted, Stack, StackParam};
 use crate::types::BUDGET;
 use crate::EmitError;
@@ -131,12 +132,14 @@ fn account_id(
     Ok(match r {
         // These stacks deploy in the management account.
         AccountRef::Management => Value::Pseudo(Pseudo::AccountId),
-        r => use_ident(account_ref_ident(p, r)?, t, params),
+        r => use_ident(p, account_ref_ident(p, r)?, t, params)?,
     })
 }
 
 fn platform(p: &Platform, b: &Budgets) -> Result<Stack, EmitError> {
-    let path = "budgets/platform";
+    let id = StackId::new(Area::Budgets, "platform");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: monthly cost budgets of the management account and the declared accounts. Deploy in the management account, home region.",
         p.organization.name
@@ -178,7 +181,7 @@ fn platform(p: &Platform, b: &Budgets) -> Result<Stack, EmitError> {
         )
         .map_err(|e| bug(path, e))?;
     }
-    let mut s = new_stack(p, "budgets-platform", path, t);
+    let mut s = new_stack(p, id, t);
     s.parameters = params;
     s.limit_hint =
         "a budget per declared account: split declared accounts into teams, or report it";
@@ -192,7 +195,8 @@ fn team_stack(
     teams: &[usize],
 ) -> Result<Stack, EmitError> {
     let label = bucket_label(bucket, p.organization.team_account_stacks);
-    let path = format!("budgets/teams-{label}");
+    let id = StackId::new(Area::Budgets, format!("teams-{label}"));
+    let path = id.path();
     let mut t = Template::new(format!(
         "{}: monthly cost budgets of the teams in bucket {label} and of their accounts. Deploy in the management account, home region.",
         p.organization.name
@@ -233,7 +237,7 @@ fn team_stack(
         )
         .map_err(|e| bug(&path, e))?;
     }
-    let mut s = new_stack(p, &format!("budgets-teams-{label}"), &path, t);
+    let mut s = new_stack(p, id, t);
     s.parameters = params;
     s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)";
     Ok(s)

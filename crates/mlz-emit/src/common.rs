@@ -5,12 +5,16 @@
 use mlz_cfn::{LogicalId, Parameter, Resource, Template, Value};
 use mlz_model::{Account, AccountIdx, AccountRef, CreatedBy, OuIdx, Platform};
 
+use crate::plan::{exports, ExportKey, ExportRef, StackId};
 use crate::stack::{DeployKind, Stack, StackParam};
 use crate::EmitError;
 
 const ROOT_ID_PATTERN: &str = "^r-[0-9a-z]{4,32}$";
 const OU_ID_PATTERN: &str = "^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
 const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
+/// An identity store group id.
+pub const GROUP_ID_PATTERN: &str =
+    "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$";
 
 pub fn ou_logical_id(name: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("Ou", name).map_err(|e| bug("organizations", e))
@@ -83,6 +87,40 @@ pub fn tls_only_statement(bucket_arn: Value, objects_arn: Value) -> Value {
     ])
 }
 
+/// `https://<artifact bucket>.s3.<region>.<suffix>/<key>`: where a template in the artifact
+/// bucket of the stack's own account and region is read from.
+pub fn template_url(p: &Platform, key: &str) -> Result<Value, EmitError> {
+    Ok(Value::SubWith(
+        format!("https://${{Bucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}/{key}"),
+        std::collections::BTreeMap::from([(
+            "Bucket".to_owned(),
+            exports::import(p, &ExportKey::ArtifactBucket)?,
+        )]),
+    ))
+}
+
+/// A Lambda function's log group, kept a year.
+pub fn log_group() -> Resource {
+    Resource::new(crate::types::LOGS_LOG_GROUP).prop("RetentionInDays", Value::Int(365))
+}
+
+/// The one step that gives CloudFormation StackSets trusted access to AWS Organizations,
+/// whatever the number of emitters with service-managed StackSets.
+pub fn require_stack_sets(out: &mut crate::stack::Emitted) {
+    const ID: &str = "stack-sets-trusted-access";
+    if out.steps.iter().any(|s| s.id == ID) {
+        return;
+    }
+    out.steps.push(crate::stack::ManualStep {
+        id: ID.into(),
+        account: AccountRef::Management,
+        reason: "Service-managed StackSets need CloudFormation's trusted access to AWS Organizations; CloudFormation cannot turn it on itself.".into(),
+        commands: vec!["aws cloudformation activate-organizations-access".into()],
+        provides: vec![crate::plan::Fact::TrustedAccess(crate::plan::Service::StackSets)],
+        requires: Vec::new(),
+    });
+}
+
 /// An emitter's result: every error it collected, or none.
 pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
     if errs.is_empty() {
@@ -100,15 +138,10 @@ pub fn bug(template: &str, e: impl std::fmt::Display) -> EmitError {
     }
 }
 
-/// The export that carries an OU's or account's id: `mlz-OuWorkloads-Id`.
-pub fn export_name(prefix: &str, id: &LogicalId, attr: &str) -> String {
-    format!("{prefix}-{id}-{attr}")
-}
-
 /// Where a template gets the id of an OU, an account or the root from.
 pub enum Ident {
     Literal(String),
-    Import(String),
+    Import(ExportKey),
     Param {
         id: LogicalId,
         description: String,
@@ -119,7 +152,7 @@ pub enum Ident {
         id: LogicalId,
         description: String,
         pattern: &'static str,
-        export: String,
+        export: ExportRef,
     },
 }
 
@@ -139,9 +172,7 @@ pub fn ou_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
     let lid = ou_logical_id(&ou.name)?;
     Ok(match (&ou.id, ou.created_by) {
         (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => {
-            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
-        }
+        (None, CreatedBy::Mlz) => Ident::Import(ExportKey::OuId(i)),
         (None, by) => Ident::Param {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
             description: format!(
@@ -159,9 +190,7 @@ pub fn account_ident(p: &Platform, i: AccountIdx) -> Result<Ident, EmitError> {
     let lid = account_logical_id(a)?;
     Ok(match (&a.id, a.created_by) {
         (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => {
-            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
-        }
+        (None, CreatedBy::Mlz) => Ident::Import(ExportKey::AccountId(i)),
         (None, by) => Ident::Param {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
             description: format!(
@@ -183,10 +212,15 @@ fn created_by_text(by: CreatedBy) -> &'static str {
 }
 
 /// Turns an [`Ident`] into a value, declaring the template parameter it needs on first use.
-pub fn use_ident(ident: Ident, t: &mut Template, params: &mut Vec<StackParam>) -> Value {
-    match ident {
+pub fn use_ident(
+    p: &Platform,
+    ident: Ident,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+) -> Result<Value, EmitError> {
+    Ok(match ident {
         Ident::Literal(s) => Value::Str(s),
-        Ident::Import(name) => Value::ImportValue(Box::new(Value::Str(name))),
+        Ident::Import(key) => exports::import(p, &key)?,
         Ident::Param {
             id,
             description,
@@ -198,7 +232,7 @@ pub fn use_ident(ident: Ident, t: &mut Template, params: &mut Vec<StackParam>) -
             pattern,
             export,
         } => param_ident(t, params, id, description, pattern, Some(export)),
-    }
+    })
 }
 
 fn param_ident(
@@ -207,7 +241,7 @@ fn param_ident(
     id: LogicalId,
     description: String,
     pattern: &'static str,
-    from_export: Option<String>,
+    from_export: Option<ExportRef>,
 ) -> Value {
     if !t.parameters.contains_key(&id) {
         let param = Parameter::string(description.clone()).with_pattern(
@@ -226,18 +260,22 @@ fn param_ident(
     Value::Ref(id)
 }
 
-pub fn new_stack(p: &Platform, name: &str, path: &str, template: Template) -> Stack {
+/// A stack in the management account and home region, deployed as the plan chooses.
+pub fn new_stack(p: &Platform, id: StackId, template: Template) -> Stack {
     Stack {
-        name: format!("{}-{name}", p.organization.stack_prefix),
-        path: path.to_owned(),
+        id,
         template,
         account: AccountRef::Management,
         region: p.organization.home_region.clone(),
         deploy: DeployKind::Stack,
+        deploy_as: None,
         parameters: Vec::new(),
         imports: Vec::new(),
-        after: Vec::new(),
+        provides: Vec::new(),
+        requires: Vec::new(),
+        stack_set: None,
         upload: None,
+        operations: None,
         limit_hint: "this template cannot be split by mlz yet: please report it with your config",
     }
 }
@@ -308,15 +346,20 @@ const OU_ARN_PATTERN: &str =
 /// the export they take.
 pub fn ou_arn_ident_in(p: &Platform, i: OuIdx, consumer: AccountRef) -> Result<Ident, EmitError> {
     Ok(match ou_arn_ident(p, i)? {
-        Ident::Import(export) if consumer != AccountRef::Management => Ident::ExportParam {
+        Ident::Import(key) if consumer != AccountRef::Management => Ident::ExportParam {
             id: LogicalId::new(format!("{}Arn", ou_logical_id(&p.ou(i).name)?))
                 .map_err(|e| bug("common", e))?,
             description: format!(
-                "The ARN of OU {} (export {export} in the management account)",
-                p.ou(i).path
+                "The ARN of OU {} (export {} in the management account)",
+                p.ou(i).path,
+                key.name(p)?
             ),
             pattern: OU_ARN_PATTERN,
-            export,
+            export: ExportRef {
+                key,
+                account: AccountRef::Management,
+                region: p.organization.home_region.clone(),
+            },
         },
         other => other,
     })
@@ -326,7 +369,7 @@ pub fn ou_arn_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
     let ou = p.ou(i);
     let lid = ou_logical_id(&ou.name)?;
     Ok(match ou.created_by {
-        CreatedBy::Mlz => Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Arn")),
+        CreatedBy::Mlz => Ident::Import(ExportKey::OuArn(i)),
         by => Ident::Param {
             id: LogicalId::new(format!("{lid}Arn")).map_err(|e| bug("common", e))?,
             description: format!(
@@ -388,6 +431,7 @@ pub fn slug(key: &str) -> String {
 /// What a stack in `consumer` may use for an id: exports live in the management account's
 /// stacks, so in any other account an imported id becomes a parameter instead.
 pub fn in_account(
+    p: &Platform,
     ident: Ident,
     consumer: AccountRef,
     lid: &LogicalId,
@@ -395,11 +439,18 @@ pub fn in_account(
     pattern: &'static str,
 ) -> Result<Ident, EmitError> {
     Ok(match ident {
-        Ident::Import(export) if consumer != AccountRef::Management => Ident::ExportParam {
+        Ident::Import(key) if consumer != AccountRef::Management => Ident::ExportParam {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("common", e))?,
-            description: format!("The id of {what} (export {export} in the management account)"),
+            description: format!(
+                "The id of {what} (export {} in the management account)",
+                key.name(p)?
+            ),
             pattern,
-            export,
+            export: ExportRef {
+                key,
+                account: AccountRef::Management,
+                region: p.organization.home_region.clone(),
+            },
         },
         other => other,
     })
@@ -414,6 +465,7 @@ pub fn account_ref_ident_in(
     let ident = account_ref_ident(p, r)?;
     match r {
         AccountRef::Account(i) => in_account(
+            p,
             ident,
             consumer,
             &account_logical_id(p.account(i))?,
@@ -427,6 +479,7 @@ pub fn account_ref_ident_in(
 /// [`ou_ident`] for a stack deployed in `consumer`.
 pub fn ou_ident_in(p: &Platform, ou: OuIdx, consumer: AccountRef) -> Result<Ident, EmitError> {
     in_account(
+        p,
         ou_ident(p, ou)?,
         consumer,
         &ou_logical_id(&p.ou(ou).name)?,

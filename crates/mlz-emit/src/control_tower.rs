@@ -7,44 +7,52 @@ use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{
-    AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone, Platform,
+    AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone, OuIdx, Platform,
 };
 use serde_json::json;
 
 use crate::common::{
     account_logical_id, account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain,
-    chain_lanes, content_version, export_name, new_stack, ou_arn_ident, ou_ident, slug, use_ident,
-    Ident,
+    chain_lanes, content_version, log_group, new_stack, ou_arn_ident, ou_ident, slug, template_url,
+    use_ident, Ident,
 };
-use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, Upload};
+use crate::plan::{
+    exports, lanes, rules, Area, ExportKey, ExportRef, Fact, Limited, Need, StackId,
+    CONTROL_TOWER_EXECUTION_ROLE,
+};
+use crate::stack::{
+    DeployKind, Document, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload,
+};
 use crate::types::{
-    CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE, IAM_ROLE, SC_PORTFOLIO,
-    SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+    CFN_STACK_SET, CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE,
+    CUSTOM_ACCOUNT_FACTORY_ARTIFACT, IAM_ROLE, LAMBDA_FUNCTION, SC_PORTFOLIO,
+    SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT,
+    SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
 /// The AWSControlTowerBaseline, which registers an OU with Control Tower.
 const CONTROL_TOWER_BASELINE_ID: &str = "17BSJV3IGJ2QSGA2";
 /// The role AFC assumes in the hub account: Control Tower looks it up by this exact name.
-const BLUEPRINT_ACCESS_ROLE: &str = "AWSControlTowerBlueprintAccess";
+pub const BLUEPRINT_ACCESS_ROLE: &str = "AWSControlTowerBlueprintAccess";
 /// Control Tower runs at most this many control operations at once; more fail.
 const CONTROL_OPERATION_LANES: usize = 10;
-const ONE_VENDING_AT_A_TIME: &str =
-    "the Account Factory provisions one account at a time: vending stacks deploy in sequence";
-const UPLOAD_FIRST: &str =
-    "the product version loads this template from the artifact bucket: upload it first";
 
-pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+fn need(fact: Fact, rule: &'static crate::plan::Rule) -> Need {
+    Need::new(fact, rule)
+}
+
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(ct) = p.control_tower.as_ref().filter(|c| c.enabled) else {
         return Ok(());
     };
     let mut errs = Vec::new();
     let first = out.stacks.len();
-    let landing_zone = match ct.landing_zone.as_ref().map(|lz| landing_zone(p, lz)) {
+    let landing_zone_id = match ct.landing_zone.as_ref().map(|lz| landing_zone(p, lz)) {
         Some(Ok(s)) => {
-            let path = s.path.clone();
+            let id = s.id.clone();
             out.stacks.push(s);
-            Some(path)
+            Some(id)
         }
         Some(Err(e)) => {
             errs.push(e);
@@ -62,22 +70,17 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
             errs.push(e);
         }
     }
-    if let Err(e) = vending(p, ct, ext, out) {
+    if let Err(e) = vending(p, ct, out) {
         errs.push(e);
     }
     // Everything Control Tower does needs the landing zone first.
-    if let Some(lz) = landing_zone {
-        for s in out
-            .stacks
-            .iter_mut()
-            .skip(first)
-            .filter(|s| s.path != lz && s.account == AccountRef::Management)
-        {
-            s.after.push((
-                lz.clone(),
-                "Control Tower's baselines, controls and Account Factory need the landing zone",
-            ));
-        }
+    for s in
+        out.stacks.iter_mut().skip(first).filter(|s| {
+            Some(&s.id) != landing_zone_id.as_ref() && s.account == AccountRef::Management
+        })
+    {
+        s.requires
+            .push(need(Fact::LandingZone, &rules::LANDING_ZONE_FIRST));
     }
     all_ok(errs)
 }
@@ -85,22 +88,26 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
 /// The landing zone itself, when the config manages it. Retained on delete: removing the
 /// resource would decommission Control Tower.
 fn landing_zone(p: &Platform, lz: &LandingZone) -> Result<Stack, EmitError> {
-    let path = "control-tower/landing-zone";
+    let id = StackId::new(Area::ControlTower, "landing-zone");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: the Control Tower landing zone. Deploy in the management account, home region.",
         p.organization.name
     ));
     let mut params = Vec::new();
     let log_archive = use_ident(
+        p,
         account_ref_ident(p, AccountRef::Account(lz.log_archive))?,
         &mut t,
         &mut params,
-    );
+    )?;
     let audit = use_ident(
+        p,
         account_ref_ident(p, AccountRef::Account(lz.audit))?,
         &mut t,
         &mut params,
-    );
+    )?;
     let mut structure = vec![(
         "security",
         Value::map([("name", Value::str(p.ou(lz.security_ou).name.clone()))]),
@@ -155,13 +162,37 @@ fn landing_zone(p: &Platform, lz: &LandingZone) -> Result<Stack, EmitError> {
         .retained();
     t.add_resource(LogicalId::new("LandingZone").map_err(|e| bug(path, e))?, r)
         .map_err(|e| bug(path, e))?;
-    let mut s = new_stack(p, "control-tower-landing-zone", path, t);
+    let mut s = new_stack(p, id, t);
     s.parameters = params;
+    // Setting up the landing zone creates and registers its OUs and enrols the log archive
+    // and audit accounts (with AWSControlTowerExecution in them).
+    s.provides.push(Fact::LandingZone);
+    for ou in [Some(lz.security_ou), lz.sandbox_ou].into_iter().flatten() {
+        s.provides.push(Fact::OuExists(ou));
+        s.provides.push(Fact::OuRegistered(ou));
+    }
+    for a in [lz.log_archive, lz.audit] {
+        s.provides
+            .extend(control_tower_account(AccountRef::Account(a)));
+    }
     Ok(s)
 }
 
+/// What Control Tower makes true when it creates or enrols an account.
+fn control_tower_account(a: AccountRef) -> [Fact; 2] {
+    [
+        Fact::AccountExists(a),
+        Fact::Role {
+            account: a,
+            name: CONTROL_TOWER_EXECUTION_ROLE.to_owned(),
+        },
+    ]
+}
+
 fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitError> {
-    let path = "control-tower/governance";
+    let id = StackId::new(Area::ControlTower, "governance");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: Control Tower baselines and controls per OU. Deploy in the management account, home region.",
         p.organization.name
@@ -170,16 +201,19 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
     let home = &p.organization.home_region;
     let mut baselines: BTreeMap<usize, LogicalId> = BTreeMap::new();
     let mut order = Vec::new();
+    let mut provides = Vec::new();
     // Every OU mlz creates is registered with Control Tower, parents first.
     for (i, ou) in p.ous.iter().enumerate() {
         if ou.created_by != CreatedBy::Mlz {
             continue;
         }
+        provides.push(Fact::OuRegistered(OuIdx(i)));
         let lid = LogicalId::derive("Baseline", &ou.name).map_err(|e| bug(path, e))?;
-        let target = use_ident(ou_arn_ident(p, mlz_model::OuIdx(i))?, &mut t, &mut params);
+        let target = use_ident(p, ou_arn_ident(p, OuIdx(i))?, &mut t, &mut params)?;
         let ic = match &ct.identity_center_baseline_arn {
             Some(arn) => Value::str(arn.clone()),
             None => use_ident(
+                p,
                 Ident::Param {
                     id: LogicalId::new("IdentityCenterEnabledBaselineArn").map_err(|e| bug(path, e))?,
                     description: "ARN of the enabled IdentityCenterBaseline (aws controltower list-enabled-baselines), when the landing zone manages IAM Identity Center".into(),
@@ -187,7 +221,7 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
                 },
                 &mut t,
                 &mut params,
-            ),
+            )?,
         };
         let r = Resource::new(CT_ENABLED_BASELINE)
             .prop(
@@ -212,7 +246,7 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
     let mut controls = Vec::new();
     for oc in &ct.controls {
         let ou = p.ou(oc.ou);
-        let target = use_ident(ou_arn_ident(p, oc.ou)?, &mut t, &mut params);
+        let target = use_ident(p, ou_arn_ident(p, oc.ou)?, &mut t, &mut params)?;
         for c in &oc.controls {
             let short = c.arn.rsplit('/').next().unwrap_or(&c.arn);
             let lid = LogicalId::derive("Control", &format!("{} {short}", ou.name))
@@ -241,14 +275,19 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
     if t.resources.is_empty() {
         return Ok(None);
     }
-    let mut s = new_stack(p, "control-tower-governance", path, t);
+    let mut s = new_stack(p, id, t);
     s.limit_hint = "enable fewer controls per OU (each control on each OU is one resource)";
     s.parameters = params;
+    s.provides = provides;
     Ok(Some(s))
 }
 
 fn account_name(p: &Platform, i: AccountIdx) -> String {
     p.account(i).name.clone()
+}
+
+fn role_policy(statements: serde_json::Value) -> Value {
+    Value::from_json(&json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
 fn blueprint_hub(
@@ -257,47 +296,138 @@ fn blueprint_hub(
     hub: AccountIdx,
     out: &mut Emitted,
 ) -> Result<(), EmitError> {
-    let prefix = &p.organization.stack_prefix;
-    let bucket_export = crate::artifacts::bucket_export(p);
-
-    // 2. The blueprint templates, uploaded under a key named by their content.
+    let hub_ref = AccountRef::Account(hub);
+    // 1. The blueprint templates, uploaded under a key named by their content.
     let mut versions = Vec::new();
     for b in &ct.blueprints {
         let version = content_version(&b.template);
         // One key whatever the output format, so YAML and JSON output describe the same products.
         let key = format!("blueprints/{}/{version}.template", b.name);
-        let path = format!("blueprints/{}", b.name);
-        let mut s = new_stack(
-            p,
-            &format!("blueprint-{}", b.name),
-            &path,
-            b.template.clone(),
-        );
-        s.name = b.name.clone();
-        s.account = AccountRef::Account(hub);
+        let id = StackId::new(Area::Blueprints, b.name.clone());
+        let mut s = new_stack(p, id.clone(), b.template.clone());
+        s.account = hub_ref;
         s.deploy = DeployKind::AfcBlueprint;
-        s.upload = Some(Upload {
-            bucket_export: bucket_export.clone(),
-            key: key.clone(),
-        });
+        s.upload = Some(Upload { key: key.clone() });
         s.parameters = blueprint_params(b);
-        versions.push((version, key, path));
+        versions.push((version, key, id));
         out.stacks.push(s);
     }
 
-    // 3. The hub: the role AFC assumes, the portfolio, one product per blueprint.
-    let path = "control-tower/blueprint-hub";
+    // 2. The role AFC assumes in the hub, delivered by a StackSet: in an enrolled account,
+    // Control Tower's mandatory SCP lets only AWSControlTowerExecution or stacksets-exec-*
+    // create a role whose name contains AWSControlTower.
+    blueprint_access(p, hub, out)?;
+
+    // 3. The hub: the portfolio and one product per blueprint.
+    let id = StackId::new(Area::ControlTower, "blueprint-hub");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
-        "{}: the AFC blueprint hub (role {BLUEPRINT_ACCESS_ROLE}, portfolio, one product per blueprint). Deploy in the hub account ({}), home region.",
+        "{}: the AFC blueprint hub (portfolio, one product per blueprint; Control Tower reads it through role {BLUEPRINT_ACCESS_ROLE}). Deploy in the hub account ({}), home region.",
         p.organization.name,
         account_name(p, hub)
     ));
     let mut params: Vec<StackParam> = Vec::new();
     let mgmt = use_ident(
+        p,
         account_ref_ident(p, AccountRef::Management)?,
         &mut t,
         &mut params,
-    );
+    )?;
+    let portfolio = LogicalId::new("BlueprintPortfolio").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        portfolio.clone(),
+        Resource::new(SC_PORTFOLIO)
+            .prop("DisplayName", "Account vending")
+            .prop("ProviderName", "Cloud platform team")
+            .prop(
+                "Description",
+                "AFC blueprints that Control Tower applies to accounts as they are vended.",
+            ),
+    )
+    .map_err(|e| bug(path, e))?;
+    // The account vending portfolio is shared with the management account, where Control
+    // Tower's Account Factory runs.
+    t.add_resource(
+        LogicalId::new("ShareWithManagement").map_err(|e| bug(path, e))?,
+        Resource::new(SC_PORTFOLIO_SHARE)
+            .prop("PortfolioId", Value::Ref(portfolio.clone()))
+            .prop("AccountId", mgmt),
+    )
+    .map_err(|e| bug(path, e))?;
+    let mut requires = Vec::new();
+    for (bi, (b, (version, key, bid))) in ct.blueprints.iter().zip(&versions).enumerate() {
+        let pid = LogicalId::derive("Blueprint", &b.name).map_err(|e| bug(path, e))?;
+        let product = Resource::new(SC_PRODUCT)
+            .prop("Name", b.name.as_str())
+            .prop("Owner", "Cloud platform team")
+            .prop("Description", truncate(&b.description, 8000))
+            .prop(
+                "ProvisioningArtifactParameters",
+                Value::List(vec![Value::map([
+                    ("Name", Value::str(version.clone())),
+                    (
+                        "Description",
+                        Value::str(format!("Template content {version}")),
+                    ),
+                    (
+                        "Info",
+                        Value::map([("LoadTemplateFromURL", template_url(p, key)?)]),
+                    ),
+                ])]),
+            );
+        t.add_resource(pid.clone(), product)
+            .map_err(|e| bug(path, e))?;
+        let assoc = Resource::new(SC_PORTFOLIO_PRODUCT)
+            .prop("PortfolioId", Value::Ref(portfolio.clone()))
+            .prop("ProductId", Value::Ref(pid.clone()));
+        t.add_resource(
+            LogicalId::new(format!("{pid}InPortfolio")).map_err(|e| bug(path, e))?,
+            assoc,
+        )
+        .map_err(|e| bug(path, e))?;
+        t.add_output(
+            LogicalId::new(format!("{pid}ProductId")).map_err(|e| bug(path, e))?,
+            Output {
+                description: Some(format!("Service Catalog product of blueprint {}", b.name)),
+                value: Value::Ref(pid.clone()),
+                export: exports::export(p, &ExportKey::BlueprintProduct(bi))?,
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(path, e))?;
+        requires.push(need(Fact::Uploaded(bid.clone()), &rules::UPLOAD_FIRST));
+    }
+    let mut s = new_stack(p, id, t);
+    s.account = hub_ref;
+    s.parameters = params;
+    s.requires = requires;
+    out.stacks.push(s);
+    Ok(())
+}
+
+/// `AWSControlTowerBlueprintAccess` in the hub account, as the AFC guide gives it: trusted by
+/// the management account's `service-role/AWSControlTowerAdmin` and by the management account
+/// (whose principals provision accounts), with `AWSServiceCatalogAdminFullAccess` and
+/// `AmazonS3ReadOnlyAccess` (the blueprints load from S3). A service-managed StackSet in the
+/// management account creates it: its `stacksets-exec-*` role is exempt from Control Tower's
+/// role-protection SCP, which a plain stack in the enrolled hub account is not.
+fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<(), EmitError> {
+    let role_id = StackId::new(Area::ControlTower, "blueprint-access-role");
+    let holder_id = StackId::new(Area::ControlTower, "blueprint-access");
+    let rpath = role_id.path();
+    let mut rt = Template::new(format!(
+        "{}: role {BLUEPRINT_ACCESS_ROLE}, which Control Tower assumes to read AFC blueprints in the hub account ({}). Deployed by a StackSet.",
+        p.organization.name,
+        account_name(p, hub)
+    ));
+    let mut rparams = Vec::new();
+    let mgmt = use_ident(
+        p,
+        account_ref_ident(p, AccountRef::Management)?,
+        &mut rt,
+        &mut rparams,
+    )?;
     let principal = |suffix: &str| {
         Value::SubWith(
             format!("arn:${{AWS::Partition}}:iam::${{Management}}:{suffix}"),
@@ -324,85 +454,125 @@ fn blueprint_hub(
                 ),
             ]),
         )
-        .prop("ManagedPolicyArns", Value::List(vec![Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AWSServiceCatalogAdminFullAccess".into())]));
-    t.add_resource(
-        LogicalId::new("BlueprintAccessRole").map_err(|e| bug(path, e))?,
+        .prop(
+            "ManagedPolicyArns",
+            Value::List(vec![
+                Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AWSServiceCatalogAdminFullAccess".into()),
+                Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonS3ReadOnlyAccess".into()),
+            ]),
+        );
+    rt.add_resource(
+        LogicalId::new("BlueprintAccessRole").map_err(|e| bug(&rpath, e))?,
         role,
     )
-    .map_err(|e| bug(path, e))?;
-    let portfolio = LogicalId::new("BlueprintPortfolio").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        portfolio.clone(),
-        Resource::new(SC_PORTFOLIO)
-            .prop("DisplayName", "Account vending")
-            .prop("ProviderName", "Cloud platform team")
-            .prop(
-                "Description",
-                "AFC blueprints that Control Tower applies to accounts as they are vended.",
-            ),
-    )
-    .map_err(|e| bug(path, e))?;
-    // The account vending portfolio is shared with the management account, where Control
-    // Tower's Account Factory runs.
-    t.add_resource(
-        LogicalId::new("ShareWithManagement").map_err(|e| bug(path, e))?,
-        Resource::new(SC_PORTFOLIO_SHARE)
-            .prop("PortfolioId", Value::Ref(portfolio.clone()))
-            .prop("AccountId", mgmt.clone()),
-    )
-    .map_err(|e| bug(path, e))?;
-    let bucket_var = BTreeMap::from([(
-        "Bucket".to_owned(),
-        Value::ImportValue(Box::new(Value::str(bucket_export.clone()))),
-    )]);
-    let mut hub_stack_after = Vec::new();
-    for (b, (version, key, bpath)) in ct.blueprints.iter().zip(&versions) {
-        let pid = LogicalId::derive("Blueprint", &b.name).map_err(|e| bug(path, e))?;
-        let product = Resource::new(SC_PRODUCT)
-            .prop("Name", b.name.as_str())
-            .prop("Owner", "Cloud platform team")
-            .prop("Description", truncate(&b.description, 8000))
-            .prop(
-                "ProvisioningArtifactParameters",
-                Value::List(vec![Value::map([
-                    ("Name", Value::str(version.clone())),
-                    ("Description", Value::str(format!("Template content {version}"))),
-                    (
-                        "Info",
-                        Value::map([(
-                            "LoadTemplateFromURL",
-                            Value::SubWith(format!("https://${{Bucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}/{key}"), bucket_var.clone()),
-                        )]),
-                    ),
-                ])]),
-            );
-        t.add_resource(pid.clone(), product)
-            .map_err(|e| bug(path, e))?;
-        let assoc = Resource::new(SC_PORTFOLIO_PRODUCT)
-            .prop("PortfolioId", Value::Ref(portfolio.clone()))
-            .prop("ProductId", Value::Ref(pid.clone()));
-        t.add_resource(
-            LogicalId::new(format!("{pid}InPortfolio")).map_err(|e| bug(path, e))?,
-            assoc,
+    .map_err(|e| bug(&rpath, e))?;
+    let version = content_version(&rt);
+    let key = format!("{rpath}/{version}.template");
+
+    // The StackSet, in the management account, aimed at the hub account only.
+    let hpath = holder_id.path();
+    let mut t = Template::new(format!(
+        "{}: the service-managed StackSet that creates {BLUEPRINT_ACCESS_ROLE} in the hub account ({}). Deploy in the management account, home region.",
+        p.organization.name,
+        account_name(p, hub)
+    ));
+    let mut params = Vec::new();
+    let hub_ou = p.account(hub).ou;
+    let ou_id = use_ident(p, ou_ident(p, hub_ou)?, &mut t, &mut params)?;
+    let hub_id = use_ident(
+        p,
+        account_ref_ident(p, AccountRef::Account(hub))?,
+        &mut t,
+        &mut params,
+    )?;
+    let set_id = LogicalId::new("BlueprintAccessStackSet").map_err(|e| bug(&hpath, e))?;
+    // The holder runs in the management account: its own id is the management account's.
+    let parameters = Value::List(vec![Value::map([
+        ("ParameterKey", Value::str("ManagementAccountId")),
+        ("ParameterValue", Value::Pseudo(mlz_cfn::Pseudo::AccountId)),
+    ])]);
+    let mut set = Resource::new(CFN_STACK_SET)
+        .prop(
+            "StackSetName",
+            role_id.stack_name(&p.organization.stack_prefix),
         )
-        .map_err(|e| bug(path, e))?;
-        t.add_output(
-            LogicalId::new(format!("{pid}ProductId")).map_err(|e| bug(path, e))?,
-            Output {
-                description: Some(format!("Service Catalog product of blueprint {}", b.name)),
-                value: Value::Ref(pid.clone()),
-                export: Some(Value::str(export_name(prefix, &pid, "ProductId"))),
-                condition: None,
-            },
+        .prop(
+            "Description",
+            rt.description.chars().take(1024).collect::<String>(),
         )
-        .map_err(|e| bug(path, e))?;
-        hub_stack_after.push((bpath.clone(), UPLOAD_FIRST));
+        .prop("PermissionModel", "SERVICE_MANAGED")
+        .prop(
+            "AutoDeployment",
+            Value::from_json(&json!({ "Enabled": false })),
+        )
+        .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
+        .prop(
+            "ManagedExecution",
+            Value::from_json(&json!({ "Active": true })),
+        )
+        .prop(
+            "StackInstancesGroup",
+            Value::List(vec![Value::map([
+                (
+                    "DeploymentTargets",
+                    Value::map([
+                        ("OrganizationalUnitIds", Value::List(vec![ou_id])),
+                        ("Accounts", Value::List(vec![hub_id])),
+                        ("AccountFilterType", Value::str("INTERSECTION")),
+                    ]),
+                ),
+                (
+                    "Regions",
+                    Value::list_of_str([p.organization.home_region.clone()]),
+                ),
+            ])]),
+        )
+        .prop("TemplateURL", template_url(p, &key)?);
+    if !rparams.is_empty() {
+        set = set.prop("Parameters", parameters);
     }
-    let mut s = new_stack(p, "control-tower-blueprint-hub", path, t);
-    s.account = AccountRef::Account(hub);
-    s.parameters = params;
-    s.after = hub_stack_after;
-    out.stacks.push(s);
+    t.add_resource(set_id.clone(), set)
+        .map_err(|e| bug(&hpath, e))?;
+
+    let mut rs = new_stack(p, role_id.clone(), rt);
+    rs.deploy = DeployKind::StackSet;
+    rs.upload = Some(Upload { key });
+    rs.parameters = rparams
+        .into_iter()
+        .map(|mut sp| {
+            sp.value = Some("the management account id (passed by the StackSet)".into());
+            sp
+        })
+        .collect();
+    rs.stack_set = Some(StackSetTargets {
+        holder: holder_id.clone(),
+        resource: set_id,
+        ous: vec![hub_ou],
+        accounts: vec![AccountRef::Account(hub)],
+        regions: vec![p.organization.home_region.clone()],
+        auto_deployment: false,
+    });
+    out.stacks.push(rs);
+
+    let mut hs = new_stack(p, holder_id, t);
+    hs.parameters = params;
+    hs.requires = vec![
+        need(Fact::Uploaded(role_id), &rules::UPLOAD_FIRST),
+        need(
+            Fact::TrustedAccess(crate::plan::Service::StackSets),
+            &rules::STACKSETS_TRUSTED_ACCESS,
+        ),
+        need(
+            Fact::AccountExists(AccountRef::Account(hub)),
+            &rules::ACCOUNT_FIRST,
+        ),
+    ];
+    hs.provides = vec![Fact::Role {
+        account: AccountRef::Account(hub),
+        name: BLUEPRINT_ACCESS_ROLE.to_owned(),
+    }];
+    out.stacks.push(hs);
+    crate::common::require_stack_sets(out);
     Ok(())
 }
 
@@ -428,7 +598,179 @@ fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
         .collect()
 }
 
-fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {
+/// The stack that looks up the Account Factory product, its active provisioning artifact and
+/// its portfolio (as AFT does: DescribeProductAsAdmin, then the first artifact that is
+/// Active), and grants the vending principal access to that portfolio.
+fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> {
+    let id = StackId::new(Area::ControlTower, "account-factory");
+    let path = id.path();
+    let path = path.as_str();
+    let mut t = Template::new(format!(
+        "{}: the Account Factory lookup (product, active provisioning artifact, portfolio) and the vending principal's access to its portfolio. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let logs = LogicalId::new("AccountFactoryLookupLogs").map_err(|e| bug(path, e))?;
+    t.add_resource(logs.clone(), log_group())
+        .map_err(|e| bug(path, e))?;
+    let role = LogicalId::new("AccountFactoryLookupRole").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        role.clone(),
+        Resource::new(IAM_ROLE)
+            .prop("Description", "Reads the Account Factory product, its artifacts and its portfolio; nothing else.")
+            .prop(
+                "AssumeRolePolicyDocument",
+                role_policy(json!([{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }])),
+            )
+            .prop(
+                "Policies",
+                Value::List(vec![Value::map([
+                    ("PolicyName", Value::str("read-account-factory")),
+                    (
+                        "PolicyDocument",
+                        Value::map([
+                            ("Version", Value::str("2012-10-17")),
+                            (
+                                "Statement",
+                                Value::List(vec![
+                                    Value::map([
+                                        ("Effect", Value::str("Allow")),
+                                        (
+                                            "Action",
+                                            Value::list_of_str([
+                                                "servicecatalog:DescribeProductAsAdmin",
+                                                "servicecatalog:DescribeProvisioningArtifact",
+                                                "servicecatalog:ListPortfoliosForProduct",
+                                            ]),
+                                        ),
+                                        (
+                                            "Resource",
+                                            Value::Sub("arn:${AWS::Partition}:catalog:${AWS::Region}:${AWS::AccountId}:product/*".into()),
+                                        ),
+                                    ]),
+                                    Value::map([
+                                        ("Effect", Value::str("Allow")),
+                                        ("Action", Value::list_of_str(["logs:CreateLogStream", "logs:PutLogEvents"])),
+                                        ("Resource", Value::GetAtt(logs.clone(), "Arn".into())),
+                                    ]),
+                                ]),
+                            ),
+                        ]),
+                    ),
+                ])]),
+            ),
+    )
+    .map_err(|e| bug(path, e))?;
+    let function = LogicalId::new("AccountFactoryLookup").map_err(|e| bug(path, e))?;
+    t.add_resource(
+        function.clone(),
+        Resource::new(LAMBDA_FUNCTION)
+            .prop(
+                "Description",
+                "Returns the Account Factory's product id, active provisioning artifact id and portfolio id, found as AFT finds them.",
+            )
+            .prop("Runtime", "python3.13")
+            .prop("Handler", "index.handler")
+            .prop("Timeout", Value::Int(60))
+            .prop("Role", Value::GetAtt(role, "Arn".into()))
+            .prop("LoggingConfig", Value::map([("LogGroup", Value::Ref(logs))]))
+            .prop("Code", Value::map([("ZipFile", Value::str(ACCOUNT_FACTORY_LOOKUP_CODE))])),
+    )
+    .map_err(|e| bug(path, e))?;
+    let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(path, e))?;
+    t.add_resource(lookup.clone(), lookup_resource(&function, ct, "portfolio"))
+        .map_err(|e| bug(path, e))?;
+    let principal = LogicalId::new("VendingPrincipalArn").map_err(|e| bug(path, e))?;
+    let description = "ARN (or IAM_PATTERN, wildcards allowed) of the principal that deploys the vending stacks: your pipeline's role, or the administrator's Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*)";
+    let mut prm = mlz_cfn::Parameter::string(description);
+    prm.allowed_pattern = Some("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$".into());
+    prm.constraint_description = Some("an IAM role or user ARN, or a pattern of one".into());
+    t.add_parameter(principal.clone(), prm)
+        .map_err(|e| bug(path, e))?;
+    t.add_resource(
+        LogicalId::new("VendingPrincipalAccess").map_err(|e| bug(path, e))?,
+        Resource::new(SC_PORTFOLIO_PRINCIPAL)
+            .prop("PortfolioId", Value::GetAtt(lookup, "PortfolioId".into()))
+            .prop("PrincipalType", "IAM_PATTERN")
+            .prop("PrincipalARN", Value::Ref(principal)),
+    )
+    .map_err(|e| bug(path, e))?;
+    t.add_output(
+        LogicalId::new("AccountFactoryLookupArn").map_err(|e| bug(path, e))?,
+        Output {
+            description: Some(
+                "The Account Factory lookup function (the vending stacks' custom resource)".into(),
+            ),
+            value: Value::GetAtt(function, "Arn".into()),
+            export: exports::export(p, &ExportKey::AccountFactoryLookup)?,
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(path, e))?;
+    let mut s = new_stack(p, id, t);
+    s.parameters = vec![StackParam {
+        name: "VendingPrincipalArn".into(),
+        description: description.into(),
+        value: None,
+        from_export: None,
+    }];
+    s.provides = vec![Fact::AccountFactoryAccess];
+    Ok(s)
+}
+
+fn lookup_resource(function: &LogicalId, ct: &ControlTower, what: &str) -> Resource {
+    Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+        .prop(
+            "ServiceToken",
+            Value::GetAtt(function.clone(), "Arn".into()),
+        )
+        .prop("ProductName", ct.account_factory_product.as_str())
+        .prop("Purpose", what)
+}
+
+const ACCOUNT_FACTORY_LOOKUP_CODE: &str = r#"import boto3
+import cfnresponse
+
+sc = boto3.client("servicecatalog")
+
+
+def lookup(name):
+    # As AFT's get_ct_provisioning_artifact_id: DescribeProductAsAdmin by name, then the
+    # first provisioning artifact that is Active (the name alone can match an inactive one).
+    product = sc.describe_product_as_admin(Name=name)
+    product_id = product["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    for summary in product["ProvisioningArtifactSummaries"]:
+        detail = sc.describe_provisioning_artifact(
+            ProductId=product_id, ProvisioningArtifactId=summary["Id"]
+        )["ProvisioningArtifactDetail"]
+        if detail["Active"]:
+            portfolios = sc.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
+            return {
+                "ProductId": product_id,
+                "ProvisioningArtifactId": summary["Id"],
+                "PortfolioId": portfolios[0]["Id"] if portfolios else "",
+            }
+    raise RuntimeError(f"product {name} has no active provisioning artifact")
+
+
+def handler(event, context):
+    physical = event.get("PhysicalResourceId", "account-factory")
+    try:
+        if event["RequestType"] == "Delete":
+            cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
+            return
+        data = lookup(event["ResourceProperties"]["ProductName"])
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, data, "account-factory")
+    except Exception as error:  # report, never hang the stack
+        cfnresponse.send(event, context, cfnresponse.FAILED, {"Error": str(error)}, physical)
+"#;
+
+/// A vending stack before it is placed in a lane: its id, template and what it knows.
+struct Vending {
+    stack: Stack,
+    products: Vec<LogicalId>,
+}
+
+fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), EmitError> {
     let vended: Vec<AccountIdx> = (0..p.accounts.len())
         .map(AccountIdx)
         .filter(|&i| {
@@ -436,6 +778,10 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             a.created_by == CreatedBy::Mlz && a.id.is_none()
         })
         .collect();
+    if vended.is_empty() {
+        return Ok(());
+    }
+    out.stacks.push(account_factory(p, ct)?);
     // Platform accounts in one stack, team accounts grouped by a fixed hash of the team (as
     // for Organizations accounts, and for the same reason: a vended account must never move).
     let buckets = p.organization.team_account_stacks;
@@ -457,30 +803,26 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
         .filter(|r| r.region == p.organization.home_region)
         .map(|r| (r.account, r.cidr.to_string()))
         .collect();
-    let blueprint_docs: Vec<serde_json::Value> = ct
-        .blueprints
-        .iter()
-        .map(|b| {
-            let mut doc = blueprint_doc(p, ct, b);
-            transit_gateway_source(p, ext, &mut doc);
-            doc
-        })
-        .collect();
-    let mut previous: Option<String> = None;
+    let mut refs: Vec<ExportRef> = Vec::new();
+    let tgw = transit_gateway_ref(p);
+    let mut blueprint_docs: Vec<serde_json::Value> = Vec::with_capacity(ct.blueprints.len());
+    for (bi, b) in ct.blueprints.iter().enumerate() {
+        let mut doc = blueprint_doc(p, ct, bi, b)?;
+        if let Some(r) = &tgw {
+            transit_gateway_source(p, r, &mut doc)?;
+        }
+        blueprint_docs.push(doc);
+    }
+    let mut stacks = Vec::new();
     for (group, accounts) in groups {
-        let (name, path) = match group {
-            None => (
-                "control-tower-vending".to_owned(),
-                "control-tower/vending-accounts".to_owned(),
+        let id = match group {
+            None => StackId::new(Area::ControlTower, "vending-accounts"),
+            Some(b) => StackId::new(
+                Area::ControlTower,
+                format!("vending-team-accounts-{}", bucket_label(b, buckets)),
             ),
-            Some(b) => {
-                let label = bucket_label(b, buckets);
-                (
-                    format!("control-tower-vending-team-{label}"),
-                    format!("control-tower/vending-team-accounts-{label}"),
-                )
-            }
         };
+        let path = id.path();
         let mut t = Template::new(format!(
             "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
             p.organization.name,
@@ -491,11 +833,39 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
         ));
         let mut params = Vec::new();
         let mut order = Vec::new();
+        let mut provides = Vec::new();
+        let mut requires = vec![need(
+            Fact::AccountFactoryAccess,
+            &rules::ACCOUNT_FACTORY_ACCESS,
+        )];
+        // The active artifact, looked up again whenever this stack's accounts change (a
+        // property of the lookup that changes with them), so a new account never names an
+        // artifact Control Tower has retired.
+        let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(&path, e))?;
+        let keys: Vec<&str> = accounts
+            .iter()
+            .map(|&i| p.account(i).key.as_str())
+            .collect();
+        t.add_resource(
+            lookup.clone(),
+            Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+                .prop(
+                    "ServiceToken",
+                    exports::import(p, &ExportKey::AccountFactoryLookup)?,
+                )
+                .prop("ProductName", ct.account_factory_product.as_str())
+                .prop("Purpose", "artifact")
+                .prop(
+                    "Accounts",
+                    format!("{:016x}", crate::common::stable_hash(&keys.join("\n"))),
+                ),
+        )
+        .map_err(|e| bug(&path, e))?;
         for &i in &accounts {
             let a = p.account(i);
             let lid = account_logical_id(a)?;
             let ou = p.ou(a.ou);
-            let ou_id = use_ident(ou_ident(p, a.ou)?, &mut t, &mut params);
+            let ou_id = use_ident(p, ou_ident(p, a.ou)?, &mut t, &mut params)?;
             // The Account Factory names an OU as "Name (ou-id)".
             let managed_ou = Value::Join(
                 String::new(),
@@ -503,10 +873,13 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
             );
             let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
             let r = Resource::new(SC_PROVISIONED_PRODUCT)
-                .prop("ProductName", ct.account_factory_product.as_str())
                 .prop(
-                    "ProvisioningArtifactName",
-                    ct.account_factory_product.as_str(),
+                    "ProductId",
+                    Value::GetAtt(lookup.clone(), "ProductId".into()),
+                )
+                .prop(
+                    "ProvisioningArtifactId",
+                    Value::GetAtt(lookup.clone(), "ProvisioningArtifactId".into()),
                 )
                 .prop(
                     "ProvisionedProductName",
@@ -531,48 +904,119 @@ fn vending(p: &Platform, ct: &ControlTower, ext: &str, out: &mut Emitted) -> Res
                 Output {
                     description: Some(format!("Account id of {}", a.name)),
                     value: Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
-                    export: Some(Value::str(export_name(
-                        &p.organization.stack_prefix,
-                        &lid,
-                        "Id",
-                    ))),
+                    export: exports::export(p, &ExportKey::AccountId(i))?,
                     condition: None,
                 },
             )
             .map_err(|e| bug(&path, e))?;
             order.push(lid);
-            out.documents.push((
-                format!("vending/{}.json", slug(&a.key)),
-                vending_request(p, ct, i, &path, ext, &blueprint_docs, vpc_ranges.get(&i)),
-            ));
+            provides.extend(control_tower_account(AccountRef::Account(i)));
+            let registered = need(Fact::OuRegistered(a.ou), &rules::BASELINE_BEFORE_VENDING);
+            if !requires.contains(&registered) {
+                requires.push(registered);
+            }
+            let (doc, doc_refs) = vending_request(
+                p,
+                ct,
+                i,
+                &id,
+                &blueprint_docs,
+                vpc_ranges.get(&i),
+                tgw.as_ref(),
+            )?;
+            refs.extend(doc_refs.iter().cloned());
+            out.documents.push(Document {
+                path: format!("vending/{}.json", slug(&a.key)),
+                value: doc,
+                refs: doc_refs,
+            });
         }
-        chain(&mut t, &order);
         let declared = group.is_none();
-        let mut s = new_stack(p, &name, &path, t);
+        let mut s = new_stack(p, id, t);
         s.limit_hint = if declared {
             "declared accounts share one vending stack (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
         } else {
             "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)"
         };
         s.parameters = params;
-        if let Some(prev) = previous.replace(path.clone()) {
-            s.after.push((prev, ONE_VENDING_AT_A_TIME));
-        }
-        out.stacks.push(s);
+        s.provides = provides;
+        s.requires = requires;
+        s.operations = Some((Limited::AccountFactory, order.len() as u32));
+        stacks.push(Vending {
+            stack: s,
+            products: order,
+        });
     }
-    if vended.iter().any(|&i| p.account(i).blueprint.is_some()) {
+    // Each stack provisions its accounts one after another; the stacks are spread over
+    // `accountFactoryConcurrency` lanes that run side by side, so at most that many account
+    // operations are in flight. Within a lane, stacks follow each other in path order.
+    let paths: Vec<String> = stacks.iter().map(|v| v.stack.id.path()).collect();
+    let items: Vec<(&str, u32)> = stacks
+        .iter()
+        .zip(&paths)
+        .map(|(v, path)| (path.as_str(), v.products.len() as u32))
+        .collect();
+    let lane_of = lanes::partition(&items, ct.account_factory_concurrency);
+    let mut next_seq: BTreeMap<u32, u32> = BTreeMap::new();
+    for (v, lane) in stacks.iter_mut().zip(lane_of) {
+        chain(&mut v.stack.template, &v.products);
+        let seq = next_seq.entry(lane).or_insert(0);
+        let resource = Limited::AccountFactory;
+        v.stack.provides.push(Fact::Slot {
+            resource,
+            lane,
+            seq: *seq,
+        });
+        if *seq > 0 {
+            v.stack.requires.push(need(
+                Fact::Slot {
+                    resource,
+                    lane,
+                    seq: *seq - 1,
+                },
+                &rules::ACCOUNT_OPERATIONS,
+            ));
+        }
+        *seq += 1;
+    }
+    out.stacks.extend(stacks.into_iter().map(|v| v.stack));
+    let with_blueprint: Vec<AccountIdx> = vended
+        .iter()
+        .copied()
+        .filter(|&i| p.account(i).blueprint.is_some())
+        .collect();
+    if let (false, Some(hub)) = (with_blueprint.is_empty(), ct.hub) {
+        let mut requires: Vec<Need> = with_blueprint
+            .iter()
+            .map(|&i| {
+                need(
+                    Fact::AccountExists(AccountRef::Account(i)),
+                    &rules::OUTPUTS_FIRST,
+                )
+            })
+            .collect();
+        requires.push(need(
+            Fact::Role {
+                account: AccountRef::Account(hub),
+                name: BLUEPRINT_ACCESS_ROLE.to_owned(),
+            },
+            &rules::OUTPUTS_FIRST,
+        ));
+        requires.push(need(
+            Fact::Export {
+                name: ExportKey::BlueprintProduct(0).name(p)?,
+                account: AccountRef::Account(hub),
+                region: p.organization.home_region.clone(),
+            },
+            &rules::OUTPUTS_FIRST,
+        ));
         out.steps.push(ManualStep {
             id: "apply-blueprints".into(),
-            account: p.organization.management.name.clone(),
-            reason: "CloudFormation vends the accounts but cannot attach an AFC blueprint: after each vending stack, apply the blueprint named in vending/<account>.json with the Control Tower console's Update account (Account factory customization section).".into(),
+            account: AccountRef::Management,
+            reason: "CloudFormation vends the accounts but cannot attach an AFC blueprint (no API or provisioning parameter does): apply the blueprint named in vending/<account>.json with the Control Tower console's Update account (Account factory customization section), once the account exists. Updates count against Control Tower's five concurrent account operations.".into(),
             commands: vec!["See docs/control-tower.md: one console update per account, with the hub account, product, version, regions and parameters from its vending request.".into()],
-            before: Vec::new(),
-            after: out
-                .stacks
-                .iter()
-                .filter(|s| s.path.starts_with("control-tower/vending-") || s.path == "control-tower/blueprint-hub")
-                .map(|s| format!("{}.{ext}", s.path))
-                .collect(),
+            provides: vec![Fact::BlueprintsApplied],
+            requires,
         });
     }
     Ok(())
@@ -594,71 +1038,103 @@ fn provisioned_name(prefix: &str, key: &str) -> String {
     s
 }
 
-/// What an operator (or a script against the Control Tower console flow) needs to apply the
-/// blueprint: everything mlz knows, and the parameters still to fill.
 /// The blueprint part of a vending request: the same for every account with that blueprint,
-/// so it is built once per blueprint.
-fn blueprint_doc(p: &Platform, ct: &ControlTower, b: &Blueprint) -> serde_json::Value {
+/// so it is built once per blueprint. What an operator (or a script against the Control Tower
+/// console flow) needs to apply the blueprint: everything mlz knows, and the parameters still
+/// to fill.
+fn blueprint_doc(
+    p: &Platform,
+    ct: &ControlTower,
+    bi: usize,
+    b: &Blueprint,
+) -> Result<serde_json::Value, EmitError> {
     let (known, to_fill): (Vec<StackParam>, Vec<StackParam>) = blueprint_params(b)
         .into_iter()
         .partition(|sp| sp.value.is_some());
     let hub = ct.hub.map(|h| p.account(h));
-    json!({
+    Ok(json!({
         "name": b.name,
         "hubAccount": hub.map(|h| json!({ "name": h.name, "id": h.id })),
         "product": b.name,
-        "productIdExport": LogicalId::derive("Blueprint", &b.name).map(|pid| export_name(&p.organization.stack_prefix, &pid, "ProductId")).unwrap_or_default(),
+        "productIdExport": ExportKey::BlueprintProduct(bi).name(p)?,
         "version": content_version(&b.template),
         "regions": b.regions,
         "parameters": known.iter().map(|sp| (sp.name.clone(), serde_json::Value::String(sp.value.clone().unwrap_or_default()))).collect::<serde_json::Map<_, _>>(),
         "parametersToFill": to_fill.iter().map(|sp| json!({ "name": sp.name, "description": sp.description })).collect::<Vec<_>>(),
         "provisioningPolicy": b.provisioning_policy.clone().unwrap_or_else(|| json!("AdministratorAccess (the AFC default)")),
-    })
+    }))
+}
+
+/// The Transit Gateway of the home region, when the network has one there.
+fn transit_gateway_ref(p: &Platform) -> Option<ExportRef> {
+    let n = p.network.as_ref()?;
+    let home = &p.organization.home_region;
+    n.segments
+        .iter()
+        .any(|s| s.supernets.iter().any(|(r, _)| r == home))
+        .then(|| ExportRef {
+            key: ExportKey::TransitGatewayId,
+            account: n.account,
+            region: home.clone(),
+        })
 }
 
 /// The hub's export names the Transit Gateway id, when the blueprint asks for it: the same for
 /// every account with the blueprint.
-fn transit_gateway_source(p: &Platform, ext: &str, doc: &mut serde_json::Value) {
-    let Some(n) = &p.network else { return };
-    let home = &p.organization.home_region;
-    if !n
-        .segments
-        .iter()
-        .any(|s| s.supernets.iter().any(|(r, _)| r == home))
-    {
-        return;
-    }
+fn transit_gateway_source(
+    p: &Platform,
+    tgw: &ExportRef,
+    doc: &mut serde_json::Value,
+) -> Result<(), EmitError> {
+    let export = tgw.key.name(p)?;
     let Some(fill) = doc["parametersToFill"].as_array_mut() else {
-        return;
+        return Ok(());
     };
     for x in fill.iter_mut().filter(|x| x["name"] == "TransitGatewayId") {
         x["valueFromExport"] = json!({
-            "export": format!("{}-Network-TransitGatewayId", p.organization.stack_prefix),
-            "account": crate::common::account_name(p, n.account),
-            "region": home,
-            "stack": format!("network/transit-gateway-{home}.{ext}"),
+            "export": export,
+            "account": crate::common::account_name(p, tgw.account),
+            "region": tgw.region,
         });
     }
+    Ok(())
 }
 
 fn vending_request(
     p: &Platform,
     ct: &ControlTower,
     i: AccountIdx,
-    stack_path: &str,
-    ext: &str,
+    stack: &StackId,
     blueprint_docs: &[serde_json::Value],
     vpc: Option<&String>,
-) -> serde_json::Value {
+    tgw: Option<&ExportRef>,
+) -> Result<(serde_json::Value, Vec<ExportRef>), EmitError> {
     let a = p.account(i);
     let ou = p.ou(a.ou);
+    let mut refs = vec![ExportRef {
+        key: ExportKey::AccountId(i),
+        account: AccountRef::Management,
+        region: p.organization.home_region.clone(),
+    }];
     let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
-    // The address plan's range fills VpcCidr, when the blueprint asks for it.
-    if let (Some(doc), Some(cidr)) = (blueprint.as_mut(), vpc) {
-        let asked = doc["parametersToFill"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["name"] == "VpcCidr"));
-        if asked {
+    if let (Some(bi), Some(hub)) = (a.blueprint, ct.hub) {
+        refs.push(ExportRef {
+            key: ExportKey::BlueprintProduct(bi),
+            account: AccountRef::Account(hub),
+            region: p.organization.home_region.clone(),
+        });
+    }
+    if let Some(doc) = blueprint.as_mut() {
+        let asks = |doc: &serde_json::Value, name: &str| {
+            doc["parametersToFill"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["name"] == name))
+        };
+        if let (Some(t), true) = (tgw, asks(doc, "TransitGatewayId")) {
+            refs.push(t.clone());
+        }
+        // The address plan's range fills VpcCidr, when the blueprint asks for it.
+        if let (Some(cidr), true) = (vpc, asks(doc, "VpcCidr")) {
             if let Some(fill) = doc["parametersToFill"].as_array_mut() {
                 fill.retain(|x| x["name"] != "VpcCidr");
             }
@@ -667,13 +1143,14 @@ fn vending_request(
             }
         }
     }
-    json!({
+    let doc = json!({
         "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
         "accountFactory": {
             "product": ct.account_factory_product,
-            "stack": format!("{stack_path}.{ext}"),
-            "accountIdExport": account_logical_id(a).map(|lid| export_name(&p.organization.stack_prefix, &lid, "Id")).unwrap_or_default(),
+            "stack": stack.path(),
+            "accountIdExport": ExportKey::AccountId(i).name(p)?,
         },
         "blueprint": blueprint,
-    })
+    });
+    Ok((doc, refs))
 }

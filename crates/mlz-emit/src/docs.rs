@@ -10,17 +10,19 @@ pub fn deploy_guide(manifest: &Value) -> String {
     let mut hb = Handlebars::new();
     hb.register_escape_fn(handlebars::no_escape);
     hb.set_strict_mode(false);
-    // Steps that wait for stacks go with the deployment, not before it.
+    // Each wave lists its templates and, in full, the steps that run in it.
     let mut context = manifest.clone();
     let steps = manifest["manualSteps"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let (during, first): (Vec<Value>, Vec<Value>) = steps
-        .into_iter()
-        .partition(|s| s["after"].as_array().is_some_and(|a| !a.is_empty()));
-    context["stepsFirst"] = Value::Array(first);
-    context["stepsDuring"] = Value::Array(during);
+    if let Some(waves) = context["deployOrder"].as_array_mut() {
+        for w in waves.iter_mut() {
+            let n = w["wave"].clone();
+            let here: Vec<Value> = steps.iter().filter(|s| s["wave"] == n).cloned().collect();
+            w["stepDetails"] = Value::Array(here);
+        }
+    }
     match hb.render_template(DEPLOY_GUIDE, &context) {
         Ok(s) => s,
         Err(e) => format!(

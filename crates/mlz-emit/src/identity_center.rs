@@ -12,9 +12,10 @@ use mlz_model::identity_policies::STUDIO_USER_TAG;
 use mlz_model::{AccountRef, Assignment, CreatedBy, Group, IdentityCenter, Platform};
 
 use crate::common::{
-    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, export_name, new_stack,
-    use_ident, Ident,
+    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, new_stack, use_ident,
+    Ident, GROUP_ID_PATTERN,
 };
+use crate::plan::{exports, Area, ExportKey, StackId};
 use crate::stack::{Emitted, Stack, StackParam};
 use crate::types::{IDENTITY_STORE_GROUP, SSO_ABAC, SSO_ASSIGNMENT, SSO_PERMISSION_SET};
 use crate::EmitError;
@@ -25,10 +26,9 @@ const ASSIGNMENT_LANES: usize = 10;
 const INSTANCE_ARN_PATTERN: &str = "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
 const STORE_ID_PATTERN: &str =
     "^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-pub(crate) const GROUP_ID_PATTERN: &str =
-    "^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$";
 
 fn instance(
+    p: &Platform,
     ic: &IdentityCenter,
     t: &mut Template,
     params: &mut Vec<StackParam>,
@@ -36,20 +36,20 @@ fn instance(
 ) -> Result<Value, EmitError> {
     Ok(match &ic.instance_arn {
         Some(a) => Value::str(a.clone()),
-        None => use_ident(
-            Ident::Param {
+        None => {
+            let ident = Ident::Param {
                 id: LogicalId::new("InstanceArn").map_err(|e| bug(path, e))?,
                 description: "The IAM Identity Center instance ARN: aws sso-admin list-instances"
                     .into(),
                 pattern: INSTANCE_ARN_PATTERN,
-            },
-            t,
-            params,
-        ),
+            };
+            use_ident(p, ident, t, params)?
+        }
     })
 }
 
 fn store(
+    p: &Platform,
     ic: &IdentityCenter,
     t: &mut Template,
     params: &mut Vec<StackParam>,
@@ -57,15 +57,14 @@ fn store(
 ) -> Result<Value, EmitError> {
     Ok(match &ic.identity_store_id {
         Some(s) => Value::str(s.clone()),
-        None => use_ident(
-            Ident::Param {
+        None => {
+            let ident = Ident::Param {
                 id: LogicalId::new("IdentityStoreId").map_err(|e| bug(path, e))?,
                 description: "The identity store id (d-...): aws sso-admin list-instances".into(),
                 pattern: STORE_ID_PATTERN,
-            },
-            t,
-            params,
-        ),
+            };
+            use_ident(p, ident, t, params)?
+        }
     })
 }
 
@@ -99,20 +98,21 @@ fn ps_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("PermissionSet", name).map_err(|e| bug(path, e))
 }
 
-pub(crate) fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
+fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("Group", name).map_err(|e| bug(path, e))
 }
 
 fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError> {
-    let path = "identity-center/permission-sets";
-    let prefix = &p.organization.stack_prefix;
+    let id = StackId::new(Area::IdentityCenter, "permission-sets");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: IAM Identity Center permission sets, attributes for access control, and platform groups. Deploy in the management account, home region.",
         p.organization.name
     ));
     let mut params = Vec::new();
-    let inst = instance(ic, &mut t, &mut params, path)?;
-    for ps in &ic.permission_sets {
+    let inst = instance(p, ic, &mut t, &mut params, path)?;
+    for (pi, ps) in ic.permission_sets.iter().enumerate() {
         let lid = ps_id(&ps.name, path)?;
         let mut r = Resource::new(SSO_PERMISSION_SET)
             .prop("Name", ps.name.as_str())
@@ -136,7 +136,7 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
             Output {
                 description: Some(format!("Permission set {}", ps.name)),
                 value: Value::GetAtt(lid.clone(), "PermissionSetArn".into()),
-                export: Some(Value::str(export_name(prefix, &lid, "Arn"))),
+                export: exports::export(p, &ExportKey::PermissionSetArn(pi))?,
                 condition: None,
             },
         )
@@ -159,14 +159,15 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
         abac,
     )
     .map_err(|e| bug(path, e))?;
-    let platform_groups: Vec<&Group> = ic
+    let platform_groups: Vec<(usize, &Group)> = ic
         .groups
         .iter()
-        .filter(|g| g.team.is_none() && g.created_by == CreatedBy::Mlz && g.id.is_none())
+        .enumerate()
+        .filter(|(_, g)| g.team.is_none() && g.created_by == CreatedBy::Mlz && g.id.is_none())
         .collect();
     if !platform_groups.is_empty() {
-        let st = store(ic, &mut t, &mut params, path)?;
-        for g in platform_groups {
+        let st = store(p, ic, &mut t, &mut params, path)?;
+        for (gi, g) in platform_groups {
             let lid = group_id(&g.name, path)?;
             t.add_resource(lid.clone(), group_resource(g, st.clone()))
                 .map_err(|e| bug(path, e))?;
@@ -175,26 +176,24 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 Output {
                     description: Some(format!("Group {}", g.name)),
                     value: Value::GetAtt(lid.clone(), "GroupId".into()),
-                    export: Some(Value::str(export_name(prefix, &lid, "Id"))),
+                    export: exports::export(p, &ExportKey::GroupId(gi))?,
                     condition: None,
                 },
             )
             .map_err(|e| bug(path, e))?;
         }
     }
-    let mut s = new_stack(p, "identity-center-permission-sets", path, t);
+    let mut s = new_stack(p, id, t);
     s.parameters = params;
     Ok(s)
 }
 
 /// Where a platform group's id comes from: its own stack's export, the config, or a parameter.
-fn platform_group_ident(p: &Platform, g: &Group, path: &str) -> Result<Ident, EmitError> {
+fn platform_group_ident(g: &Group, gi: usize, path: &str) -> Result<Ident, EmitError> {
     let lid = group_id(&g.name, path)?;
     Ok(match (&g.id, g.created_by) {
         (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => {
-            Ident::Import(export_name(&p.organization.stack_prefix, &lid, "Id"))
-        }
+        (None, CreatedBy::Mlz) => Ident::Import(ExportKey::GroupId(gi)),
         (None, _) => Ident::Param {
             id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug(path, e))?,
             description: format!(
@@ -213,30 +212,32 @@ fn account_key(p: &Platform, a: AccountRef) -> String {
     }
 }
 
-/// A group to create (no assignment) or one of its assignments.
-type Item<'a> = (&'a Group, Option<&'a Assignment>);
+/// A group (with its index) to create (no assignment), or one of its assignments.
+type Item<'a> = (usize, &'a Group, Option<&'a Assignment>);
 
 /// The stacks that hold assignments (and team groups), by bucket.
 fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
     // (is a team stack, bucket) → (group, assignment) in model order.
     let mut buckets: BTreeMap<(bool, usize), Vec<Item<'_>>> = BTreeMap::new();
-    for g in &ic.groups {
+    for (gi, g) in ic.groups.iter().enumerate() {
         match g.team {
             Some(team) => {
                 let b = bucket_of(&p.team(team).name, ic.team_stacks);
                 let list = buckets.entry((true, b)).or_default();
-                list.push((g, None));
-                list.extend(g.assignments.iter().map(|a| (g, Some(a))));
+                list.push((gi, g, None));
+                list.extend(g.assignments.iter().map(|a| (gi, g, Some(a))));
             }
             None => {
                 for a in &g.assignments {
                     let b = bucket_of(&account_key(p, a.account), ic.platform_stacks);
-                    buckets.entry((false, b)).or_default().push((g, Some(a)));
+                    buckets
+                        .entry((false, b))
+                        .or_default()
+                        .push((gi, g, Some(a)));
                 }
             }
         }
     }
-    let prefix = &p.organization.stack_prefix;
     let mut out = Vec::new();
     for ((team, b), items) in buckets {
         let (label, n) = if team {
@@ -249,7 +250,8 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
         } else {
             "platform-access"
         };
-        let path = format!("identity-center/{kind}-{label}");
+        let id = StackId::new(Area::IdentityCenter, format!("{kind}-{label}"));
+        let path = id.path();
         let mut t = Template::new(format!(
             "{}: Identity Center {} group {label} of {n} (grouped by a fixed hash of the {}). Deploy in the management account, home region.",
             p.organization.name,
@@ -257,13 +259,13 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             if team { "team name" } else { "account key" },
         ));
         let mut params = Vec::new();
-        let inst = instance(ic, &mut t, &mut params, &path)?;
+        let inst = instance(p, ic, &mut t, &mut params, &path)?;
         let mut order = Vec::new();
-        for (g, a) in items {
+        for (gi, g, a) in items {
             let gid = group_id(&g.name, &path)?;
             let Some(a) = a else {
                 // A team group, created in this stack.
-                let st = store(ic, &mut t, &mut params, &path)?;
+                let st = store(p, ic, &mut t, &mut params, &path)?;
                 t.add_resource(gid, group_resource(g, st))
                     .map_err(|e| bug(&path, e))?;
                 continue;
@@ -271,11 +273,10 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             let principal = if g.team.is_some() {
                 Value::GetAtt(gid.clone(), "GroupId".into())
             } else {
-                use_ident(platform_group_ident(p, g, &path)?, &mut t, &mut params)
+                use_ident(p, platform_group_ident(g, gi, &path)?, &mut t, &mut params)?
             };
             let ps = &ic.permission_sets[a.permission_set];
-            let ps_lid = ps_id(&ps.name, &path)?;
-            let target = use_ident(account_ref_ident(p, a.account)?, &mut t, &mut params);
+            let target = use_ident(p, account_ref_ident(p, a.account)?, &mut t, &mut params)?;
             let lid = LogicalId::derive(
                 "Assign",
                 &format!("{} {} {}", g.name, ps.name, account_key(p, a.account)),
@@ -285,7 +286,7 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
                 .prop("InstanceArn", inst.clone())
                 .prop(
                     "PermissionSetArn",
-                    Value::ImportValue(Box::new(Value::str(export_name(prefix, &ps_lid, "Arn")))),
+                    exports::import(p, &ExportKey::PermissionSetArn(a.permission_set))?,
                 )
                 .prop("PrincipalType", "GROUP")
                 .prop("PrincipalId", principal)
@@ -295,7 +296,7 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             order.push(lid);
         }
         chain_lanes(&mut t, &order, ASSIGNMENT_LANES);
-        let mut s = new_stack(p, &format!("identity-center-{kind}-{label}"), &path, t);
+        let mut s = new_stack(p, id, t);
         s.limit_hint = if team {
             "raise identityCenter.teamStacks (assignments move between stacks: access pauses briefly while they are recreated)"
         } else {

@@ -1,9 +1,10 @@
 //! Emitters: the resolved platform → typed CloudFormation stacks → an output folder's files.
 //!
-//! Each area of the platform has one module that turns the [`Platform`] into [`Stack`]s.
-//! This crate then checks every template, derives the dependencies between stacks from
-//! their exports and imports, orders them into deployment waves, renders the templates and
-//! writes the manifest. It returns the files in memory; writing them is the caller's job.
+//! Each area of the platform has one module that turns the [`Platform`] into [`Stack`]s and
+//! manual steps that declare the facts they provide and require. The plan ([`plan`]) links
+//! those, orders them into deployment waves and checks what no single template shows; then
+//! every template is checked and rendered and the manifest written. It returns the files in
+//! memory; writing them is the caller's job.
 
 mod artifacts;
 mod budgets;
@@ -14,6 +15,7 @@ mod identity_center;
 mod manifest;
 mod network;
 mod organizations;
+pub mod plan;
 mod ram;
 mod security;
 mod service_catalog;
@@ -25,7 +27,10 @@ use std::collections::BTreeMap;
 
 pub use mlz_cfn::Format;
 use mlz_model::Platform;
-pub use stack::{AccountRef, DeployKind, Emitted, Import, ManualStep, Stack, StackParam, Upload};
+pub use stack::{
+    AccountRef, DeployKind, Document, Emitted, Import, ManualStep, Stack, StackParam,
+    StackSetTargets, Upload,
+};
 
 /// Generation options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -68,19 +73,19 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
     let ext = opts.format.extension();
     for r in [
         organizations::emit(p, &mut out),
-        control_tower::emit(p, ext, &mut out),
+        control_tower::emit(p, &mut out),
         identity_center::emit(p, &mut out),
-        service_catalog::emit(p, ext, &mut out),
-        unified_studio::emit(p, ext, &mut out),
+        service_catalog::emit(p, &mut out),
+        unified_studio::emit(p, &mut out),
         budgets::emit(p, &mut out),
-        security::emit(p, ext, &mut out),
+        security::emit(p, &mut out),
     ] {
         if let Err(e) = r {
             errs.extend(e);
         }
     }
     network::emit(p, &mut out);
-    if let Err(e) = network::hubs(p, ext, &mut out) {
+    if let Err(e) = network::hubs(p, &mut out) {
         errs.extend(e);
     }
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
@@ -96,5 +101,15 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
 /// Builds the whole output folder in memory.
 pub fn generate(p: &Platform, opts: Options) -> Result<Output, Vec<EmitError>> {
     let emitted = emit(p, opts)?;
+    manifest::build(p, emitted, opts)
+}
+
+/// Builds the output from stacks and steps already emitted (and perhaps changed by the
+/// caller): what the plan tests use to take a provider away.
+pub fn generate_from(
+    p: &Platform,
+    emitted: Emitted,
+    opts: Options,
+) -> Result<Output, Vec<EmitError>> {
     manifest::build(p, emitted, opts)
 }

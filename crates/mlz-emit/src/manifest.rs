@@ -1,28 +1,170 @@
-//! Checks, renders and orders the stacks, and writes `manifest.json` and `README.md`.
-//!
-//! Dependencies between stacks are not declared by emitters: they are derived from the
-//! templates themselves (an `Fn::ImportValue` of a name another stack exports), so they
-//! cannot drift from what CloudFormation will actually need.
+//! Checks and renders every template, links the deployment plan, and writes `manifest.json`
+//! (typed, below) and `README.md`. docs/manifest.md documents the format and
+//! `schema/manifest.schema.json` is its JSON Schema, which every golden manifest is tested
+//! against.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use mlz_cfn::{limits, render, CheckErrorKind, LogicalId, Template, Value};
-use mlz_model::{Platform, PolicyType};
-use serde_json::{json, Value as J};
+use mlz_model::{AccountRef, Platform};
+use serde::Serialize;
+use serde_json::json;
 
-use crate::common::{account_logical_id, export_name};
-use crate::stack::{AccountRef, Emitted, ManualStep, Stack};
+use crate::plan::{self, DeployAs, ExportKey, Fact, Need, NodeRef, Plan};
+use crate::stack::{DeployKind, Emitted, ManualStep, Stack};
 use crate::{docs, EmitError, Options, Output};
 
 /// Version of the manifest's shape; bump on incompatible changes.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 pub(crate) struct Rendered {
     pub file: String,
     pub text: String,
-    pub depends_on: BTreeSet<usize>,
     /// For stacks that adopt existing resources: the template to import them with.
     pub import: Option<(String, String)>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub generator: String,
+    pub platform: String,
+    pub format: String,
+    pub home_region: String,
+    pub templates: Vec<TemplateEntry>,
+    pub manual_steps: Vec<StepEntry>,
+    pub deploy_order: Vec<WaveEntry>,
+    pub preconditions: Vec<PreconditionEntry>,
+    pub limits: Vec<LimitEntry>,
+    pub documents: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountEntry {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployAsEntry {
+    pub principal: String,
+    pub how: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportEntry {
+    pub export: String,
+    pub account: String,
+    pub region: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParamEntry {
+    pub name: String,
+    pub description: String,
+    pub value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_from_export: Option<ExportEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DependencyEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The facts this node needs from that one.
+    pub facts: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadEntry {
+    pub bucket_export: String,
+    pub key: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StackSetEntry {
+    /// The template whose `AWS::CloudFormation::StackSet` resource deploys this one.
+    pub deployed_by: String,
+    pub organizational_units: Vec<String>,
+    /// When not empty: only these accounts of the OUs (AccountFilterType INTERSECTION).
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub auto_deployment: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateEntry {
+    pub path: String,
+    pub kind: &'static str,
+    /// The CloudFormation stack (or StackSet) name; none for blueprints and product versions.
+    pub stack_name: Option<String>,
+    pub account: AccountEntry,
+    pub region: String,
+    pub wave: usize,
+    pub deploy_as: DeployAsEntry,
+    pub capabilities: Vec<&'static str>,
+    pub parameters: Vec<ParamEntry>,
+    pub parameters_to_fill: Vec<String>,
+    pub depends_on: Vec<DependencyEntry>,
+    pub resources: usize,
+    pub bytes: usize,
+    pub deploy_from_s3: bool,
+    pub import_template: Option<String>,
+    pub upload: Option<UploadEntry>,
+    pub stack_set: Option<StackSetEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepEntry {
+    pub id: String,
+    pub account: AccountEntry,
+    pub wave: usize,
+    pub reason: String,
+    pub commands: Vec<String>,
+    pub provides: Vec<String>,
+    pub depends_on: Vec<DependencyEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveEntry {
+    pub wave: usize,
+    pub templates: Vec<String>,
+    pub steps: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreconditionEntry {
+    pub fact: String,
+    pub why: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitEntry {
+    pub resource: &'static str,
+    pub limit: u32,
+    pub operations: u32,
+    /// The most operations that run one after another along the plan's dependencies.
+    pub critical_path: u32,
+    pub chain: Vec<String>,
 }
 
 /// The template an IMPORT change set needs: CloudFormation cannot create and import in one
@@ -80,42 +222,69 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     if !errs.is_empty() {
         return Err(errs);
     }
-    link(p, &stacks, &mut rendered, ext, &mut errs);
-    let order = waves(&stacks, &rendered, &mut errs);
+    let mut steps = import_steps(p, &stacks, &rendered);
+    steps.extend(emitter_steps);
+    let files: Vec<String> = rendered.iter().map(|r| r.file.clone()).collect();
+    // Documents name exports like parameters do: each must exist where it says.
+    for d in &documents {
+        for r in &d.refs {
+            let fact = match plan::export_fact(p, r) {
+                Ok(f) => f,
+                Err(e) => return Err(vec![e]),
+            };
+            let exported = stacks.iter().any(|s| {
+                s.account == r.account
+                    && s.region == r.region
+                    && s.template.outputs.values().any(|o| {
+                        matches!((&o.export, &fact), (Some(Value::Str(n)), Fact::Export { name, .. }) if n == name)
+                    })
+            });
+            if !exported {
+                errs.push(EmitError {
+                    template: d.path.clone(),
+                    message: format!(
+                        "names an export that no generated template provides: {}",
+                        fact.describe(p, ext)
+                    ),
+                    hint: Some("this is a bug in mlz: please report it with your config".into()),
+                });
+            }
+        }
+    }
     if !errs.is_empty() {
         return Err(errs);
     }
-    let mut steps = manual_steps(p, &stacks, &rendered);
-    steps.extend(emitter_steps);
-    let manifest = manifest_json(p, &stacks, &rendered, &order, &steps, &documents, opts);
+    let plan = plan::link(p, &stacks, &steps, &files, ext)?;
+    let manifest = manifest(p, &stacks, &rendered, &steps, &plan, &documents, opts)?;
     let mut files = BTreeMap::new();
+    let manifest_value = serde_json::to_value(&manifest).unwrap_or_default();
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
     files.insert(
         "README.md".to_owned(),
-        docs::deploy_guide(&manifest).into_bytes(),
+        docs::deploy_guide(&manifest_value).into_bytes(),
     );
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
     let mut seen_docs = BTreeSet::new();
-    for (path, doc) in &documents {
-        if !seen_docs.insert(path.as_str()) || files.contains_key(path) {
+    for d in &documents {
+        if !seen_docs.insert(d.path.as_str()) || files.contains_key(&d.path) {
             return Err(vec![EmitError {
-                template: path.clone(),
+                template: d.path.clone(),
                 message: "two documents would be written to this path".into(),
                 hint: Some("give the accounts keys that differ in more than punctuation".into()),
             }]);
         }
-        let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&d.value).unwrap_or_default();
         text.push('\n');
-        files.insert(path.clone(), text.into_bytes());
+        files.insert(d.path.clone(), text.into_bytes());
     }
+    let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
     for r in rendered {
         files.insert(r.file, r.text.into_bytes());
         if let Some((f, t)) = r.import {
             files.insert(f, t.into_bytes());
         }
     }
-    let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
     Ok(Output {
         files,
         templates,
@@ -123,310 +292,254 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     })
 }
 
-/// Fills `depends_on` from exports and imports, from parameters whose value is another
-/// account's export, and from the account a stack deploys in (the stack that creates the
-/// account comes first); reports imports nobody exports.
-fn link(
-    p: &Platform,
-    stacks: &[Stack],
-    rendered: &mut [Rendered],
-    ext: &str,
-    errs: &mut Vec<EmitError>,
-) {
-    // Exports are per account and region: the same name may be exported in two accounts,
-    // and an import only ever sees its own account's and region's exports.
-    let mut exporter: HashMap<(AccountRef, &str, &str), usize> = HashMap::new();
-    let mut anywhere: HashMap<&str, usize> = HashMap::new();
-    for (i, s) in stacks.iter().enumerate() {
-        for o in s.template.outputs.values() {
-            if let Some(Value::Str(name)) = &o.export {
-                anywhere.insert(name, i);
-                if let Some(prev) = exporter.insert((s.account, s.region.as_str(), name), i) {
-                    errs.push(EmitError {
-                        template: rendered[i].file.clone(),
-                        message: format!(
-                            "export {name} is also exported by {} in the same account and region",
-                            rendered[prev].file
-                        ),
-                        hint: None,
-                    });
-                }
-            }
-        }
-    }
-    let by_path: HashMap<&str, usize> = stacks
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.path.as_str(), i))
-        .collect();
-    for (i, s) in stacks.iter().enumerate() {
-        let mut deps = BTreeSet::new();
-        let mut visit = |v: &Value| {
-            if let Value::ImportValue(inner) = v {
-                if let Value::Str(name) = inner.as_ref() {
-                    match exporter.get(&(s.account, s.region.as_str(), name.as_str())) {
-                        Some(&j) if j != i => {
-                            deps.insert(j);
-                        }
-                        Some(_) => {}
-                        None => errs.push(EmitError {
-                            template: rendered[i].file.clone(),
-                            message: match anywhere.get(name.as_str()) {
-                                Some(&j) => format!("imports {name}, which {} exports in another account or region: CloudFormation imports only within one account and region", rendered[j].file),
-                                None => format!("imports {name}, which no generated template exports"),
-                            },
-                            hint: Some("this is a bug in mlz: please report it with your config".into()),
-                        }),
-                    }
-                }
-            }
-        };
-        for r in s.template.resources.values() {
-            for v in r.properties.values() {
-                v.walk(&mut visit);
-            }
-        }
-        for prm in &s.parameters {
-            if let Some(name) = &prm.from_export {
-                match anywhere.get(name.as_str()) {
-                    Some(&j) if j != i => {
-                        deps.insert(j);
-                    }
-                    Some(_) => {}
-                    None => errs.push(EmitError {
-                        template: rendered[i].file.clone(),
-                        message: format!(
-                            "parameter {} takes export {name}, which no generated template exports",
-                            prm.name
-                        ),
-                        hint: Some(
-                            "this is a bug in mlz: please report it with your config".into(),
-                        ),
-                    }),
-                }
-            }
-        }
-        // A stack can only deploy once its account exists: after the stack that creates it,
-        // when mlz creates it (an account with a known id is not exported by anyone).
-        if let AccountRef::Account(a) = s.account {
-            if let Ok(lid) = account_logical_id(p.account(a)) {
-                let name = export_name(&p.organization.stack_prefix, &lid, "Id");
-                if let Some(&j) = anywhere.get(name.as_str()) {
-                    if j != i {
-                        deps.insert(j);
-                    }
-                }
-            }
-        }
-        for (after, _) in &s.after {
-            match by_path.get(after.as_str()) {
-                Some(&j) => {
-                    deps.insert(j);
-                }
-                None => errs.push(EmitError {
-                    template: rendered[i].file.clone(),
-                    message: format!("must deploy after {after}.{ext}, which was not generated"),
-                    hint: Some("this is a bug in mlz: please report it with your config".into()),
-                }),
-            }
-        }
-        rendered[i].depends_on = deps;
-    }
-}
-
-/// Deployment waves: every stack in a wave depends only on stacks of earlier waves.
-fn waves(stacks: &[Stack], rendered: &[Rendered], errs: &mut Vec<EmitError>) -> Vec<Vec<usize>> {
-    let n = stacks.len();
-    let mut indeg = vec![0usize; n];
-    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, r) in rendered.iter().enumerate() {
-        indeg[i] = r.depends_on.len();
-        for &d in &r.depends_on {
-            users[d].push(i);
-        }
-    }
-    let mut wave: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
-    let mut out = Vec::new();
-    let mut placed = 0;
-    while !wave.is_empty() {
-        wave.sort_by(|a, b| rendered[*a].file.cmp(&rendered[*b].file));
-        let mut next = Vec::new();
-        for &i in &wave {
-            for &u in &users[i] {
-                indeg[u] -= 1;
-                if indeg[u] == 0 {
-                    next.push(u);
-                }
-            }
-        }
-        placed += wave.len();
-        out.push(std::mem::replace(&mut wave, next));
-    }
-    if placed < n {
-        let stuck: Vec<&str> = (0..n)
-            .filter(|&i| indeg[i] > 0)
-            .map(|i| rendered[i].file.as_str())
-            .collect();
-        errs.push(EmitError {
-            template: stuck.join(", "),
-            message: "these templates import from each other in a cycle".into(),
-            hint: None,
-        });
-    }
-    out
-}
-
-fn account_json(p: &Platform, a: AccountRef) -> J {
-    match a {
-        AccountRef::Management => json!({
-            "name": p.organization.management.name,
-            "id": p.organization.management.id,
-            "role": "management",
-        }),
-        AccountRef::Account(i) => {
-            let acc = p.account(i);
-            json!({ "name": acc.name, "key": acc.key, "id": acc.id })
-        }
-    }
-}
-
-fn manual_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<ManualStep> {
+/// A stack that adopts existing resources is first created by an IMPORT change set.
+fn import_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<ManualStep> {
     let mut steps = Vec::new();
-    let policy_file: Vec<String> = stacks
-        .iter()
-        .zip(rendered)
-        .filter(|(s, _)| {
-            s.template
-                .resources
-                .values()
-                .any(|r| r.resource_type == crate::types::ORG_POLICY)
-        })
-        .map(|(_, r)| r.file.clone())
-        .collect();
-    let mut types: Vec<&'static str> = Vec::new();
-    for t in [
-        PolicyType::ServiceControl,
-        PolicyType::ResourceControl,
-        PolicyType::Tag,
-    ] {
-        if p.policies.iter().any(|x| x.policy_type == t) {
-            types.push(t.cfn_name());
-        }
-    }
-    if !types.is_empty() {
-        let root = p
-            .organization
-            .root_id
-            .clone()
-            .unwrap_or_else(|| "<root id>".into());
-        steps.push(ManualStep {
-            id: "enable-policy-types".into(),
-            account: p.organization.management.name.clone(),
-            reason: "Policy types must be enabled on the root before policies of that type attach; CloudFormation has no resource type for EnablePolicyType.".into(),
-            after: Vec::new(),
-            commands: types.iter().map(|t| format!("aws organizations enable-policy-type --root-id {root} --policy-type {t}")).collect(),
-            before: policy_file,
-        });
-    }
     for (s, r) in stacks.iter().zip(rendered) {
         if s.imports.is_empty() {
             continue;
         }
-        let resources: Vec<J> = s
+        let resources: Vec<serde_json::Value> = s
             .imports
             .iter()
             .map(|i| json!({ "ResourceType": i.resource_type, "LogicalResourceId": i.logical_id, "ResourceIdentifier": { i.identifier.0: i.identifier.1 } }))
             .collect();
         let names: Vec<&str> = s.imports.iter().map(|i| i.logical_id.as_str()).collect();
+        let stack_name = s.id.stack_name(&p.organization.stack_prefix);
         steps.push(ManualStep {
-            id: format!("import-into-{}", s.name),
-            account: p.organization.management.name.clone(),
+            id: format!("import-into-{}", s.id.path().replace('/', "-")),
+            account: s.account,
             reason: format!(
-                "{} already exist (the config gives their ids). Create stack {} by importing them with the import template, execute the change set, then deploy the full template as an update.",
+                "{} already exist (the config gives their ids). Create the stack by importing them with the import template, execute the change set, then deploy the full template as an update.",
                 names.join(", "),
-                s.name
             ),
             commands: vec![format!(
-                "aws cloudformation create-change-set --region {} --stack-name {} --change-set-name mlz-import --change-set-type IMPORT --template-body file://{} --resources-to-import '{}'",
+                "aws cloudformation create-change-set --region {} --stack-name {stack_name} --change-set-name mlz-import --change-set-type IMPORT --template-body file://{} --resources-to-import '{}'",
                 s.region,
-                s.name,
                 r.import.as_ref().map_or(r.file.as_str(), |(f, _)| f.as_str()),
                 serde_json::to_string(&resources).unwrap_or_default()
             )],
-            before: vec![r.file.clone()],
-            after: Vec::new(),
+            provides: vec![Fact::Imported(s.id.clone())],
+            requires: s
+                .requires
+                .iter()
+                .filter(|n| !matches!(n.fact, Fact::Imported(_)))
+                .cloned()
+                .collect::<Vec<Need>>(),
         });
     }
     steps
 }
 
-fn manifest_json(
+fn account_entry(p: &Platform, a: AccountRef) -> AccountEntry {
+    match a {
+        AccountRef::Management => AccountEntry {
+            name: p.organization.management.name.clone(),
+            key: None,
+            id: p.organization.management.id.clone(),
+            role: Some("management"),
+        },
+        AccountRef::Account(i) => {
+            let acc = p.account(i);
+            AccountEntry {
+                name: acc.name.clone(),
+                key: Some(acc.key.clone()),
+                id: acc.id.clone(),
+                role: None,
+            }
+        }
+    }
+}
+
+fn dependencies(
+    p: &Platform,
+    plan: &Plan,
+    i: usize,
+    files: &[String],
+    steps: &[ManualStep],
+    ext: &str,
+) -> Vec<DependencyEntry> {
+    plan.depends_on[i]
+        .iter()
+        .map(|(n, facts)| {
+            let (template, step) = match n {
+                NodeRef::Stack(j) => (Some(files[*j].clone()), None),
+                NodeRef::Step(j) => (None, Some(steps[*j].id.clone())),
+            };
+            DependencyEntry {
+                template,
+                step,
+                facts: facts.iter().map(|f| f.describe(p, ext)).collect(),
+            }
+        })
+        .collect()
+}
+
+fn manifest(
     p: &Platform,
     stacks: &[Stack],
     rendered: &[Rendered],
-    order: &[Vec<usize>],
     steps: &[ManualStep],
-    documents: &[(String, J)],
+    plan: &Plan,
+    documents: &[crate::stack::Document],
     opts: Options,
-) -> J {
-    let templates: Vec<J> = stacks
-        .iter()
-        .zip(rendered)
-        .map(|(s, r)| {
-            let params: Vec<J> = s
+) -> Result<Manifest, Vec<EmitError>> {
+    let ext = opts.format.extension();
+    let prefix = &p.organization.stack_prefix;
+    let files: Vec<String> = rendered.iter().map(|r| r.file.clone()).collect();
+    let bucket_export = ExportKey::ArtifactBucket.name(p).map_err(|e| vec![e])?;
+    let mut templates = Vec::with_capacity(stacks.len());
+    for (i, (s, r)) in stacks.iter().zip(rendered).enumerate() {
+        let mut params = Vec::with_capacity(s.parameters.len());
+        for pp in &s.parameters {
+            let value_from_export = match &pp.from_export {
+                Some(e) => Some(ExportEntry {
+                    export: e.key.name(p).map_err(|e| vec![e])?,
+                    account: account_entry(p, e.account).name,
+                    region: e.region.clone(),
+                }),
+                None => None,
+            };
+            params.push(ParamEntry {
+                name: pp.name.clone(),
+                description: pp.description.clone(),
+                value: pp.value.clone(),
+                value_from_export,
+            });
+        }
+        let deploy_as = match &plan.deploy_as[i] {
+            DeployAs::LaunchRole(_) => DeployAs::LaunchRole(launch_role_of(p, s)),
+            other => other.clone(),
+        };
+        templates.push(TemplateEntry {
+            path: r.file.clone(),
+            kind: s.deploy.name(),
+            stack_name: matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet)
+                .then(|| s.id.stack_name(prefix)),
+            account: account_entry(p, s.account),
+            region: s.region.clone(),
+            wave: plan.wave_of[i],
+            deploy_as: DeployAsEntry {
+                principal: deploy_as.principal(),
+                how: deploy_as.how(),
+            },
+            capabilities: plan::capabilities(&s.template),
+            parameters: params,
+            parameters_to_fill: s
                 .parameters
                 .iter()
-                .map(|pp| match &pp.from_export {
-                    // The export named here holds the value (read it with `aws cloudformation
-                    // list-exports` in the account and region of the stack that exports it).
-                    Some(e) => json!({ "name": pp.name, "description": pp.description, "value": pp.value, "valueFromExport": e }),
-                    None => json!({ "name": pp.name, "description": pp.description, "value": pp.value }),
-                })
-                .collect();
-            let deps: Vec<&str> = r.depends_on.iter().map(|&d| rendered[d].file.as_str()).collect();
-            let after: Vec<J> = s
-                .after
-                .iter()
-                .map(|(path, why)| json!({ "path": format!("{path}.{}", opts.format.extension()), "reason": why }))
-                .collect();
-            json!({
-                "path": r.file,
-                "stackName": s.name,
-                "deploy": s.deploy.name(),
-                "account": account_json(p, s.account),
-                "region": s.region,
-                "parameters": params,
-                "parametersToFill": s.parameters.iter().filter(|pp| pp.value.is_none()).map(|pp| pp.name.as_str()).collect::<Vec<_>>(),
-                "dependsOn": deps,
-                "orderedAfter": after,
-                "resources": s.template.resources.len(),
-                "bytes": r.text.len(),
-                "deployFromS3": r.text.len() > limits::MAX_INLINE_BODY_BYTES,
-                "importTemplate": r.import.as_ref().map(|(f, _)| f.as_str()),
-                "upload": s.upload.as_ref().map(|u| json!({ "bucketExport": u.bucket_export, "key": u.key })),
-            })
-        })
-        .collect();
-    let order: Vec<J> = order
+                .filter(|pp| pp.value.is_none())
+                .map(|pp| pp.name.clone())
+                .collect(),
+            depends_on: dependencies(p, plan, i, &files, steps, ext),
+            resources: s.template.resources.len(),
+            bytes: r.text.len(),
+            deploy_from_s3: r.text.len() > limits::MAX_INLINE_BODY_BYTES,
+            import_template: r.import.as_ref().map(|(f, _)| f.clone()),
+            upload: s.upload.as_ref().map(|u| UploadEntry {
+                bucket_export: bucket_export.clone(),
+                key: u.key.clone(),
+            }),
+            stack_set: s.stack_set.as_ref().map(|t| StackSetEntry {
+                deployed_by: t.holder.file(ext),
+                organizational_units: t.ous.iter().map(|o| p.ou(*o).path.clone()).collect(),
+                accounts: t
+                    .accounts
+                    .iter()
+                    .map(|a| account_entry(p, *a).name)
+                    .collect(),
+                regions: t.regions.clone(),
+                auto_deployment: t.auto_deployment,
+            }),
+        });
+    }
+    let manual_steps = steps
         .iter()
         .enumerate()
-        .map(|(n, w)| json!({ "wave": n + 1, "templates": w.iter().map(|&i| rendered[i].file.as_str()).collect::<Vec<_>>() }))
+        .map(|(j, st)| {
+            let i = plan.index(NodeRef::Step(j));
+            StepEntry {
+                id: st.id.clone(),
+                account: account_entry(p, st.account),
+                wave: plan.wave_of[i],
+                reason: st.reason.clone(),
+                commands: st.commands.clone(),
+                provides: st.provides.iter().map(|f| f.describe(p, ext)).collect(),
+                depends_on: dependencies(p, plan, i, &files, steps, ext),
+            }
+        })
         .collect();
-    let steps: Vec<J> = steps
+    let deploy_order = plan
+        .waves
         .iter()
-        .map(|s| json!({ "id": s.id, "account": s.account, "reason": s.reason, "commands": s.commands, "before": s.before, "after": s.after }))
+        .enumerate()
+        .map(|(n, w)| WaveEntry {
+            wave: n + 1,
+            templates: w
+                .iter()
+                .filter_map(|x| match x {
+                    NodeRef::Stack(i) => Some(files[*i].clone()),
+                    NodeRef::Step(_) => None,
+                })
+                .collect(),
+            steps: w
+                .iter()
+                .filter_map(|x| match x {
+                    NodeRef::Step(j) => Some(steps[*j].id.clone()),
+                    NodeRef::Stack(_) => None,
+                })
+                .collect(),
+        })
         .collect();
-    json!({
-        "manifestVersion": MANIFEST_VERSION,
-        "generator": format!("mlz {}", env!("CARGO_PKG_VERSION")),
-        "platform": p.organization.name,
-        "format": opts.format.extension(),
-        "homeRegion": p.organization.home_region,
-        "templates": templates,
-        "deployOrder": order,
-        "manualSteps": steps,
-        "documents": documents.iter().map(|(path, _)| path.as_str()).collect::<Vec<_>>(),
+    let node_name = |n: &NodeRef| match n {
+        NodeRef::Stack(i) => files[*i].clone(),
+        NodeRef::Step(j) => format!("step {}", steps[*j].id),
+    };
+    Ok(Manifest {
+        manifest_version: MANIFEST_VERSION,
+        generator: format!("mlz {}", env!("CARGO_PKG_VERSION")),
+        platform: p.organization.name.clone(),
+        format: ext.to_owned(),
+        home_region: p.organization.home_region.clone(),
+        templates,
+        manual_steps,
+        deploy_order,
+        preconditions: plan
+            .preconditions
+            .iter()
+            .map(|c| PreconditionEntry {
+                fact: c.fact.describe(p, ext),
+                why: c.why.clone(),
+            })
+            .collect(),
+        limits: plan
+            .limits
+            .iter()
+            .map(|l| LimitEntry {
+                resource: l.resource.name(),
+                limit: l.limit,
+                operations: l.operations,
+                critical_path: l.critical_path,
+                chain: l.chain.iter().map(node_name).collect(),
+            })
+            .collect(),
+        documents: documents.iter().map(|d| d.path.clone()).collect(),
     })
+}
+
+/// The launch role of the portfolio that holds a product version.
+fn launch_role_of(p: &Platform, s: &Stack) -> String {
+    p.portfolios
+        .iter()
+        .find(|pf| {
+            pf.account == s.account
+                && s.id.path().starts_with(&format!(
+                    "{}/{}/",
+                    plan::Area::Products.folder(),
+                    pf.name
+                ))
+        })
+        .map_or_else(String::new, |pf| pf.launch_role.clone())
 }
 
 /// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.
@@ -455,72 +568,71 @@ fn prepare(s: &Stack, opts: Options) -> (Option<Rendered>, Vec<EmitError>, Optio
     let ext = opts.format.extension();
     let mut errs = Vec::new();
     let mut note = None;
-    {
-        let file = format!("{}.{ext}", s.path);
-        for e in s.template.check() {
-            let hint = match e.kind {
-                CheckErrorKind::TooMany {
-                    what: "resources" | "outputs" | "parameters",
-                    ..
-                } => Some(s.limit_hint.to_owned()),
-                _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
-            };
-            errs.push(EmitError {
-                template: file.clone(),
-                message: e.to_string(),
-                hint,
-            });
-        }
-        match render(&s.template, opts.format) {
-            Ok(r) => {
-                let import = if s.imports.is_empty() {
-                    None
-                } else {
-                    let ifile = format!("{}.import.{ext}", s.path);
-                    let it = import_template(s);
-                    for e in it.check() {
+    let file = s.id.file(ext);
+    for e in s.template.check() {
+        let hint = match e.kind {
+            CheckErrorKind::TooMany {
+                what: "resources" | "outputs" | "parameters",
+                ..
+            } => Some(s.limit_hint.to_owned()),
+            _ => Some("this is a bug in mlz: please report it with your config".to_owned()),
+        };
+        errs.push(EmitError {
+            template: file.clone(),
+            message: e.to_string(),
+            hint,
+        });
+    }
+    match render(&s.template, opts.format) {
+        Ok(r) => {
+            let import = if s.imports.is_empty() {
+                None
+            } else {
+                let ifile = format!("{}.import.{ext}", s.id.path());
+                let it = import_template(s);
+                for e in it.check() {
+                    errs.push(EmitError {
+                        template: ifile.clone(),
+                        message: e.to_string(),
+                        hint: None,
+                    });
+                }
+                match render(&it, opts.format) {
+                    Ok(ir) => Some((ifile, ir.text)),
+                    Err(e) => {
                         errs.push(EmitError {
-                            template: ifile.clone(),
+                            template: ifile,
                             message: e.to_string(),
                             hint: None,
                         });
+                        None
                     }
-                    match render(&it, opts.format) {
-                        Ok(ir) => Some((ifile, ir.text)),
-                        Err(e) => {
-                            errs.push(EmitError {
-                                template: ifile,
-                                message: e.to_string(),
-                                hint: None,
-                            });
-                            None
-                        }
-                    }
-                };
-                if let Some(n) = r.size_note {
-                    note = Some(format!(
-                        "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
-                        n.bytes,
-                        limits::MAX_INLINE_BODY_BYTES
-                    ));
                 }
-                return (
-                    Some(Rendered {
-                        file,
-                        text: r.text,
-                        depends_on: BTreeSet::new(),
-                        import,
-                    }),
-                    errs,
-                    note,
-                );
+            };
+            if let Some(n) = r.size_note {
+                note = Some(format!(
+                    "{file} is {} bytes, over the {}-byte inline limit: deploy it from S3 (TemplateURL)",
+                    n.bytes,
+                    limits::MAX_INLINE_BODY_BYTES
+                ));
             }
-            Err(e) => errs.push(EmitError {
+            (
+                Some(Rendered {
+                    file,
+                    text: r.text,
+                    import,
+                }),
+                errs,
+                note,
+            )
+        }
+        Err(e) => {
+            errs.push(EmitError {
                 template: file,
                 message: e.to_string(),
                 hint: None,
-            }),
+            });
+            (None, errs, note)
         }
     }
-    (None, errs, note)
 }

@@ -7,8 +7,9 @@ use mlz_model::{Network, Platform, RangeSource};
 use serde_json::json;
 
 use crate::common::{account_name, all_ok, bug, new_stack, ou_arn_ident_in, use_ident};
+use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, StackId};
 use crate::ram;
-use crate::stack::{Emitted, ManualStep, Stack, StackParam};
+use crate::stack::{Document, Emitted, ManualStep, Stack, StackParam};
 use crate::types::{TGW, TGW_ROUTE_TABLE};
 use crate::EmitError;
 
@@ -47,20 +48,21 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
             })
         })
         .collect();
-    out.documents.push((
-        PLAN_PATH.to_owned(),
-        json!({
+    out.documents.push(Document {
+        path: PLAN_PATH.to_owned(),
+        value: json!({
             "about": "VPC ranges of the attached accounts. Review it, commit it, and set network.addressPlan to it so the next run keeps every range here.",
             "vpcPrefixLength": n.vpc_prefix_length,
             "supernets": supernets,
             "ranges": ranges,
         }),
-    ));
+        refs: Vec::new(),
+    });
 }
 
 /// The hub: a Transit Gateway per region that has a supernet, in the Network account, with a
 /// route table per segment and a RAM share with the segments' OUs.
-pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(n) = &p.network else { return Ok(()) };
     let mut regions: Vec<&str> = n
         .segments
@@ -70,11 +72,13 @@ pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     regions.sort_unstable();
     regions.dedup();
     let mut errs = Vec::new();
-    let mut paths = Vec::new();
+    let mut hubs = Vec::new();
+    let sharing = ram::require_sharing(out);
     for (ri, region) in regions.iter().enumerate() {
         match hub(p, n, region, ri) {
-            Ok(s) => {
-                paths.push(format!("{}.{ext}", s.path));
+            Ok(mut s) => {
+                s.requires.push(sharing.clone());
+                hubs.push(s.id.clone());
                 out.stacks.push(s);
             }
             Err(e) => errs.push(e),
@@ -85,28 +89,45 @@ pub fn hubs(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     let mut commands = Vec::new();
     for r in &n.ranges {
         commands.push(format!(
-            "aws ec2 associate-transit-gateway-route-table --region {} --transit-gateway-route-table-id <output {} of network/transit-gateway-{}> --transit-gateway-attachment-id <attachment of {}>",
+            "aws ec2 associate-transit-gateway-route-table --region {} --transit-gateway-route-table-id <output {} of {}> --transit-gateway-attachment-id <attachment of {}>",
             r.region,
             LogicalId::derive("RouteTable", &n.segments[r.segment].name).map(|l| l.to_string()).unwrap_or_default(),
-            r.region,
+            hub_id(&r.region).path(),
             p.account(r.account).name
+        ));
+    }
+    let mut requires: Vec<Need> = hubs
+        .into_iter()
+        .map(|h| Need::new(Fact::Deployed(h), &rules::OUTPUTS_FIRST))
+        .collect();
+    if p.control_tower
+        .as_ref()
+        .is_some_and(|c| c.enabled && !c.blueprints.is_empty())
+    {
+        requires.push(Need::new(
+            Fact::BlueprintsApplied,
+            &rules::BLUEPRINTS_APPLIED,
         ));
     }
     commands.push("then, per attachment, aws ec2 enable-transit-gateway-route-table-propagation into the route tables its segment may reach (the same segment's, and shared services')".into());
     out.steps.push(ManualStep {
         id: "transit-gateway-associations".into(),
-        account: account_name(p, n.account),
+        account: n.account,
         reason: "Default association and propagation are off, so that segments stay apart. Spoke accounts create their attachments (the corporate-network blueprint) and the hub account must associate each with its segment's route table; CloudFormation in the hub cannot know attachment ids made in other accounts.".into(),
         commands,
-        before: Vec::new(),
-        after: paths.clone(),
+        provides: Vec::new(),
+        requires,
     });
-    ram::require_sharing(out, &p.organization.management.name, paths);
     all_ok(errs)
 }
 
+fn hub_id(region: &str) -> StackId {
+    StackId::new(Area::Network, format!("transit-gateway-{region}"))
+}
+
 fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, EmitError> {
-    let path = format!("network/transit-gateway-{region}");
+    let id = hub_id(region);
+    let path = id.path();
     let mut t = Template::new(format!(
         "{}: the Transit Gateway of {region}, its segment route tables, and its RAM share with the attached OUs. Deploy in {}, {region}.",
         p.organization.name,
@@ -141,9 +162,13 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
             ),
     )
     .map_err(|e| bug(&path, e))?;
-    let mut outputs = vec![("TransitGatewayId".to_owned(), Value::Ref(tgw.clone()))];
+    let mut outputs = vec![(
+        "TransitGatewayId".to_owned(),
+        Value::Ref(tgw.clone()),
+        ExportKey::TransitGatewayId,
+    )];
     let mut ous = Vec::new();
-    for s in &n.segments {
+    for (si, s) in n.segments.iter().enumerate() {
         if !s.supernets.iter().any(|(r, _)| r == region) {
             continue;
         }
@@ -167,7 +192,11 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
                 ),
         )
         .map_err(|e| bug(&path, e))?;
-        outputs.push((rt.to_string(), Value::Ref(rt)));
+        outputs.push((
+            rt.to_string(),
+            Value::Ref(rt),
+            ExportKey::SegmentRouteTable(si),
+        ));
         ous.extend(s.ous.iter().copied());
     }
     ous.sort_unstable();
@@ -175,10 +204,11 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
     let mut principals = Vec::new();
     for ou in ous {
         principals.push(use_ident(
+            p,
             ou_arn_ident_in(p, ou, n.account)?,
             &mut t,
             &mut params,
-        ));
+        )?);
     }
     t.add_resource(
         LogicalId::new("HubShare").map_err(|e| bug(&path, e))?,
@@ -190,22 +220,20 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
         ),
     )
     .map_err(|e| bug(&path, e))?;
-    for (name, value) in outputs {
+    for (name, value, key) in outputs {
         t.add_output(
             LogicalId::new(name.clone()).map_err(|e| bug(&path, e))?,
             Output {
                 description: None,
                 value,
-                export: Some(Value::str(format!(
-                    "{}-Network-{name}",
-                    p.organization.stack_prefix
-                ))),
+                export: exports::export(p, &key)?,
                 condition: None,
             },
         )
         .map_err(|e| bug(&path, e))?;
     }
-    let mut s = new_stack(p, &format!("network-transit-gateway-{region}"), &path, t);
+    let mut s = new_stack(p, id.clone(), t);
+    s.provides.push(Fact::Deployed(id));
     s.account = n.account;
     s.region = region.to_owned();
     s.parameters = params;

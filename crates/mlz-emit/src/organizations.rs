@@ -10,23 +10,22 @@
 //! account), so the stack an account lands in must never depend on the rest of the list.
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{AccountIdx, CreatedBy, Platform};
+use mlz_model::{AccountIdx, AccountRef, CreatedBy, OuIdx, Platform, PolicyType};
 
 use crate::common::{
-    account_ident, account_logical_id, all_ok, bug, chain, export_name, new_stack, ou_ident,
-    ou_logical_id, root_ident, team_bucket, use_ident,
+    account_ident, account_logical_id, all_ok, bug, chain, new_stack, ou_ident, ou_logical_id,
+    root_ident, team_bucket, use_ident,
 };
-use crate::stack::{Emitted, Import, Stack, StackParam};
+use crate::plan::{
+    exports, rules, Area, ExportKey, Fact, Limited, Need, StackId, ORGANIZATION_ACCESS_ROLE,
+};
+use crate::stack::{Emitted, Import, ManualStep, Stack, StackParam};
 use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
 use crate::EmitError;
 
 // Organizations stacks deploy in the home region, beside every other management-account
 // stack: the resource types exist in every commercial region, and exports (OU and account
 // ids) can only be imported by stacks of the same region.
-
-/// Why account stacks deploy one after another.
-const ONE_ACCOUNT_AT_A_TIME: &str =
-    "AWS Organizations creates one account at a time: concurrent CreateAccount calls fail, so account stacks deploy in sequence";
 
 pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let mut errs = Vec::new();
@@ -45,9 +44,27 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             Err(e) => errs.push(e),
         }
     }
-    for i in 1..accounts.len() {
-        let prev = accounts[i - 1].path.clone();
-        accounts[i].after.push((prev, ONE_ACCOUNT_AT_A_TIME));
+    // AWS Organizations creates one account at a time from CloudFormation: the account
+    // stacks form one chain.
+    for (i, s) in accounts.iter_mut().enumerate() {
+        let seq = i as u32;
+        s.provides.push(Fact::Slot {
+            resource: Limited::OrganizationsAccounts,
+            lane: 0,
+            seq,
+        });
+        if seq > 0 {
+            s.requires.push(Need::new(
+                Fact::Slot {
+                    resource: Limited::OrganizationsAccounts,
+                    lane: 0,
+                    seq: seq - 1,
+                },
+                &rules::ACCOUNT_OPERATIONS,
+            ));
+        }
+        let n = s.template.resources.len() as u32;
+        s.operations = Some((Limited::OrganizationsAccounts, n));
     }
     for r in [ous(p), Ok(accounts), policies(p)] {
         match r {
@@ -55,11 +72,50 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             Err(e) => errs.push(e),
         }
     }
+    if let Some(step) = enable_policy_types(p) {
+        out.steps.push(step);
+    }
     all_ok(errs)
 }
 
+/// Policy types must be enabled on the root before policies of that type attach.
+/// CloudFormation has no resource type for EnablePolicyType; Control Tower enables service
+/// control policies itself, and enabling a type twice fails (PolicyTypeAlreadyEnabledException),
+/// so that one is left out when Control Tower is on.
+fn enable_policy_types(p: &Platform) -> Option<ManualStep> {
+    let control_tower = p.control_tower.as_ref().is_some_and(|c| c.enabled);
+    let types: Vec<&'static str> = [
+        PolicyType::ServiceControl,
+        PolicyType::ResourceControl,
+        PolicyType::Tag,
+    ]
+    .into_iter()
+    .filter(|t| p.policies.iter().any(|x| x.policy_type == *t))
+    .filter(|t| !(control_tower && *t == PolicyType::ServiceControl))
+    .map(PolicyType::cfn_name)
+    .collect();
+    if types.is_empty() {
+        return None;
+    }
+    let root = p
+        .organization
+        .root_id
+        .clone()
+        .unwrap_or_else(|| "<root id>".into());
+    Some(ManualStep {
+        id: "enable-policy-types".into(),
+        account: AccountRef::Management,
+        reason: "Policy types must be enabled on the root before policies of that type attach; CloudFormation has no resource type for EnablePolicyType.".into(),
+        commands: types
+            .iter()
+            .map(|t| format!("aws organizations enable-policy-type --root-id {root} --policy-type {t}"))
+            .collect(),
+        provides: types.into_iter().map(Fact::PolicyTypeEnabled).collect(),
+        requires: Vec::new(),
+    })
+}
+
 fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
-    let prefix = &p.organization.stack_prefix;
     let mut t = Template::new(format!(
         "{}: organizational units. Deploy in the management account.",
         p.organization.name
@@ -67,20 +123,22 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let mut params = Vec::new();
     let mut imports = Vec::new();
     let mut order = Vec::new();
-    for ou in &p.ous {
+    let mut provides = Vec::new();
+    for (oi, ou) in p.ous.iter().enumerate() {
         if ou.created_by != CreatedBy::Mlz {
             continue;
         }
+        provides.push(Fact::OuExists(OuIdx(oi)));
         let lid = ou_logical_id(&ou.name)?;
         // A parent created in this template is referenced directly; anything else via its id.
         let parent = match ou.parent {
-            None => use_ident(root_ident(p)?, &mut t, &mut params),
+            None => use_ident(p, root_ident(p)?, &mut t, &mut params)?,
             Some(pi) => {
                 let parent = p.ou(pi);
                 if parent.created_by == CreatedBy::Mlz && parent.id.is_none() {
                     Value::Ref(ou_logical_id(&parent.name)?)
                 } else {
-                    use_ident(ou_ident(p, pi)?, &mut t, &mut params)
+                    use_ident(p, ou_ident(p, pi)?, &mut t, &mut params)?
                 }
             }
         };
@@ -97,16 +155,20 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         t.add_resource(lid.clone(), r)
             .map_err(|e| bug("organizations/organizational-units", e))?;
         order.push(lid.clone());
-        for (attr, value) in [
-            ("Id", Value::Ref(lid.clone())),
-            ("Arn", Value::GetAtt(lid.clone(), "Arn".into())),
+        for (attr, value, key) in [
+            ("Id", Value::Ref(lid.clone()), ExportKey::OuId(OuIdx(oi))),
+            (
+                "Arn",
+                Value::GetAtt(lid.clone(), "Arn".into()),
+                ExportKey::OuArn(OuIdx(oi)),
+            ),
         ] {
             let out_id =
                 LogicalId::new(format!("{lid}{attr}")).map_err(|e| bug("organizations", e))?;
             let o = Output {
                 description: Some(format!("{} of OU {}", attr, ou.path)),
                 value,
-                export: Some(Value::Str(export_name(prefix, &lid, attr))),
+                export: exports::export(p, &key)?,
                 condition: None,
             };
             t.add_output(out_id, o)
@@ -119,12 +181,12 @@ fn ous(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     chain(&mut t, &order);
     let mut s = new_stack(
         p,
-        "organizations-ous",
-        "organizations/organizational-units",
+        StackId::new(Area::Organizations, "organizational-units"),
         t,
     );
     s.parameters = params;
     s.imports = imports;
+    s.provides = provides;
     Ok(vec![s])
 }
 
@@ -146,7 +208,7 @@ fn add_account(
             identifier: ("AccountId", id.clone()),
         });
     }
-    let parent = use_ident(ou_ident(p, a.ou)?, t, params);
+    let parent = use_ident(p, ou_ident(p, a.ou)?, t, params)?;
     let mut r = Resource::new(ORG_ACCOUNT)
         .prop("AccountName", a.name.as_str())
         .prop("Email", a.email.as_str())
@@ -161,11 +223,7 @@ fn add_account(
     let o = Output {
         description: Some(format!("Account id of {}", a.name)),
         value: Value::GetAtt(lid.clone(), "AccountId".into()),
-        export: Some(Value::Str(export_name(
-            &p.organization.stack_prefix,
-            &lid,
-            "Id",
-        ))),
+        export: exports::export(p, &ExportKey::AccountId(i))?,
         condition: None,
     };
     t.add_output(out_id, o).map_err(|e| bug(path, e))?;
@@ -173,7 +231,9 @@ fn add_account(
 }
 
 fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
-    let path = "organizations/accounts";
+    let id = StackId::new(Area::Organizations, "accounts");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: platform accounts. Deploy in the management account.",
         p.organization.name
@@ -181,8 +241,10 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     let mut params = Vec::new();
     let mut imports = Vec::new();
     let mut order = Vec::new();
+    let mut provides = Vec::new();
     for (i, a) in p.accounts.iter().enumerate() {
         if a.team.is_none() && a.created_by == CreatedBy::Mlz {
+            provides.extend(account_facts(AccountIdx(i)));
             order.push(add_account(
                 p,
                 AccountIdx(i),
@@ -197,11 +259,23 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         return Ok(Vec::new());
     }
     chain(&mut t, &order);
-    let mut s = new_stack(p, "organizations-accounts", path, t);
+    let mut s = new_stack(p, id, t);
     s.limit_hint = "move some platform accounts into teams, or report this: platform accounts are kept in one stack";
     s.parameters = params;
     s.imports = imports;
+    s.provides = provides;
     Ok(vec![s])
+}
+
+/// What creating an account makes true: it exists, with the role Organizations creates in it.
+fn account_facts(i: AccountIdx) -> [Fact; 2] {
+    [
+        Fact::AccountExists(AccountRef::Account(i)),
+        Fact::Role {
+            account: AccountRef::Account(i),
+            name: ORGANIZATION_ACCESS_ROLE.to_owned(),
+        },
+    ]
 }
 
 fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
@@ -217,7 +291,8 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         if accounts.is_empty() {
             continue;
         }
-        let path = format!("organizations/team-accounts-{b:0width$}");
+        let id = StackId::new(Area::Organizations, format!("team-accounts-{b:0width$}"));
+        let path = id.path();
         let mut t = Template::new(format!(
             "{}: team accounts, group {b:0width$} of {n} (teams are grouped by a fixed hash of their name). Deploy in the management account.",
             p.organization.name
@@ -225,16 +300,14 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         let mut params = Vec::new();
         let mut imports = Vec::new();
         let mut order = Vec::new();
+        let mut provides = Vec::new();
         for i in accounts {
+            provides.extend(account_facts(i));
             order.push(add_account(p, i, &mut t, &mut params, &mut imports, &path)?);
         }
         chain(&mut t, &order);
-        let mut s = new_stack(
-            p,
-            &format!("organizations-team-accounts-{b:0width$}"),
-            &path,
-            t,
-        );
+        let mut s = new_stack(p, id, t);
+        s.provides = provides;
         s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves accounts between stacks)";
         s.parameters = params;
         s.imports = imports;
@@ -244,7 +317,9 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
 }
 
 fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
-    let path = "organizations/policies";
+    let id = StackId::new(Area::Organizations, "policies");
+    let path = id.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: organization policies and their attachments. Deploy in the management account.",
         p.organization.name
@@ -255,13 +330,13 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         let lid = LogicalId::derive("Policy", &pol.name).map_err(|e| bug(path, e))?;
         let mut targets = Vec::new();
         if pol.targets.root {
-            targets.push(use_ident(root_ident(p)?, &mut t, &mut params));
+            targets.push(use_ident(p, root_ident(p)?, &mut t, &mut params)?);
         }
         for &o in &pol.targets.ous {
-            targets.push(use_ident(ou_ident(p, o)?, &mut t, &mut params));
+            targets.push(use_ident(p, ou_ident(p, o)?, &mut t, &mut params)?);
         }
         for &a in &pol.targets.accounts {
-            targets.push(use_ident(account_ident(p, a)?, &mut t, &mut params));
+            targets.push(use_ident(p, account_ident(p, a)?, &mut t, &mut params)?);
         }
         let mut r = Resource::new(ORG_POLICY)
             .prop("Name", pol.name.as_str())
@@ -283,7 +358,18 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         return Ok(Vec::new());
     }
     chain(&mut t, &order);
-    let mut s = new_stack(p, "organizations-policies", path, t);
+    let mut s = new_stack(p, id, t);
     s.parameters = params;
+    let mut types: Vec<&'static str> = p
+        .policies
+        .iter()
+        .map(|x| x.policy_type.cfn_name())
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    s.requires = types
+        .into_iter()
+        .map(|t| Need::new(Fact::PolicyTypeEnabled(t), &rules::POLICY_TYPE_ENABLED))
+        .collect();
     Ok(vec![s])
 }

@@ -6,7 +6,9 @@
 //! Organizations turned on once, which CloudFormation cannot do: [`require_sharing`].
 
 use mlz_cfn::Value;
+use mlz_model::AccountRef;
 
+use crate::plan::{rules, Fact, Need, Service};
 use crate::stack::{Emitted, ManualStep};
 use crate::types::RAM_RESOURCE_SHARE;
 
@@ -36,21 +38,17 @@ const SHARING_STEP: &str = "ram-sharing-with-organization";
 
 /// The one-time switch RAM needs before shares with OUs or the organisation work, and before
 /// shares inside the organisation are accepted without an invitation: one step, whatever the
-/// number of emitters that share, before every template in `before`.
-pub fn require_sharing(out: &mut Emitted, management: &str, before: Vec<String>) {
-    match out.steps.iter_mut().find(|s| s.id == SHARING_STEP) {
-        Some(s) => s.before.extend(before),
-        None => out.steps.push(sharing_step(management, before)),
+/// number of emitters that share. It returns the need each sharing stack declares.
+pub fn require_sharing(out: &mut Emitted) -> Need {
+    if !out.steps.iter().any(|s| s.id == SHARING_STEP) {
+        out.steps.push(ManualStep {
+            id: SHARING_STEP.into(),
+            account: AccountRef::Management,
+            reason: "AWS RAM must be allowed to share with AWS Organizations once: then shares inside the organisation need no invitation to accept. CloudFormation has no resource type for it.".into(),
+            commands: vec!["aws ram enable-sharing-with-aws-organization".into()],
+            provides: vec![Fact::TrustedAccess(Service::Ram)],
+            requires: Vec::new(),
+        });
     }
-}
-
-fn sharing_step(management: &str, before: Vec<String>) -> ManualStep {
-    ManualStep {
-        id: SHARING_STEP.into(),
-        account: management.to_owned(),
-        reason: "AWS RAM must be allowed to share with AWS Organizations once: then shares inside the organisation need no invitation to accept. CloudFormation has no resource type for it.".into(),
-        commands: vec!["aws ram enable-sharing-with-aws-organization".into()],
-        before,
-        after: Vec::new(),
-    }
+    Need::new(Fact::TrustedAccess(Service::Ram), &rules::RAM_ORGANIZATIONS)
 }

@@ -5,13 +5,14 @@
 //! those are manual steps in the manifest, with the exact commands.
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{Platform, Security};
+use mlz_model::{AccountRef, Platform, Security};
 use serde_json::json;
 
 use crate::common::{
     account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, new_stack, private_bucket,
     root_ident, slug, tls_only_statement, use_ident, Ident,
 };
+use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, Service, StackId};
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
     GUARDDUTY_DETECTOR, GUARDDUTY_PUBLISHING_DESTINATION, KMS_KEY, MACIE_SESSION, S3_BUCKET_POLICY,
@@ -20,19 +21,19 @@ use crate::types::{
 };
 use crate::EmitError;
 
-const DELEGATED_ADMIN: &str = "security/delegated-admin";
-const LOG_ARCHIVE: &str = "security/log-archive";
-const SECURITY_HUB: &str = "security/security-hub";
+const DELEGATED_ADMIN: &str = "delegated-admin";
+const LOG_ARCHIVE: &str = "log-archive";
+const SECURITY_HUB: &str = "security-hub";
+
+fn id(name: &str) -> StackId {
+    StackId::new(Area::Security, name)
+}
 
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
 }
 
-fn export(p: &Platform, name: &str) -> String {
-    format!("{}-Security-{name}", p.organization.stack_prefix)
-}
-
-pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(s) = &p.security else {
         return Ok(());
     };
@@ -47,11 +48,11 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     for r in &p.organization.governed_regions {
         push(detectors(p, s, r));
     }
-    let detector_paths: Vec<String> = p
+    let detectors_deployed: Vec<Need> = p
         .organization
         .governed_regions
         .iter()
-        .map(|r| format!("security/detectors-{}.{ext}", slug(r)))
+        .map(|r| Need::new(Fact::Deployed(detectors_id(r)), &rules::OUTPUTS_FIRST))
         .collect();
     let admin = account_name(p, s.admin);
     let mut designate = Vec::new();
@@ -60,7 +61,8 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
         designate.push(format!("aws guardduty enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
         designate.push(format!("aws macie2 enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
         auto_enable.push(format!(
-            "aws guardduty update-organization-configuration --detector-id <output DetectorId of security/detectors-{r}> --auto-enable-organization-members ALL --region {r}"
+            "aws guardduty update-organization-configuration --detector-id <output DetectorId of {}> --auto-enable-organization-members ALL --region {r}",
+            detectors_id(r).path()
         ));
         auto_enable.push(format!(
             "aws macie2 update-organization-configuration --auto-enable --region {r}"
@@ -68,21 +70,39 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     }
     out.steps.push(ManualStep {
         id: "security-organization-admin".into(),
-        account: p.organization.management.name.clone(),
+        account: AccountRef::Management,
         reason: format!(
-            "CloudFormation has no resource type for the GuardDuty or Macie organisation administrator. Run after the security/detectors-* stacks (so {admin}'s own detector and Macie session are the stacks' ones), in every governed region."
+            "CloudFormation has no resource type for the GuardDuty or Macie organisation administrator. Run after the detector stacks (so {admin}'s own detector and Macie session are the stacks' ones), in every governed region."
         ),
         commands: designate,
-        before: Vec::new(),
-        after: detector_paths.clone(),
+        provides: vec![
+            Fact::DelegatedAdmin { service: Service::GuardDuty, account: s.admin },
+            Fact::DelegatedAdmin { service: Service::Macie, account: s.admin },
+        ],
+        requires: detectors_deployed.clone(),
     });
+    let mut requires = detectors_deployed;
+    requires.push(Need::new(
+        Fact::DelegatedAdmin {
+            service: Service::GuardDuty,
+            account: s.admin,
+        },
+        &rules::SECURITY_AUTO_ENABLE,
+    ));
+    requires.push(Need::new(
+        Fact::DelegatedAdmin {
+            service: Service::Macie,
+            account: s.admin,
+        },
+        &rules::SECURITY_AUTO_ENABLE,
+    ));
     out.steps.push(ManualStep {
         id: "security-auto-enable".into(),
-        account: admin,
+        account: s.admin,
         reason: "CloudFormation has no resource type for the GuardDuty or Macie organisation configuration: turn on auto-enable for every existing and new member account, after security-organization-admin.".into(),
         commands: auto_enable,
-        before: Vec::new(),
-        after: detector_paths.clone(),
+        provides: Vec::new(),
+        requires,
     });
     all_ok(errs)
 }
@@ -95,14 +115,24 @@ fn delegated_admin(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
         account_name(p, s.admin)
     ));
     let mut params = Vec::new();
-    let id = use_ident(account_ref_ident(p, s.admin)?, &mut t, &mut params);
+    let admin = use_ident(p, account_ref_ident(p, s.admin)?, &mut t, &mut params)?;
     t.add_resource(
         LogicalId::new("SecurityHubAdmin").map_err(|e| bug(DELEGATED_ADMIN, e))?,
-        Resource::new(SECURITYHUB_DELEGATED_ADMIN).prop("AdminAccountId", id),
+        Resource::new(SECURITYHUB_DELEGATED_ADMIN).prop("AdminAccountId", admin),
     )
     .map_err(|e| bug(DELEGATED_ADMIN, e))?;
-    let mut st = new_stack(p, "security-delegated-admin", DELEGATED_ADMIN, t);
+    let mut st = new_stack(p, id(DELEGATED_ADMIN), t);
     st.parameters = params;
+    st.provides.push(Fact::DelegatedAdmin {
+        service: Service::SecurityHub,
+        account: s.admin,
+    });
+    if s.admin != AccountRef::Management {
+        st.requires.push(Need::new(
+            Fact::AccountExists(s.admin),
+            &rules::ACCOUNT_FIRST,
+        ));
+    }
     Ok(st)
 }
 
@@ -117,10 +147,11 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
     ));
     let mut params: Vec<StackParam> = Vec::new();
     let admin = use_ident(
+        p,
         account_ref_ident_in(p, s.admin, s.log_archive)?,
         &mut t,
         &mut params,
-    );
+    )?;
     let source = Value::map([("aws:SourceAccount", admin)]);
     let key = LogicalId::new("LogKey").map_err(|e| bug(path, e))?;
     t.add_resource(
@@ -221,22 +252,26 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
             ),
     )
     .map_err(|e| bug(path, e))?;
-    for (name, value) in [
-        ("LogBucketArn", arn),
-        ("LogKeyArn", Value::GetAtt(key, "Arn".into())),
+    for (name, value, key) in [
+        ("LogBucketArn", arn, ExportKey::LogBucketArn),
+        (
+            "LogKeyArn",
+            Value::GetAtt(key, "Arn".into()),
+            ExportKey::LogKeyArn,
+        ),
     ] {
         t.add_output(
             LogicalId::new(name).map_err(|e| bug(path, e))?,
             Output {
                 description: None,
                 value,
-                export: Some(Value::str(export(p, name))),
+                export: exports::export(p, &key)?,
                 condition: None,
             },
         )
         .map_err(|e| bug(path, e))?;
     }
-    let mut st = new_stack(p, "security-log-archive", path, t);
+    let mut st = new_stack(p, id(LOG_ARCHIVE), t);
     st.account = s.log_archive;
     st.parameters = params;
     Ok(st)
@@ -301,7 +336,7 @@ fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
         pol.depends_on.insert(org);
         t.add_resource(policy.clone(), pol)
             .map_err(|e| bug(path, e))?;
-        let root = use_ident(root_ident(p)?, &mut t, &mut params);
+        let root = use_ident(p, root_ident(p)?, &mut t, &mut params)?;
         t.add_resource(
             LogicalId::new("BaselineForRoot").map_err(|e| bug(path, e))?,
             Resource::new(SECURITYHUB_POLICY_ASSOCIATION)
@@ -311,20 +346,28 @@ fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
         )
         .map_err(|e| bug(path, e))?;
     }
-    let mut st = new_stack(p, "security-security-hub", path, t);
+    let mut st = new_stack(p, id(SECURITY_HUB), t);
     st.account = s.admin;
     st.parameters = params;
-    st.after.push((
-        DELEGATED_ADMIN.to_owned(),
-        "the account must be Security Hub's delegated administrator first",
+    st.requires.push(Need::new(
+        Fact::DelegatedAdmin {
+            service: Service::SecurityHub,
+            account: s.admin,
+        },
+        &rules::SECURITY_HUB_ADMIN,
     ));
     Ok(st)
 }
 
 /// The administrator's own GuardDuty detector and Macie session in one region; in the home
 /// region, GuardDuty also exports findings to the central log bucket.
+fn detectors_id(region: &str) -> StackId {
+    id(&format!("detectors-{}", slug(region)))
+}
+
 fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitError> {
-    let path = format!("security/detectors-{}", slug(region));
+    let sid = detectors_id(region);
+    let path = sid.path();
     let mut t = Template::new(format!(
         "{}: GuardDuty and Macie in the security administrator account. Deploy in {}, {region}.",
         p.organization.name,
@@ -357,30 +400,39 @@ fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitErro
     )
     .map_err(|e| bug(&path, e))?;
     if region == p.organization.home_region {
+        let in_log_archive = |key: ExportKey| ExportRef {
+            key,
+            account: s.log_archive,
+            region: p.organization.home_region.clone(),
+        };
         let bucket = use_ident(
+            p,
             Ident::ExportParam {
                 id: LogicalId::new("LogBucketArn").map_err(|e| bug(&path, e))?,
                 description: format!(
-                    "The central log bucket's ARN: output LogBucketArn of {LOG_ARCHIVE}"
+                    "The central log bucket's ARN: output LogBucketArn of {}",
+                    id(LOG_ARCHIVE).path()
                 ),
                 pattern: "^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-                export: export(p, "LogBucketArn"),
+                export: in_log_archive(ExportKey::LogBucketArn),
             },
             &mut t,
             &mut params,
-        );
+        )?;
         let key = use_ident(
+            p,
             Ident::ExportParam {
                 id: LogicalId::new("LogKeyArn").map_err(|e| bug(&path, e))?,
                 description: format!(
-                    "The central log key's ARN: output LogKeyArn of {LOG_ARCHIVE}"
+                    "The central log key's ARN: output LogKeyArn of {}",
+                    id(LOG_ARCHIVE).path()
                 ),
                 pattern: "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-f0-9-]+$",
-                export: export(p, "LogKeyArn"),
+                export: in_log_archive(ExportKey::LogKeyArn),
             },
             &mut t,
             &mut params,
-        );
+        )?;
         t.add_resource(
             LogicalId::new("FindingsToLogArchive").map_err(|e| bug(&path, e))?,
             Resource::new(GUARDDUTY_PUBLISHING_DESTINATION)
@@ -403,7 +455,8 @@ fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitErro
         },
     )
     .map_err(|e| bug(&path, e))?;
-    let mut st = new_stack(p, &format!("security-detectors-{}", slug(region)), &path, t);
+    let mut st = new_stack(p, sid.clone(), t);
+    st.provides.push(Fact::Deployed(sid));
     st.account = s.admin;
     st.region = region.to_owned();
     st.parameters = params;

@@ -9,27 +9,25 @@
 //! reaches every account in the OU, now and later. In `accounts` mode there is one
 //! `PortfolioShare` per account, which needs every account's id in the config.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, OuIdx, Platform, Portfolio};
 use serde_json::json;
 
-use crate::artifacts::bucket_export;
 use crate::common::{
-    account_name, account_ref_ident_in, all_ok, bug, chain, content_version, new_stack, ou_ident,
-    ou_ident_in, use_ident,
+    account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, chain, content_version,
+    log_group, new_stack, ou_ident, ou_ident_in, template_url, use_ident,
 };
-use crate::stack::{DeployKind, Emitted, ManualStep, StackParam, Upload};
+use crate::plan::{rules, Area, Fact, Need, Service, StackId};
+use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload};
 use crate::types::{
-    CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, LAMBDA_FUNCTION, LOGS_LOG_GROUP,
-    SC_LAUNCH_ROLE_CONSTRAINT, SC_PORTFOLIO, SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT,
-    SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_TAG_OPTION, SC_TAG_OPTION_ASSOCIATION,
+    CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, LAMBDA_FUNCTION, SC_LAUNCH_ROLE_CONSTRAINT,
+    SC_PORTFOLIO, SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT,
+    SC_TAG_OPTION, SC_TAG_OPTION_ASSOCIATION,
 };
 use crate::EmitError;
 
-const UPLOAD_FIRST: &str =
-    "the product version loads this template from the artifact bucket: upload it first";
 /// The role consuming accounts' cloud administrators assume to provision products.
 pub const CLOUD_ADMIN_ROLE: &str = "mlz-cloud-admin";
 
@@ -37,31 +35,112 @@ fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
 }
 
-fn url(p: &Platform, key: &str) -> Value {
-    Value::SubWith(
-        format!("https://${{Bucket}}.s3.${{AWS::Region}}.${{AWS::URLSuffix}}/{key}"),
-        BTreeMap::from([(
-            "Bucket".to_owned(),
-            Value::ImportValue(Box::new(Value::str(bucket_export(p)))),
-        )]),
-    )
+/// Whether an account lies in one of the OUs (or below them), and which.
+fn covering_ou(p: &Platform, a: AccountRef, ous: &[OuIdx]) -> Option<OuIdx> {
+    let AccountRef::Account(i) = a else {
+        return None;
+    };
+    let mut cur = Some(p.account(i).ou);
+    while let Some(o) = cur {
+        if ous.contains(&o) {
+            return Some(o);
+        }
+        cur = p.ou(o).parent;
+    }
+    None
 }
 
-pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+/// The fact that the portfolio's launch role is in account `a`: through the StackSet that
+/// covers its OU, or the one aimed at the account itself.
+fn launch_role_fact(p: &Platform, pf: &Portfolio, a: AccountRef) -> Fact {
+    match covering_ou(p, a, &pf.consumer_ous) {
+        Some(ou) => Fact::RoleInOu {
+            ou,
+            name: pf.launch_role.clone(),
+        },
+        None => Fact::Role {
+            account: a,
+            name: pf.launch_role.clone(),
+        },
+    }
+}
+
+/// Accounts that need the launch role but no consumer OU gives it to them: the portfolio's
+/// own account and accounts it is shared with one by one.
+fn launch_role_accounts(p: &Platform, pf: &Portfolio) -> Vec<AccountRef> {
+    let mut out = Vec::new();
+    for a in std::iter::once(pf.account).chain(pf.share_accounts.iter().copied()) {
+        if covering_ou(p, a, &pf.consumer_ous).is_none() && !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let mut errs = Vec::new();
-    for pf in &p.portfolios {
-        if let Err(e) = portfolio(p, pf, ext, out) {
+    for (i, pf) in p.portfolios.iter().enumerate() {
+        if let Err(e) = portfolio(p, i, pf, out) {
             errs.push(e);
         }
     }
-    if let Err(e) = consumer_roles(p, ext, out) {
+    organizations_access(p, out);
+    if let Err(e) = consumer_roles(p, out) {
         errs.push(e);
     }
     all_ok(errs)
 }
 
-fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {
-    let path = format!("service-catalog/portfolio-{}", pf.name);
+/// Sharing with OUs needs Service Catalog's access to AWS Organizations and, for portfolios
+/// outside the management account, their account as Service Catalog's delegated
+/// administrator: one step for the whole platform.
+fn organizations_access(p: &Platform, out: &mut Emitted) {
+    let mut admins: Vec<AccountRef> = Vec::new();
+    for pf in p.portfolios.iter().filter(|pf| !pf.share_ous.is_empty()) {
+        if pf.account != AccountRef::Management && !admins.contains(&pf.account) {
+            admins.push(pf.account);
+        }
+    }
+    if !p.portfolios.iter().any(|pf| !pf.share_ous.is_empty()) {
+        return;
+    }
+    let mut commands = vec!["aws servicecatalog enable-aws-organizations-access".to_owned()];
+    let mut provides = vec![Fact::TrustedAccess(Service::ServiceCatalog)];
+    let mut requires = Vec::new();
+    for &a in &admins {
+        let id = match a {
+            AccountRef::Account(i) => p
+                .account(i)
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("<{} account id>", account_name(p, a))),
+            AccountRef::Management => String::new(),
+        };
+        commands.push(format!("aws organizations register-delegated-administrator --account-id {id} --service-principal servicecatalog.amazonaws.com"));
+        provides.push(Fact::DelegatedAdmin {
+            service: Service::ServiceCatalog,
+            account: a,
+        });
+        requires.push(Need::new(Fact::AccountExists(a), &rules::ACCOUNT_FIRST));
+    }
+    out.steps.push(ManualStep {
+        id: "service-catalog-organizations-access".into(),
+        account: AccountRef::Management,
+        reason: "Sharing a portfolio with an OU needs Service Catalog's access to AWS Organizations and, for a portfolio outside the management account, that account as Service Catalog's delegated administrator. CloudFormation has no resource type for either.".into(),
+        commands,
+        provides,
+        requires,
+    });
+}
+
+fn portfolio(
+    p: &Platform,
+    index: usize,
+    pf: &Portfolio,
+    out: &mut Emitted,
+) -> Result<(), EmitError> {
+    let id = StackId::new(Area::ServiceCatalog, format!("portfolio-{}", pf.name));
+    let path = id.path();
     let mut t = Template::new(format!(
         "{}: Service Catalog portfolio {} (products, launch constraints, principals, tag options, shares). Deploy in {}, home region.",
         p.organization.name,
@@ -81,27 +160,39 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
     }
     t.add_resource(pid.clone(), portfolio)
         .map_err(|e| bug(&path, e))?;
-    let mut after = Vec::new();
+    // The launch role must exist here (where the constraint is made) and in every account
+    // that launches.
+    let mut requires = vec![Need::new(
+        launch_role_fact(p, pf, pf.account),
+        &rules::LAUNCH_ROLE_LOCAL,
+    )];
+    for &ou in &pf.consumer_ous {
+        requires.push(Need::new(
+            Fact::RoleInOu {
+                ou,
+                name: pf.launch_role.clone(),
+            },
+            &rules::LAUNCH_ROLE_LOCAL,
+        ));
+    }
+    for &a in &pf.share_accounts {
+        let need = Need::new(launch_role_fact(p, pf, a), &rules::LAUNCH_ROLE_LOCAL);
+        if !requires.contains(&need) {
+            requires.push(need);
+        }
+    }
+    let mut provides = Vec::new();
 
     // Products: a template file uploaded under its content hash, a product whose version is
     // that hash, its association, and its launch constraint (after the association).
     for prod in &pf.products {
         let version = content_version(&prod.template);
         let key = format!("products/{}/{}/{version}.template", pf.name, prod.name);
-        let tpath = format!("products/{}/{}", pf.name, prod.name);
-        let mut ts = new_stack(
-            p,
-            &format!("product-{}-{}", pf.name, prod.name),
-            &tpath,
-            prod.template.clone(),
-        );
-        ts.name = prod.name.clone();
+        let tid = StackId::new(Area::Products, format!("{}/{}", pf.name, prod.name));
+        let mut ts = new_stack(p, tid.clone(), prod.template.clone());
         ts.account = pf.account;
         ts.deploy = DeployKind::ServiceCatalogProduct;
-        ts.upload = Some(Upload {
-            bucket_export: bucket_export(p),
-            key: key.clone(),
-        });
+        ts.upload = Some(Upload { key: key.clone() });
         ts.parameters = prod
             .template
             .parameters
@@ -114,7 +205,7 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
             })
             .collect();
         out.stacks.push(ts);
-        after.push((tpath, UPLOAD_FIRST));
+        requires.push(Need::new(Fact::Uploaded(tid), &rules::UPLOAD_FIRST));
 
         let prod_id = LogicalId::derive("Product", &prod.name).map_err(|e| bug(&path, e))?;
         let product = Resource::new(SC_PRODUCT)
@@ -132,7 +223,10 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
                         "Description",
                         Value::str(format!("Template content {version}")),
                     ),
-                    ("Info", Value::map([("LoadTemplateFromURL", url(p, &key))])),
+                    (
+                        "Info",
+                        Value::map([("LoadTemplateFromURL", template_url(p, &key)?)]),
+                    ),
                 ])]),
             );
         t.add_resource(prod_id.clone(), product)
@@ -219,7 +313,12 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
             AccountRef::Account(i) => p.account(i).key.clone(),
         };
         let id = LogicalId::derive("Share", &key).map_err(|e| bug(&path, e))?;
-        let account = use_ident(account_ref_ident_in(p, a, pf.account)?, &mut t, &mut params);
+        let account = use_ident(
+            p,
+            account_ref_ident_in(p, a, pf.account)?,
+            &mut t,
+            &mut params,
+        )?;
         t.add_resource(
             id.clone(),
             Resource::new(SC_PORTFOLIO_SHARE)
@@ -229,15 +328,21 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
         )
         .map_err(|e| bug(&path, e))?;
         shares.push(id);
-    }
-    // Shares are made one at a time: Service Catalog processes shares of a portfolio in turn.
-    chain(&mut t, &shares);
-    if !pf.share_accounts.is_empty() {
+        provides.push(Fact::PortfolioShared {
+            portfolio: index,
+            account: a,
+        });
+        // An account share must be accepted in the receiving account, and principals are not
+        // shared with it.
+        let key = match a {
+            AccountRef::Management => "management".to_owned(),
+            AccountRef::Account(i) => crate::common::slug(&p.account(i).key),
+        };
         out.steps.push(ManualStep {
-            id: format!("accept-portfolio-{}", pf.name),
-            account: pf.share_accounts.iter().map(|a| account_name(p, *a)).collect::<Vec<_>>().join(", "),
+            id: format!("accept-portfolio-{}-{key}", pf.name),
+            account: a,
             reason: format!(
-                "An account share must be accepted in the receiving account, and principals are not shared with it: in each account, accept portfolio {} and associate the principals ({}).",
+                "An account share must be accepted in the receiving account, and principals are not shared with it: accept portfolio {} and associate the principals ({}).",
                 pf.display_name,
                 pf.principals.join(", ")
             ),
@@ -245,41 +350,35 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
                 "aws servicecatalog accept-portfolio-share --portfolio-id <PortfolioId output>".into(),
                 "aws servicecatalog associate-principal-with-portfolio --portfolio-id <PortfolioId output> --principal-type IAM_PATTERN --principal-arn <pattern>".into(),
             ],
-            before: Vec::new(),
-            after: Vec::new(),
+            provides: Vec::new(),
+            requires: vec![Need::new(
+                Fact::PortfolioShared {
+                    portfolio: index,
+                    account: a,
+                },
+                &rules::OUTPUTS_FIRST,
+            )],
         });
     }
+    // Shares are made one at a time: Service Catalog processes shares of a portfolio in turn.
+    chain(&mut t, &shares);
 
     // Shares with OUs, as organization nodes.
     if !pf.share_ous.is_empty() {
         organization_shares(p, pf, &pid, &mut t, &mut params, &path)?;
-        let acct = account_name(p, pf.account);
-        let id = match pf.account {
-            AccountRef::Account(i) => p
-                .account(i)
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("<{acct} account id>")),
-            AccountRef::Management => p
-                .organization
-                .management
-                .id
-                .clone()
-                .unwrap_or_else(|| "<management account id>".into()),
-        };
-        out.steps.push(ManualStep {
-            id: format!("organization-sharing-{}", pf.name),
-            account: p.organization.management.name.clone(),
-            reason: format!(
-                "Sharing with an OU needs Service Catalog's access to AWS Organizations and, because the portfolio lives in {acct}, that account as Service Catalog's delegated administrator. CloudFormation has no resource type for either."
-            ),
-            commands: vec![
-                "aws servicecatalog enable-aws-organizations-access".into(),
-                format!("aws organizations register-delegated-administrator --account-id {id} --service-principal servicecatalog.amazonaws.com"),
-            ],
-            before: vec![format!("{path}.{ext}")],
-            after: Vec::new(),
-        });
+        requires.push(Need::new(
+            Fact::TrustedAccess(Service::ServiceCatalog),
+            &rules::SERVICE_CATALOG_ORGANIZATIONS,
+        ));
+        if pf.account != AccountRef::Management {
+            requires.push(Need::new(
+                Fact::DelegatedAdmin {
+                    service: Service::ServiceCatalog,
+                    account: pf.account,
+                },
+                &rules::SERVICE_CATALOG_ORGANIZATIONS,
+            ));
+        }
     }
 
     t.add_output(
@@ -292,10 +391,11 @@ fn portfolio(p: &Platform, pf: &Portfolio, ext: &str, out: &mut Emitted) -> Resu
         },
     )
     .map_err(|e| bug(&path, e))?;
-    let mut s = new_stack(p, &format!("portfolio-{}", pf.name), &path, t);
+    let mut s = new_stack(p, id, t);
     s.account = pf.account;
     s.parameters = params;
-    s.after = after;
+    s.requires = requires;
+    s.provides = provides;
     s.limit_hint = "split the portfolio's products or shares over two portfolios";
     out.stacks.push(s);
     Ok(())
@@ -310,12 +410,10 @@ fn organization_shares(
     params: &mut Vec<StackParam>,
     path: &str,
 ) -> Result<(), EmitError> {
-    let log_group = LogicalId::new("OrganizationShareLogs").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        log_group.clone(),
-        Resource::new(LOGS_LOG_GROUP).prop("RetentionInDays", Value::Int(365)),
-    )
-    .map_err(|e| bug(path, e))?;
+    let log_group_id = LogicalId::new("OrganizationShareLogs").map_err(|e| bug(path, e))?;
+    t.add_resource(log_group_id.clone(), log_group())
+        .map_err(|e| bug(path, e))?;
+    let log_group = log_group_id;
     let role = LogicalId::new("OrganizationShareRole").map_err(|e| bug(path, e))?;
     t.add_resource(
         role.clone(),
@@ -388,7 +486,7 @@ fn organization_shares(
     for &ou in &pf.share_ous {
         let ou_name = &p.ou(ou).name;
         let id = LogicalId::derive("OuShare", ou_name).map_err(|e| bug(path, e))?;
-        let ou_id = use_ident(ou_ident_in(p, ou, pf.account)?, t, params);
+        let ou_id = use_ident(p, ou_ident_in(p, ou, pf.account)?, t, params)?;
         let mut r = Resource::new(CUSTOM_ORGANIZATION_SHARE)
             .prop(
                 "ServiceToken",
@@ -597,128 +695,233 @@ fn role(
         )
 }
 
+/// A StackSet's template and where it goes.
+struct Set {
+    id: StackId,
+    template: Template,
+    ous: Vec<OuIdx>,
+    accounts: Vec<AccountRef>,
+    /// The facts its instances make true.
+    provides: Vec<Fact>,
+}
+
 /// The roles consuming accounts need, deployed by service-managed StackSets to every
-/// account of the OUs the portfolios reach (and to accounts added later).
-fn consumer_roles(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), EmitError> {
+/// account of the OUs the portfolios reach (and to accounts added later), and to the
+/// portfolio's own account and accounts shared one by one (a StackSet aimed at those
+/// accounts only: service-managed StackSets never deploy to the management account).
+fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
     let reaching: Vec<&Portfolio> = p
         .portfolios
         .iter()
-        .filter(|pf| !pf.consumer_ous.is_empty())
+        .filter(|pf| !pf.consumer_ous.is_empty() || !launch_role_accounts(p, pf).is_empty())
         .collect();
     if reaching.is_empty() {
         return Ok(());
     }
-    let mut sets: Vec<(String, Template, BTreeSet<OuIdx>)> = Vec::new();
+    let mut sets: Vec<Set> = Vec::new();
     for pf in &reaching {
-        let path = format!("service-catalog/launch-role-{}", pf.name);
-        let mut t = Template::new(format!(
-            "{}: the launch role of portfolio {} ({}), in every account the portfolio is shared with. Deployed by a StackSet.",
-            p.organization.name, pf.display_name, pf.launch_role
-        ));
-        t.add_resource(
-            LogicalId::new("LaunchRole").map_err(|e| bug(&path, e))?,
-            role(
-                &pf.launch_role,
-                "Service Catalog launches this portfolio's products with this role, so users need no rights on the services.",
-                json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "servicecatalog.amazonaws.com" }, "Action": "sts:AssumeRole" }] }),
-                "launch-products",
-                launch_role_policy(),
-            ),
-        )
-        .map_err(|e| bug(&path, e))?;
-        sets.push((path, t, pf.consumer_ous.iter().copied().collect()));
+        let launch_role = |id: &StackId| -> Result<Template, EmitError> {
+            let path = id.path();
+            let mut t = Template::new(format!(
+                "{}: the launch role of portfolio {} ({}), in every account the portfolio is shared with and in its own. Deployed by a StackSet.",
+                p.organization.name, pf.display_name, pf.launch_role
+            ));
+            t.add_resource(
+                LogicalId::new("LaunchRole").map_err(|e| bug(&path, e))?,
+                role(
+                    &pf.launch_role,
+                    "Service Catalog launches this portfolio's products with this role, so users need no rights on the services.",
+                    json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "servicecatalog.amazonaws.com" }, "Action": "sts:AssumeRole" }] }),
+                    "launch-products",
+                    launch_role_policy(),
+                ),
+            )
+            .map_err(|e| bug(&path, e))?;
+            Ok(t)
+        };
+        if !pf.consumer_ous.is_empty() {
+            let id = StackId::new(Area::ServiceCatalog, format!("launch-role-{}", pf.name));
+            sets.push(Set {
+                template: launch_role(&id)?,
+                id,
+                ous: pf.consumer_ous.clone(),
+                accounts: Vec::new(),
+                provides: pf
+                    .consumer_ous
+                    .iter()
+                    .map(|&ou| Fact::RoleInOu {
+                        ou,
+                        name: pf.launch_role.clone(),
+                    })
+                    .collect(),
+            });
+        }
+        let accounts: Vec<AccountRef> = launch_role_accounts(p, pf)
+            .into_iter()
+            .filter(|a| *a != AccountRef::Management)
+            .collect();
+        if !accounts.is_empty() {
+            let id = StackId::new(
+                Area::ServiceCatalog,
+                format!("launch-role-{}-accounts", pf.name),
+            );
+            let mut ous: Vec<OuIdx> = Vec::new();
+            for a in &accounts {
+                if let AccountRef::Account(i) = a {
+                    if !ous.contains(&p.account(*i).ou) {
+                        ous.push(p.account(*i).ou);
+                    }
+                }
+            }
+            sets.push(Set {
+                template: launch_role(&id)?,
+                id,
+                ous,
+                provides: accounts
+                    .iter()
+                    .map(|&account| Fact::Role {
+                        account,
+                        name: pf.launch_role.clone(),
+                    })
+                    .collect(),
+                accounts,
+            });
+        }
     }
     let all_ous: BTreeSet<OuIdx> = reaching
         .iter()
         .flat_map(|pf| pf.consumer_ous.iter().copied())
         .collect();
-    let admin_path = "service-catalog/cloud-admin-role".to_owned();
-    let mut admin = Template::new(format!(
-        "{}: the cloud admin role ({CLOUD_ADMIN_ROLE}) in every account that receives portfolios: provisions products, no SageMaker rights. Deployed by a StackSet.",
-        p.organization.name
-    ));
-    admin
-        .add_resource(
-            LogicalId::new("CloudAdminRole").map_err(|e| bug(&admin_path, e))?,
-            role(
-                CLOUD_ADMIN_ROLE,
-                "Provisions Service Catalog products; has no SageMaker permissions (the launch role does that work).",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
-                        "Action": "sts:AssumeRole",
-                        "Condition": { "Bool": { "aws:MultiFactorAuthPresent": "true" } }
-                    }]
-                }),
-                "provision-products",
-                cloud_admin_policy(),
+    if !all_ous.is_empty() {
+        let admin_id = StackId::new(Area::ServiceCatalog, "cloud-admin-role");
+        let admin_path = admin_id.path();
+        let mut admin = Template::new(format!(
+            "{}: the cloud admin role ({CLOUD_ADMIN_ROLE}) in every account that receives portfolios: provisions products, no SageMaker rights. Deployed by a StackSet.",
+            p.organization.name
+        ));
+        admin
+            .add_resource(
+                LogicalId::new("CloudAdminRole").map_err(|e| bug(&admin_path, e))?,
+                role(
+                    CLOUD_ADMIN_ROLE,
+                    "Provisions Service Catalog products; has no SageMaker permissions (the launch role does that work).",
+                    json!({
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+                            "Action": "sts:AssumeRole",
+                            "Condition": { "Bool": { "aws:MultiFactorAuthPresent": "true" } }
+                        }]
+                    }),
+                    "provision-products",
+                    cloud_admin_policy(),
+                )
+                .prop("MaxSessionDuration", Value::Int(3600)),
             )
-            .prop("MaxSessionDuration", Value::Int(3600)),
-        )
-        .map_err(|e| bug(&admin_path, e))?;
-    sets.push((admin_path, admin, all_ous));
+            .map_err(|e| bug(&admin_path, e))?;
+        sets.push(Set {
+            id: admin_id,
+            template: admin,
+            provides: all_ous
+                .iter()
+                .map(|&ou| Fact::RoleInOu {
+                    ou,
+                    name: CLOUD_ADMIN_ROLE.to_owned(),
+                })
+                .collect(),
+            ous: all_ous.into_iter().collect(),
+            accounts: Vec::new(),
+        });
+    }
 
     // The StackSets themselves, in the management account.
-    let path = "service-catalog/consumer-stack-sets";
+    let holder = StackId::new(Area::ServiceCatalog, "consumer-stack-sets");
+    let path = holder.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
-        "{}: service-managed StackSets that put the launch roles and the cloud admin role into every account of the OUs portfolios are shared with. Deploy in the management account, home region.",
+        "{}: service-managed StackSets that put the launch roles and the cloud admin role into every account of the OUs portfolios are shared with, and into the portfolios' own accounts. Deploy in the management account, home region.",
         p.organization.name
     ));
     let mut params = Vec::new();
-    let mut after = Vec::new();
-    for (tpath, template, ous) in sets {
-        let version = content_version(&template);
+    let mut requires = vec![Need::new(
+        Fact::TrustedAccess(Service::StackSets),
+        &rules::STACKSETS_TRUSTED_ACCESS,
+    )];
+    let mut provides = Vec::new();
+    for set in sets {
+        let version = content_version(&set.template);
+        let tpath = set.id.path();
         let key = format!("{tpath}/{version}.template");
         let name = tpath.rsplit('/').next().unwrap_or(&tpath).to_owned();
-        let targets: Vec<Value> = ous
+        let ou_targets: Vec<Value> = set
+            .ous
             .iter()
-            .map(|&o| ou_ident(p, o).map(|i| use_ident(i, &mut t, &mut params)))
+            .map(|&o| ou_ident(p, o).and_then(|i| use_ident(p, i, &mut t, &mut params)))
             .collect::<Result<_, _>>()?;
-        let id = LogicalId::derive("StackSet", &name).map_err(|e| bug(path, e))?;
-        let set = Resource::new(CFN_STACK_SET)
-            .prop("StackSetName", format!("{}-{name}", p.organization.stack_prefix))
-            .prop("Description", template.description.chars().take(1024).collect::<String>())
+        let mut targets = vec![("OrganizationalUnitIds", Value::List(ou_targets))];
+        if !set.accounts.is_empty() {
+            let accounts: Vec<Value> = set
+                .accounts
+                .iter()
+                .map(|&a| {
+                    account_ref_ident(p, a).and_then(|i| use_ident(p, i, &mut t, &mut params))
+                })
+                .collect::<Result<_, _>>()?;
+            targets.push(("Accounts", Value::List(accounts)));
+            targets.push(("AccountFilterType", Value::str("INTERSECTION")));
+        }
+        let auto = set.accounts.is_empty();
+        let lid = LogicalId::derive("StackSet", &name).map_err(|e| bug(path, e))?;
+        let auto_deployment = if auto {
+            json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false })
+        } else {
+            json!({ "Enabled": false })
+        };
+        let resource = Resource::new(CFN_STACK_SET)
+            .prop("StackSetName", set.id.stack_name(&p.organization.stack_prefix))
+            .prop("Description", set.template.description.chars().take(1024).collect::<String>())
             .prop("PermissionModel", "SERVICE_MANAGED")
-            .prop("AutoDeployment", j(json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false })))
+            .prop("AutoDeployment", j(auto_deployment))
             .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
             .prop("ManagedExecution", j(json!({ "Active": true })))
             .prop("OperationPreferences", j(json!({ "FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 25, "RegionConcurrencyType": "PARALLEL" })))
             .prop(
                 "StackInstancesGroup",
                 Value::List(vec![Value::map([
-                    ("DeploymentTargets", Value::map([("OrganizationalUnitIds", Value::List(targets))])),
+                    ("DeploymentTargets", Value::map(targets)),
                     ("Regions", Value::list_of_str([p.organization.home_region.clone()])),
                 ])]),
             )
-            .prop("TemplateURL", url(p, &key));
-        t.add_resource(id, set).map_err(|e| bug(path, e))?;
-        let mut ts = new_stack(p, &name, &tpath, template);
-        ts.name = format!("{}-{name}", p.organization.stack_prefix);
-        ts.account = AccountRef::Management;
+            .prop("TemplateURL", template_url(p, &key)?);
+        t.add_resource(lid.clone(), resource)
+            .map_err(|e| bug(path, e))?;
+        requires.push(Need::new(
+            Fact::Uploaded(set.id.clone()),
+            &rules::UPLOAD_FIRST,
+        ));
+        for a in &set.accounts {
+            requires.push(Need::new(Fact::AccountExists(*a), &rules::ACCOUNT_FIRST));
+        }
+        provides.extend(set.provides);
+        let mut ts: Stack = new_stack(p, set.id, set.template);
         ts.deploy = DeployKind::StackSet;
-        ts.upload = Some(Upload {
-            bucket_export: bucket_export(p),
-            key,
+        ts.upload = Some(Upload { key });
+        ts.stack_set = Some(StackSetTargets {
+            holder: holder.clone(),
+            resource: lid,
+            ous: set.ous,
+            accounts: set.accounts,
+            regions: vec![p.organization.home_region.clone()],
+            auto_deployment: auto,
         });
         out.stacks.push(ts);
-        after.push((
-            tpath,
-            "the StackSet loads this template from the artifact bucket: upload it first",
-        ));
     }
-    let mut s = new_stack(p, "service-catalog-consumer-stack-sets", path, t);
+    let mut s = new_stack(p, holder, t);
     s.parameters = params;
-    s.after = after;
+    s.requires = requires;
+    s.provides = provides;
     out.stacks.push(s);
-    out.steps.push(ManualStep {
-        id: "stack-sets-trusted-access".into(),
-        account: p.organization.management.name.clone(),
-        reason: "Service-managed StackSets need CloudFormation's trusted access to AWS Organizations; CloudFormation cannot turn it on itself.".into(),
-        commands: vec!["aws cloudformation activate-organizations-access".into()],
-        before: vec![format!("{path}.{ext}")],
-        after: Vec::new(),
-    });
+    crate::common::require_stack_sets(out);
     Ok(())
 }

@@ -1,16 +1,19 @@
-//! A stack: one template and where and how it deploys.
+//! A stack: one template, where and how it deploys, and what it provides and requires.
 
-use mlz_cfn::Template;
+use mlz_cfn::{LogicalId, Template};
+use mlz_model::OuIdx;
 
 /// Which account a stack deploys to.
 pub use mlz_model::AccountRef;
+
+use crate::plan::{DeployAs, ExportRef, Fact, Limited, Need, StackId};
 
 /// How a template reaches its account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeployKind {
     /// A CloudFormation stack in one account and region.
     Stack,
-    /// A service-managed StackSet, instances in many accounts.
+    /// The template of a service-managed StackSet: instances in many accounts.
     StackSet,
     /// A Service Catalog product version: uploaded to S3, launched by users.
     ServiceCatalogProduct,
@@ -38,61 +41,86 @@ pub struct StackParam {
     pub value: Option<String>,
     /// The export (in another account, or another region) whose value this parameter takes:
     /// the stack that exports it deploys first.
-    pub from_export: Option<String>,
+    pub from_export: Option<ExportRef>,
+}
+
+/// Where a StackSet's instances go, and which stack holds the StackSet resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackSetTargets {
+    /// The stack (in the management account) whose `AWS::CloudFormation::StackSet` resource
+    /// deploys this template.
+    pub holder: StackId,
+    pub resource: LogicalId,
+    pub ous: Vec<OuIdx>,
+    /// Accounts inside `ous` (AccountFilterType INTERSECTION): only these get instances.
+    pub accounts: Vec<AccountRef>,
+    pub regions: Vec<String>,
+    pub auto_deployment: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct Stack {
-    /// The CloudFormation stack name.
-    pub name: String,
-    /// Path in the output folder, without extension: `organizations/accounts`.
-    pub path: String,
+    pub id: StackId,
     pub template: Template,
     pub account: AccountRef,
     pub region: String,
     pub deploy: DeployKind,
+    /// Who deploys it; `None`: the plan's default for its kind and account.
+    pub deploy_as: Option<DeployAs>,
     pub parameters: Vec<StackParam>,
     /// Resources in this template that already exist and must be imported into the stack
     /// (a CloudFormation IMPORT change set) instead of created.
     pub imports: Vec<Import>,
-    /// Stacks (by path) that must finish before this one although it imports nothing
-    /// from them, with the reason: an ordering CloudFormation cannot see.
-    pub after: Vec<(String, &'static str)>,
-    /// For templates that are not stacks (blueprints, product versions): where in the
-    /// artifact bucket they must be uploaded.
+    /// Facts this stack makes true when it is deployed (its exports are added by the plan).
+    pub provides: Vec<Fact>,
+    /// Facts that must hold before it deploys (imports of exports, the account and the
+    /// deploying role are added by the plan).
+    pub requires: Vec<Need>,
+    /// For StackSet templates: the targets.
+    pub stack_set: Option<StackSetTargets>,
+    /// For templates that are not stacks (blueprints, product versions, StackSet
+    /// templates): where in the artifact bucket they must be uploaded.
     pub upload: Option<Upload>,
+    /// Operations this stack runs on a limited resource, one after another.
+    pub operations: Option<(Limited, u32)>,
     /// What to change in the config when this template outgrows a CloudFormation limit.
     pub limit_hint: &'static str,
 }
 
-/// An S3 upload a template needs before anything can use it.
+/// An S3 upload a template needs before anything can use it: to the artifact bucket of the
+/// template's account (export [`crate::plan::ExportKey::ArtifactBucket`]), under `key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
-    /// The export (in the template's account and region) that names the bucket.
-    pub bucket_export: String,
     pub key: String,
 }
 
-/// A step CloudFormation cannot do, which an operator or a pipeline must run.
+/// A step CloudFormation cannot do, which an operator or a pipeline must run. Steps are
+/// plan nodes like stacks: they provide and require facts and get a wave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManualStep {
     pub id: String,
-    /// The account name the step runs in.
-    pub account: String,
+    /// The account the step runs in.
+    pub account: AccountRef,
     pub reason: String,
     pub commands: Vec<String>,
-    /// Template paths (with extension) that must wait for this step.
-    pub before: Vec<String>,
-    /// Template paths (with extension) this step waits for; empty: before the first deployment.
-    pub after: Vec<String>,
+    pub provides: Vec<Fact>,
+    pub requires: Vec<Need>,
+}
+
+/// A machine-readable document beside the templates (a vending request), with the exports
+/// it names, which the plan checks like a parameter's.
+#[derive(Clone, Debug)]
+pub struct Document {
+    pub path: String,
+    pub value: serde_json::Value,
+    pub refs: Vec<ExportRef>,
 }
 
 /// Everything an emitter produces.
 #[derive(Debug, Default)]
 pub struct Emitted {
     pub stacks: Vec<Stack>,
-    /// Machine-readable documents beside the templates (vending requests), by path.
-    pub documents: Vec<(String, serde_json::Value)>,
+    pub documents: Vec<Document>,
     pub steps: Vec<ManualStep>,
 }
 

@@ -6,13 +6,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
-use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, Group, Platform, UnifiedStudio};
+use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, GroupRef, Platform, UnifiedStudio};
 use serde_json::json;
 
 use crate::common::{
-    account_name, account_ref_ident_in, all_ok, bug, export_name, new_stack, slug, use_ident, Ident,
+    account_name, account_ref_ident_in, all_ok, bug, new_stack, slug, use_ident, Ident,
+    GROUP_ID_PATTERN,
 };
-use crate::identity_center::{group_id, GROUP_ID_PATTERN};
+use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackId};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
@@ -87,30 +88,26 @@ fn datazone_role(
         )
 }
 
-pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(us) = &p.unified_studio else {
         return Ok(());
     };
     let mut errs = Vec::new();
-    let known = groups(p);
-    match domain(p, us, &known) {
-        Ok(s) => {
-            let domain_path = s.path.clone();
+    match domain(p, us) {
+        Ok(mut s) => {
+            let domain_id = s.id.clone();
+            if us.associated.iter().any(|a| a.account != us.account) {
+                s.requires.push(ram::require_sharing(out));
+            }
             out.stacks.push(s);
             for a in &us.associated {
-                match associated(p, us, a, &domain_path) {
+                match associated(p, us, a, &domain_id) {
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
                 }
             }
-            let blueprint_paths: Vec<String> = out
-                .stacks
-                .iter()
-                .filter(|s| s.path.starts_with("unified-studio/blueprints-"))
-                .map(|s| s.path.clone())
-                .collect();
             if !us.profiles.is_empty() || !us.projects.is_empty() {
-                match projects(p, us, &known, &blueprint_paths) {
+                match projects(p, us) {
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
                 }
@@ -124,22 +121,15 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
             if !dynamic.is_empty() {
                 out.steps.push(ManualStep {
                     id: "unified-studio-account-pools".into(),
-                    account: account_name(p, us.account),
+                    account: us.account,
                     reason: format!(
                         "Optional. CloudFormation has no account-pool type and a project profile names one fixed account, so each dynamic profile ({}) is generated as one profile per account, named \"<profile> <account>\": the creator picks the account by picking the profile. To offer one profile over a pool instead, create the account pool in the domain outside CloudFormation and point a profile at it.",
                         dynamic.join(", ")
                     ),
                     commands: vec!["See docs/unified-studio.md (dynamic project profiles).".into()],
-                    before: Vec::new(),
-                    after: Vec::new(),
+                    provides: Vec::new(),
+                    requires: Vec::new(),
                 });
-            }
-            if !us.associated.is_empty() {
-                ram::require_sharing(
-                    out,
-                    &p.organization.management.name,
-                    vec![format!("{domain_path}.{ext}")],
-                );
             }
         }
         Err(e) => errs.push(e),
@@ -147,8 +137,10 @@ pub fn emit(p: &Platform, ext: &str, out: &mut Emitted) -> Result<(), Vec<EmitEr
     all_ok(errs)
 }
 
-fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack, EmitError> {
-    let path = "unified-studio/domain";
+fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
+    let sid = StackId::new(Area::UnifiedStudio, "domain");
+    let path = sid.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: the SageMaker Unified Studio domain {} (V2), its roles, key and domain units, and its RAM shares with associated accounts. Deploy in {}, home region.",
         p.organization.name,
@@ -208,6 +200,7 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
     {
         Some(arn) => Value::str(arn),
         None => use_ident(
+            p,
             Ident::Param {
                 id: LogicalId::new("IdentityCenterInstanceArn").map_err(|e| bug(path, e))?,
                 description:
@@ -216,7 +209,7 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
             },
             &mut t,
             &mut params,
-        ),
+        )?,
     };
     let dom = LogicalId::new("Domain").map_err(|e| bug(path, e))?;
     let mut d = Resource::new(DZ_DOMAIN)
@@ -238,19 +231,25 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
     }
     t.add_resource(dom.clone(), d.retained())
         .map_err(|e| bug(path, e))?;
-    let mut outputs: BTreeMap<String, Value> = BTreeMap::new();
-    outputs.insert("DomainId".into(), Value::GetAtt(dom.clone(), "Id".into()));
-    let owners: HashMap<&str, &Vec<String>> = us
+    let mut outputs: BTreeMap<String, (Value, ExportKey)> = BTreeMap::new();
+    outputs.insert(
+        "DomainId".into(),
+        (
+            Value::GetAtt(dom.clone(), "Id".into()),
+            ExportKey::StudioDomainId,
+        ),
+    );
+    let owners: HashMap<&str, &Vec<GroupRef>> = us
         .unit_owners
         .iter()
         .map(|(u, o)| (u.as_str(), o))
         .collect();
-    for unit in &us.domain_units {
+    for (ui, unit) in us.domain_units.iter().enumerate() {
         let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
         for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
-            let gv = group(p, known, &mut t, &mut params, g, path)?;
-            let oid =
-                LogicalId::derive("Owner", &format!("{unit} {g}")).map_err(|e| bug(path, e))?;
+            let gv = group(p, &mut t, &mut params, g, path)?;
+            let oid = LogicalId::derive("Owner", &format!("{unit} {}", group_name(p, g)))
+                .map_err(|e| bug(path, e))?;
             t.add_resource(
                 oid,
                 Resource::new(DZ_OWNER)
@@ -275,8 +274,15 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
                 ),
         )
         .map_err(|e| bug(path, e))?;
-        outputs.insert(format!("{id}Id"), Value::GetAtt(id, "Id".into()));
+        outputs.insert(
+            format!("{id}Id"),
+            (
+                Value::GetAtt(id, "Id".into()),
+                ExportKey::StudioDomainUnitId(ui),
+            ),
+        );
     }
+    let mut shared = Vec::new();
     // One share per associated account: each accepts (or, inside the organisation with RAM's
     // organisation sharing on, receives) the domain on its own.
     for a in &us.associated {
@@ -286,10 +292,12 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
         let id = LogicalId::derive("DomainShare", &account_key(p, a.account))
             .map_err(|e| bug(path, e))?;
         let principal = use_ident(
+            p,
             account_ref_ident_in(p, a.account, us.account)?,
             &mut t,
             &mut params,
-        );
+        )?;
+        shared.push(Fact::DomainShared(a.account));
         let share = ram::share(
             format!(
                 "{}-{}-{}",
@@ -305,15 +313,15 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
     }
     outputs.insert(
         "RootDomainUnitId".into(),
-        Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
+        (
+            Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
+            ExportKey::StudioRootDomainUnitId,
+        ),
     );
-    for (name, value) in outputs {
+    for (name, (value, key)) in outputs {
         // Exported for the projects stack of the same account; the associated accounts take
         // these as parameters.
-        let export = Some(Value::str(format!(
-            "{}-Studio-{name}",
-            p.organization.stack_prefix
-        )));
+        let export = exports::export(p, &key)?;
         t.add_output(
             LogicalId::new(name.clone()).map_err(|e| bug(path, e))?,
             Output {
@@ -325,9 +333,10 @@ fn domain(p: &Platform, us: &UnifiedStudio, known: &Groups<'_>) -> Result<Stack,
         )
         .map_err(|e| bug(path, e))?;
     }
-    let mut s = new_stack(p, "unified-studio-domain", path, t);
+    let mut s = new_stack(p, sid, t);
     s.account = us.account;
     s.parameters = params;
+    s.provides = shared;
     s.limit_hint = "one RAM share per associated account and an id parameter each: CloudFormation allows 200 parameters, so a domain stack holds about 190 associated accounts; associate business-unit accounts, not team accounts";
     Ok(s)
 }
@@ -342,10 +351,17 @@ fn associated(
     p: &Platform,
     us: &UnifiedStudio,
     a: &AssociatedAccount,
-    domain_path: &str,
+    domain_stack: &StackId,
 ) -> Result<Stack, EmitError> {
     let key = account_key(p, a.account);
-    let path = format!("unified-studio/blueprints-{}", slug(&key));
+    let sid = StackId::new(Area::UnifiedStudio, format!("blueprints-{}", slug(&key)));
+    let path = sid.path();
+    let domain_path = domain_stack.path();
+    let from_domain = |key: ExportKey| ExportRef {
+        key,
+        account: us.account,
+        region: p.organization.home_region.clone(),
+    };
     let mut t = Template::new(format!(
         "{}: Unified Studio blueprints enabled in {} for domain {} (roles, blueprint configurations, policy grants). Deploy in {}, home region, after the account has the domain share.",
         p.organization.name,
@@ -359,7 +375,7 @@ fn associated(
                  name: &str,
                  description: String,
                  pattern: &str,
-                 from_domain: bool|
+                 export: Option<ExportRef>|
      -> Result<Value, EmitError> {
         let id = LogicalId::new(name).map_err(|e| bug(&path, e))?;
         if !t.parameters.contains_key(&id) {
@@ -372,8 +388,7 @@ fn associated(
                 description,
                 value: None,
                 // The domain stack's outputs are exported in the domain account.
-                from_export: from_domain
-                    .then(|| format!("{}-Studio-{name}", p.organization.stack_prefix)),
+                from_export: export,
             });
         }
         Ok(Value::Ref(id))
@@ -384,13 +399,14 @@ fn associated(
         "DomainId",
         format!("The domain id (dzd-...): output DomainId of {domain_path}"),
         DOMAIN_ID_PATTERN,
-        true,
+        Some(from_domain(ExportKey::StudioDomainId)),
     )?;
     let domain_account = use_ident(
+        p,
         account_ref_ident_in(p, us.account, a.account)?,
         &mut t,
         &mut params,
-    );
+    )?;
     let provisioning = LogicalId::new("ProvisioningRole").map_err(|e| bug(&path, e))?;
     t.add_resource(
         provisioning.clone(),
@@ -418,7 +434,7 @@ fn associated(
             &format!("{rid}VpcId"),
             format!("VPC for environments in {r}"),
             "^vpc-[0-9a-f]{8,17}$",
-            false,
+            None,
         )?;
         let subnets = param(
             &mut t,
@@ -426,7 +442,7 @@ fn associated(
             &format!("{rid}Subnets"),
             format!("Comma-separated private subnet ids for environments in {r}"),
             "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
-            false,
+            None,
         )?;
         let s3 = param(
             &mut t,
@@ -434,7 +450,7 @@ fn associated(
             &format!("{rid}S3Location"),
             format!("S3 location (s3://bucket/prefix) for project data in {r}"),
             "^s3://[a-z0-9.-]{3,63}(/.*)?$",
-            false,
+            None,
         )?;
         regional.push(Value::map([
             ("Region", Value::str(r.clone())),
@@ -452,13 +468,14 @@ fn associated(
     let mut unit_ids = Vec::new();
     for u in &units {
         let lid = LogicalId::derive("DomainUnit", u).map_err(|e| bug(&path, e))?;
+        let ui = us.domain_units.iter().position(|x| x == u).unwrap_or(0);
         unit_ids.push(param(
             &mut t,
             &mut params,
             &format!("{lid}Id"),
             format!("The id of domain unit {u}: output {lid}Id of {domain_path}"),
             "^[a-zA-Z0-9_-]{1,36}$",
-            true,
+            Some(from_domain(ExportKey::StudioDomainUnitId(ui))),
         )?);
     }
     for b in &a.blueprints {
@@ -528,40 +545,28 @@ fn associated(
             .map_err(|e| bug(&path, e))?;
         }
     }
-    let mut s = new_stack(
-        p,
-        &format!("unified-studio-blueprints-{}", slug(&key)),
-        &path,
-        t,
-    );
+    let mut s = new_stack(p, sid, t);
     s.account = a.account;
     s.parameters = params;
     // The account must have the domain (its RAM share) before it can enable blueprints.
-    s.after.push((
-        domain_path.to_owned(),
-        "the account needs the domain, shared through AWS RAM, before it can enable blueprints",
-    ));
+    if a.account != us.account {
+        s.requires.push(Need::new(
+            Fact::DomainShared(a.account),
+            &rules::DOMAIN_SHARED,
+        ));
+    }
+    s.provides.push(Fact::BlueprintConfigured(a.account));
     Ok(s)
 }
 
-fn import(p: &Platform, name: &str) -> Value {
-    Value::ImportValue(Box::new(Value::str(format!(
-        "{}-Studio-{name}",
-        p.organization.stack_prefix
-    ))))
-}
-
-fn unit_id(p: &Platform, unit: &Option<String>) -> Result<Value, EmitError> {
-    Ok(match unit {
-        Some(u) => import(
-            p,
-            &format!(
-                "{}Id",
-                LogicalId::derive("DomainUnit", u).map_err(|e| bug("unified-studio", e))?
-            ),
-        ),
-        None => import(p, "RootDomainUnitId"),
-    })
+fn unit_id(p: &Platform, us: &UnifiedStudio, unit: &Option<String>) -> Result<Value, EmitError> {
+    match unit {
+        Some(u) => {
+            let ui = us.domain_units.iter().position(|x| x == u).unwrap_or(0);
+            exports::import(p, &ExportKey::StudioDomainUnitId(ui))
+        }
+        None => exports::import(p, &ExportKey::StudioRootDomainUnitId),
+    }
 }
 
 /// A name DataZone accepts (`^[\w -]+$`, at most 64 characters).
@@ -584,15 +589,15 @@ fn dz_name(s: &str) -> String {
         .to_owned()
 }
 
-/// Identity Center groups by name, built once per stack.
-type Groups<'a> = HashMap<&'a str, &'a Group>;
-
-fn groups(p: &Platform) -> Groups<'_> {
-    p.identity_center
-        .iter()
-        .flat_map(|ic| ic.groups.iter())
-        .map(|g| (g.name.as_str(), g))
-        .collect()
+fn group_name<'a>(p: &'a Platform, g: &'a GroupRef) -> &'a str {
+    match g {
+        GroupRef::Group(i) => p
+            .identity_center
+            .as_ref()
+            .and_then(|ic| ic.groups.get(*i))
+            .map_or("", |g| g.name.as_str()),
+        GroupRef::Named(n) => n,
+    }
 }
 
 /// Where a group's identity store id comes from: the config, the export of the stack that
@@ -600,20 +605,32 @@ fn groups(p: &Platform) -> Groups<'_> {
 /// account, and ordered after that stack), or a parameter to fill.
 fn group(
     p: &Platform,
-    known: &Groups<'_>,
     t: &mut Template,
     params: &mut Vec<StackParam>,
-    name: &str,
+    g: &GroupRef,
     path: &str,
 ) -> Result<Value, EmitError> {
+    let name = group_name(p, g);
     let id = LogicalId::derive("Group", &format!("{name} Id")).map_err(|e| bug(path, e))?;
     let description =
         format!("The identity store id of group {name} (aws identitystore list-groups)");
-    let ident = match known.get(name) {
-        Some(g) if g.id.is_some() => Ident::Literal(g.id.clone().unwrap_or_default()),
-        Some(g) if g.team.is_none() && g.created_by == CreatedBy::Mlz => Ident::ExportParam {
-            export: export_name(&p.organization.stack_prefix, &group_id(name, path)?, "Id"),
-            description: format!("{description}; export of identity-center/permission-sets"),
+    let found = match g {
+        GroupRef::Group(i) => p
+            .identity_center
+            .as_ref()
+            .and_then(|ic| ic.groups.get(*i))
+            .map(|x| (*i, x)),
+        GroupRef::Named(_) => None,
+    };
+    let ident = match found {
+        Some((_, x)) if x.id.is_some() => Ident::Literal(x.id.clone().unwrap_or_default()),
+        Some((i, x)) if x.team.is_none() && x.created_by == CreatedBy::Mlz => Ident::ExportParam {
+            export: ExportRef {
+                key: ExportKey::GroupId(i),
+                account: AccountRef::Management,
+                region: p.organization.home_region.clone(),
+            },
+            description: format!("{description}; exported by the Identity Center stacks"),
             id,
             pattern: GROUP_ID_PATTERN,
         },
@@ -623,19 +640,16 @@ fn group(
             pattern: GROUP_ID_PATTERN,
         },
     };
-    Ok(use_ident(ident, t, params))
+    use_ident(p, ident, t, params)
 }
 
 /// Project profiles (a dynamic profile becomes one profile per account: CloudFormation has no
 /// account pools, and a profile names one account), who may create projects from them, and
 /// the configured projects with their memberships.
-fn projects(
-    p: &Platform,
-    us: &UnifiedStudio,
-    known: &Groups<'_>,
-    blueprint_paths: &[String],
-) -> Result<Stack, EmitError> {
-    let path = "unified-studio/projects";
+fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
+    let sid = StackId::new(Area::UnifiedStudio, "projects");
+    let path = sid.path();
+    let path = path.as_str();
     let mut t = Template::new(format!(
         "{}: Unified Studio project profiles, who may use them, and the projects of domain {}. Deploy in {}, home region, after the associated accounts enabled their blueprints.",
         p.organization.name,
@@ -643,7 +657,8 @@ fn projects(
         account_name(p, us.account)
     ));
     let mut params: Vec<StackParam> = Vec::new();
-    let domain = import(p, "DomainId");
+    let domain = exports::import(p, &ExportKey::StudioDomainId)?;
+    let mut requires: Vec<Need> = Vec::new();
     // (profile index, account) -> the profile resource made for that account.
     let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
     for (pi, pr) in us.profiles.iter().enumerate() {
@@ -655,10 +670,18 @@ fn projects(
             };
             let id = LogicalId::derive("Profile", &label).map_err(|e| bug(path, e))?;
             let account_id = use_ident(
+                p,
                 account_ref_ident_in(p, acc, us.account)?,
                 &mut t,
                 &mut params,
+            )?;
+            let configured = Need::new(
+                Fact::BlueprintConfigured(acc),
+                &rules::BLUEPRINTS_BEFORE_PROFILES,
             );
+            if !requires.contains(&configured) {
+                requires.push(configured);
+            }
             let configs: Vec<Value> = pr
                 .blueprints
                 .iter()
@@ -687,7 +710,7 @@ fn projects(
                 .prop("DomainIdentifier", domain.clone())
                 .prop("Name", dz_name(&label))
                 .prop("Status", "ENABLED")
-                .prop("DomainUnitIdentifier", unit_id(p, &pr.domain_unit)?)
+                .prop("DomainUnitIdentifier", unit_id(p, us, &pr.domain_unit)?)
                 .prop("EnvironmentConfigurations", Value::List(configs));
             if let Some(d) = &pr.description {
                 r = r.prop("Description", d.as_str());
@@ -705,9 +728,9 @@ fn projects(
                 ));
             }
             for g in &pr.creators {
-                let gv = group(p, known, &mut t, &mut params, g, path)?;
+                let gv = group(p, &mut t, &mut params, g, path)?;
                 principals.push((
-                    g.clone(),
+                    group_name(p, g).to_owned(),
                     Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
                 ));
             }
@@ -719,7 +742,7 @@ fn projects(
                     Resource::new(DZ_POLICY_GRANT)
                         .prop("DomainIdentifier", domain.clone())
                         .prop("EntityType", "DOMAIN_UNIT")
-                        .prop("EntityIdentifier", unit_id(p, &pr.domain_unit)?)
+                        .prop("EntityIdentifier", unit_id(p, us, &pr.domain_unit)?)
                         .prop("PolicyType", "CREATE_PROJECT_FROM_PROJECT_PROFILE")
                         .prop("Principal", principal)
                         .prop(
@@ -749,7 +772,7 @@ fn projects(
         let mut r = Resource::new(DZ_PROJECT)
             .prop("DomainIdentifier", domain.clone())
             .prop("Name", dz_name(&pj.name))
-            .prop("DomainUnitId", unit_id(p, &pj.domain_unit)?)
+            .prop("DomainUnitId", unit_id(p, us, &pj.domain_unit)?)
             .prop(
                 "ProjectProfileId",
                 Value::GetAtt(profile.clone(), "Id".into()),
@@ -768,7 +791,7 @@ fn projects(
             ("PROJECT_CONTRIBUTOR", &pj.contributors),
         ] {
             for g in groups {
-                let member = group(p, known, &mut t, &mut params, g, path)?;
+                let member = group(p, &mut t, &mut params, g, path)?;
                 members.push(Value::map([
                     ("Member", Value::map([("GroupIdentifier", member)])),
                     ("Designation", Value::str(designation)),
@@ -780,15 +803,10 @@ fn projects(
         }
         t.add_resource(id, r.retained()).map_err(|e| bug(path, e))?;
     }
-    let mut s = new_stack(p, "unified-studio-projects", path, t);
+    let mut s = new_stack(p, sid, t);
     s.account = us.account;
     s.parameters = params;
+    s.requires = requires;
     s.limit_hint = "profiles, grants and projects share one stack (500 resources, and a parameter per group): keep projects to business initiatives, or create the rest in the portal; mlz does not split this stack yet";
-    for b in blueprint_paths {
-        s.after.push((
-            b.clone(),
-            "projects deploy into the associated accounts: their blueprints must be enabled first",
-        ));
-    }
     Ok(s)
 }

@@ -57,11 +57,27 @@ const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
     "wellarchitected:*",
 ];
 
-/// Roles that must keep working everywhere: Control Tower's own execution role.
-const EXEMPT_ROLES: &[&str] = &[
+/// Roles that must keep working everywhere: those that deploy the platform's stacks in
+/// member accounts (Control Tower's execution role, StackSet instances).
+const CONTROL_TOWER_EXEMPT: &[&str] = &[
     "arn:aws:iam::*:role/AWSControlTowerExecution",
     "arn:aws:iam::*:role/stacksets-exec-*",
 ];
+/// Without Control Tower, stacks in member accounts deploy as the role AWS Organizations
+/// creates in the accounts it creates.
+const ORGANIZATIONS_EXEMPT: &[&str] = &[
+    "arn:aws:iam::*:role/OrganizationAccountAccessRole",
+    "arn:aws:iam::*:role/stacksets-exec-*",
+];
+
+/// The principals the builtin SCPs exempt: the deployers of member-account stacks.
+pub fn exempt_roles(control_tower: bool) -> &'static [&'static str] {
+    if control_tower {
+        CONTROL_TOWER_EXEMPT
+    } else {
+        ORGANIZATIONS_EXEMPT
+    }
+}
 
 pub fn policy_type(b: RawBuiltin) -> PolicyType {
     match b {
@@ -72,7 +88,7 @@ pub fn policy_type(b: RawBuiltin) -> PolicyType {
     }
 }
 
-pub fn document(b: RawBuiltin, governed_regions: &[String]) -> Value {
+pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &[&str]) -> Value {
     match b {
         RawBuiltin::DenyLeaveOrganization => json!({
             "Version": "2012-10-17",
@@ -92,7 +108,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String]) -> Value {
                 "Resource": "*",
                 "Condition": {
                     "StringNotEquals": { "aws:RequestedRegion": governed_regions },
-                    "ArnNotLike": { "aws:PrincipalARN": EXEMPT_ROLES }
+                    "ArnNotLike": { "aws:PrincipalARN": exempt }
                 }
             }]
         }),
@@ -125,7 +141,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String]) -> Value {
                     "securityhub:DisassociateMembers"
                 ],
                 "Resource": "*",
-                "Condition": { "ArnNotLike": { "aws:PrincipalARN": EXEMPT_ROLES } }
+                "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt } }
             }]
         }),
         RawBuiltin::EnforceSecureTransport => json!({
@@ -158,7 +174,9 @@ mod tests {
             RawBuiltin::ProtectSecurityServices,
             RawBuiltin::EnforceSecureTransport,
         ] {
-            let size = serde_json::to_string(&document(b, &regions)).unwrap().len();
+            let size = serde_json::to_string(&document(b, &regions, exempt_roles(true)))
+                .unwrap()
+                .len();
             assert!(
                 size <= policy_type(b).max_document_chars(),
                 "{b:?} is {size} characters"
@@ -171,6 +189,7 @@ mod tests {
         let d = document(
             RawBuiltin::DenyOutsideGovernedRegions,
             &["eu-west-1".to_owned()],
+            exempt_roles(true),
         );
         assert_eq!(
             d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],

@@ -178,7 +178,7 @@ pub struct UnifiedStudio {
     pub account: AccountRef,
     pub domain_units: Vec<String>,
     /// Owner groups by domain unit name, for the units that have them.
-    pub unit_owners: Vec<(String, Vec<String>)>,
+    pub unit_owners: Vec<(String, Vec<GroupRef>)>,
     pub associated: Vec<AssociatedAccount>,
     pub profiles: Vec<ProjectProfile>,
     pub projects: Vec<Project>,
@@ -194,8 +194,8 @@ pub struct ProjectProfile {
     pub accounts: Vec<AccountRef>,
     pub dynamic: bool,
     pub region: String,
-    /// Group names; empty means every user of the domain unit.
-    pub creators: Vec<String>,
+    /// Groups; empty means every user of the domain unit.
+    pub creators: Vec<GroupRef>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -207,8 +207,17 @@ pub struct Project {
     pub profile: usize,
     /// The account it deploys to (the profile's, or the one chosen from a dynamic profile).
     pub account: AccountRef,
-    pub owners: Vec<String>,
-    pub contributors: Vec<String>,
+    pub owners: Vec<GroupRef>,
+    pub contributors: Vec<GroupRef>,
+}
+
+/// A reference to an Identity Center group from another section.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupRef {
+    /// Index into `IdentityCenter::groups`.
+    Group(usize),
+    /// A group named in a config without an `identityCenter` section: its id is a parameter.
+    Named(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -264,6 +273,8 @@ pub struct ControlTower {
     /// False: accounts are plain Organizations accounts and no Control Tower stack is made.
     pub enabled: bool,
     pub account_factory_product: String,
+    /// How many Account Factory operations may run at once (1–5; Control Tower's limit is 5).
+    pub account_factory_concurrency: u32,
     pub baseline_version: String,
     pub identity_center_baseline_arn: Option<String>,
     /// Controls per OU, in OU order; each list in the order given, without repeats.
@@ -369,6 +380,9 @@ pub struct Organization {
 /// The defaults of `identityCenter.platformStacks` and `identityCenter.teamStacks`.
 pub const DEFAULT_PLATFORM_ACCESS_STACKS: u32 = 16;
 pub const DEFAULT_TEAM_ACCESS_STACKS: u32 = 64;
+
+/// The default of `controlTower.accountFactoryConcurrency`: Control Tower's own limit.
+pub const DEFAULT_ACCOUNT_FACTORY_CONCURRENCY: u32 = 5;
 
 /// The default of `organization.teamAccountStacks`: room for about 2,000 teams of three
 /// stages before any stack nears CloudFormation's 200-output limit.

@@ -135,6 +135,7 @@ pub enum RawBuiltin {
 pub struct RawControlTower {
     pub enabled: Option<bool>,
     pub account_factory_product: Option<String>,
+    pub account_factory_concurrency: Option<u32>,
     pub baseline: Option<RawBaseline>,
     #[serde(default)]
     pub control_sets: BTreeMap<String, Vec<String>>,

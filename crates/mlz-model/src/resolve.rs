@@ -287,13 +287,22 @@ impl<'a> Resolver<'a> {
             let _ = self.patterns(&raw_naming);
         }
 
+        // The builtin SCPs exempt the roles that deploy the platform's stacks in member
+        // accounts: AWSControlTowerExecution under Control Tower, OrganizationAccountAccessRole
+        // without it (and StackSet instances either way). The plan checks that they agree.
+        let control_tower_on = doc
+            .get("controlTower")
+            .is_some_and(|c| c.get("enabled").and_then(|e| e.as_bool()) != Some(false));
         let policies = self.policies(
             &raw_policies,
             &ou_names,
             &bad_ous,
             &accounts,
             &bad_accounts,
-            &organization.governed_regions,
+            BuiltinContext {
+                governed: &organization.governed_regions,
+                exempt: builtin::exempt_roles(control_tower_on),
+            },
         );
 
         // What the Control Tower, Identity Center and Service Catalog sections refer to.
@@ -1074,8 +1083,9 @@ impl<'a> Resolver<'a> {
         bad_ous: &HashSet<String>,
         accounts: &Accounts,
         bad_accounts: &HashSet<String>,
-        governed: &[String],
+        builtins: BuiltinContext<'_>,
     ) -> Vec<Policy> {
+        let (governed, exempt) = (builtins.governed, builtins.exempt);
         let list = ConfigPath::root().key("policies");
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
@@ -1112,7 +1122,7 @@ impl<'a> Resolver<'a> {
                 RawPolicyType::ResourceControl => PolicyType::ResourceControl,
                 RawPolicyType::Tag => PolicyType::Tag,
             };
-            let document = self.policy_document(pol, ptype, &p, governed);
+            let document = self.policy_document(pol, ptype, &p, governed, exempt);
             let mut targets = Targets {
                 root: pol.targets.root,
                 ..Targets::default()
@@ -1188,6 +1198,7 @@ impl<'a> Resolver<'a> {
         ptype: PolicyType,
         p: &ConfigPath,
         governed: &[String],
+        exempt: &[&str],
     ) -> Option<Value> {
         let sources = [
             pol.document.is_some(),
@@ -1232,7 +1243,7 @@ impl<'a> Resolver<'a> {
                     .hint("set `type` to match the builtin document");
                 self.push(d);
             }
-            (builtin::document(b, governed), bp)
+            (builtin::document(b, governed, exempt), bp)
         } else {
             let f = pol.file.as_deref().unwrap_or_default();
             let fp = p.key("file");
@@ -1375,4 +1386,11 @@ impl Accounts {
         }
         a
     }
+}
+
+/// What the builtin policy documents are made from.
+#[derive(Clone, Copy)]
+struct BuiltinContext<'a> {
+    governed: &'a [String],
+    exempt: &'a [&'a str],
 }

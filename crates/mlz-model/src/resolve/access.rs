@@ -615,6 +615,9 @@ impl Resolver<'_> {
             account_factory_product: raw
                 .account_factory_product
                 .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
+            account_factory_concurrency: raw
+                .account_factory_concurrency
+                .unwrap_or(crate::model::DEFAULT_ACCOUNT_FACTORY_CONCURRENCY),
             baseline_version: raw
                 .baseline
                 .as_ref()

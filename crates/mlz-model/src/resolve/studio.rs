@@ -1,7 +1,7 @@
 //! SageMaker Unified Studio: the domain, its domain units, and the associated accounts with
 //! the blueprints they enable, checked against accounts and governed regions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::access::Names;
 use super::{Accounts, Resolver};
@@ -77,14 +77,19 @@ impl Resolver<'_> {
                 domain_units: a.domain_units.clone(),
             });
         }
-        // One set of group names, so each reference is one lookup at any scale.
-        let known: Option<HashSet<&str>> =
-            ic.map(|ic| ic.groups.iter().map(|g| g.name.as_str()).collect());
+        // One index of group names, so each reference is one lookup at any scale.
+        let known: Option<HashMap<&str, usize>> = ic.map(|ic| {
+            ic.groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.name.as_str(), i))
+                .collect()
+        });
         let mut unit_owners = Vec::new();
         for (u, owners) in &raw.domain.unit_owners {
             let up = dp.key("unitOwners").key(u);
             if units.contains_key(u) {
-                unit_owners.push((u.clone(), owners.clone()));
+                unit_owners.push((u.clone(), group_refs(known.as_ref(), owners)));
             } else {
                 self.domain_unit(&Some(u.clone()), &up, &units);
             }
@@ -108,7 +113,7 @@ impl Resolver<'_> {
                 &pp.key("contributors"),
             );
         }
-        let profiles = self.profiles(
+        let mut profiles = self.profiles(
             &raw.project_profiles,
             &base,
             org,
@@ -117,7 +122,18 @@ impl Resolver<'_> {
             &associated,
             &units,
         );
-        let projects = self.projects(&raw.projects, &base, cx, accounts, &profiles, &units);
+        for pr in &mut profiles {
+            if let Some(r) = raw.project_profiles.iter().find(|r| r.name == pr.name) {
+                pr.creators = group_refs(known.as_ref(), &r.creators);
+            }
+        }
+        let mut projects = self.projects(&raw.projects, &base, cx, accounts, &profiles, &units);
+        for pj in &mut projects {
+            if let Some(r) = raw.projects.iter().find(|r| r.name == pj.name) {
+                pj.owners = group_refs(known.as_ref(), &r.owners);
+                pj.contributors = group_refs(known.as_ref(), &r.contributors);
+            }
+        }
         Some(UnifiedStudio {
             name: raw.domain.name,
             description: raw.domain.description,
@@ -136,7 +152,7 @@ impl Resolver<'_> {
     fn groups(
         &mut self,
         ic: Option<&IdentityCenter>,
-        known: Option<&HashSet<&str>>,
+        known: Option<&HashMap<&str, usize>>,
         names: &[String],
         path: &ConfigPath,
     ) {
@@ -144,7 +160,7 @@ impl Resolver<'_> {
             return;
         };
         for (j, g) in names.iter().enumerate() {
-            if !known.contains(g.as_str()) {
+            if !known.contains_key(g.as_str()) {
                 let d = self
                     .at("unknown-group", &path.index(j), format!("no Identity Center group is named {g:?}"))
                     .expected("the name of a group in identityCenter.groups, or a team group (from identityCenter.teamGroups)")
@@ -265,7 +281,7 @@ impl Resolver<'_> {
                 accounts: refs,
                 dynamic,
                 region,
-                creators: pr.creators.clone(),
+                creators: Vec::new(),
             });
         }
         out
@@ -340,8 +356,8 @@ impl Resolver<'_> {
                     .or_else(|| profile.domain_unit.clone()),
                 profile: pi,
                 account,
-                owners: pj.owners.clone(),
-                contributors: pj.contributors.clone(),
+                owners: Vec::new(),
+                contributors: Vec::new(),
             });
         }
         out
@@ -383,5 +399,17 @@ impl Resolver<'_> {
                 .hint("make one project per business initiative, with its own budget owner and compliance regime");
             self.push(d);
         }
+    }
+}
+
+/// Group names as references: indices into the Identity Center groups when the config has
+/// that section (unknown names were reported and are dropped), the names as given otherwise.
+fn group_refs(known: Option<&HashMap<&str, usize>>, names: &[String]) -> Vec<GroupRef> {
+    match known {
+        Some(k) => names
+            .iter()
+            .filter_map(|n| k.get(n.as_str()).map(|&i| GroupRef::Group(i)))
+            .collect(),
+        None => names.iter().cloned().map(GroupRef::Named).collect(),
     }
 }

@@ -1,0 +1,132 @@
+//! Typed exports: every cross-stack value has an [`ExportKey`], and its CloudFormation export
+//! name is made here and nowhere else. The emitter that owns a value exports it with
+//! [`export`]; a consumer in the same account and region imports it with [`import`]; a
+//! consumer elsewhere takes it as a parameter that names the same key ([`ExportRef`]), and
+//! the plan checks that some stack exports it there.
+
+use mlz_cfn::{LogicalId, Value};
+use mlz_model::{AccountIdx, AccountRef, OuIdx, Platform};
+
+use crate::EmitError;
+
+/// What a value is, independent of the name it is exported under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExportKey {
+    OuId(OuIdx),
+    OuArn(OuIdx),
+    AccountId(AccountIdx),
+    /// The artifact bucket of the account that exports it (one per account).
+    ArtifactBucket,
+    /// The Service Catalog product of an AFC blueprint (index into `ControlTower::blueprints`).
+    BlueprintProduct(usize),
+    /// The Lambda function that looks up the Account Factory's product and active artifact.
+    AccountFactoryLookup,
+    /// Index into `IdentityCenter::permission_sets`.
+    PermissionSetArn(usize),
+    /// Index into `IdentityCenter::groups` (platform groups mlz creates).
+    GroupId(usize),
+    /// The Transit Gateway of the region that exports it.
+    TransitGatewayId,
+    /// A segment's route table (index into `Network::segments`).
+    SegmentRouteTable(usize),
+    LogBucketArn,
+    LogKeyArn,
+    StudioDomainId,
+    StudioRootDomainUnitId,
+    /// Index into `UnifiedStudio::domain_units`.
+    StudioDomainUnitId(usize),
+}
+
+fn lid(prefix: &str, name: &str) -> Result<String, EmitError> {
+    LogicalId::derive(prefix, name)
+        .map(|l| l.to_string())
+        .map_err(|e| crate::common::bug("exports", e))
+}
+
+impl ExportKey {
+    /// The export name: `mlz-OuWorkloads-Id`. Names are per account and region.
+    pub fn name(&self, p: &Platform) -> Result<String, EmitError> {
+        let prefix = &p.organization.stack_prefix;
+        let us_unit = |i: usize| {
+            p.unified_studio
+                .as_ref()
+                .and_then(|u| u.domain_units.get(i))
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(match self {
+            ExportKey::OuId(i) => format!("{prefix}-{}-Id", lid("Ou", &p.ou(*i).name)?),
+            ExportKey::OuArn(i) => format!("{prefix}-{}-Arn", lid("Ou", &p.ou(*i).name)?),
+            ExportKey::AccountId(i) => {
+                format!("{prefix}-{}-Id", lid("Account", &p.account(*i).key)?)
+            }
+            ExportKey::ArtifactBucket => format!("{prefix}-ArtifactBucket-Name"),
+            ExportKey::BlueprintProduct(b) => {
+                let name = p
+                    .control_tower
+                    .as_ref()
+                    .and_then(|c| c.blueprints.get(*b))
+                    .map(|b| b.name.clone())
+                    .unwrap_or_default();
+                format!("{prefix}-{}-ProductId", lid("Blueprint", &name)?)
+            }
+            ExportKey::AccountFactoryLookup => {
+                format!("{prefix}-ControlTower-AccountFactoryLookupArn")
+            }
+            ExportKey::PermissionSetArn(i) => {
+                let name = p
+                    .identity_center
+                    .as_ref()
+                    .and_then(|ic| ic.permission_sets.get(*i))
+                    .map(|ps| ps.name.clone())
+                    .unwrap_or_default();
+                format!("{prefix}-{}-Arn", lid("PermissionSet", &name)?)
+            }
+            ExportKey::GroupId(i) => {
+                let name = p
+                    .identity_center
+                    .as_ref()
+                    .and_then(|ic| ic.groups.get(*i))
+                    .map(|g| g.name.clone())
+                    .unwrap_or_default();
+                format!("{prefix}-{}-Id", lid("Group", &name)?)
+            }
+            ExportKey::TransitGatewayId => format!("{prefix}-Network-TransitGatewayId"),
+            ExportKey::SegmentRouteTable(s) => {
+                let name = p
+                    .network
+                    .as_ref()
+                    .and_then(|n| n.segments.get(*s))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                format!("{prefix}-Network-{}", lid("RouteTable", &name)?)
+            }
+            ExportKey::LogBucketArn => format!("{prefix}-Security-LogBucketArn"),
+            ExportKey::LogKeyArn => format!("{prefix}-Security-LogKeyArn"),
+            ExportKey::StudioDomainId => format!("{prefix}-Studio-DomainId"),
+            ExportKey::StudioRootDomainUnitId => format!("{prefix}-Studio-RootDomainUnitId"),
+            ExportKey::StudioDomainUnitId(i) => {
+                format!("{prefix}-Studio-{}Id", lid("DomainUnit", &us_unit(*i))?)
+            }
+        })
+    }
+}
+
+/// An export in a given account and region: what a parameter or a document refers to when
+/// the value lives in another account's or region's stack.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExportRef {
+    pub key: ExportKey,
+    pub account: AccountRef,
+    pub region: String,
+}
+
+/// The `Export` value of an output that exports `key`.
+pub fn export(p: &Platform, key: &ExportKey) -> Result<Option<Value>, EmitError> {
+    Ok(Some(Value::Str(key.name(p)?)))
+}
+
+/// `Fn::ImportValue` of `key`, for a stack in the account and region that exports it.
+pub fn import(p: &Platform, key: &ExportKey) -> Result<Value, EmitError> {
+    Ok(Value::ImportValue(Box::new(Value::Str(key.name(p)?))))
+}

@@ -1,0 +1,726 @@
+//! The deployment plan: the stage between the emitters and the manifest.
+//!
+//! Emitters speak to each other only through it. Every deployable thing has a [`StackId`];
+//! every cross-stack value an [`ExportKey`]; every stack and manual step declares the
+//! [`Fact`]s it provides and requires. [`link`] matches requirements to providers, orders
+//! nodes into waves, chooses who deploys each node ([`DeployAs`]), checks the rules no
+//! single template shows (an SCP that would deny the deployer, a role Control Tower's own
+//! SCP protects, a StackSet without the capability its template needs), and measures the
+//! critical path of every resource that runs a limited number of operations at once.
+//! A requirement nobody provides is an [`EmitError`] naming the requirement, the node that
+//! needs it and the AWS rule. docs/adr/0004-deployment-plan.md records the design.
+
+pub mod exports;
+pub mod facts;
+pub mod id;
+pub mod lanes;
+pub mod rules;
+mod scp;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use mlz_cfn::Value;
+use mlz_model::{AccountRef, CreatedBy, OuIdx, Platform};
+
+pub use exports::{ExportKey, ExportRef};
+pub use facts::{Fact, Limited, Need, Rule, Service};
+pub use id::{Area, StackId};
+
+use crate::stack::{DeployKind, ManualStep, Stack};
+use crate::EmitError;
+
+/// The role Control Tower creates in every account it enrols or vends, trusted by the
+/// management account: the default deployer of stacks in enrolled member accounts.
+pub const CONTROL_TOWER_EXECUTION_ROLE: &str = "AWSControlTowerExecution";
+/// The role AWS Organizations creates in accounts it creates (outside Control Tower).
+pub const ORGANIZATION_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
+/// The role name pattern of service-managed StackSet instances.
+pub const STACK_SET_EXECUTION_ROLE: &str = "stacksets-exec-*";
+
+/// Who deploys a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeployAs {
+    /// The principal that runs the deployment in the management account (a pipeline role or
+    /// an administrator). SCPs do not apply to the management account.
+    Management,
+    /// `AWSControlTowerExecution` in an enrolled member account, assumed from the
+    /// management account. It has AdministratorAccess and is exempt from Control Tower's
+    /// mandatory SCPs: what LZA uses; AFT uses roles of its own instead.
+    ControlTowerExecution,
+    /// `OrganizationAccountAccessRole` in an account AWS Organizations created outside
+    /// Control Tower, assumed from the management account.
+    OrganizationAccountAccess,
+    /// The `stacksets-exec-*` role of a service-managed StackSet instance.
+    StackSetExecution,
+    /// Control Tower applies an AFC blueprint while it provisions or updates an account,
+    /// with the blueprint's provisioning policy.
+    AccountFactory,
+    /// End users launch product versions; Service Catalog deploys them with the
+    /// portfolio's launch role.
+    LaunchRole(String),
+}
+
+impl DeployAs {
+    pub fn principal(&self) -> String {
+        match self {
+            DeployAs::Management => "management".into(),
+            DeployAs::ControlTowerExecution => CONTROL_TOWER_EXECUTION_ROLE.into(),
+            DeployAs::OrganizationAccountAccess => ORGANIZATION_ACCESS_ROLE.into(),
+            DeployAs::StackSetExecution => STACK_SET_EXECUTION_ROLE.into(),
+            DeployAs::AccountFactory => "controlTowerAccountFactory".into(),
+            DeployAs::LaunchRole(r) => r.clone(),
+        }
+    }
+
+    /// The role the deployment runs as in the target account, when it is a role of
+    /// known name.
+    pub fn role_name(&self) -> Option<&str> {
+        match self {
+            DeployAs::ControlTowerExecution => Some(CONTROL_TOWER_EXECUTION_ROLE),
+            DeployAs::OrganizationAccountAccess => Some(ORGANIZATION_ACCESS_ROLE),
+            DeployAs::StackSetExecution => Some(STACK_SET_EXECUTION_ROLE),
+            DeployAs::LaunchRole(r) => Some(r),
+            DeployAs::Management | DeployAs::AccountFactory => None,
+        }
+    }
+
+    pub fn how(&self) -> &'static str {
+        match self {
+            DeployAs::Management => "the deploying principal of the management account (pipeline role or administrator)",
+            DeployAs::ControlTowerExecution => "assume role AWSControlTowerExecution in the target account from the management account",
+            DeployAs::OrganizationAccountAccess => "assume role OrganizationAccountAccessRole in the target account from the management account",
+            DeployAs::StackSetExecution => "a service-managed StackSet in the management account creates the instances (role stacksets-exec-* in each target)",
+            DeployAs::AccountFactory => "Control Tower applies the blueprint when an account is provisioned or updated with it",
+            DeployAs::LaunchRole(_) => "users launch it from Service Catalog; the portfolio's launch role deploys it",
+        }
+    }
+}
+
+/// A node of the plan: a template or a manual step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeRef {
+    Stack(usize),
+    Step(usize),
+}
+
+/// A fact the plan takes as given, and why.
+#[derive(Clone, Debug)]
+pub struct Precondition {
+    pub fact: Fact,
+    pub why: String,
+}
+
+/// One limited resource's schedule.
+#[derive(Clone, Debug)]
+pub struct LimitReport {
+    pub resource: Limited,
+    pub limit: u32,
+    pub operations: u32,
+    /// The most operations any chain of dependent nodes runs one after another.
+    pub critical_path: u32,
+    /// The nodes on that chain, in order.
+    pub chain: Vec<NodeRef>,
+}
+
+/// The linked plan: per node its dependencies (with the facts that cause them), its wave
+/// and its deployer.
+#[derive(Debug)]
+pub struct Plan {
+    /// Stacks then steps: node `i < stacks` is stack `i`.
+    pub depends_on: Vec<BTreeMap<NodeRef, Vec<Fact>>>,
+    pub wave_of: Vec<usize>,
+    pub waves: Vec<Vec<NodeRef>>,
+    pub deploy_as: Vec<DeployAs>,
+    pub preconditions: Vec<Precondition>,
+    pub limits: Vec<LimitReport>,
+    stacks: usize,
+}
+
+impl Plan {
+    pub fn index(&self, n: NodeRef) -> usize {
+        match n {
+            NodeRef::Stack(i) => i,
+            NodeRef::Step(i) => self.stacks + i,
+        }
+    }
+
+    fn node(&self, i: usize) -> NodeRef {
+        if i < self.stacks {
+            NodeRef::Stack(i)
+        } else {
+            NodeRef::Step(i - self.stacks)
+        }
+    }
+}
+
+/// Control Tower enrols an account when it vends it, when it created it, or when its OU is
+/// registered (mlz registers every OU it creates).
+pub fn enrolled(p: &Platform, a: AccountRef) -> bool {
+    let Some(_) = p.control_tower.as_ref().filter(|c| c.enabled) else {
+        return false;
+    };
+    match a {
+        AccountRef::Management => false,
+        AccountRef::Account(i) => {
+            let acc = p.account(i);
+            acc.created_by != CreatedBy::External || p.ou(acc.ou).created_by != CreatedBy::External
+        }
+    }
+}
+
+/// The default deployer of a node of this kind in this account.
+pub fn default_deploy_as(p: &Platform, s: &Stack) -> DeployAs {
+    match s.deploy {
+        DeployKind::StackSet => DeployAs::StackSetExecution,
+        DeployKind::AfcBlueprint => DeployAs::AccountFactory,
+        DeployKind::ServiceCatalogProduct => DeployAs::LaunchRole(String::new()),
+        DeployKind::Stack => match s.account {
+            AccountRef::Management => DeployAs::Management,
+            a if enrolled(p, a) => DeployAs::ControlTowerExecution,
+            _ => DeployAs::OrganizationAccountAccess,
+        },
+    }
+}
+
+/// Facts that hold before anything mlz generates deploys, and why mlz may assume them.
+fn preconditions(p: &Platform) -> HashMap<Fact, String> {
+    let mut pre = HashMap::new();
+    pre.insert(
+        Fact::AccountExists(AccountRef::Management),
+        "the management account exists before everything".to_owned(),
+    );
+    let ct = p.control_tower.as_ref().filter(|c| c.enabled);
+    let lz_by_mlz = ct.is_some_and(|c| c.landing_zone.is_some());
+    if ct.is_some() && !lz_by_mlz {
+        pre.insert(
+            Fact::LandingZone,
+            "Control Tower's landing zone is set up before mlz's stacks (controlTower.landingZone is not given)".to_owned(),
+        );
+        pre.insert(
+            Fact::PolicyTypeEnabled("SERVICE_CONTROL_POLICY"),
+            "Control Tower enables service control policies when it sets up the landing zone"
+                .to_owned(),
+        );
+    }
+    for (i, ou) in p.ous.iter().enumerate() {
+        let o = OuIdx(i);
+        match ou.created_by {
+            CreatedBy::Mlz => {}
+            CreatedBy::ControlTower => {
+                pre.insert(
+                    Fact::OuExists(o),
+                    "Control Tower created it (createdBy: controlTower)".to_owned(),
+                );
+                if !lz_by_mlz {
+                    pre.insert(
+                        Fact::OuRegistered(o),
+                        "Control Tower registers the OUs it creates".to_owned(),
+                    );
+                }
+            }
+            CreatedBy::External => {
+                pre.insert(
+                    Fact::OuExists(o),
+                    "the config says it was created outside mlz (createdBy: external)".to_owned(),
+                );
+            }
+        }
+    }
+    for (i, a) in p.accounts.iter().enumerate() {
+        let r = AccountRef::Account(mlz_model::AccountIdx(i));
+        let exists = match a.created_by {
+            CreatedBy::Mlz => a.id.is_some(),
+            CreatedBy::ControlTower => !lz_by_mlz,
+            CreatedBy::External => true,
+        };
+        if !exists {
+            continue;
+        }
+        let how = match a.created_by {
+            CreatedBy::ControlTower => "Control Tower created it with the landing zone",
+            CreatedBy::External => {
+                "the config says it was created outside mlz (createdBy: external)"
+            }
+            CreatedBy::Mlz => "the config gives its id, so it exists already",
+        };
+        pre.insert(Fact::AccountExists(r), how.to_owned());
+        let role = if enrolled(p, r) {
+            CONTROL_TOWER_EXECUTION_ROLE
+        } else {
+            ORGANIZATION_ACCESS_ROLE
+        };
+        let why = match a.created_by {
+            CreatedBy::ControlTower => "Control Tower creates it in the accounts it creates".to_owned(),
+            _ => format!(
+                "Control Tower and Organizations create {role} in the accounts they create; in an account invited into the organisation, create it by hand before deploying"
+            ),
+        };
+        pre.insert(
+            Fact::Role {
+                account: r,
+                name: role.to_owned(),
+            },
+            why,
+        );
+    }
+    pre
+}
+
+/// Every import, parameter and document reference as an export fact, with the node's
+/// declared needs, the account and deployer needs.
+fn needs_of(p: &Platform, s: &Stack, deploy_as: &DeployAs) -> Result<Vec<Need>, EmitError> {
+    let mut needs = s.requires.clone();
+    if s.account != AccountRef::Management && s.deploy != DeployKind::StackSet {
+        needs.push(Need::new(
+            Fact::AccountExists(s.account),
+            &rules::ACCOUNT_FIRST,
+        ));
+        if let (DeployKind::Stack, Some(role)) = (s.deploy, deploy_as.role_name()) {
+            needs.push(Need::new(
+                Fact::Role {
+                    account: s.account,
+                    name: role.to_owned(),
+                },
+                &rules::ACCOUNT_FIRST,
+            ));
+        }
+    }
+    let mut imported = BTreeSet::new();
+    for r in s.template.resources.values() {
+        for v in r.properties.values() {
+            v.walk(&mut |v| {
+                if let Value::ImportValue(inner) = v {
+                    if let Value::Str(name) = inner.as_ref() {
+                        imported.insert(name.clone());
+                    }
+                }
+            });
+        }
+    }
+    for o in s.template.outputs.values() {
+        o.value.walk(&mut |v| {
+            if let Value::ImportValue(inner) = v {
+                if let Value::Str(name) = inner.as_ref() {
+                    imported.insert(name.clone());
+                }
+            }
+        });
+    }
+    for name in imported {
+        needs.push(Need::new(
+            Fact::Export {
+                name,
+                account: s.account,
+                region: s.region.clone(),
+            },
+            &rules::EXPORT_FIRST,
+        ));
+    }
+    for prm in &s.parameters {
+        if let Some(e) = &prm.from_export {
+            needs.push(Need::new(export_fact(p, e)?, &rules::EXPORT_FIRST));
+        }
+    }
+    if s.upload.is_some() {
+        needs.push(Need::new(
+            Fact::Uploaded(s.id.clone()),
+            &rules::UPLOAD_FIRST,
+        ));
+    }
+    if !s.imports.is_empty() {
+        needs.push(Need::new(
+            Fact::Imported(s.id.clone()),
+            &rules::IMPORT_FIRST,
+        ));
+    }
+    Ok(needs)
+}
+
+pub fn export_fact(p: &Platform, e: &ExportRef) -> Result<Fact, EmitError> {
+    Ok(Fact::Export {
+        name: e.key.name(p)?,
+        account: e.account,
+        region: e.region.clone(),
+    })
+}
+
+/// What a stack provides: its declared facts and the exports of its outputs.
+fn provides_of(s: &Stack) -> Vec<Fact> {
+    let mut out = s.provides.clone();
+    if s.deploy == DeployKind::Stack {
+        for o in s.template.outputs.values() {
+            if let Some(Value::Str(name)) = &o.export {
+                out.push(Fact::Export {
+                    name: name.clone(),
+                    account: s.account,
+                    region: s.region.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Links the plan: needs to providers, waves, deployers, checks and critical paths.
+pub fn link(
+    p: &Platform,
+    stacks: &[Stack],
+    steps: &[ManualStep],
+    files: &[String],
+    ext: &str,
+) -> Result<Plan, Vec<EmitError>> {
+    let n_stacks = stacks.len();
+    let n = n_stacks + steps.len();
+    let name_of = |i: usize| -> String {
+        if i < n_stacks {
+            files[i].clone()
+        } else {
+            format!("manual step {}", steps[i - n_stacks].id)
+        }
+    };
+    let mut errs = Vec::new();
+    let deploy_as: Vec<DeployAs> = stacks
+        .iter()
+        .map(|s| {
+            s.deploy_as
+                .clone()
+                .unwrap_or_else(|| default_deploy_as(p, s))
+        })
+        .collect();
+    // Providers of every fact.
+    let mut providers: HashMap<Fact, Vec<usize>> = HashMap::new();
+    let mut export_anywhere: HashMap<String, usize> = HashMap::new();
+    for (i, s) in stacks.iter().enumerate() {
+        for f in provides_of(s) {
+            if let Fact::Export { name, .. } = &f {
+                export_anywhere.insert(name.clone(), i);
+                if let Some(prev) = providers.get(&f).and_then(|v| v.first()) {
+                    errs.push(EmitError {
+                        template: files[i].clone(),
+                        message: format!(
+                            "export {name} is also exported by {} in the same account and region",
+                            files[*prev]
+                        ),
+                        hint: None,
+                    });
+                }
+            }
+            providers.entry(f).or_default().push(i);
+        }
+    }
+    for (j, st) in steps.iter().enumerate() {
+        for f in &st.provides {
+            providers.entry(f.clone()).or_default().push(n_stacks + j);
+        }
+    }
+    let assumed = preconditions(p);
+    let mut used_pre: BTreeMap<Fact, String> = BTreeMap::new();
+    let mut depends_on: Vec<BTreeMap<NodeRef, Vec<Fact>>> = vec![BTreeMap::new(); n];
+    let mut deps_idx: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    let mut resolve = |i: usize, needs: Vec<Need>, errs: &mut Vec<EmitError>| {
+        for need in needs {
+            match providers.get(&need.fact) {
+                Some(list) => {
+                    for &j in list {
+                        if j != i {
+                            deps_idx[i].insert(j);
+                            let node = if j < n_stacks {
+                                NodeRef::Stack(j)
+                            } else {
+                                NodeRef::Step(j - n_stacks)
+                            };
+                            depends_on[i]
+                                .entry(node)
+                                .or_default()
+                                .push(need.fact.clone());
+                        }
+                    }
+                }
+                None => match assumed.get(&need.fact) {
+                    Some(why) => {
+                        used_pre.insert(need.fact.clone(), why.clone());
+                    }
+                    None => errs.push(missing(p, &name_of(i), &need, &export_anywhere, files, ext)),
+                },
+            }
+        }
+    };
+    for (i, s) in stacks.iter().enumerate() {
+        match needs_of(p, s, &deploy_as[i]) {
+            Ok(needs) => resolve(i, needs, &mut errs),
+            Err(e) => errs.push(e),
+        }
+    }
+    for (j, st) in steps.iter().enumerate() {
+        let mut needs = st.requires.clone();
+        if st.account != AccountRef::Management {
+            needs.push(Need::new(
+                Fact::AccountExists(st.account),
+                &rules::ACCOUNT_FIRST,
+            ));
+        }
+        resolve(n_stacks + j, needs, &mut errs);
+    }
+    for d in depends_on.iter_mut() {
+        for facts in d.values_mut() {
+            facts.sort();
+            facts.dedup();
+        }
+    }
+    scp::check(p, stacks, &deploy_as, files, &mut errs);
+    check_stack_sets(p, stacks, files, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let (waves_idx, wave_of) = match waves(n, &deps_idx, &name_of) {
+        Ok(w) => w,
+        Err(e) => return Err(vec![e]),
+    };
+    let plan_stub = Plan {
+        depends_on: Vec::new(),
+        wave_of: Vec::new(),
+        waves: Vec::new(),
+        deploy_as: Vec::new(),
+        preconditions: Vec::new(),
+        limits: Vec::new(),
+        stacks: n_stacks,
+    };
+    let limits = critical_paths(p, stacks, &deps_idx, &waves_idx, &plan_stub);
+    let waves = waves_idx
+        .iter()
+        .map(|w| w.iter().map(|&i| plan_stub.node(i)).collect())
+        .collect();
+    Ok(Plan {
+        depends_on,
+        wave_of,
+        waves,
+        deploy_as,
+        preconditions: used_pre
+            .into_iter()
+            .map(|(fact, why)| Precondition { fact, why })
+            .collect(),
+        limits,
+        stacks: n_stacks,
+    })
+}
+
+fn missing(
+    p: &Platform,
+    node: &str,
+    need: &Need,
+    export_anywhere: &HashMap<String, usize>,
+    files: &[String],
+    ext: &str,
+) -> EmitError {
+    let mut message = format!(
+        "requires that {}, but nothing provides it [{}]: {} (source: {})",
+        need.fact.describe(p, ext),
+        need.rule.id,
+        need.rule.text,
+        need.rule.source
+    );
+    if let Fact::Export { name, .. } = &need.fact {
+        if let Some(&j) = export_anywhere.get(name) {
+            message.push_str(&format!(
+                "; {} exports it in another account or region",
+                files[j]
+            ));
+        }
+    }
+    EmitError {
+        template: node.to_owned(),
+        message,
+        hint: Some(need.rule.hint.to_owned()),
+    }
+}
+
+/// Deployment waves: every node in a wave depends only on nodes of earlier waves.
+#[allow(clippy::type_complexity)]
+fn waves(
+    n: usize,
+    deps: &[BTreeSet<usize>],
+    name_of: &dyn Fn(usize) -> String,
+) -> Result<(Vec<Vec<usize>>, Vec<usize>), EmitError> {
+    let mut indeg = vec![0usize; n];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, d) in deps.iter().enumerate() {
+        indeg[i] = d.len();
+        for &j in d {
+            users[j].push(i);
+        }
+    }
+    let mut wave: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut out = Vec::new();
+    let mut wave_of = vec![0usize; n];
+    let mut placed = 0;
+    while !wave.is_empty() {
+        wave.sort_by_key(|&i| name_of(i));
+        let mut next = Vec::new();
+        for &i in &wave {
+            wave_of[i] = out.len() + 1;
+            for &u in &users[i] {
+                indeg[u] -= 1;
+                if indeg[u] == 0 {
+                    next.push(u);
+                }
+            }
+        }
+        placed += wave.len();
+        out.push(std::mem::replace(&mut wave, next));
+    }
+    if placed < n {
+        let stuck: Vec<String> = (0..n).filter(|&i| indeg[i] > 0).map(name_of).collect();
+        return Err(EmitError {
+            template: stuck.join(", "),
+            message: "these nodes need facts from each other in a cycle: each would have to deploy before the other".into(),
+            hint: Some("this is a bug in mlz: please report it with your config".into()),
+        });
+    }
+    Ok((out, wave_of))
+}
+
+/// For each limited resource: the longest chain of operations along dependencies.
+fn critical_paths(
+    p: &Platform,
+    stacks: &[Stack],
+    deps: &[BTreeSet<usize>],
+    waves: &[Vec<usize>],
+    plan: &Plan,
+) -> Vec<LimitReport> {
+    let mut out = Vec::new();
+    for resource in [Limited::AccountFactory, Limited::OrganizationsAccounts] {
+        let weight = |i: usize| -> u32 {
+            stacks
+                .get(i)
+                .and_then(|s| s.operations)
+                .filter(|(r, _)| *r == resource)
+                .map_or(0, |(_, w)| w)
+        };
+        let total: u32 = (0..stacks.len()).map(weight).sum();
+        if total == 0 {
+            continue;
+        }
+        let n = deps.len();
+        let mut best = vec![0u32; n];
+        let mut from: Vec<Option<usize>> = vec![None; n];
+        for w in waves {
+            for &i in w {
+                let (b, f) = deps[i]
+                    .iter()
+                    .map(|&d| (best[d], Some(d)))
+                    .max_by_key(|(b, _)| *b)
+                    .unwrap_or((0, None));
+                best[i] = b + weight(i);
+                from[i] = if b > 0 { f } else { None };
+            }
+        }
+        let Some(end) = (0..n).max_by_key(|&i| (best[i], std::cmp::Reverse(i))) else {
+            continue;
+        };
+        let mut chain = Vec::new();
+        let mut cur = Some(end);
+        while let Some(i) = cur {
+            if weight(i) > 0 {
+                chain.push(plan.node(i));
+            }
+            cur = from[i];
+        }
+        chain.reverse();
+        let limit = match resource {
+            Limited::AccountFactory => p
+                .control_tower
+                .as_ref()
+                .map_or(1, |c| c.account_factory_concurrency),
+            Limited::OrganizationsAccounts => 1,
+        };
+        out.push(LimitReport {
+            resource,
+            limit,
+            operations: total,
+            critical_path: best[end],
+            chain,
+        });
+    }
+    out
+}
+
+/// A StackSet's template must get the capabilities it needs from the StackSet resource.
+fn check_stack_sets(p: &Platform, stacks: &[Stack], files: &[String], errs: &mut Vec<EmitError>) {
+    let by_id: HashMap<&StackId, usize> =
+        stacks.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
+    for (i, s) in stacks.iter().enumerate() {
+        let Some(t) = &s.stack_set else { continue };
+        let needed = capabilities(&s.template);
+        let granted: Vec<String> = by_id
+            .get(&t.holder)
+            .and_then(|&h| stacks[h].template.resources.get(&t.resource))
+            .and_then(|r| r.properties.get("Capabilities"))
+            .map(|v| match v {
+                Value::List(l) => l
+                    .iter()
+                    .filter_map(|x| match x {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        for c in needed {
+            // CAPABILITY_NAMED_IAM covers CAPABILITY_IAM.
+            let ok = granted.iter().any(|g| g == c)
+                || (c == "CAPABILITY_IAM" && granted.iter().any(|g| g == "CAPABILITY_NAMED_IAM"));
+            if !ok {
+                errs.push(EmitError {
+                    template: files[i].clone(),
+                    message: format!(
+                        "needs {c}, which its StackSet in {} does not list [{}]: {} (source: {})",
+                        t.holder.path(),
+                        rules::STACK_SET_CAPABILITIES.id,
+                        rules::STACK_SET_CAPABILITIES.text,
+                        rules::STACK_SET_CAPABILITIES.source
+                    ),
+                    hint: Some(rules::STACK_SET_CAPABILITIES.hint.into()),
+                });
+            }
+        }
+        let _ = p;
+    }
+}
+
+/// The capabilities CloudFormation demands to deploy a template: CAPABILITY_NAMED_IAM when
+/// an IAM resource has a custom name, CAPABILITY_IAM for other IAM resources, and
+/// CAPABILITY_AUTO_EXPAND for macros (`Transform`) and nested stacks.
+pub fn capabilities(t: &mlz_cfn::Template) -> Vec<&'static str> {
+    const NAMES: &[&str] = &[
+        "RoleName",
+        "ManagedPolicyName",
+        "UserName",
+        "GroupName",
+        "InstanceProfileName",
+    ];
+    let mut iam = false;
+    let mut named = false;
+    let mut expand = t.extra_sections.contains_key("Transform");
+    for r in t.resources.values() {
+        if r.resource_type.starts_with(crate::types::IAM_TYPE_PREFIX) {
+            iam = true;
+            if NAMES.iter().any(|n| r.properties.get(n).is_some()) {
+                named = true;
+            }
+        }
+        if r.resource_type == crate::types::CFN_STACK {
+            expand = true;
+        }
+    }
+    let mut out = Vec::new();
+    if named {
+        out.push("CAPABILITY_NAMED_IAM");
+    } else if iam {
+        out.push("CAPABILITY_IAM");
+    }
+    if expand {
+        out.push("CAPABILITY_AUTO_EXPAND");
+    }
+    out
+}
