@@ -911,9 +911,13 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             .map_err(|e| bug(&path, e))?;
             order.push(lid);
             provides.extend(control_tower_account(AccountRef::Account(i)));
-            let registered = need(Fact::OuRegistered(a.ou), &rules::BASELINE_BEFORE_VENDING);
-            if !requires.contains(&registered) {
-                requires.push(registered);
+            for n in [
+                need(Fact::OuExists(a.ou), &rules::OU_FIRST),
+                need(Fact::OuRegistered(a.ou), &rules::BASELINE_BEFORE_VENDING),
+            ] {
+                if !requires.contains(&n) {
+                    requires.push(n);
+                }
             }
             let (doc, doc_refs) = vending_request(
                 p,

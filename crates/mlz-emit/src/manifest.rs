@@ -359,7 +359,7 @@ fn dependencies(
     steps: &[ManualStep],
     ext: &str,
 ) -> Vec<DependencyEntry> {
-    plan.depends_on[i]
+    let mut out: Vec<DependencyEntry> = plan.depends_on[i]
         .iter()
         .map(|(n, facts)| {
             let (template, step) = match n {
@@ -372,7 +372,10 @@ fn dependencies(
                 facts: facts.iter().map(|f| f.describe(p, ext)).collect(),
             }
         })
-        .collect()
+        .collect();
+    // Templates by path, then steps by id.
+    out.sort_by(|a, b| (&a.step, &a.template).cmp(&(&b.step, &b.template)));
+    out
 }
 
 fn manifest(

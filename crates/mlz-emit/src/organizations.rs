@@ -260,11 +260,26 @@ fn declared_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
     }
     chain(&mut t, &order);
     let mut s = new_stack(p, id, t);
+    s.requires = ou_needs(p, &provides);
     s.limit_hint = "move some platform accounts into teams, or report this: platform accounts are kept in one stack";
     s.parameters = params;
     s.imports = imports;
     s.provides = provides;
     Ok(vec![s])
+}
+
+/// The OUs the accounts of a stack are created in must exist first.
+fn ou_needs(p: &Platform, provides: &[Fact]) -> Vec<Need> {
+    let mut out: Vec<Need> = Vec::new();
+    for f in provides {
+        if let Fact::AccountExists(AccountRef::Account(i)) = f {
+            let need = Need::new(Fact::OuExists(p.account(*i).ou), &rules::OU_FIRST);
+            if !out.contains(&need) {
+                out.push(need);
+            }
+        }
+    }
+    out
 }
 
 /// What creating an account makes true: it exists, with the role Organizations creates in it.
@@ -307,6 +322,7 @@ fn team_accounts(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         }
         chain(&mut t, &order);
         let mut s = new_stack(p, id, t);
+        s.requires = ou_needs(p, &provides);
         s.provides = provides;
         s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves accounts between stacks)";
         s.parameters = params;

@@ -124,11 +124,14 @@ fn guardduty_and_macie_run_in_every_governed_region_and_the_gaps_are_steps() {
         .iter()
         .find(|s| s["id"] == "security-organization-admin")
         .expect("step");
+    let waits: Vec<&str> = admin["dependsOn"]
+        .as_array()
+        .expect("dependsOn")
+        .iter()
+        .filter_map(|d| d["template"].as_str())
+        .collect();
     assert_eq!(
-        admin["after"],
-        serde_json::json!([
-            "security/detectors-eu-west-1.yaml",
-            "security/detectors-eu-central-1.yaml"
-        ])
+        waits,
+        ["security/detectors-eu-central-1.yaml", "security/detectors-eu-west-1.yaml"]
     );
 }

@@ -75,20 +75,16 @@ fn stacks_deploy_domain_then_blueprints_then_projects() {
             .iter()
             .find(|p| p["name"] == "DomainId")
             .expect("DomainId parameter");
-        assert_eq!(param["valueFromExport"], "mlz-Studio-DomainId");
+        assert_eq!(param["valueFromExport"]["export"], "mlz-Studio-DomainId");
+        assert_eq!(param["valueFromExport"]["account"], "Data Governance");
     }
-    // RAM organisation sharing is a step before the domain stack.
-    let step = m["manualSteps"]
+    // RAM organisation sharing is a step the domain stack waits for.
+    let domain = entry(&m, "unified-studio/domain.yaml");
+    assert!(domain["dependsOn"]
         .as_array()
-        .expect("steps")
+        .expect("dependsOn")
         .iter()
-        .find(|s| s["id"] == "ram-sharing-with-organization")
-        .expect("RAM step");
-    assert!(step["before"]
-        .as_array()
-        .expect("before")
-        .iter()
-        .any(|b| b == "unified-studio/domain.yaml"));
+        .any(|d| d["step"] == "ram-sharing-with-organization"));
     // Dynamic profiles are announced, not silently expanded.
     assert!(m["manualSteps"]
         .as_array()
