@@ -764,6 +764,19 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {"Error": str(error)}, physical)
 "#;
 
+/// Team vending stacks per `organization.teamAccountStacks` (frozen: changing it moves
+/// vended accounts between stacks).
+const VENDING_SPREAD: u32 = 5;
+/// Platform (declared) accounts are spread over this many vending stacks.
+const DECLARED_VENDING_STACKS: u32 = 5;
+
+/// Which vending stack an account belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Platform(usize),
+    Team(usize),
+}
+
 /// A vending stack before it is placed in a lane: its id, template and what it knows.
 struct Vending {
     stack: Stack,
@@ -782,16 +795,19 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         return Ok(());
     }
     out.stacks.push(account_factory(p, ct)?);
-    // Platform accounts in one stack, team accounts grouped by a fixed hash of the team (as
-    // for Organizations accounts, and for the same reason: a vended account must never move).
-    let buckets = p.organization.team_account_stacks;
-    let mut groups: BTreeMap<Option<usize>, Vec<AccountIdx>> = BTreeMap::new();
+    // Accounts are grouped into stacks by a fixed hash (of the team name for team accounts,
+    // of the key for platform accounts), so a vended account never moves. The stacks are
+    // small (VENDING_SPREAD times as many as organization.teamAccountStacks) because they are
+    // the unit the Account Factory lanes are balanced with: whole stacks of ~20 accounts
+    // balance five lanes to within an operation or two, stacks of ~100 do not.
+    let buckets = p.organization.team_account_stacks * VENDING_SPREAD;
+    let mut groups: BTreeMap<Group, Vec<AccountIdx>> = BTreeMap::new();
     for &i in &vended {
-        let key = p
-            .account(i)
-            .team
-            .as_ref()
-            .map(|(t, _)| bucket_of(&p.team(*t).name, buckets));
+        let a = p.account(i);
+        let key = match &a.team {
+            Some((t, _)) => Group::Team(bucket_of(&p.team(*t).name, buckets)),
+            None => Group::Platform(bucket_of(&a.key, DECLARED_VENDING_STACKS)),
+        };
         groups.entry(key).or_default().push(i);
     }
     // Each attached account's VPC range in the home region, from the address plan: it
@@ -816,8 +832,14 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
     let mut stacks = Vec::new();
     for (group, accounts) in groups {
         let id = match group {
-            None => StackId::new(Area::ControlTower, "vending-accounts"),
-            Some(b) => StackId::new(
+            Group::Platform(b) => StackId::new(
+                Area::ControlTower,
+                format!(
+                    "vending-accounts-{}",
+                    bucket_label(b, DECLARED_VENDING_STACKS)
+                ),
+            ),
+            Group::Team(b) => StackId::new(
                 Area::ControlTower,
                 format!("vending-team-accounts-{}", bucket_label(b, buckets)),
             ),
@@ -827,8 +849,8 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
             p.organization.name,
             match group {
-                Some(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(b, buckets)),
-                None => " (platform accounts)".to_owned(),
+                Group::Team(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(b, buckets)),
+                Group::Platform(b) => format!(" (platform accounts, group {} of {DECLARED_VENDING_STACKS})", bucket_label(b, DECLARED_VENDING_STACKS)),
             }
         ));
         let mut params = Vec::new();
@@ -935,10 +957,10 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
                 refs: doc_refs,
             });
         }
-        let declared = group.is_none();
+        let declared = matches!(group, Group::Platform(_));
         let mut s = new_stack(p, id, t);
         s.limit_hint = if declared {
-            "declared accounts share one vending stack (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
+            "declared accounts share five vending stacks (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
         } else {
             "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)"
         };

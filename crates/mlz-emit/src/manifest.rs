@@ -226,20 +226,26 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     steps.extend(emitter_steps);
     let files: Vec<String> = rendered.iter().map(|r| r.file.clone()).collect();
     // Documents name exports like parameters do: each must exist where it says.
+    let exported: std::collections::HashSet<(AccountRef, &str, &str)> = stacks
+        .iter()
+        .flat_map(|s| {
+            s.template
+                .outputs
+                .values()
+                .filter_map(move |o| match &o.export {
+                    Some(Value::Str(n)) => Some((s.account, s.region.as_str(), n.as_str())),
+                    _ => None,
+                })
+        })
+        .collect();
     for d in &documents {
         for r in &d.refs {
             let fact = match plan::export_fact(p, r) {
                 Ok(f) => f,
                 Err(e) => return Err(vec![e]),
             };
-            let exported = stacks.iter().any(|s| {
-                s.account == r.account
-                    && s.region == r.region
-                    && s.template.outputs.values().any(|o| {
-                        matches!((&o.export, &fact), (Some(Value::Str(n)), Fact::Export { name, .. }) if n == name)
-                    })
-            });
-            if !exported {
+            let found = matches!(&fact, Fact::Export { name, .. } if exported.contains(&(r.account, r.region.as_str(), name.as_str())));
+            if !found {
                 errs.push(EmitError {
                     template: d.path.clone(),
                     message: format!(

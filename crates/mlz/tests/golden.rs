@@ -218,3 +218,35 @@ fn compare_works_on_a_real_expected_folder() {
     let _ = fs::remove_dir_all(&tmp);
     assert_eq!(problems.len(), 3, "{problems:?}");
 }
+
+/// Every golden manifest validates against the committed JSON Schema of the format.
+#[test]
+fn golden_manifests_match_their_schema() {
+    let schema_text = include_str!("../../mlz-emit/schema/manifest.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(schema_text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let mut checked = 0;
+    let mut cases: Vec<PathBuf> = fs::read_dir(fixtures_dir())
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    cases.sort();
+    for case in cases {
+        let path = case.join("expected/manifest.json");
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let m: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&m)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} golden manifests found");
+    // And the schema is not vacuous: a manifest of the old version fails it.
+    let old = serde_json::json!({ "manifestVersion": 1 });
+    assert!(!validator.is_valid(&old));
+}

@@ -80,7 +80,12 @@ fn account_exists() {
     let mut e = emitted(&p);
     let ml = account(&p, "ML Shared Services");
     drop_fact(&mut e, |f| *f != Fact::AccountExists(ml));
-    let text = fails(&p, e, "service-catalog/portfolio-analytics", "account-exists");
+    let text = fails(
+        &p,
+        e,
+        "service-catalog/portfolio-analytics",
+        "account-exists",
+    );
     assert!(text.contains("account ML Shared Services exists"), "{text}");
 }
 
@@ -88,7 +93,10 @@ fn account_exists() {
 fn ou_exists() {
     let p = load("reference");
     let mut e = emitted(&p);
-    drop_fact(&mut e, |f| !matches!(f, Fact::OuExists(o) if p.ou(*o).name == "NonProd"));
+    drop_fact(
+        &mut e,
+        |f| !matches!(f, Fact::OuExists(o) if p.ou(*o).name == "NonProd"),
+    );
     fails(&p, e, "control-tower/vending-team-accounts", "ou-exists");
 }
 
@@ -96,30 +104,34 @@ fn ou_exists() {
 fn ou_registered() {
     let p = load("reference");
     let mut e = emitted(&p);
-    drop_fact(&mut e, |f| !matches!(f, Fact::OuRegistered(o) if p.ou(*o).name == "Prod"));
+    drop_fact(
+        &mut e,
+        |f| !matches!(f, Fact::OuRegistered(o) if p.ou(*o).name == "Prod"),
+    );
     fails(&p, e, "control-tower/vending-accounts", "ou-registered");
 }
 
 #[test]
 fn landing_zone() {
-    let p = load("nested");
+    // With controlTower.landingZone, the landing zone is a stack every Control Tower stack
+    // waits for; without it, a precondition.
+    let p = load("custom-blueprint");
     let mut e = emitted(&p);
-    if !e
+    assert!(e
         .stacks
         .iter()
-        .any(|s| s.provides.contains(&Fact::LandingZone))
-    {
-        // Without controlTower.landingZone the landing zone is a precondition.
-        let p = load("reference");
-        assert!(mlz_emit::generate_from(&p, emitted(&p), Options::default())
-            .expect("links")
-            .files["manifest.json"]
-            .windows(b"the Control Tower landing zone is set up".len())
-            .any(|w| w == b"the Control Tower landing zone is set up"));
-        return;
-    }
+        .any(|s| s.provides.contains(&Fact::LandingZone)));
     drop_fact(&mut e, |f| *f != Fact::LandingZone);
     fails(&p, e, "control-tower/governance", "landing-zone");
+    let p = load("reference");
+    let out = mlz_emit::generate_from(&p, emitted(&p), Options::default()).expect("links");
+    let m: serde_json::Value =
+        serde_json::from_slice(&out.files["manifest.json"]).expect("manifest");
+    assert!(m["preconditions"]
+        .as_array()
+        .expect("preconditions")
+        .iter()
+        .any(|c| c["fact"] == "the Control Tower landing zone is set up"));
 }
 
 #[test]
@@ -131,7 +143,12 @@ fn role_in_account() {
         &mut e,
         |f| !matches!(f, Fact::Role { account, name } if *account == ml && name == "mlz-sc-launch-analytics"),
     );
-    let text = fails(&p, e, "service-catalog/portfolio-analytics", "launch-role-exists");
+    let text = fails(
+        &p,
+        e,
+        "service-catalog/portfolio-analytics",
+        "launch-role-exists",
+    );
     assert!(text.contains("LocalRoleName"), "{text}");
 }
 
@@ -139,8 +156,16 @@ fn role_in_account() {
 fn role_in_ou() {
     let p = load("reference");
     let mut e = emitted(&p);
-    drop_fact(&mut e, |f| !matches!(f, Fact::RoleInOu { name, .. } if name == "mlz-sc-launch-model-building"));
-    fails(&p, e, "service-catalog/portfolio-model-building", "launch-role-exists");
+    drop_fact(
+        &mut e,
+        |f| !matches!(f, Fact::RoleInOu { name, .. } if name == "mlz-sc-launch-model-building"),
+    );
+    fails(
+        &p,
+        e,
+        "service-catalog/portfolio-model-building",
+        "launch-role-exists",
+    );
 }
 
 #[test]
@@ -162,7 +187,12 @@ fn trusted_access() {
     let p = load("reference");
     let mut e = emitted(&p);
     drop_step(&mut e, "stack-sets-trusted-access");
-    fails(&p, e, "service-catalog/consumer-stack-sets", "stacksets-trusted-access");
+    fails(
+        &p,
+        e,
+        "service-catalog/consumer-stack-sets",
+        "stacksets-trusted-access",
+    );
     let mut e = emitted(&p);
     drop_step(&mut e, "ram-sharing-with-organization");
     fails(&p, e, "unified-studio/domain", "ram-organizations");
@@ -181,7 +211,12 @@ fn delegated_administrator() {
             }
         )
     });
-    fails(&p, e, "service-catalog/portfolio-analytics", "service-catalog-organizations");
+    fails(
+        &p,
+        e,
+        "service-catalog/portfolio-analytics",
+        "service-catalog-organizations",
+    );
     let mut e = emitted(&p);
     drop_fact(&mut e, |f| {
         !matches!(
@@ -206,7 +241,10 @@ fn policy_type_enabled() {
     let text = fails(&p, e, "organizations/policies", "policy-type-enabled");
     assert!(text.contains("RESOURCE_CONTROL_POLICY"), "{text}");
     // Control Tower enables SCPs itself: they are a precondition, not a step.
-    assert!(!text.contains("SERVICE_CONTROL_POLICY is enabled on the root, but"), "{text}");
+    assert!(
+        !text.contains("SERVICE_CONTROL_POLICY is enabled on the root, but"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -223,7 +261,12 @@ fn domain_shared_with_account() {
     let mut e = emitted(&p);
     let finance = account(&p, "Finance ML");
     drop_fact(&mut e, |f| *f != Fact::DomainShared(finance));
-    fails(&p, e, "unified-studio/blueprints-finance-ml", "domain-shared");
+    fails(
+        &p,
+        e,
+        "unified-studio/blueprints-finance-ml",
+        "domain-shared",
+    );
 }
 
 #[test]
@@ -255,10 +298,19 @@ fn account_factory_access_and_artifact() {
     let p = load("reference");
     let mut e = emitted(&p);
     drop_fact(&mut e, |f| *f != Fact::AccountFactoryAccess);
-    fails(&p, e, "control-tower/vending-accounts", "account-factory-access");
+    fails(
+        &p,
+        e,
+        "control-tower/vending-accounts",
+        "account-factory-access",
+    );
     // The vending stacks name the artifact by the lookup's id, never by name.
     let e = emitted(&p);
-    for s in e.stacks.iter().filter(|s| s.id.path().contains("/vending-")) {
+    for s in e
+        .stacks
+        .iter()
+        .filter(|s| s.id.path().contains("/vending-"))
+    {
         for r in s.template.resources.values() {
             assert!(r.properties.get("ProvisioningArtifactName").is_none());
             if r.resource_type == mlz_emit::types::SC_PROVISIONED_PRODUCT {
@@ -338,7 +390,10 @@ fn mlz_generate(config: &str, name: &str) -> (Option<i32>, String) {
         .output()
         .expect("run mlz");
     assert!(!d.join("out").exists(), "a failed run leaves no output");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn reference_text() -> String {

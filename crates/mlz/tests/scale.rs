@@ -110,3 +110,55 @@ fn control_tower_switch_chooses_plain_organizations_accounts() {
         .keys()
         .any(|k| k.starts_with("identity-center/team-access-")));
 }
+
+#[test]
+fn a_thousand_teams_vend_in_five_balanced_lanes() {
+    let files = generate(&mlz_model::synth::config(1_000, 3));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    let limit = manifest["limits"]
+        .as_array()
+        .expect("limits")
+        .iter()
+        .find(|l| l["resource"] == "accountFactory")
+        .expect("account factory limit");
+    let accounts = limit["operations"].as_u64().expect("operations");
+    assert_eq!(accounts, 3_003);
+    let critical = limit["criticalPath"].as_u64().expect("critical path");
+    assert!(
+        critical <= accounts.div_ceil(5) + 5,
+        "critical path {critical} for {accounts} accounts"
+    );
+    // Never more than five account operations at once: every vending stack runs its accounts
+    // one after another (a DependsOn chain) and waits for the stack before it in its lane,
+    // and there are at most five lanes (chains of stacks with no predecessor).
+    let templates = manifest["templates"].as_array().expect("templates");
+    let vending: Vec<&serde_json::Value> = templates
+        .iter()
+        .filter(|t| t["path"].as_str().is_some_and(|p| p.contains("/vending-")))
+        .collect();
+    let heads = vending
+        .iter()
+        .filter(|t| {
+            !t["dependsOn"].as_array().expect("deps").iter().any(|d| {
+                d["template"]
+                    .as_str()
+                    .is_some_and(|p| p.contains("/vending-"))
+            })
+        })
+        .count();
+    assert!(heads <= 5, "{heads} vending chains start at once");
+    for t in &vending {
+        let path = t["path"].as_str().expect("path");
+        let text = String::from_utf8_lossy(&files[path]).into_owned();
+        let products = count(
+            &text,
+            "Type: AWS::ServiceCatalog::CloudFormationProvisionedProduct",
+        );
+        // Each product after the first waits for one other (the chain).
+        assert!(
+            count(&text, "    DependsOn:\n") + 1 >= products,
+            "{path} is not one chain"
+        );
+    }
+}

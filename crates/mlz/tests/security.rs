@@ -132,6 +132,9 @@ fn guardduty_and_macie_run_in_every_governed_region_and_the_gaps_are_steps() {
         .collect();
     assert_eq!(
         waits,
-        ["security/detectors-eu-central-1.yaml", "security/detectors-eu-west-1.yaml"]
+        [
+            "security/detectors-eu-central-1.yaml",
+            "security/detectors-eu-west-1.yaml"
+        ]
     );
 }

@@ -124,3 +124,127 @@ fn resource_types_are_named_in_one_place() {
         }
     }
 }
+
+/// The emitter modules, and the output folders (first path segment) each may name.
+const EMITTERS: &[(&str, &[&str])] = &[
+    ("organizations.rs", &["organizations"]),
+    (
+        "control_tower.rs",
+        &["control-tower", "blueprints", "vending"],
+    ),
+    ("identity_center.rs", &["identity-center"]),
+    ("service_catalog.rs", &["service-catalog", "products"]),
+    ("unified_studio.rs", &["unified-studio"]),
+    ("network.rs", &["network"]),
+    ("security.rs", &["security"]),
+    ("budgets.rs", &["budgets"]),
+    ("artifacts.rs", &["artifacts"]),
+];
+
+fn emitter_sources() -> Vec<(String, String)> {
+    sources("mlz-emit")
+        .into_iter()
+        .filter_map(|(p, text)| {
+            let name = p.file_name()?.to_str()?.to_owned();
+            EMITTERS
+                .iter()
+                .any(|(f, _)| *f == name)
+                .then(|| (name, shipped(&text).to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn emitters_do_not_import_each_other() {
+    let emitters = emitter_sources();
+    assert_eq!(
+        emitters.len(),
+        EMITTERS.len(),
+        "an emitter module was renamed"
+    );
+    for (file, text) in &emitters {
+        for (other, _) in EMITTERS {
+            let module = other.trim_end_matches(".rs");
+            if other == file {
+                continue;
+            }
+            assert!(
+                !text.contains(&format!("crate::{module}")),
+                "{file} uses crate::{module}: emitters speak through the plan (crate::plan) and common.rs"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_emitter_builds_another_areas_export_path_or_role_name() {
+    // Export names are made from typed keys in plan/exports.rs only.
+    for (p, text) in sources("mlz-emit") {
+        let in_exports = p.ends_with("plan/exports.rs");
+        for line in shipped(&text).lines() {
+            if line.trim_start().starts_with("//") || in_exports {
+                continue;
+            }
+            assert!(
+                !line.contains("ImportValue(Box::new") && !line.contains("export: Some("),
+                "{}: an import or export made outside plan/exports.rs: {line}",
+                p.display()
+            );
+        }
+    }
+    // Output paths: an emitter names only its own folders; stack names come from StackId.
+    let all: Vec<&str> = EMITTERS
+        .iter()
+        .flat_map(|(_, f)| f.iter().copied())
+        .collect();
+    for (file, text) in emitter_sources() {
+        let own = EMITTERS
+            .iter()
+            .find(|(f, _)| *f == file)
+            .map(|(_, o)| *o)
+            .unwrap_or_default();
+        for folder in all.iter().filter(|f| !own.contains(f)) {
+            assert!(
+                !text.contains(&format!("\"{folder}/")),
+                "{file} names another area's folder {folder}/: take the StackId from the plan"
+            );
+        }
+        assert!(
+            !text.contains("stack_prefix, ") || !text.contains("\"{}-{}\""),
+            "{file} formats a stack name: use StackId::stack_name"
+        );
+    }
+    // Role names belong to the module that creates the role, or to the plan (deployers).
+    let roles: &[(&str, &[&str])] = &[
+        (
+            "AWSControlTowerBlueprintAccess",
+            &["control_tower.rs", "rules.rs"],
+        ),
+        ("mlz-cloud-admin", &["service_catalog.rs"]),
+        (
+            "AWSControlTowerExecution",
+            &["mod.rs", "rules.rs", "scp.rs"],
+        ),
+        ("OrganizationAccountAccessRole", &["mod.rs"]),
+        ("stacksets-exec-", &["mod.rs", "rules.rs", "scp.rs"]),
+    ];
+    for (p, text) in sources("mlz-emit") {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let code: String = shipped(&text)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (role, owners) in roles {
+            assert!(
+                owners.contains(&name.as_str()) || !code.contains(&format!("\"{role}")),
+                "{} names role {role}, which another module owns",
+                p.display()
+            );
+        }
+    }
+}

@@ -553,8 +553,9 @@ fn waves(
     let mut out = Vec::new();
     let mut wave_of = vec![0usize; n];
     let mut placed = 0;
+    let names: Vec<String> = (0..n).map(name_of).collect();
     while !wave.is_empty() {
-        wave.sort_by_key(|&i| name_of(i));
+        wave.sort_by(|&a, &b| names[a].cmp(&names[b]));
         let mut next = Vec::new();
         for &i in &wave {
             wave_of[i] = out.len() + 1;
@@ -569,7 +570,10 @@ fn waves(
         out.push(std::mem::replace(&mut wave, next));
     }
     if placed < n {
-        let stuck: Vec<String> = (0..n).filter(|&i| indeg[i] > 0).map(name_of).collect();
+        let stuck: Vec<String> = (0..n)
+            .filter(|&i| indeg[i] > 0)
+            .map(|i| names[i].clone())
+            .collect();
         return Err(EmitError {
             template: stuck.join(", "),
             message: "these nodes need facts from each other in a cycle: each would have to deploy before the other".into(),
