@@ -59,9 +59,21 @@ fn stacks_deploy_domain_then_blueprints_then_projects() {
     let w = waves(&m);
     let domain = w["unified-studio/domain.yaml"];
     // The domain account is vended by Control Tower: its vending stack comes first.
-    let vending = entry(&m, "control-tower/vending-accounts.yaml");
-    assert!(w["control-tower/vending-accounts.yaml"] < domain);
-    assert!(vending["account"]["name"] == "Management");
+    let dom = entry(&m, "unified-studio/domain.yaml");
+    let vended_by = dom["dependsOn"]
+        .as_array()
+        .expect("dependsOn")
+        .iter()
+        .find(|d| {
+            d["facts"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x == "account Data Governance exists"))
+        })
+        .and_then(|d| d["template"].as_str())
+        .expect("the domain waits for the stack that vends its account");
+    assert!(vended_by.starts_with("control-tower/vending-accounts-"));
+    assert!(w[vended_by] < domain);
+    assert!(entry(&m, vended_by)["account"]["name"] == "Management");
     let projects = w["unified-studio/projects.yaml"];
     for acc in ["finance-ml", "marketing-ml"] {
         let path = format!("unified-studio/blueprints-{acc}.yaml");
