@@ -283,14 +283,29 @@ fn uploaded_and_imported() {
     let mut e = emitted(&p);
     drop_step(&mut e, "upload-templates-shared-services");
     fails(&p, e, "control-tower/blueprint-hub", "template-uploaded");
+    // A stack that adopts existing resources waits for its IMPORT change set. The linker
+    // makes that step from the stack's imports, so no emitter can leave it out; the test
+    // checks the need is there and met by the step.
     let p = load("product-version-before");
-    let mut e = emitted(&p);
-    e.steps.retain(|s| !s.id.starts_with("import-into-"));
-    let imports = e.stacks.iter().any(|s| !s.imports.is_empty());
-    assert!(imports, "the case adopts existing accounts");
-    // Import steps are made by the linker from the stacks' imports, so they are always
-    // there; removing the stack's imports removes the need with them.
-    assert!(mlz_emit::generate_from(&p, e, Options::default()).is_ok());
+    let e = emitted(&p);
+    assert!(e.stacks.iter().any(|s| !s.imports.is_empty()), "the case adopts accounts");
+    let out = mlz_emit::generate_from(&p, e, Options::default()).expect("links");
+    let m: serde_json::Value =
+        serde_json::from_slice(&out.files["manifest.json"]).expect("manifest");
+    let accounts = m["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|t| t["path"] == "organizations/accounts.yaml")
+        .expect("accounts stack");
+    assert!(accounts["dependsOn"]
+        .as_array()
+        .expect("deps")
+        .iter()
+        .any(|d| d["step"] == "import-into-organizations-accounts"
+            && d["facts"][0]
+                .as_str()
+                .is_some_and(|f| f.contains("imported into its stack"))));
 }
 
 #[test]
