@@ -21,7 +21,7 @@ pub fn ou_logical_id(name: &str) -> Result<LogicalId, EmitError> {
 }
 
 pub fn account_logical_id(a: &Account) -> Result<LogicalId, EmitError> {
-    LogicalId::derive("Account", &a.key).map_err(|e| bug("organizations", e))
+    LogicalId::new(a.logical_id.clone()).map_err(|e| bug("organizations", e))
 }
 
 /// A private S3 bucket as every mlz bucket is: default encryption with a bucket key

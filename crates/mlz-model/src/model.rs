@@ -411,6 +411,8 @@ pub struct Ou {
 pub struct Account {
     /// Stable identity: logical ids and export names derive from it, never from the name.
     pub key: String,
+    /// The template logical id derived from the key (`AccountDataLake`), checked unique.
+    pub logical_id: String,
     pub name: String,
     pub email: String,
     pub ou: OuIdx,

@@ -1017,8 +1017,10 @@ impl<'a> Resolver<'a> {
                 seen.insert(value, (path.clone(), label.clone()));
             }
         }
+        let mut logical_id = String::new();
         match mlz_cfn::LogicalId::derive("Account", &c.key) {
             Ok(id) => {
+                logical_id = id.as_str().to_owned();
                 if let Some(first) = accs.ids.get(id.as_str()) {
                     let first = first.clone();
                     let d = self
@@ -1063,6 +1065,7 @@ impl<'a> Resolver<'a> {
         let idx = AccountIdx(accs.list.len());
         accs.by_name.insert(c.name.clone(), idx);
         accs.list.push(Account {
+            logical_id,
             key: c.key,
             name: c.name,
             email: c.email,

@@ -288,7 +288,10 @@ fn uploaded_and_imported() {
     // checks the need is there and met by the step.
     let p = load("product-version-before");
     let e = emitted(&p);
-    assert!(e.stacks.iter().any(|s| !s.imports.is_empty()), "the case adopts accounts");
+    assert!(
+        e.stacks.iter().any(|s| !s.imports.is_empty()),
+        "the case adopts accounts"
+    );
     let out = mlz_emit::generate_from(&p, e, Options::default()).expect("links");
     let m: serde_json::Value =
         serde_json::from_slice(&out.files["manifest.json"]).expect("manifest");

@@ -57,9 +57,7 @@ impl ExportKey {
         Ok(match self {
             ExportKey::OuId(i) => format!("{prefix}-{}-Id", lid("Ou", &p.ou(*i).name)?),
             ExportKey::OuArn(i) => format!("{prefix}-{}-Arn", lid("Ou", &p.ou(*i).name)?),
-            ExportKey::AccountId(i) => {
-                format!("{prefix}-{}-Id", lid("Account", &p.account(*i).key)?)
-            }
+            ExportKey::AccountId(i) => format!("{prefix}-{}-Id", p.account(*i).logical_id),
             ExportKey::ArtifactBucket => format!("{prefix}-ArtifactBucket-Name"),
             ExportKey::BlueprintProduct(b) => {
                 let name = p
