@@ -167,6 +167,7 @@ fn landing_zone(p: &Platform, lz: &LandingZone) -> Result<Stack, EmitError> {
     // Setting up the landing zone creates and registers its OUs and enrols the log archive
     // and audit accounts (with AWSControlTowerExecution in them).
     s.provides.push(Fact::LandingZone);
+    s.provides.push(Fact::ControlTowerRegions);
     for ou in [Some(lz.security_ou), lz.sandbox_ou].into_iter().flatten() {
         s.provides.push(Fact::OuExists(ou));
         s.provides.push(Fact::OuRegistered(ou));
@@ -434,6 +435,22 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
             BTreeMap::from([("Management".to_owned(), mgmt.clone())]),
         )
     };
+    // The AFC guide's trust: Control Tower's service role, and the principal that provisions
+    // accounts. That principal may be a pattern (an Identity Center role has a generated
+    // suffix), so it is the management account with an ArnLike condition, not `:root` alone.
+    let vending = LogicalId::new("VendingPrincipalArn").map_err(|e| bug(&rpath, e))?;
+    let mut vp = mlz_cfn::Parameter::string(VENDING_PRINCIPAL_DESCRIPTION);
+    vp.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
+    vp.constraint_description =
+        Some("an IAM role ARN of the management account; * and ? allowed".into());
+    rt.add_parameter(vending.clone(), vp)
+        .map_err(|e| bug(&rpath, e))?;
+    rparams.push(StackParam {
+        name: vending.to_string(),
+        description: VENDING_PRINCIPAL_DESCRIPTION.into(),
+        value: None,
+        from_export: None,
+    });
     let role = Resource::new(IAM_ROLE)
         .prop("RoleName", BLUEPRINT_ACCESS_ROLE)
         .prop("Description", "Lets Control Tower (AFC) read the blueprints in this hub account and share them with new accounts.")
@@ -443,14 +460,30 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
                 ("Version", Value::str("2012-10-17")),
                 (
                     "Statement",
-                    Value::List(vec![Value::map([
-                        ("Effect", Value::str("Allow")),
-                        (
-                            "Principal",
-                            Value::map([("AWS", Value::List(vec![principal("role/service-role/AWSControlTowerAdmin"), principal("root")]))]),
-                        ),
-                        ("Action", Value::str("sts:AssumeRole")),
-                    ])]),
+                    Value::List(vec![
+                        Value::map([
+                            ("Sid", Value::str("ControlTower")),
+                            ("Effect", Value::str("Allow")),
+                            (
+                                "Principal",
+                                Value::map([("AWS", principal("role/service-role/AWSControlTowerAdmin"))]),
+                            ),
+                            ("Action", Value::str("sts:AssumeRole")),
+                        ]),
+                        Value::map([
+                            ("Sid", Value::str("VendingPrincipal")),
+                            ("Effect", Value::str("Allow")),
+                            ("Principal", Value::map([("AWS", principal("root"))])),
+                            ("Action", Value::str("sts:AssumeRole")),
+                            (
+                                "Condition",
+                                Value::map([(
+                                    "ArnLike",
+                                    Value::map([("aws:PrincipalArn", Value::Ref(vending.clone()))]),
+                                )]),
+                            ),
+                        ]),
+                    ]),
                 ),
             ]),
         )
@@ -486,11 +519,22 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         &mut params,
     )?;
     let set_id = LogicalId::new("BlueprintAccessStackSet").map_err(|e| bug(&hpath, e))?;
-    // The holder runs in the management account: its own id is the management account's.
-    let parameters = Value::List(vec![Value::map([
-        ("ParameterKey", Value::str("ManagementAccountId")),
-        ("ParameterValue", Value::Pseudo(mlz_cfn::Pseudo::AccountId)),
-    ])]);
+    // The holder runs in the management account: its own id is the management account's;
+    // the vending principal is the account-factory stack's export.
+    let mut parameters = vec![Value::map([
+        ("ParameterKey", Value::str("VendingPrincipalArn")),
+        (
+            "ParameterValue",
+            exports::import(p, &ExportKey::VendingPrincipal)?,
+        ),
+    ])];
+    if rparams.iter().any(|x| x.name == "ManagementAccountId") {
+        parameters.push(Value::map([
+            ("ParameterKey", Value::str("ManagementAccountId")),
+            ("ParameterValue", Value::Pseudo(mlz_cfn::Pseudo::AccountId)),
+        ]));
+    }
+    let parameters = Value::List(parameters);
     let mut set = Resource::new(CFN_STACK_SET)
         .prop(
             "StackSetName",
@@ -528,9 +572,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
             ])]),
         )
         .prop("TemplateURL", template_url(p, &key)?);
-    if !rparams.is_empty() {
-        set = set.prop("Parameters", parameters);
-    }
+    set = set.prop("Parameters", parameters);
     t.add_resource(set_id.clone(), set)
         .map_err(|e| bug(&hpath, e))?;
 
@@ -540,7 +582,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
     rs.parameters = rparams
         .into_iter()
         .map(|mut sp| {
-            sp.value = Some("the management account id (passed by the StackSet)".into());
+            sp.value = Some("passed by the StackSet".into());
             sp
         })
         .collect();
@@ -677,21 +719,68 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
     )
     .map_err(|e| bug(path, e))?;
     let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(path, e))?;
-    t.add_resource(lookup.clone(), lookup_resource(&function, ct, "portfolio"))
-        .map_err(|e| bug(path, e))?;
+    t.add_resource(
+        lookup.clone(),
+        Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+            .prop(
+                "ServiceToken",
+                Value::GetAtt(function.clone(), "Arn".into()),
+            )
+            .prop("ProductName", ct.account_factory_product.as_str()),
+    )
+    .map_err(|e| bug(path, e))?;
     let principal = LogicalId::new("VendingPrincipalArn").map_err(|e| bug(path, e))?;
-    let description = "ARN (or IAM_PATTERN, wildcards allowed) of the principal that deploys the vending stacks: your pipeline's role, or the administrator's Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*)";
+    let description = VENDING_PRINCIPAL_DESCRIPTION;
     let mut prm = mlz_cfn::Parameter::string(description);
-    prm.allowed_pattern = Some("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$".into());
-    prm.constraint_description = Some("an IAM role or user ARN, or a pattern of one".into());
+    prm.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
+    prm.constraint_description =
+        Some("an IAM role ARN of the management account; * and ? allowed".into());
     t.add_parameter(principal.clone(), prm)
         .map_err(|e| bug(path, e))?;
+    // Service Catalog's IAM_PATTERN takes the ARN without its account id
+    // (arn:aws:iam:::role/...): rebuild it from the role ARN.
+    let split = Value::Call(
+        mlz_cfn::Func::Split,
+        Box::new(Value::List(vec![
+            Value::str(":"),
+            Value::Ref(principal.clone()),
+        ])),
+    );
+    let part = |i: i64| {
+        Value::Call(
+            mlz_cfn::Func::Select,
+            Box::new(Value::List(vec![Value::Int(i), split.clone()])),
+        )
+    };
+    let pattern = Value::Join(
+        ":".into(),
+        vec![
+            part(0),
+            part(1),
+            part(2),
+            Value::str(""),
+            Value::str(""),
+            part(5),
+        ],
+    );
     t.add_resource(
         LogicalId::new("VendingPrincipalAccess").map_err(|e| bug(path, e))?,
         Resource::new(SC_PORTFOLIO_PRINCIPAL)
             .prop("PortfolioId", Value::GetAtt(lookup, "PortfolioId".into()))
             .prop("PrincipalType", "IAM_PATTERN")
-            .prop("PrincipalARN", Value::Ref(principal)),
+            .prop("PrincipalARN", pattern),
+    )
+    .map_err(|e| bug(path, e))?;
+    t.add_output(
+        LogicalId::new("VendingPrincipalArn").map_err(|e| bug(path, e))?,
+        Output {
+            description: Some(
+                "The principal that provisions accounts (trusted by the AFC hub role)".into(),
+            ),
+            value: Value::Ref(principal.clone()),
+            export: exports::export(p, &ExportKey::VendingPrincipal)?,
+            condition: None,
+        },
     )
     .map_err(|e| bug(path, e))?;
     t.add_output(
@@ -707,6 +796,10 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
     )
     .map_err(|e| bug(path, e))?;
     let mut s = new_stack(p, id, t);
+    s.requires.push(need(
+        Fact::ControlTowerRegions,
+        &rules::CONTROL_TOWER_REGIONS,
+    ));
     s.parameters = vec![StackParam {
         name: "VendingPrincipalArn".into(),
         description: description.into(),
@@ -717,39 +810,38 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
     Ok(s)
 }
 
-fn lookup_resource(function: &LogicalId, ct: &ControlTower, what: &str) -> Resource {
-    Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
-        .prop(
-            "ServiceToken",
-            Value::GetAtt(function.clone(), "Arn".into()),
-        )
-        .prop("ProductName", ct.account_factory_product.as_str())
-        .prop("Purpose", what)
-}
-
 const ACCOUNT_FACTORY_LOOKUP_CODE: &str = r#"import boto3
 import cfnresponse
 
 sc = boto3.client("servicecatalog")
+PORTFOLIO = "AWS Control Tower Account Factory Portfolio"
 
 
 def lookup(name):
     # As AFT's get_ct_provisioning_artifact_id: DescribeProductAsAdmin by name, then the
-    # first provisioning artifact that is Active (the name alone can match an inactive one).
+    # provisioning artifacts that are Active (the name alone can match an inactive one).
+    # Several active ones: the DEFAULT guidance first, then the newest.
     product = sc.describe_product_as_admin(Name=name)
     product_id = product["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    active = []
     for summary in product["ProvisioningArtifactSummaries"]:
         detail = sc.describe_provisioning_artifact(
             ProductId=product_id, ProvisioningArtifactId=summary["Id"]
         )["ProvisioningArtifactDetail"]
-        if detail["Active"]:
-            portfolios = sc.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
-            return {
-                "ProductId": product_id,
-                "ProvisioningArtifactId": summary["Id"],
-                "PortfolioId": portfolios[0]["Id"] if portfolios else "",
-            }
-    raise RuntimeError(f"product {name} has no active provisioning artifact")
+        if detail.get("Active"):
+            active.append(detail)
+    if not active:
+        raise RuntimeError(f"product {name} has no active provisioning artifact")
+    active.sort(key=lambda d: (d.get("Guidance") == "DEFAULT", str(d.get("CreatedTime"))), reverse=True)
+    portfolios = sc.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
+    named = [p for p in portfolios if p.get("DisplayName") == PORTFOLIO]
+    if not named:
+        raise RuntimeError(f"no portfolio named {PORTFOLIO} holds product {name}")
+    return {
+        "ProductId": product_id,
+        "ProvisioningArtifactId": active[0]["Id"],
+        "PortfolioId": named[0]["Id"],
+    }
 
 
 def handler(event, context):
@@ -761,8 +853,12 @@ def handler(event, context):
         data = lookup(event["ResourceProperties"]["ProductName"])
         cfnresponse.send(event, context, cfnresponse.SUCCESS, data, "account-factory")
     except Exception as error:  # report, never hang the stack
-        cfnresponse.send(event, context, cfnresponse.FAILED, {"Error": str(error)}, physical)
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
+
+const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio and may assume the AFC hub role; it also needs organizations:CreateAccount and Service Catalog end-user rights, which administrators have.";
+const VENDING_PRINCIPAL_PATTERN: &str =
+    "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/*?-]+$";
 
 /// Team vending stacks per `organization.teamAccountStacks` (frozen: changing it moves
 /// vended accounts between stacks).
@@ -860,29 +956,6 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             Fact::AccountFactoryAccess,
             &rules::ACCOUNT_FACTORY_ACCESS,
         )];
-        // The active artifact, looked up again whenever this stack's accounts change (a
-        // property of the lookup that changes with them), so a new account never names an
-        // artifact Control Tower has retired.
-        let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(&path, e))?;
-        let keys: Vec<&str> = accounts
-            .iter()
-            .map(|&i| p.account(i).key.as_str())
-            .collect();
-        t.add_resource(
-            lookup.clone(),
-            Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
-                .prop(
-                    "ServiceToken",
-                    exports::import(p, &ExportKey::AccountFactoryLookup)?,
-                )
-                .prop("ProductName", ct.account_factory_product.as_str())
-                .prop("Purpose", "artifact")
-                .prop(
-                    "Accounts",
-                    format!("{:016x}", crate::common::stable_hash(&keys.join("\n"))),
-                ),
-        )
-        .map_err(|e| bug(&path, e))?;
         for &i in &accounts {
             let a = p.account(i);
             let lid = account_logical_id(a)?;
@@ -894,6 +967,21 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
                 vec![Value::str(format!("{} (", ou.name)), ou_id, Value::str(")")],
             );
             let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
+            // The active artifact when this account is vended, looked up for it alone: its
+            // properties never change, so the lookup runs once, and each account keeps the
+            // artifact it was made with (a later artifact never updates every account of the
+            // stack at once; moving accounts to it is Control Tower's "Update account").
+            let lookup = LogicalId::new(format!("{lid}Artifact")).map_err(|e| bug(&path, e))?;
+            t.add_resource(
+                lookup.clone(),
+                Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+                    .prop(
+                        "ServiceToken",
+                        exports::import(p, &ExportKey::AccountFactoryLookup)?,
+                    )
+                    .prop("ProductName", ct.account_factory_product.as_str()),
+            )
+            .map_err(|e| bug(&path, e))?;
             let r = Resource::new(SC_PROVISIONED_PRODUCT)
                 .prop(
                     "ProductId",

@@ -387,5 +387,13 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         .into_iter()
         .map(|t| Need::new(Fact::PolicyTypeEnabled(t), &rules::POLICY_TYPE_ENABLED))
         .collect();
+    // The builtin region-deny policy exempts Control Tower's roles only in the regions the
+    // config governs: they must be the landing zone's.
+    if p.control_tower.as_ref().is_some_and(|c| c.enabled) {
+        s.requires.push(Need::new(
+            Fact::ControlTowerRegions,
+            &rules::CONTROL_TOWER_REGIONS,
+        ));
+    }
     Ok(vec![s])
 }

@@ -69,6 +69,14 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         ));
     }
     out.steps.push(ManualStep {
+        id: "security-hub-trusted-access".into(),
+        account: AccountRef::Management,
+        reason: "Security Hub's integration with AWS Organizations must be on before a delegated administrator is designated; CloudFormation has no resource type for it.".into(),
+        commands: vec!["aws organizations enable-aws-service-access --service-principal securityhub.amazonaws.com".into()],
+        provides: vec![Fact::TrustedAccess(Service::SecurityHub)],
+        requires: Vec::new(),
+    });
+    out.steps.push(ManualStep {
         id: "security-organization-admin".into(),
         account: AccountRef::Management,
         reason: format!(

@@ -9,18 +9,24 @@ use crate::model::PolicyType;
 use crate::raw::RawBuiltin;
 
 /// Global services whose API calls land in us-east-1 (or are region-less) and must stay
-/// usable when the region-deny policy is in force. This is the usual exemption list from
-/// AWS's own region-deny example.
+/// usable when the region-deny policy is in force: the usual exemption list from AWS's own
+/// region-deny example, with what Control Tower's Region deny control (CT.MULTISERVICE.PV.1)
+/// also allows (Access Analyzer, account, billing, CloudTrail LookupEvents, the S3 bucket reads
+/// SDKs send to us-east-1, tags, notifications, Resource Explorer, Savings Plans).
 const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
     "a4b:*",
+    "access-analyzer:*",
+    "account:*",
     "acm:*",
     "aws-marketplace-management:*",
     "aws-marketplace:*",
     "aws-portal:*",
+    "billing:*",
     "budgets:*",
     "ce:*",
     "chime:*",
     "cloudfront:*",
+    "cloudtrail:LookupEvents",
     "config:*",
     "cur:*",
     "directconnect:*",
@@ -35,6 +41,7 @@ const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
     "kms:*",
     "mobileanalytics:*",
     "networkmanager:*",
+    "notifications:*",
     "organizations:*",
     "pricing:*",
     "route53:*",
@@ -42,14 +49,20 @@ const GLOBAL_SERVICE_ACTIONS: &[&str] = &[
     "route53-recovery-cluster:*",
     "route53-recovery-control-config:*",
     "route53-recovery-readiness:*",
+    "resource-explorer-2:*",
     "s3:GetAccountPublic*",
+    "s3:GetBucketLocation",
+    "s3:GetBucketPolicyStatus",
+    "s3:GetBucketPublicAccessBlock",
     "s3:ListAllMyBuckets",
     "s3:ListMultiRegionAccessPoints",
     "s3:PutAccountPublic*",
+    "savingsplans:*",
     "shield:*",
     "sso:*",
     "sts:*",
     "support:*",
+    "tag:GetResources",
     "trustedadvisor:*",
     "waf-regional:*",
     "waf:*",
@@ -70,12 +83,30 @@ const ORGANIZATIONS_EXEMPT: &[&str] = &[
     "arn:aws:iam::*:role/stacksets-exec-*",
 ];
 
+/// Control Tower's own roles in every governed region (its Region deny control exempts the
+/// same: the Config recorder, the SNS forwarder, the flow-log role, the execution role).
+const CONTROL_TOWER_SERVICE_ROLES: &[&str] = &[
+    "arn:aws:iam::*:role/AWSControlTower*",
+    "arn:aws:iam::*:role/aws-controltower-*",
+    "arn:aws:iam::*:role/stacksets-exec-*",
+];
+
 /// The principals the builtin SCPs exempt: the deployers of member-account stacks.
 pub fn exempt_roles(control_tower: bool) -> &'static [&'static str] {
     if control_tower {
         CONTROL_TOWER_EXEMPT
     } else {
         ORGANIZATIONS_EXEMPT
+    }
+}
+
+/// The principals the region-deny policy exempts: the deployers, and under Control Tower its
+/// service roles, which work in every region the landing zone governs.
+fn region_deny_exempt<'a>(exempt: &'a [&'a str]) -> &'a [&'a str] {
+    if exempt == CONTROL_TOWER_EXEMPT {
+        CONTROL_TOWER_SERVICE_ROLES
+    } else {
+        exempt
     }
 }
 
@@ -108,7 +139,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &[&str]) -> 
                 "Resource": "*",
                 "Condition": {
                     "StringNotEquals": { "aws:RequestedRegion": governed_regions },
-                    "ArnNotLike": { "aws:PrincipalARN": exempt }
+                    "ArnNotLike": { "aws:PrincipalARN": region_deny_exempt(exempt) }
                 }
             }]
         }),

@@ -21,6 +21,9 @@ pub enum ExportKey {
     BlueprintProduct(usize),
     /// The Lambda function that looks up the Account Factory's product and active artifact.
     AccountFactoryLookup,
+    /// The management-account role that provisions accounts (the account-factory stack's
+    /// parameter), which the AFC hub role trusts.
+    VendingPrincipal,
     /// Index into `IdentityCenter::permission_sets`.
     PermissionSetArn(usize),
     /// Index into `IdentityCenter::groups` (platform groups mlz creates).
@@ -71,6 +74,7 @@ impl ExportKey {
             ExportKey::AccountFactoryLookup => {
                 format!("{prefix}-ControlTower-AccountFactoryLookupArn")
             }
+            ExportKey::VendingPrincipal => format!("{prefix}-ControlTower-VendingPrincipalArn"),
             ExportKey::PermissionSetArn(i) => {
                 let name = p
                     .identity_center

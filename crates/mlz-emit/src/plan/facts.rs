@@ -57,6 +57,8 @@ pub enum Fact {
     OuRegistered(OuIdx),
     /// The Control Tower landing zone is set up.
     LandingZone,
+    /// Control Tower's home region and governed regions are the config's.
+    ControlTowerRegions,
     /// An IAM role of this name exists in the account.
     Role {
         account: AccountRef,
@@ -128,6 +130,11 @@ impl Fact {
                 p.ou(*o).path
             ),
             Fact::LandingZone => "the Control Tower landing zone is set up".into(),
+            Fact::ControlTowerRegions => format!(
+                "Control Tower's home region is {} and it governs {}",
+                p.organization.home_region,
+                p.organization.governed_regions.join(", ")
+            ),
             Fact::Role { account: a, name } => {
                 format!("role {name} exists in account {}", account(p, *a))
             }

@@ -197,6 +197,10 @@ fn preconditions(p: &Platform) -> HashMap<Fact, String> {
             "Control Tower's landing zone is set up before mlz's stacks (controlTower.landingZone is not given)".to_owned(),
         );
         pre.insert(
+            Fact::ControlTowerRegions,
+            "the config's homeRegion and governedRegions are the landing zone's home and governed regions (check them in the Control Tower console, Landing zone settings)".to_owned(),
+        );
+        pre.insert(
             Fact::PolicyTypeEnabled("SERVICE_CONTROL_POLICY"),
             "Control Tower enables service control policies when it sets up the landing zone"
                 .to_owned(),

@@ -32,6 +32,13 @@ pub const LANDING_ZONE_FIRST: Rule = Rule {
     hint: "set up the landing zone first, or describe it in controlTower.landingZone",
 };
 
+pub const CONTROL_TOWER_REGIONS: Rule = Rule {
+    id: "control-tower-regions",
+    text: "the Account Factory exists in Control Tower's home region only, and Control Tower's own roles work in every region it governs: the config's home and governed regions must be the landing zone's",
+    source: "Control Tower guide, 'Configure your Control Tower home Region' and 'Govern regions'; the Region deny control (CT.MULTISERVICE.PV.1) exempts Control Tower's roles",
+    hint: "set organization.homeRegion and governedRegions to the landing zone's, or describe the landing zone in controlTower.landingZone",
+};
+
 pub const BASELINE_BEFORE_VENDING: Rule = Rule {
     id: "ou-registered",
     text: "single-account provisioning, update and customisation must target an OU with AWSControlTowerBaseline enabled",
@@ -65,6 +72,13 @@ pub const RAM_ORGANIZATIONS: Rule = Rule {
     id: "ram-organizations",
     text: "AWS RAM shares with OUs or the organisation, and in-organisation shares without invitations, need RAM's sharing with AWS Organizations enabled",
     source: "AWS RAM user guide, 'Enable resource sharing within AWS Organizations'",
+    hint: "this is a bug in mlz: please report it with your config",
+};
+
+pub const SECURITY_HUB_TRUSTED_ACCESS: Rule = Rule {
+    id: "security-hub-trusted-access",
+    text: "the integration between Security Hub and AWS Organizations must be enabled before a delegated Security Hub administrator is designated",
+    source: "CloudFormation reference, AWS::SecurityHub::DelegatedAdmin",
     hint: "this is a bug in mlz: please report it with your config",
 };
 
