@@ -128,7 +128,10 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
                     ),
                     commands: vec!["See docs/unified-studio.md (dynamic project profiles).".into()],
                     provides: Vec::new(),
-                    requires: Vec::new(),
+                    requires: vec![Need::new(
+                        Fact::Deployed(domain_id.clone()),
+                        &rules::OUTPUTS_FIRST,
+                    )],
                 });
             }
         }
@@ -333,10 +336,11 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         )
         .map_err(|e| bug(path, e))?;
     }
-    let mut s = new_stack(p, sid, t);
+    let mut s = new_stack(p, sid.clone(), t);
     s.account = us.account;
     s.parameters = params;
     s.provides = shared;
+    s.provides.push(Fact::Deployed(sid));
     s.limit_hint = "one RAM share per associated account and an id parameter each: CloudFormation allows 200 parameters, so a domain stack holds about 190 associated accounts; associate business-unit accounts, not team accounts";
     Ok(s)
 }

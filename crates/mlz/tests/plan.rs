@@ -459,3 +459,41 @@ fn an_scp_that_denies_the_deployer_fails_generate() {
     assert!(err.contains("[scp-exempts-deployer]"), "{err}");
     assert!(err.contains("NoGuardDutyChanges"), "{err}");
 }
+
+#[test]
+fn account_factory_concurrency_sets_the_lanes() {
+    let limit = |text: &str| -> (u64, u64) {
+        let d = std::env::temp_dir().join(format!("mlz-plan-lanes-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("scratch");
+        fs::write(d.join("platform.yaml"), text).expect("write");
+        let o = Command::new(env!("CARGO_BIN_EXE_mlz"))
+            .args(["generate", "-c", "platform.yaml", "-o", "out"])
+            .current_dir(&d)
+            .output()
+            .expect("run mlz");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let m: serde_json::Value =
+            serde_json::from_slice(&fs::read(d.join("out/manifest.json")).expect("manifest"))
+                .expect("json");
+        let l = &m["limits"][0];
+        assert_eq!(l["resource"], "accountFactory");
+        (
+            l["operations"].as_u64().expect("operations"),
+            l["criticalPath"].as_u64().expect("critical path"),
+        )
+    };
+    let (ops, five) = limit(&reference_text());
+    let (_, one) = limit(&reference_text().replace(
+        "controlTower:\n",
+        "controlTower:\n  accountFactoryConcurrency: 1\n",
+    ));
+    // One lane runs every account operation one after another; five lanes cut the path.
+    assert_eq!(one, ops);
+    assert!(five < ops && five >= ops.div_ceil(5), "{five} of {ops}");
+}
