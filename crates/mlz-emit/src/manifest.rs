@@ -263,12 +263,11 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     let plan = plan::link(p, &stacks, &steps, &files, ext)?;
     let manifest = manifest(p, &stacks, &rendered, &steps, &plan, &documents, opts)?;
     let mut files = BTreeMap::new();
-    let manifest_value = serde_json::to_value(&manifest).unwrap_or_default();
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
     files.insert(
         "README.md".to_owned(),
-        docs::deploy_guide(&manifest_value).into_bytes(),
+        docs::deploy_guide(&manifest).into_bytes(),
     );
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
     let mut seen_docs = BTreeSet::new();
