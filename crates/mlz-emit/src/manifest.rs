@@ -366,7 +366,7 @@ fn dependencies(
 ) -> Vec<DependencyEntry> {
     let mut out: Vec<DependencyEntry> = plan.depends_on[i]
         .iter()
-        .map(|(n, facts)| {
+        .map(|(n, needs)| {
             let (template, step) = match n {
                 NodeRef::Stack(j) => (Some(files[*j].clone()), None),
                 NodeRef::Step(j) => (None, Some(steps[*j].id.clone())),
@@ -374,7 +374,10 @@ fn dependencies(
             DependencyEntry {
                 template,
                 step,
-                facts: facts.iter().map(|f| f.describe(p, ext)).collect(),
+                facts: needs
+                    .iter()
+                    .map(|&k| plan.needs[i][k as usize].fact.describe(p, ext))
+                    .collect(),
             }
         })
         .collect();

@@ -126,8 +126,11 @@ pub struct LimitReport {
 /// and its deployer.
 #[derive(Debug)]
 pub struct Plan {
-    /// Stacks then steps: node `i < stacks` is stack `i`.
-    pub depends_on: Vec<BTreeMap<NodeRef, Vec<Fact>>>,
+    /// Stacks then steps: node `i < stacks` is stack `i`. Per node, the nodes it waits for,
+    /// each with the indices (into `needs[i]`) of the facts it needs from it.
+    pub depends_on: Vec<BTreeMap<NodeRef, Vec<u32>>>,
+    /// Every need of every node, the implicit ones included.
+    pub needs: Vec<Vec<Need>>,
     pub wave_of: Vec<usize>,
     pub waves: Vec<Vec<NodeRef>>,
     pub deploy_as: Vec<DeployAs>,
@@ -419,10 +422,14 @@ pub fn link(
     }
     let assumed = preconditions(p);
     let mut used_pre: BTreeMap<Fact, String> = BTreeMap::new();
-    let mut depends_on: Vec<BTreeMap<NodeRef, Vec<Fact>>> = vec![BTreeMap::new(); n];
+    let mut depends_on: Vec<BTreeMap<NodeRef, Vec<u32>>> = vec![BTreeMap::new(); n];
     let mut deps_idx: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-    let mut resolve = |i: usize, needs: Vec<Need>, errs: &mut Vec<EmitError>| {
-        for need in needs {
+    let mut all_needs: Vec<Vec<Need>> = Vec::with_capacity(n);
+    let mut resolve = |i: usize, mut needs: Vec<Need>, errs: &mut Vec<EmitError>| {
+        // The same need twice (two products of one launch role) is one need.
+        needs.sort_by(|a, b| a.fact.cmp(&b.fact));
+        needs.dedup_by(|a, b| a.fact == b.fact);
+        for (k, need) in needs.iter().enumerate() {
             match providers.get(&need.fact) {
                 Some(list) => {
                     for &j in list {
@@ -433,10 +440,7 @@ pub fn link(
                             } else {
                                 NodeRef::Step(j - n_stacks)
                             };
-                            depends_on[i]
-                                .entry(node)
-                                .or_default()
-                                .push(need.fact.clone());
+                            depends_on[i].entry(node).or_default().push(k as u32);
                         }
                     }
                 }
@@ -444,15 +448,19 @@ pub fn link(
                     Some(why) => {
                         used_pre.insert(need.fact.clone(), why.clone());
                     }
-                    None => errs.push(missing(p, &name_of(i), &need, &export_anywhere, files, ext)),
+                    None => errs.push(missing(p, &name_of(i), need, &export_anywhere, files, ext)),
                 },
             }
         }
+        all_needs.push(needs);
     };
     for (i, s) in stacks.iter().enumerate() {
         match needs_of(p, s, &deploy_as[i]) {
             Ok(needs) => resolve(i, needs, &mut errs),
-            Err(e) => errs.push(e),
+            Err(e) => {
+                errs.push(e);
+                resolve(i, Vec::new(), &mut errs);
+            }
         }
     }
     for (j, st) in steps.iter().enumerate() {
@@ -465,12 +473,6 @@ pub fn link(
         }
         resolve(n_stacks + j, needs, &mut errs);
     }
-    for d in depends_on.iter_mut() {
-        for facts in d.values_mut() {
-            facts.sort();
-            facts.dedup();
-        }
-    }
     scp::check(p, stacks, &deploy_as, files, &mut errs);
     check_stack_sets(p, stacks, files, &mut errs);
     if !errs.is_empty() {
@@ -482,6 +484,7 @@ pub fn link(
     };
     let plan_stub = Plan {
         depends_on: Vec::new(),
+        needs: Vec::new(),
         wave_of: Vec::new(),
         waves: Vec::new(),
         deploy_as: Vec::new(),
@@ -496,6 +499,7 @@ pub fn link(
         .collect();
     Ok(Plan {
         depends_on,
+        needs: all_needs,
         wave_of,
         waves,
         deploy_as,
