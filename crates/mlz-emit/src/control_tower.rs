@@ -451,6 +451,21 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         value: None,
         from_export: None,
     });
+    // The AFC guide trusts the principal that applies blueprints in the Control Tower
+    // console; that is a person's role, which need not be the pipeline's.
+    let console = LogicalId::new("BlueprintPrincipalArn").map_err(|e| bug(&rpath, e))?;
+    let mut cp = mlz_cfn::Parameter::string(BLUEPRINT_PRINCIPAL_DESCRIPTION);
+    cp.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
+    cp.constraint_description =
+        Some("an IAM role ARN of the management account; * and ? allowed".into());
+    rt.add_parameter(console.clone(), cp)
+        .map_err(|e| bug(&rpath, e))?;
+    rparams.push(StackParam {
+        name: console.to_string(),
+        description: BLUEPRINT_PRINCIPAL_DESCRIPTION.into(),
+        value: None,
+        from_export: None,
+    });
     let role = Resource::new(IAM_ROLE)
         .prop("RoleName", BLUEPRINT_ACCESS_ROLE)
         .prop("Description", "Lets Control Tower (AFC) read the blueprints in this hub account and share them with new accounts.")
@@ -479,7 +494,13 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
                                 "Condition",
                                 Value::map([(
                                     "ArnLike",
-                                    Value::map([("aws:PrincipalArn", Value::Ref(vending.clone()))]),
+                                    Value::map([(
+                                        "aws:PrincipalArn",
+                                        Value::List(vec![
+                                            Value::Ref(vending.clone()),
+                                            Value::Ref(console.clone()),
+                                        ]),
+                                    )]),
                                 )]),
                             ),
                         ]),
@@ -519,15 +540,58 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         &mut params,
     )?;
     let set_id = LogicalId::new("BlueprintAccessStackSet").map_err(|e| bug(&hpath, e))?;
-    // The holder runs in the management account: its own id is the management account's;
-    // the vending principal is the account-factory stack's export.
-    let mut parameters = vec![Value::map([
-        ("ParameterKey", Value::str("VendingPrincipalArn")),
-        (
-            "ParameterValue",
-            exports::import(p, &ExportKey::VendingPrincipal)?,
-        ),
-    ])];
+    // The holder runs in the management account: its own id is the management account's.
+    // The vending principal is the account-factory stack's parameter, taken from its export
+    // as a parameter here (not an import, which would lock the export against change); the
+    // console principal is this stack's own parameter.
+    let principal_param = |t: &mut Template,
+                           params: &mut Vec<StackParam>,
+                           id: &LogicalId,
+                           description: &str,
+                           export: Option<ExportRef>|
+     -> Result<Value, EmitError> {
+        let mut prm = mlz_cfn::Parameter::string(description);
+        prm.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
+        prm.constraint_description =
+            Some("an IAM role ARN of the management account; * and ? allowed".into());
+        t.add_parameter(id.clone(), prm)
+            .map_err(|e| bug(&hpath, e))?;
+        params.push(StackParam {
+            name: id.to_string(),
+            description: description.into(),
+            value: None,
+            from_export: export,
+        });
+        Ok(Value::Ref(id.clone()))
+    };
+    let vending_value = principal_param(
+        &mut t,
+        &mut params,
+        &vending,
+        VENDING_PRINCIPAL_DESCRIPTION,
+        Some(ExportRef {
+            key: ExportKey::VendingPrincipal,
+            account: AccountRef::Management,
+            region: p.organization.home_region.clone(),
+        }),
+    )?;
+    let console_value = principal_param(
+        &mut t,
+        &mut params,
+        &console,
+        BLUEPRINT_PRINCIPAL_DESCRIPTION,
+        None,
+    )?;
+    let mut parameters = vec![
+        Value::map([
+            ("ParameterKey", Value::str("VendingPrincipalArn")),
+            ("ParameterValue", vending_value),
+        ]),
+        Value::map([
+            ("ParameterKey", Value::str("BlueprintPrincipalArn")),
+            ("ParameterValue", console_value),
+        ]),
+    ];
     if rparams.iter().any(|x| x.name == "ManagementAccountId") {
         parameters.push(Value::map([
             ("ParameterKey", Value::str("ManagementAccountId")),
@@ -856,7 +920,8 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
 
-const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio and may assume the AFC hub role; it also needs organizations:CreateAccount and Service Catalog end-user rights, which administrators have.";
+const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio; it also needs organizations:CreateAccount, organizations:DescribeCreateAccountStatus and Service Catalog end-user rights, which administrators have.";
+const BLUEPRINT_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role people use in the Control Tower console to create or update accounts with an AFC blueprint, usually the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*): the AFC hub role trusts it.";
 const VENDING_PRINCIPAL_PATTERN: &str =
     "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/*?-]+$";
 
@@ -956,6 +1021,40 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             Fact::AccountFactoryAccess,
             &rules::ACCOUNT_FACTORY_ACCESS,
         )];
+        // The active artifact, looked up again whenever anything of this stack's accounts
+        // changes (a property of the lookup hashes them all), never by name. An update of the
+        // stack after Control Tower replaced the artifact (a landing-zone update) so moves every
+        // account of the stack to the active one, one after another along the chain: the
+        // account update Control Tower asks for then anyway, and the only artifact an update
+        // may name (Service Catalog refuses inactive ones). A rollback looks up again and
+        // gets the active artifact, never a retired one.
+        let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(&path, e))?;
+        let mut spec = String::new();
+        for &i in &accounts {
+            let a = p.account(i);
+            spec.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{:?}\n",
+                a.key,
+                a.name,
+                a.email,
+                p.ou(a.ou).path,
+                a.blueprint
+            ));
+        }
+        t.add_resource(
+            lookup.clone(),
+            Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+                .prop(
+                    "ServiceToken",
+                    exports::import(p, &ExportKey::AccountFactoryLookup)?,
+                )
+                .prop("ProductName", ct.account_factory_product.as_str())
+                .prop(
+                    "Accounts",
+                    format!("{:016x}", crate::common::stable_hash(&spec)),
+                ),
+        )
+        .map_err(|e| bug(&path, e))?;
         for &i in &accounts {
             let a = p.account(i);
             let lid = account_logical_id(a)?;
@@ -967,21 +1066,6 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
                 vec![Value::str(format!("{} (", ou.name)), ou_id, Value::str(")")],
             );
             let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
-            // The active artifact when this account is vended, looked up for it alone: its
-            // properties never change, so the lookup runs once, and each account keeps the
-            // artifact it was made with (a later artifact never updates every account of the
-            // stack at once; moving accounts to it is Control Tower's "Update account").
-            let lookup = LogicalId::new(format!("{lid}Artifact")).map_err(|e| bug(&path, e))?;
-            t.add_resource(
-                lookup.clone(),
-                Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
-                    .prop(
-                        "ServiceToken",
-                        exports::import(p, &ExportKey::AccountFactoryLookup)?,
-                    )
-                    .prop("ProductName", ct.account_factory_product.as_str()),
-            )
-            .map_err(|e| bug(&path, e))?;
             let r = Resource::new(SC_PROVISIONED_PRODUCT)
                 .prop(
                     "ProductId",

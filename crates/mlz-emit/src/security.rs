@@ -141,6 +141,10 @@ fn delegated_admin(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
             &rules::ACCOUNT_FIRST,
         ));
     }
+    st.requires.push(Need::new(
+        Fact::TrustedAccess(Service::SecurityHub),
+        &rules::SECURITY_HUB_TRUSTED_ACCESS,
+    ));
     Ok(st)
 }
 

@@ -86,8 +86,10 @@ const ORGANIZATIONS_EXEMPT: &[&str] = &[
 /// Control Tower's own roles in every governed region (its Region deny control exempts the
 /// same: the Config recorder, the SNS forwarder, the flow-log role, the execution role).
 const CONTROL_TOWER_SERVICE_ROLES: &[&str] = &[
-    "arn:aws:iam::*:role/AWSControlTower*",
-    "arn:aws:iam::*:role/aws-controltower-*",
+    "arn:aws:iam::*:role/AWSControlTowerExecution",
+    "arn:aws:iam::*:role/aws-controltower-ConfigRecorderRole",
+    "arn:aws:iam::*:role/aws-controltower-ForwardSnsNotificationRole",
+    "arn:aws:iam::*:role/AWSControlTower_VPCFlowLogsRole",
     "arn:aws:iam::*:role/stacksets-exec-*",
 ];
 

@@ -248,3 +248,25 @@ fn no_emitter_builds_another_areas_export_path_or_role_name() {
         }
     }
 }
+
+#[test]
+fn every_rule_is_needed_somewhere() {
+    // A rule nobody cites is a precondition nobody enforces.
+    let rules =
+        fs::read_to_string(root().join("crates/mlz-emit/src/plan/rules.rs")).expect("rules");
+    let code: String = sources("mlz-emit")
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("plan/rules.rs"))
+        .map(|(_, t)| t)
+        .collect();
+    for line in rules.lines() {
+        let Some(rest) = line.strip_prefix("pub const ") else {
+            continue;
+        };
+        let name = rest.split(':').next().unwrap_or_default();
+        assert!(
+            code.contains(&format!("rules::{name}")),
+            "rule {name} is defined but no emitter or check uses it"
+        );
+    }
+}
