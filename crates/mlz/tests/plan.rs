@@ -541,3 +541,67 @@ fn every_fact_a_step_provides_is_needed_by_someone() {
         }
     }
 }
+
+fn reference_manifest() -> serde_json::Value {
+    let text = fs::read_to_string(fixtures().join("reference/expected/manifest.json"))
+        .expect("golden manifest");
+    serde_json::from_str(&text).expect("json")
+}
+
+#[test]
+fn every_template_with_iam_resources_lists_its_capability() {
+    let m = reference_manifest();
+    let mut checked = 0;
+    for t in m["templates"].as_array().expect("templates") {
+        let path = t["path"].as_str().expect("path");
+        let text =
+            fs::read_to_string(fixtures().join("reference/expected").join(path)).expect("template");
+        let caps: Vec<&str> = t["capabilities"]
+            .as_array()
+            .expect("capabilities")
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        if text.contains("Type: AWS::IAM::") {
+            checked += 1;
+            let named = text.lines().any(|l| {
+                let l = l.trim_start();
+                ["RoleName:", "ManagedPolicyName:", "InstanceProfileName:"]
+                    .iter()
+                    .any(|n| l.starts_with(n))
+            });
+            let want = if named {
+                "CAPABILITY_NAMED_IAM"
+            } else {
+                "CAPABILITY_IAM"
+            };
+            assert!(caps.contains(&want), "{path} needs {want}, lists {caps:?}");
+        } else {
+            assert!(
+                caps.is_empty(),
+                "{path} lists {caps:?} without IAM resources"
+            );
+        }
+    }
+    assert!(checked >= 10, "only {checked} templates with IAM resources");
+}
+
+#[test]
+fn the_builtin_scps_exempt_every_member_account_deployer() {
+    let m = reference_manifest();
+    let policies =
+        fs::read_to_string(fixtures().join("reference/expected/organizations/policies.yaml"))
+            .expect("policies");
+    for t in m["templates"].as_array().expect("templates") {
+        if t["kind"] != "stack" || t["account"]["role"] == "management" {
+            continue;
+        }
+        let who = t["deployAs"]["principal"].as_str().expect("principal");
+        assert_eq!(who, "AWSControlTowerExecution", "{}", t["path"]);
+        assert!(
+            policies.contains(&format!("arn:aws:iam::*:role/{who}")),
+            "{} deploys as {who}, which the builtin SCPs do not exempt",
+            t["path"]
+        );
+    }
+}
