@@ -121,6 +121,99 @@ pub fn require_stack_sets(out: &mut crate::stack::Emitted) {
     });
 }
 
+/// The function behind a custom resource: a log group (`<name>Logs`), a role (`<name>Role`)
+/// that Lambda assumes, allowed `statements` and writing to its own log group, and the
+/// function (`<name>Function`, or `function_id`) running `code` (Python, inline). Returns the
+/// function's logical id.
+pub struct CustomFunction<'a> {
+    pub name: &'a str,
+    pub function_id: Option<&'a str>,
+    pub role_description: &'a str,
+    pub policy_name: &'a str,
+    pub statements: Vec<Value>,
+    pub description: &'a str,
+    pub timeout: i64,
+    pub reserved_concurrency: Option<i64>,
+    pub code: &'a str,
+}
+
+pub fn custom_function(
+    t: &mut Template,
+    f: CustomFunction<'_>,
+    path: &str,
+) -> Result<LogicalId, EmitError> {
+    let id = |suffix: &str| LogicalId::new(format!("{}{suffix}", f.name)).map_err(|e| bug(path, e));
+    let logs = id("Logs")?;
+    t.add_resource(logs.clone(), log_group())
+        .map_err(|e| bug(path, e))?;
+    let role = id("Role")?;
+    let mut statements = f.statements;
+    statements.push(Value::map([
+        ("Effect", Value::str("Allow")),
+        (
+            "Action",
+            Value::list_of_str(["logs:CreateLogStream", "logs:PutLogEvents"]),
+        ),
+        ("Resource", Value::GetAtt(logs.clone(), "Arn".into())),
+    ]));
+    let lambda_trust = Value::map([
+        ("Version", Value::str("2012-10-17")),
+        (
+            "Statement",
+            Value::List(vec![Value::map([
+                ("Effect", Value::str("Allow")),
+                (
+                    "Principal",
+                    Value::map([("Service", Value::str("lambda.amazonaws.com"))]),
+                ),
+                ("Action", Value::str("sts:AssumeRole")),
+            ])]),
+        ),
+    ]);
+    t.add_resource(
+        role.clone(),
+        Resource::new(crate::types::IAM_ROLE)
+            .prop("Description", f.role_description)
+            .prop("AssumeRolePolicyDocument", lambda_trust)
+            .prop(
+                "Policies",
+                Value::List(vec![Value::map([
+                    ("PolicyName", Value::str(f.policy_name)),
+                    (
+                        "PolicyDocument",
+                        Value::map([
+                            ("Version", Value::str("2012-10-17")),
+                            ("Statement", Value::List(statements)),
+                        ]),
+                    ),
+                ])]),
+            ),
+    )
+    .map_err(|e| bug(path, e))?;
+    let function = match f.function_id {
+        Some(fid) => LogicalId::new(fid).map_err(|e| bug(path, e))?,
+        None => id("Function")?,
+    };
+    let mut r = Resource::new(crate::types::LAMBDA_FUNCTION)
+        .prop("Description", f.description)
+        .prop("Runtime", "python3.13")
+        .prop("Handler", "index.handler")
+        .prop("Timeout", Value::Int(f.timeout));
+    if let Some(n) = f.reserved_concurrency {
+        r = r.prop("ReservedConcurrentExecutions", Value::Int(n));
+    }
+    r = r
+        .prop("Role", Value::GetAtt(role, "Arn".into()))
+        .prop(
+            "LoggingConfig",
+            Value::map([("LogGroup", Value::Ref(logs))]),
+        )
+        .prop("Code", Value::map([("ZipFile", Value::str(f.code))]));
+    t.add_resource(function.clone(), r)
+        .map_err(|e| bug(path, e))?;
+    Ok(function)
+}
+
 /// An emitter's result: every error it collected, or none.
 pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
     if errs.is_empty() {

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::common::{
     account_logical_id, account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain,
-    chain_lanes, content_version, log_group, new_stack, ou_arn_ident, ou_ident, slug, template_url,
-    use_ident, Ident,
+    chain_lanes, content_version, custom_function, new_stack, ou_arn_ident, ou_ident, slug,
+    template_url, use_ident, CustomFunction, Ident,
 };
 use crate::plan::{
     exports, lanes, rules, Area, ExportKey, ExportRef, Fact, Limited, Need, StackId,
@@ -25,9 +25,8 @@ use crate::stack::{
 };
 use crate::types::{
     CFN_STACK_SET, CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE,
-    CUSTOM_ACCOUNT_FACTORY_ARTIFACT, IAM_ROLE, LAMBDA_FUNCTION, SC_PORTFOLIO,
-    SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT,
-    SC_PROVISIONED_PRODUCT,
+    CUSTOM_ACCOUNT_FACTORY_ARTIFACT, IAM_ROLE, SC_PORTFOLIO, SC_PORTFOLIO_PRINCIPAL,
+    SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
@@ -285,10 +284,6 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
 
 fn account_name(p: &Platform, i: AccountIdx) -> String {
     p.account(i).name.clone()
-}
-
-fn role_policy(statements: serde_json::Value) -> Value {
-    Value::from_json(&json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
 fn blueprint_hub(
@@ -715,73 +710,35 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
         "{}: the Account Factory lookup (product, active provisioning artifact, portfolio) and the vending principal's access to its portfolio. Deploy in the management account, home region.",
         p.organization.name
     ));
-    let logs = LogicalId::new("AccountFactoryLookupLogs").map_err(|e| bug(path, e))?;
-    t.add_resource(logs.clone(), log_group())
-        .map_err(|e| bug(path, e))?;
-    let role = LogicalId::new("AccountFactoryLookupRole").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        role.clone(),
-        Resource::new(IAM_ROLE)
-            .prop("Description", "Reads the Account Factory product, its artifacts and its portfolio; nothing else.")
-            .prop(
-                "AssumeRolePolicyDocument",
-                role_policy(json!([{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }])),
-            )
-            .prop(
-                "Policies",
-                Value::List(vec![Value::map([
-                    ("PolicyName", Value::str("read-account-factory")),
-                    (
-                        "PolicyDocument",
-                        Value::map([
-                            ("Version", Value::str("2012-10-17")),
-                            (
-                                "Statement",
-                                Value::List(vec![
-                                    Value::map([
-                                        ("Effect", Value::str("Allow")),
-                                        (
-                                            "Action",
-                                            Value::list_of_str([
-                                                "servicecatalog:DescribeProductAsAdmin",
-                                                "servicecatalog:DescribeProvisioningArtifact",
-                                                "servicecatalog:ListPortfoliosForProduct",
-                                            ]),
-                                        ),
-                                        (
-                                            "Resource",
-                                            Value::Sub("arn:${AWS::Partition}:catalog:${AWS::Region}:${AWS::AccountId}:product/*".into()),
-                                        ),
-                                    ]),
-                                    Value::map([
-                                        ("Effect", Value::str("Allow")),
-                                        ("Action", Value::list_of_str(["logs:CreateLogStream", "logs:PutLogEvents"])),
-                                        ("Resource", Value::GetAtt(logs.clone(), "Arn".into())),
-                                    ]),
-                                ]),
-                            ),
-                        ]),
-                    ),
-                ])]),
-            ),
-    )
-    .map_err(|e| bug(path, e))?;
-    let function = LogicalId::new("AccountFactoryLookup").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        function.clone(),
-        Resource::new(LAMBDA_FUNCTION)
-            .prop(
-                "Description",
-                "Returns the Account Factory's product id, active provisioning artifact id and portfolio id, found as AFT finds them.",
-            )
-            .prop("Runtime", "python3.13")
-            .prop("Handler", "index.handler")
-            .prop("Timeout", Value::Int(60))
-            .prop("Role", Value::GetAtt(role, "Arn".into()))
-            .prop("LoggingConfig", Value::map([("LogGroup", Value::Ref(logs))]))
-            .prop("Code", Value::map([("ZipFile", Value::str(ACCOUNT_FACTORY_LOOKUP_CODE))])),
-    )
-    .map_err(|e| bug(path, e))?;
+    let function = custom_function(
+        &mut t,
+        CustomFunction {
+            name: "AccountFactoryLookup",
+            function_id: Some("AccountFactoryLookup"),
+            role_description: "Reads the Account Factory product, its artifacts and its portfolio; nothing else.",
+            policy_name: "read-account-factory",
+            statements: vec![Value::map([
+                ("Effect", Value::str("Allow")),
+                (
+                    "Action",
+                    Value::list_of_str([
+                        "servicecatalog:DescribeProductAsAdmin",
+                        "servicecatalog:DescribeProvisioningArtifact",
+                        "servicecatalog:ListPortfoliosForProduct",
+                    ]),
+                ),
+                (
+                    "Resource",
+                    Value::Sub("arn:${AWS::Partition}:catalog:${AWS::Region}:${AWS::AccountId}:product/*".into()),
+                ),
+            ])],
+            description: "Returns the Account Factory's product id, active provisioning artifact id and portfolio id, found as AFT finds them.",
+            timeout: 60,
+            reserved_concurrency: None,
+            code: ACCOUNT_FACTORY_LOOKUP_CODE,
+        },
+        path,
+    )?;
     let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(path, e))?;
     t.add_resource(
         lookup.clone(),

@@ -17,14 +17,14 @@ use serde_json::json;
 
 use crate::common::{
     account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, chain, content_version,
-    log_group, new_stack, ou_ident, ou_ident_in, template_url, use_ident,
+    custom_function, new_stack, ou_ident, ou_ident_in, template_url, use_ident, CustomFunction,
 };
 use crate::plan::{rules, Area, Fact, Need, Service, StackId};
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload};
 use crate::types::{
-    CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, LAMBDA_FUNCTION, SC_LAUNCH_ROLE_CONSTRAINT,
-    SC_PORTFOLIO, SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT,
-    SC_TAG_OPTION, SC_TAG_OPTION_ASSOCIATION,
+    CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, SC_LAUNCH_ROLE_CONSTRAINT, SC_PORTFOLIO,
+    SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_TAG_OPTION,
+    SC_TAG_OPTION_ASSOCIATION,
 };
 use crate::EmitError;
 
@@ -410,78 +410,39 @@ fn organization_shares(
     params: &mut Vec<StackParam>,
     path: &str,
 ) -> Result<(), EmitError> {
-    let log_group_id = LogicalId::new("OrganizationShareLogs").map_err(|e| bug(path, e))?;
-    t.add_resource(log_group_id.clone(), log_group())
-        .map_err(|e| bug(path, e))?;
-    let log_group = log_group_id;
-    let role = LogicalId::new("OrganizationShareRole").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        role.clone(),
-        Resource::new(IAM_ROLE)
-            .prop("Description", "Shares this portfolio with OUs; nothing else.")
-            .prop(
-                "AssumeRolePolicyDocument",
-                j(json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "lambda.amazonaws.com" }, "Action": "sts:AssumeRole" }] })),
-            )
-            .prop(
-                "Policies",
-                Value::List(vec![Value::map([
-                    ("PolicyName", Value::str("share-portfolio")),
-                    (
-                        "PolicyDocument",
-                        Value::map([
-                            ("Version", Value::str("2012-10-17")),
-                            (
-                                "Statement",
-                                Value::List(vec![
-                                    Value::map([
-                                        ("Effect", Value::str("Allow")),
-                                        (
-                                            "Action",
-                                            Value::list_of_str([
-                                                "servicecatalog:CreatePortfolioShare",
-                                                "servicecatalog:DeletePortfolioShare",
-                                                "servicecatalog:UpdatePortfolioShare",
-                                                "servicecatalog:DescribePortfolioShareStatus",
-                                            ]),
-                                        ),
-                                        ("Resource", Value::str("*")),
-                                    ]),
-                                    Value::map([
-                                        ("Effect", Value::str("Allow")),
-                                        ("Action", Value::list_of_str(["organizations:DescribeOrganization", "organizations:DescribeOrganizationalUnit"])),
-                                        ("Resource", Value::str("*")),
-                                    ]),
-                                    Value::map([
-                                        ("Effect", Value::str("Allow")),
-                                        ("Action", Value::list_of_str(["logs:CreateLogStream", "logs:PutLogEvents"])),
-                                        ("Resource", Value::GetAtt(log_group.clone(), "Arn".into())),
-                                    ]),
-                                ]),
-                            ),
-                        ]),
-                    ),
-                ])]),
-            ),
-    )
-    .map_err(|e| bug(path, e))?;
-    let function = LogicalId::new("OrganizationShareFunction").map_err(|e| bug(path, e))?;
-    t.add_resource(
-        function.clone(),
-        Resource::new(LAMBDA_FUNCTION)
-            .prop(
-                "Description",
-                "CloudFormation's PortfolioShare takes account ids only: this shares the portfolio with an OU (organization node), with its tag options and principals.",
-            )
-            .prop("Runtime", "python3.13")
-            .prop("Handler", "index.handler")
-            .prop("Timeout", Value::Int(600))
-            .prop("ReservedConcurrentExecutions", Value::Int(1))
-            .prop("Role", Value::GetAtt(role.clone(), "Arn".into()))
-            .prop("LoggingConfig", Value::map([("LogGroup", Value::Ref(log_group))]))
-            .prop("Code", Value::map([("ZipFile", Value::str(ORGANIZATION_SHARE_CODE))])),
-    )
-    .map_err(|e| bug(path, e))?;
+    let statement = |actions: &[&str]| {
+        Value::map([
+            ("Effect", Value::str("Allow")),
+            ("Action", Value::list_of_str(actions.iter().copied())),
+            ("Resource", Value::str("*")),
+        ])
+    };
+    let function = custom_function(
+        t,
+        CustomFunction {
+            name: "OrganizationShare",
+            function_id: None,
+            role_description: "Shares this portfolio with OUs; nothing else.",
+            policy_name: "share-portfolio",
+            statements: vec![
+                statement(&[
+                    "servicecatalog:CreatePortfolioShare",
+                    "servicecatalog:DeletePortfolioShare",
+                    "servicecatalog:UpdatePortfolioShare",
+                    "servicecatalog:DescribePortfolioShareStatus",
+                ]),
+                statement(&[
+                    "organizations:DescribeOrganization",
+                    "organizations:DescribeOrganizationalUnit",
+                ]),
+            ],
+            description: "CloudFormation's PortfolioShare takes account ids only: this shares the portfolio with an OU (organization node), with its tag options and principals.",
+            timeout: 600,
+            reserved_concurrency: Some(1),
+            code: ORGANIZATION_SHARE_CODE,
+        },
+        path,
+    )?;
     let mut previous: Option<LogicalId> = None;
     for &ou in &pf.share_ous {
         let ou_name = &p.ou(ou).name;
