@@ -123,6 +123,15 @@ fn landing_zone() {
         .any(|s| s.provides.contains(&Fact::LandingZone)));
     drop_fact(&mut e, |f| *f != Fact::LandingZone);
     fails(&p, e, "control-tower/governance", "landing-zone");
+    // The landing zone stack also says which regions Control Tower governs.
+    let mut e = emitted(&p);
+    drop_fact(&mut e, |f| *f != Fact::ControlTowerRegions);
+    fails(
+        &p,
+        e,
+        "control-tower/account-factory",
+        "control-tower-regions",
+    );
     let p = load("reference");
     let out = mlz_emit::generate_from(&p, emitted(&p), Options::default()).expect("links");
     let m: serde_json::Value =

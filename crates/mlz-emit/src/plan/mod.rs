@@ -474,7 +474,7 @@ pub fn link(
         resolve(n_stacks + j, needs, &mut errs);
     }
     scp::check(p, stacks, &deploy_as, files, &mut errs);
-    check_stack_sets(p, stacks, files, &mut errs);
+    check_stack_sets(stacks, files, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -657,7 +657,7 @@ fn critical_paths(
 }
 
 /// A StackSet's template must get the capabilities it needs from the StackSet resource.
-fn check_stack_sets(p: &Platform, stacks: &[Stack], files: &[String], errs: &mut Vec<EmitError>) {
+fn check_stack_sets(stacks: &[Stack], files: &[String], errs: &mut Vec<EmitError>) {
     let by_id: HashMap<&StackId, usize> =
         stacks.iter().enumerate().map(|(i, s)| (&s.id, i)).collect();
     for (i, s) in stacks.iter().enumerate() {
@@ -696,7 +696,6 @@ fn check_stack_sets(p: &Platform, stacks: &[Stack], files: &[String], errs: &mut
                 });
             }
         }
-        let _ = p;
     }
 }
 

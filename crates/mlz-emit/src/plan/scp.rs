@@ -116,7 +116,6 @@ struct Deny<'a> {
 }
 
 fn denies<'a>(name: &'a str, doc: &'a serde_json::Value) -> Vec<Deny<'a>> {
-    let _ = name;
     let statements: Vec<&serde_json::Value> = match &doc["Statement"] {
         serde_json::Value::Array(a) => a.iter().collect(),
         s @ serde_json::Value::Object(_) => vec![s],
