@@ -425,7 +425,10 @@ pub fn link(
     let mut depends_on: Vec<BTreeMap<NodeRef, Vec<u32>>> = vec![BTreeMap::new(); n];
     let mut deps_idx: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     let mut all_needs: Vec<Vec<Need>> = Vec::with_capacity(n);
-    let mut resolve = |i: usize, mut needs: Vec<Need>, errs: &mut Vec<EmitError>| {
+    // One error per missing fact and rule, naming every node that needs it.
+    #[allow(clippy::type_complexity)]
+    let mut unmet: BTreeMap<(Fact, &'static str), (&'static Rule, Vec<usize>)> = BTreeMap::new();
+    let mut resolve = |i: usize, mut needs: Vec<Need>| {
         // The same need twice (two products of one launch role) is one need.
         needs.sort_by(|a, b| a.fact.cmp(&b.fact));
         needs.dedup_by(|a, b| a.fact == b.fact);
@@ -448,7 +451,11 @@ pub fn link(
                     Some(why) => {
                         used_pre.insert(need.fact.clone(), why.clone());
                     }
-                    None => errs.push(missing(p, &name_of(i), need, &export_anywhere, files, ext)),
+                    None => unmet
+                        .entry((need.fact.clone(), need.rule.id))
+                        .or_insert_with(|| (need.rule, Vec::new()))
+                        .1
+                        .push(i),
                 },
             }
         }
@@ -456,10 +463,10 @@ pub fn link(
     };
     for (i, s) in stacks.iter().enumerate() {
         match needs_of(p, s, &deploy_as[i]) {
-            Ok(needs) => resolve(i, needs, &mut errs),
+            Ok(needs) => resolve(i, needs),
             Err(e) => {
                 errs.push(e);
-                resolve(i, Vec::new(), &mut errs);
+                resolve(i, Vec::new());
             }
         }
     }
@@ -471,7 +478,19 @@ pub fn link(
                 &rules::ACCOUNT_FIRST,
             ));
         }
-        resolve(n_stacks + j, needs, &mut errs);
+        resolve(n_stacks + j, needs);
+    }
+    for ((fact, _), (rule, nodes)) in &unmet {
+        let names: Vec<String> = nodes.iter().map(|&i| name_of(i)).collect();
+        errs.push(missing(
+            p,
+            &names.join(", "),
+            fact,
+            rule,
+            &export_anywhere,
+            files,
+            ext,
+        ));
     }
     scp::check(p, stacks, &deploy_as, files, &mut errs);
     check_stack_sets(stacks, files, &mut errs);
@@ -515,19 +534,20 @@ pub fn link(
 fn missing(
     p: &Platform,
     node: &str,
-    need: &Need,
+    fact: &Fact,
+    rule: &Rule,
     export_anywhere: &HashMap<String, usize>,
     files: &[String],
     ext: &str,
 ) -> EmitError {
     let mut message = format!(
         "requires that {}, but nothing provides it [{}]: {} (source: {})",
-        need.fact.describe(p, ext),
-        need.rule.id,
-        need.rule.text,
-        need.rule.source
+        fact.describe(p, ext),
+        rule.id,
+        rule.text,
+        rule.source
     );
-    if let Fact::Export { name, .. } = &need.fact {
+    if let Fact::Export { name, .. } = fact {
         if let Some(&j) = export_anywhere.get(name) {
             message.push_str(&format!(
                 "; {} exports it in another account or region",
@@ -538,7 +558,7 @@ fn missing(
     EmitError {
         template: node.to_owned(),
         message,
-        hint: Some(need.rule.hint.to_owned()),
+        hint: Some(rule.hint.to_owned()),
     }
 }
 
