@@ -974,10 +974,18 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         let mut params = Vec::new();
         let mut order = Vec::new();
         let mut provides = Vec::new();
-        let mut requires = vec![need(
-            Fact::AccountFactoryAccess,
-            &rules::ACCOUNT_FACTORY_ACCESS,
-        )];
+        let mut requires = vec![
+            need(Fact::AccountFactoryAccess, &rules::ACCOUNT_FACTORY_ACCESS),
+            // The lookup of the active artifact (imported below).
+            need(
+                Fact::Export {
+                    name: ExportKey::AccountFactoryLookup.name(p)?,
+                    account: AccountRef::Management,
+                    region: p.organization.home_region.clone(),
+                },
+                &rules::ACCOUNT_FACTORY_ARTIFACT,
+            ),
+        ];
         // The active artifact, looked up again whenever anything of this stack's accounts
         // changes (a property of the lookup hashes them all), never by name. An update of the
         // stack after Control Tower replaced the artifact (a landing-zone update) so moves every
