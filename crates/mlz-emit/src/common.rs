@@ -133,7 +133,6 @@ pub struct CustomFunction<'a> {
     pub statements: Vec<Value>,
     pub description: &'a str,
     pub timeout: i64,
-    pub reserved_concurrency: Option<i64>,
     pub code: &'a str,
 }
 
@@ -194,15 +193,14 @@ pub fn custom_function(
         Some(fid) => LogicalId::new(fid).map_err(|e| bug(path, e))?,
         None => id("Function")?,
     };
-    let mut r = Resource::new(crate::types::LAMBDA_FUNCTION)
+    let r = Resource::new(crate::types::LAMBDA_FUNCTION)
         .prop("Description", f.description)
         .prop("Runtime", "python3.13")
         .prop("Handler", "index.handler")
         .prop("Timeout", Value::Int(f.timeout));
-    if let Some(n) = f.reserved_concurrency {
-        r = r.prop("ReservedConcurrentExecutions", Value::Int(n));
-    }
-    r = r
+    // No ReservedConcurrentExecutions: new accounts have a concurrency quota of 10 and
+    // reject any reservation (plan rule `lambda-reserved-concurrency`).
+    let r = r
         .prop("Role", Value::GetAtt(role, "Arn".into()))
         .prop(
             "LoggingConfig",

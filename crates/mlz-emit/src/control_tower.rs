@@ -734,7 +734,6 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
             ])],
             description: "Returns the Account Factory's product id, active provisioning artifact id and portfolio id, found as AFT finds them.",
             timeout: 60,
-            reserved_concurrency: None,
             code: ACCOUNT_FACTORY_LOOKUP_CODE,
         },
         path,

@@ -438,7 +438,6 @@ fn organization_shares(
             ],
             description: "CloudFormation's PortfolioShare takes account ids only: this shares the portfolio with an OU (organization node), with its tag options and principals.",
             timeout: 600,
-            reserved_concurrency: Some(1),
             code: ORGANIZATION_SHARE_CODE,
         },
         path,

@@ -628,3 +628,37 @@ fn the_builtin_scps_exempt_every_member_account_deployer() {
         );
     }
 }
+
+#[test]
+fn no_function_reserves_concurrency() {
+    // None in the reference output (blueprints, products, custom resources)...
+    let m = reference_manifest();
+    for t in m["templates"].as_array().expect("templates") {
+        let path = t["path"].as_str().expect("path");
+        let text =
+            fs::read_to_string(fixtures().join("reference/expected").join(path)).expect("template");
+        assert!(!text.contains("ReservedConcurrentExecutions"), "{path}");
+    }
+    // ...and a template that sets it fails generation.
+    let p = load("reference");
+    let mut e = emitted(&p);
+    let bp = e
+        .stacks
+        .iter_mut()
+        .find(|s| s.id.path() == "blueprints/corporate-network")
+        .expect("blueprint");
+    let f = bp
+        .template
+        .resources
+        .values_mut()
+        .find(|r| r.resource_type == mlz_emit::types::LAMBDA_FUNCTION)
+        .expect("a function");
+    f.properties
+        .insert("ReservedConcurrentExecutions", mlz_cfn::Value::Int(1));
+    fails(
+        &p,
+        e,
+        "blueprints/corporate-network",
+        "lambda-reserved-concurrency",
+    );
+}

@@ -494,6 +494,7 @@ pub fn link(
     }
     scp::check(p, stacks, &deploy_as, files, &mut errs);
     check_stack_sets(stacks, files, &mut errs);
+    check_lambdas(stacks, files, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -674,6 +675,28 @@ fn critical_paths(
         });
     }
     out
+}
+
+/// No function reserves concurrency: mlz's templates (and the user's blueprints and products)
+/// deploy into accounts that Control Tower has just vended.
+fn check_lambdas(stacks: &[Stack], files: &[String], errs: &mut Vec<EmitError>) {
+    for (i, s) in stacks.iter().enumerate() {
+        for (id, r) in &s.template.resources {
+            if r.resource_type == crate::types::LAMBDA_FUNCTION
+                && r.properties.get("ReservedConcurrentExecutions").is_some()
+            {
+                let rule = &rules::LAMBDA_RESERVED_CONCURRENCY;
+                errs.push(EmitError {
+                    template: files[i].clone(),
+                    message: format!(
+                        "function {id} sets ReservedConcurrentExecutions [{}]: {} (source: {})",
+                        rule.id, rule.text, rule.source
+                    ),
+                    hint: Some(rule.hint.into()),
+                });
+            }
+        }
+    }
 }
 
 /// A StackSet's template must get the capabilities it needs from the StackSet resource.

@@ -187,3 +187,10 @@ pub const STACK_SET_CAPABILITIES: Rule = Rule {
     source: "CloudFormation reference, AWS::CloudFormation::StackSet Capabilities",
     hint: "this is a bug in mlz: please report it with your config",
 };
+
+pub const LAMBDA_RESERVED_CONCURRENCY: Rule = Rule {
+    id: "lambda-reserved-concurrency",
+    text: "a new account has a Lambda concurrency quota of 10 and rejects any ReservedConcurrentExecutions (it would take unreserved concurrency below its minimum of 10): the stack, or the AFC blueprint and so the account's customisation, fails",
+    source: "Lambda developer guide, 'Lambda quotas' and 'Configuring reserved concurrency'; aws-samples/one-observability-demo#278; awslabs/fhir-works-on-aws-deployment#691",
+    hint: "remove ReservedConcurrentExecutions from the function",
+};
