@@ -212,6 +212,16 @@ pub fn custom_function(
     Ok(function)
 }
 
+/// An AWS managed policy by name (from `mlz_model::managed_policies`), partition-aware; a
+/// full ARN the config gives as it is.
+pub fn managed_policy(name: &str) -> Value {
+    if name.starts_with("arn:") {
+        Value::str(name)
+    } else {
+        Value::Sub(mlz_model::managed_policies::arn_sub(name))
+    }
+}
+
 /// An emitter's result: every error it collected, or none.
 pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
     if errs.is_empty() {

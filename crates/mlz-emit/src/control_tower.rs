@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{
-    AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone, OuIdx, Platform,
+    managed_policies, AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone,
+    OuIdx, Platform,
 };
 use serde_json::json;
 
+use crate::common::managed_policy;
 use crate::common::{
     account_logical_id, account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain,
     chain_lanes, content_version, custom_function, new_stack, ou_arn_ident, ou_ident, slug,
@@ -506,8 +508,8 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         .prop(
             "ManagedPolicyArns",
             Value::List(vec![
-                Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AWSServiceCatalogAdminFullAccess".into()),
-                Value::Sub("arn:${AWS::Partition}:iam::aws:policy/AmazonS3ReadOnlyAccess".into()),
+                managed_policy(managed_policies::AWS_SERVICE_CATALOG_ADMIN_FULL_ACCESS),
+                managed_policy(managed_policies::AMAZON_S3_READ_ONLY_ACCESS),
             ]),
         );
     rt.add_resource(

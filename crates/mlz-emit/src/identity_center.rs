@@ -12,8 +12,8 @@ use mlz_model::identity_policies::STUDIO_USER_TAG;
 use mlz_model::{AccountRef, Assignment, CreatedBy, Group, IdentityCenter, Platform};
 
 use crate::common::{
-    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, new_stack, use_ident,
-    Ident, GROUP_ID_PATTERN,
+    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, managed_policy,
+    new_stack, use_ident, Ident, GROUP_ID_PATTERN,
 };
 use crate::plan::{exports, Area, ExportKey, StackId};
 use crate::stack::{Emitted, Stack, StackParam};
@@ -124,7 +124,12 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
         if !ps.managed_policies.is_empty() {
             r = r.prop(
                 "ManagedPolicies",
-                Value::list_of_str(ps.managed_policies.iter().cloned()),
+                Value::List(
+                    ps.managed_policies
+                        .iter()
+                        .map(|m| managed_policy(m))
+                        .collect(),
+                ),
             );
         }
         if let Some(doc) = &ps.inline_policy {

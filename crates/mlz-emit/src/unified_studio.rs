@@ -6,12 +6,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
-use mlz_model::{AccountRef, AssociatedAccount, CreatedBy, GroupRef, Platform, UnifiedStudio};
+use mlz_model::{
+    managed_policies, AccountRef, AssociatedAccount, CreatedBy, GroupRef, Platform, UnifiedStudio,
+};
 use serde_json::json;
 
 use crate::common::{
-    account_name, account_ref_ident_in, all_ok, bug, new_stack, slug, use_ident, Ident,
-    GROUP_ID_PATTERN,
+    account_name, account_ref_ident_in, all_ok, bug, managed_policy, new_stack, slug, use_ident,
+    Ident, GROUP_ID_PATTERN,
 };
 use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackId};
 use crate::ram;
@@ -24,17 +26,14 @@ use crate::EmitError;
 
 /// The RAM permission that shares a V2 domain with an associated account (with portal access).
 const DOMAIN_SHARE_PERMISSION: &str = "arn:aws:ram::aws:permission/AWSRAMPermissionsAmazonDatazoneDomainExtendedServiceWithPortalAccess";
-/// AWS-managed policies of the Unified Studio roles.
-const EXECUTION_ROLE_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/SageMakerStudioDomainExecutionRolePolicy";
-const SERVICE_ROLE_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/SageMakerStudioDomainServiceRolePolicy";
-const PROVISIONING_ROLE_POLICY: &str =
-    "arn:aws:iam::aws:policy/service-role/SageMakerStudioProjectProvisioningRolePolicy";
+/// AWS managed policies of the Unified Studio roles (checked in `mlz_model::managed_policies`).
+const EXECUTION_ROLE_POLICY: &str = managed_policies::SAGEMAKER_STUDIO_DOMAIN_EXECUTION;
+const SERVICE_ROLE_POLICY: &str = managed_policies::SAGEMAKER_STUDIO_DOMAIN_SERVICE;
+const PROVISIONING_ROLE_POLICY: &str = managed_policies::SAGEMAKER_STUDIO_PROJECT_PROVISIONING;
 const MANAGE_ACCESS_POLICIES: &[&str] = &[
-    "arn:aws:iam::aws:policy/service-role/AmazonDataZoneGlueManageAccessRolePolicy",
-    "arn:aws:iam::aws:policy/service-role/AmazonDataZoneRedshiftManageAccessRolePolicy",
-    "arn:aws:iam::aws:policy/AmazonDataZoneSageMakerAccess",
+    managed_policies::DATAZONE_GLUE_MANAGE_ACCESS,
+    managed_policies::DATAZONE_REDSHIFT_MANAGE_ACCESS,
+    managed_policies::AMAZON_DATAZONE_SAGEMAKER_MANAGE_ACCESS,
 ];
 const DOMAIN_ID_PATTERN: &str = "^dzd[-_][a-zA-Z0-9_-]{1,36}$";
 
@@ -84,7 +83,7 @@ fn datazone_role(
         )
         .prop(
             "ManagedPolicyArns",
-            Value::list_of_str(managed.iter().copied()),
+            Value::List(managed.iter().map(|m| managed_policy(m)).collect()),
         )
 }
 

@@ -9,6 +9,7 @@ pub mod blueprints;
 mod builtin;
 pub mod diag;
 pub mod identity_policies;
+pub mod managed_policies;
 pub mod model;
 pub mod naming;
 pub mod path;

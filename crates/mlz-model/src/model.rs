@@ -341,7 +341,7 @@ pub struct PermissionSet {
     pub name: String,
     pub description: Option<String>,
     pub session_duration: String,
-    /// AWS-managed policy ARNs.
+    /// AWS managed policies by name (with their path, see `managed_policies`), or policy ARNs.
     pub managed_policies: Vec<String>,
     pub inline_policy: Option<serde_json::Value>,
 }

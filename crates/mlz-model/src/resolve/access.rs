@@ -777,17 +777,26 @@ impl Resolver<'_> {
                     .hint("add managedPolicies, builtin or inlinePolicy");
                 self.push(d);
             }
-            let managed = ps
-                .managed_policies
-                .iter()
-                .map(|m| {
-                    if m.starts_with("arn:") {
-                        m.clone()
-                    } else {
-                        format!("arn:aws:iam::aws:policy/{m}")
-                    }
-                })
-                .collect();
+            // AWS managed policies by name (with their path), customer ones by ARN. A name mlz
+            // has not checked is a warning: CloudFormation fails if it does not exist.
+            for (j, m) in ps.managed_policies.iter().enumerate() {
+                if !m.starts_with("arn:") && crate::managed_policies::find(m).is_none() {
+                    let d = self
+                        .at(
+                            "unchecked-managed-policy",
+                            &p.key("managedPolicies").index(j),
+                            format!("{m:?} is not among the AWS managed policies mlz has checked"),
+                        )
+                        .warning()
+                        .expected("the name (with its path, such as job-function/ViewOnlyAccess) of an AWS managed policy, or a policy ARN")
+                        .maybe_hint(crate::diag::did_you_mean(
+                            m,
+                            crate::managed_policies::ALL.iter().map(|x| x.name),
+                        ));
+                    self.push(d);
+                }
+            }
+            let managed = ps.managed_policies.clone();
             let inline_policy = match (ps.builtin, &ps.inline_policy) {
                 (Some(b), _) => Some(identity_policies::document(b)),
                 (None, Some(doc)) => Some(Value::Object(doc.clone())),
