@@ -547,6 +547,18 @@ fn associated(
             )
             .map_err(|e| bug(&path, e))?;
         }
+        // Project profiles in the domain account use the configuration's id, not the
+        // blueprint's name: exported here, taken from the export there.
+        t.add_output(
+            LogicalId::new(format!("{id}Id")).map_err(|e| bug(&path, e))?,
+            Output {
+                description: Some(format!("The id of blueprint {b} in this account")),
+                value: Value::GetAtt(id.clone(), "EnvironmentBlueprintId".into()),
+                export: exports::export(p, &ExportKey::StudioBlueprintId(b.clone()))?,
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(&path, e))?;
     }
     let mut s = new_stack(p, sid, t);
     s.account = a.account;
@@ -685,30 +697,56 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
             if !requires.contains(&configured) {
                 requires.push(configured);
             }
-            let configs: Vec<Value> = pr
-                .blueprints
-                .iter()
-                .map(|b| {
-                    let tooling = b == "Tooling";
-                    Value::map([
-                        ("Name", Value::str(b.clone())),
-                        ("EnvironmentBlueprintId", Value::str(b.clone())),
-                        (
-                            "AwsAccount",
-                            Value::map([("AwsAccountId", account_id.clone())]),
-                        ),
-                        (
-                            "AwsRegion",
-                            Value::map([("RegionName", Value::str(pr.region.clone()))]),
-                        ),
-                        (
-                            "DeploymentMode",
-                            Value::str(if tooling { "ON_CREATE" } else { "ON_DEMAND" }),
-                        ),
-                        ("DeploymentOrder", Value::Int(if tooling { 0 } else { 1 })),
-                    ])
-                })
-                .collect();
+            let mut configs: Vec<Value> = Vec::new();
+            for b in &pr.blueprints {
+                let tooling = b == "Tooling";
+                let key = ExportKey::StudioBlueprintId(b.clone());
+                // The blueprint's id lives in the profile's account: imported when that is
+                // this (the domain) account, a parameter taken from its export otherwise.
+                let blueprint_id = if acc == us.account {
+                    exports::import(p, &key)?
+                } else {
+                    use_ident(
+                        p,
+                        Ident::ExportParam {
+                            id: LogicalId::derive(
+                                "Blueprint",
+                                &format!("{b} {} Id", account_key(p, acc)),
+                            )
+                            .map_err(|e| bug(path, e))?,
+                            description: format!(
+                                "The id of blueprint {b} in account {} (its blueprints stack's export)",
+                                account_name(p, acc)
+                            ),
+                            pattern: "^[a-zA-Z0-9_-]{1,36}$",
+                            export: ExportRef {
+                                key,
+                                account: acc,
+                                region: p.organization.home_region.clone(),
+                            },
+                        },
+                        &mut t,
+                        &mut params,
+                    )?
+                };
+                configs.push(Value::map([
+                    ("Name", Value::str(b.clone())),
+                    ("EnvironmentBlueprintId", blueprint_id),
+                    (
+                        "AwsAccount",
+                        Value::map([("AwsAccountId", account_id.clone())]),
+                    ),
+                    (
+                        "AwsRegion",
+                        Value::map([("RegionName", Value::str(pr.region.clone()))]),
+                    ),
+                    (
+                        "DeploymentMode",
+                        Value::str(if tooling { "ON_CREATE" } else { "ON_DEMAND" }),
+                    ),
+                    ("DeploymentOrder", Value::Int(if tooling { 0 } else { 1 })),
+                ]));
+            }
             let mut r = Resource::new(DZ_PROJECT_PROFILE)
                 .prop("DomainIdentifier", domain.clone())
                 .prop("Name", dz_name(&label))

@@ -62,3 +62,51 @@ fn every_managed_policy_arn_comes_from_the_checked_list() {
     }
     assert!(seen > 10, "only {seen} managed-policy ARNs seen");
 }
+
+#[test]
+fn project_profiles_name_blueprints_by_id_from_their_account() {
+    let dir = fixtures().join("reference/expected");
+    let text = fs::read_to_string(dir.join("unified-studio/projects.yaml")).expect("projects");
+    let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let entry = m["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|e| e["path"] == "unified-studio/projects.yaml")
+        .expect("projects in the manifest");
+    let mut profiles = 0;
+    for r in t["Resources"].as_object().expect("resources").values() {
+        if r["Type"] != "AWS::DataZone::ProjectProfile" {
+            continue;
+        }
+        profiles += 1;
+        for c in r["Properties"]["EnvironmentConfigurations"]
+            .as_array()
+            .expect("configurations")
+        {
+            let id = &c["EnvironmentBlueprintId"];
+            // Never the blueprint's name: a Ref to a parameter that takes the id from the
+            // export of the profile account's blueprints stack (or an import in this account).
+            assert!(!id.is_string(), "blueprint by name: {id}");
+            if let Some(param) = id["Ref"].as_str() {
+                let p = entry["parameters"]
+                    .as_array()
+                    .expect("parameters")
+                    .iter()
+                    .find(|p| p["name"] == param)
+                    .expect("declared parameter");
+                let export = p["valueFromExport"]["export"]
+                    .as_str()
+                    .expect("from an export");
+                assert!(export.starts_with("mlz-Studio-Blueprint"), "{export}");
+                assert_ne!(p["valueFromExport"]["account"], "Data Governance");
+            } else {
+                assert!(id["Fn::ImportValue"].is_string(), "{id}");
+            }
+        }
+    }
+    assert!(profiles >= 2);
+}

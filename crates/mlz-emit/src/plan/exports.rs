@@ -38,6 +38,9 @@ pub enum ExportKey {
     StudioRootDomainUnitId,
     /// Index into `UnifiedStudio::domain_units`.
     StudioDomainUnitId(usize),
+    /// The id of a blueprint configured in the account that exports it (by blueprint name:
+    /// `Tooling`), which project profiles in the domain account use.
+    StudioBlueprintId(String),
 }
 
 fn lid(prefix: &str, name: &str) -> Result<String, EmitError> {
@@ -107,6 +110,9 @@ impl ExportKey {
             ExportKey::LogKeyArn => format!("{prefix}-Security-LogKeyArn"),
             ExportKey::StudioDomainId => format!("{prefix}-Studio-DomainId"),
             ExportKey::StudioRootDomainUnitId => format!("{prefix}-Studio-RootDomainUnitId"),
+            ExportKey::StudioBlueprintId(b) => {
+                format!("{prefix}-Studio-{}Id", lid("Blueprint", b)?)
+            }
             ExportKey::StudioDomainUnitId(i) => {
                 format!("{prefix}-Studio-{}Id", lid("DomainUnit", &us_unit(*i))?)
             }
