@@ -55,6 +55,10 @@ impl Map {
         self.entries.iter().map(|(_, v)| v)
     }
 
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
+        self.entries.iter_mut().map(|(_, v)| v)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -202,6 +202,32 @@ impl Value {
         }
     }
 
+    /// Calls `f` on this value and every value inside it, children after their parent (so
+    /// `f` may replace a value, and then visits what it put there).
+    pub fn walk_mut(&mut self, f: &mut impl FnMut(&mut Value)) {
+        f(self);
+        match self {
+            Value::List(items) | Value::Join(_, items) => {
+                items.iter_mut().for_each(|v| v.walk_mut(f))
+            }
+            Value::Map(m) => m.values_mut().for_each(|v| v.walk_mut(f)),
+            Value::ImportValue(v) | Value::Not(v) | Value::Call(_, v) => v.walk_mut(f),
+            Value::SubWith(_, vars) => vars.values_mut().for_each(|v| v.walk_mut(f)),
+            Value::If(_, a, b) | Value::Equals(a, b) => {
+                a.walk_mut(f);
+                b.walk_mut(f);
+            }
+            Value::Bool(_)
+            | Value::Int(_)
+            | Value::Str(_)
+            | Value::Ref(_)
+            | Value::Pseudo(_)
+            | Value::GetAtt(..)
+            | Value::Sub(_)
+            | Value::Condition(_) => {}
+        }
+    }
+
     /// The JSON form CloudFormation reads (long-form intrinsics, `{"Ref": …}`).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::{json, Value as J};

@@ -222,6 +222,34 @@ pub fn managed_policy(name: &str) -> Value {
     }
 }
 
+/// Makes every ARN in a template's resources and outputs partition-aware: a string with
+/// `arn:aws:` becomes an `Fn::Sub` of `arn:${AWS::Partition}:` (its own `${…}`, IAM policy
+/// variables, escaped as `${!…}`), and `Fn::Sub` texts get the same. The same template then
+/// deploys in aws, aws-cn and aws-us-gov. Strings inside `Fn::ImportValue` are export names,
+/// never ARNs, and are left alone.
+pub fn partition_aware(t: &mut Template) {
+    const LITERAL: &str = "arn:aws:";
+    const PARTITION: &str = "arn:${AWS::Partition}:";
+    let mut fix = |v: &mut Value| match v {
+        Value::Str(s) if s.contains(LITERAL) => {
+            let text = s.replace("${", "${!").replace(LITERAL, PARTITION);
+            *v = Value::Sub(text);
+        }
+        Value::Sub(s) | Value::SubWith(s, _) if s.contains(LITERAL) => {
+            *s = s.replace(LITERAL, PARTITION);
+        }
+        _ => {}
+    };
+    for r in t.resources.values_mut() {
+        for v in r.properties.values_mut() {
+            v.walk_mut(&mut fix);
+        }
+    }
+    for o in t.outputs.values_mut() {
+        o.value.walk_mut(&mut fix);
+    }
+}
+
 /// An emitter's result: every error it collected, or none.
 pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
     if errs.is_empty() {
@@ -439,7 +467,7 @@ pub fn account_ref_ident(p: &Platform, r: AccountRef) -> Result<Ident, EmitError
 }
 
 const OU_ARN_PATTERN: &str =
-    "^arn:aws:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
+    "^arn:aws[a-z-]*:organizations::[0-9]{12}:ou/o-[a-z0-9]{10,32}/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$";
 
 /// An OU's ARN (what Control Tower takes as a target): imported from the OU stack when
 /// mlz creates the OU, a parameter otherwise.

@@ -878,8 +878,8 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
 
-const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio; it also needs organizations:CreateAccount, organizations:DescribeCreateAccountStatus and Service Catalog end-user rights, which administrators have.";
-const BLUEPRINT_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role people use in the Control Tower console to create or update accounts with an AFC blueprint, usually the administrators' Identity Center role (arn:aws:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*): the AFC hub role trusts it.";
+const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:<partition>:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio; it also needs organizations:CreateAccount, organizations:DescribeCreateAccountStatus and Service Catalog end-user rights, which administrators have.";
+const BLUEPRINT_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role people use in the Control Tower console to create or update accounts with an AFC blueprint, usually the administrators' Identity Center role (arn:<partition>:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*): the AFC hub role trusts it.";
 const VENDING_PRINCIPAL_PATTERN: &str =
     "^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/*?-]+$";
 

@@ -23,7 +23,7 @@ use crate::EmitError;
 /// Identity Center applies assignments slowly and refuses too many at once on one
 /// permission set: at most this many are created in parallel.
 const ASSIGNMENT_LANES: usize = 10;
-const INSTANCE_ARN_PATTERN: &str = "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
+const INSTANCE_ARN_PATTERN: &str = "^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
 const STORE_ID_PATTERN: &str =
     "^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 

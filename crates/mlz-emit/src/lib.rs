@@ -91,6 +91,11 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
         errs.push(e);
     }
+    // No literal `arn:aws:` in any template, ours or the user's: the partition is
+    // CloudFormation's to fill.
+    for s in &mut out.stacks {
+        common::partition_aware(&mut s.template);
+    }
     if errs.is_empty() {
         Ok(out)
     } else {

@@ -207,7 +207,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
                 id: LogicalId::new("IdentityCenterInstanceArn").map_err(|e| bug(path, e))?,
                 description:
                     "The IAM Identity Center instance ARN, for single sign-on to the portal".into(),
-                pattern: "^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
+                pattern: "^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
             },
             &mut t,
             &mut params,

@@ -110,3 +110,11 @@ fn project_profiles_name_blueprints_by_id_from_their_account() {
     }
     assert!(profiles >= 2);
 }
+
+#[test]
+fn no_template_names_the_aws_partition() {
+    // `arn:${AWS::Partition}:…`, so that the same templates deploy in aws-cn and aws-us-gov.
+    for (path, text) in templates() {
+        assert!(!text.contains("arn:aws:"), "{path} has a literal arn:aws:");
+    }
+}
