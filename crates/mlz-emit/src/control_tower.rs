@@ -27,8 +27,9 @@ use crate::stack::{
 };
 use crate::types::{
     CFN_STACK_SET, CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE,
-    CUSTOM_ACCOUNT_FACTORY_ARTIFACT, IAM_ROLE, SC_PORTFOLIO, SC_PORTFOLIO_PRINCIPAL,
-    SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT, SC_PROVISIONED_PRODUCT,
+    CUSTOM_ACCOUNT_FACTORY_ARTIFACT, CUSTOM_ACCOUNT_TAGS, IAM_ROLE, SC_PORTFOLIO,
+    SC_PORTFOLIO_PRINCIPAL, SC_PORTFOLIO_PRODUCT, SC_PORTFOLIO_SHARE, SC_PRODUCT,
+    SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
 
@@ -740,6 +741,46 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
         },
         path,
     )?;
+    // Account tags: the Account Factory takes none, so a second function puts the config's
+    // tags on each vended account (Organizations TagResource) and keeps them in step.
+    let tagger = custom_function(
+        &mut t,
+        CustomFunction {
+            name: "AccountTagger",
+            function_id: Some("AccountTagger"),
+            role_description: "Tags the accounts the Account Factory vends; nothing else.",
+            policy_name: "tag-accounts",
+            statements: vec![Value::map([
+                ("Effect", Value::str("Allow")),
+                (
+                    "Action",
+                    Value::list_of_str([
+                        "organizations:TagResource",
+                        "organizations:UntagResource",
+                        "organizations:ListTagsForResource",
+                    ]),
+                ),
+                (
+                    "Resource",
+                    Value::str("arn:aws:organizations::*:account/o-*/*"),
+                ),
+            ])],
+            description: "Puts the config's tags on an account the Account Factory vended (it takes no tags), and removes the ones the config dropped.",
+            timeout: 60,
+            code: ACCOUNT_TAGGER_CODE,
+        },
+        path,
+    )?;
+    t.add_output(
+        LogicalId::new("AccountTaggerArn").map_err(|e| bug(path, e))?,
+        Output {
+            description: Some("The account tagger (the vending stacks' custom resource)".into()),
+            value: Value::GetAtt(tagger, "Arn".into()),
+            export: exports::export(p, &ExportKey::AccountTagger)?,
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(path, e))?;
     let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(path, e))?;
     t.add_resource(
         lookup.clone(),
@@ -895,6 +936,36 @@ enum Group {
     Platform(usize),
     Team(usize),
 }
+
+const ACCOUNT_TAGGER_CODE: &str = r#"import boto3
+import cfnresponse
+
+org = boto3.client("organizations")
+
+
+def tags(props):
+    return {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+
+
+def handler(event, context):
+    props = event["ResourceProperties"]
+    account = props["AccountId"]
+    try:
+        if event["RequestType"] != "Delete":
+            want = tags(props)
+            old = tags(event.get("OldResourceProperties", {}))
+            gone = [k for k in old if k not in want]
+            if gone:
+                org.untag_resource(ResourceId=account, TagKeys=gone)
+            if want:
+                org.tag_resource(
+                    ResourceId=account, Tags=[{"Key": k, "Value": v} for k, v in want.items()]
+                )
+        # On delete the account stays (it is retained), and so do its tags.
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, f"tags-{account}")
+    except Exception as error:  # report, never hang the stack
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, f"tags-{account}", reason=str(error)[:1000])
+"#;
 
 /// A vending stack before it is placed in a lane: its id, template and what it knows.
 struct Vending {
@@ -1069,6 +1140,34 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
                 },
             )
             .map_err(|e| bug(&path, e))?;
+            if !a.tags.is_empty() {
+                let tags_id = LogicalId::new(format!("{lid}Tags")).map_err(|e| bug(&path, e))?;
+                t.add_resource(
+                    tags_id,
+                    Resource::new(CUSTOM_ACCOUNT_TAGS)
+                        .prop(
+                            "ServiceToken",
+                            exports::import(p, &ExportKey::AccountTagger)?,
+                        )
+                        .prop(
+                            "AccountId",
+                            Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
+                        )
+                        .prop("Tags", Value::tags(&a.tags)),
+                )
+                .map_err(|e| bug(&path, e))?;
+                let n = need(
+                    Fact::Export {
+                        name: ExportKey::AccountTagger.name(p)?,
+                        account: AccountRef::Management,
+                        region: p.organization.home_region.clone(),
+                    },
+                    &rules::ACCOUNT_TAGS,
+                );
+                if !requires.contains(&n) {
+                    requires.push(n);
+                }
+            }
             order.push(lid);
             provides.extend(control_tower_account(AccountRef::Account(i)));
             for n in [

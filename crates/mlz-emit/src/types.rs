@@ -50,3 +50,4 @@ pub const DZ_PROJECT_PROFILE: &str = "AWS::DataZone::ProjectProfile";
 pub const DZ_OWNER: &str = "AWS::DataZone::Owner";
 pub const DZ_PROJECT: &str = "AWS::DataZone::Project";
 pub const IAM_TYPE_PREFIX: &str = "AWS::IAM::";
+pub const CUSTOM_ACCOUNT_TAGS: &str = "Custom::AccountTags";

@@ -118,3 +118,52 @@ fn no_template_names_the_aws_partition() {
         assert!(!text.contains("arn:aws:"), "{path} has a literal arn:aws:");
     }
 }
+
+#[test]
+fn every_configured_account_tag_reaches_the_vended_account() {
+    let dir = fixtures().join("reference");
+    let text = fs::read_to_string(dir.join("platform.yaml")).expect("config");
+    let p = mlz_model::load("platform.yaml", &text, &mlz::DirFiles { base: dir.clone() })
+        .platform
+        .expect("valid");
+    // Every vending template, parsed once.
+    let mut resources = serde_json::Map::new();
+    for (path, text) in templates() {
+        if path.starts_with("reference/") && path.contains("/vending-") {
+            let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+            for (k, v) in t["Resources"].as_object().expect("resources") {
+                resources.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut checked = 0;
+    for a in p.accounts.iter().filter(|a| {
+        a.created_by == mlz_model::CreatedBy::Mlz && a.id.is_none() && !a.tags.is_empty()
+    }) {
+        let r = resources
+            .get(&format!("{}Tags", a.logical_id))
+            .unwrap_or_else(|| panic!("no tags resource for {}", a.name));
+        assert_eq!(r["Type"], "Custom::AccountTags");
+        assert_eq!(
+            r["Properties"]["AccountId"]["Fn::GetAtt"][0],
+            a.logical_id.as_str(),
+            "{} tags the account its product vends",
+            a.name
+        );
+        let got: std::collections::BTreeMap<String, String> = r["Properties"]["Tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| {
+                (
+                    t["Key"].as_str().unwrap_or_default().to_owned(),
+                    t["Value"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, a.tags, "{}", a.name);
+        checked += 1;
+    }
+    // Platform accounts (owner, cost-centre) and team accounts (team, stage and the team's).
+    assert!(checked >= 12, "only {checked} tagged accounts");
+}

@@ -21,6 +21,8 @@ pub enum ExportKey {
     BlueprintProduct(usize),
     /// The Lambda function that looks up the Account Factory's product and active artifact.
     AccountFactoryLookup,
+    /// The Lambda function that tags accounts the Account Factory vends.
+    AccountTagger,
     /// The management-account role that provisions accounts (the account-factory stack's
     /// parameter), which the AFC hub role trusts.
     VendingPrincipal,
@@ -77,6 +79,7 @@ impl ExportKey {
             ExportKey::AccountFactoryLookup => {
                 format!("{prefix}-ControlTower-AccountFactoryLookupArn")
             }
+            ExportKey::AccountTagger => format!("{prefix}-ControlTower-AccountTaggerArn"),
             ExportKey::VendingPrincipal => format!("{prefix}-ControlTower-VendingPrincipalArn"),
             ExportKey::PermissionSetArn(i) => {
                 let name = p

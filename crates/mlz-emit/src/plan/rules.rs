@@ -194,3 +194,10 @@ pub const LAMBDA_RESERVED_CONCURRENCY: Rule = Rule {
     source: "Lambda developer guide, 'Lambda quotas' and 'Configuring reserved concurrency'; aws-samples/one-observability-demo#278; awslabs/fhir-works-on-aws-deployment#691",
     hint: "remove ReservedConcurrentExecutions from the function",
 };
+
+pub const ACCOUNT_TAGS: Rule = Rule {
+    id: "account-tags",
+    text: "the Account Factory takes no tags: the tags the config gives an account are put on it with Organizations TagResource once it exists, and kept in step when they change",
+    source: "Control Tower guide, Account Factory provisioning parameters (no tags); Organizations API reference, TagResource / UntagResource",
+    hint: "this is a bug in mlz: please report it with your config",
+};
