@@ -250,6 +250,28 @@ pub fn partition_aware(t: &mut Template) {
     }
 }
 
+/// What an end user needs to launch and manage Service Catalog products (the actions of
+/// AWSServiceCatalogEndUserFullAccess that concern products; the launch role does the rest).
+pub const SERVICE_CATALOG_END_USER_ACTIONS: &[&str] = &[
+    "servicecatalog:SearchProducts",
+    "servicecatalog:DescribeProduct",
+    "servicecatalog:DescribeProductView",
+    "servicecatalog:DescribeProvisioningParameters",
+    "servicecatalog:DescribeProvisioningArtifact",
+    "servicecatalog:ListLaunchPaths",
+    "servicecatalog:ListProvisioningArtifacts",
+    "servicecatalog:ProvisionProduct",
+    "servicecatalog:UpdateProvisionedProduct",
+    "servicecatalog:TerminateProvisionedProduct",
+    "servicecatalog:DescribeProvisionedProduct",
+    "servicecatalog:SearchProvisionedProducts",
+    "servicecatalog:ScanProvisionedProducts",
+    "servicecatalog:DescribeRecord",
+    "servicecatalog:ListRecordHistory",
+    "servicecatalog:ListServiceActionsForProvisioningArtifact",
+    "servicecatalog:ExecuteProvisionedProductServiceAction",
+];
+
 /// An emitter's result: every error it collected, or none.
 pub fn all_ok(errs: Vec<EmitError>) -> Result<(), Vec<EmitError>> {
     if errs.is_empty() {

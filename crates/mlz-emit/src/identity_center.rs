@@ -132,7 +132,30 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 ),
             );
         }
-        if let Some(doc) = &ps.inline_policy {
+        // A permission set a portfolio names as principal (its Identity Center role matches
+        // the portfolio's IAM_PATTERN) may launch that portfolio's products: the Service
+        // Catalog end-user actions, on top of its own policy.
+        let launches = p.portfolios.iter().any(|pf| {
+            pf.principals
+                .iter()
+                .any(|pat| pat.contains(&format!("AWSReservedSSO_{}_", ps.name)))
+        });
+        let mut inline = ps.inline_policy.clone();
+        if launches {
+            let statement = serde_json::json!({
+                "Sid": "LaunchPortfolioProducts",
+                "Effect": "Allow",
+                "Action": crate::common::SERVICE_CATALOG_END_USER_ACTIONS,
+                "Resource": "*"
+            });
+            let doc = inline.get_or_insert_with(
+                || serde_json::json!({ "Version": "2012-10-17", "Statement": [] }),
+            );
+            if let Some(list) = doc["Statement"].as_array_mut() {
+                list.push(statement);
+            }
+        }
+        if let Some(doc) = &inline {
             r = r.prop("InlinePolicy", Value::from_json(doc));
         }
         t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;

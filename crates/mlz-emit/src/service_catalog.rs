@@ -511,10 +511,16 @@ fn launch_role_policy() -> serde_json::Value {
                 "Effect": "Allow",
                 "Action": [
                     "cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:UpdateStack",
-                    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents", "cloudformation:GetTemplateSummary",
-                    "cloudformation:SetStackPolicy", "cloudformation:ValidateTemplate"
+                    "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+                    "cloudformation:SetStackPolicy"
                 ],
                 "Resource": "arn:aws:cloudformation:*:*:stack/SC-*"
+            },
+            {
+                "Sid": "ReadTemplates",
+                "Effect": "Allow",
+                "Action": ["cloudformation:ValidateTemplate", "cloudformation:GetTemplateSummary"],
+                "Resource": "*"
             },
             {
                 "Sid": "ReadProductTemplates",
@@ -608,15 +614,7 @@ pub fn cloud_admin_policy() -> serde_json::Value {
             {
                 "Sid": "ProvisionProducts",
                 "Effect": "Allow",
-                "Action": [
-                    "servicecatalog:SearchProducts", "servicecatalog:DescribeProduct", "servicecatalog:DescribeProductView",
-                    "servicecatalog:DescribeProvisioningParameters", "servicecatalog:DescribeProvisioningArtifact",
-                    "servicecatalog:ListLaunchPaths", "servicecatalog:ListProvisioningArtifacts", "servicecatalog:ProvisionProduct",
-                    "servicecatalog:UpdateProvisionedProduct", "servicecatalog:TerminateProvisionedProduct",
-                    "servicecatalog:DescribeProvisionedProduct", "servicecatalog:SearchProvisionedProducts",
-                    "servicecatalog:ScanProvisionedProducts", "servicecatalog:DescribeRecord", "servicecatalog:ListRecordHistory",
-                    "servicecatalog:ListServiceActionsForProvisioningArtifact", "servicecatalog:ExecuteProvisionedProductServiceAction"
-                ],
+                "Action": crate::common::SERVICE_CATALOG_END_USER_ACTIONS,
                 "Resource": "*"
             },
             {

@@ -167,3 +167,52 @@ fn every_configured_account_tag_reaches_the_vended_account() {
     // Platform accounts (owner, cost-centre) and team accounts (team, stage and the team's).
     assert!(checked >= 12, "only {checked} tagged accounts");
 }
+
+#[test]
+fn portfolio_principals_can_launch_and_the_launch_role_can_validate() {
+    let dir = fixtures().join("reference/expected");
+    let read = |p: &str| {
+        mlz_model::yaml::parse_cfn(&fs::read_to_string(dir.join(p)).expect("template"))
+            .expect("yaml")
+            .to_json()
+    };
+    let sets = read("identity-center/permission-sets.yaml");
+    let mut named = std::collections::BTreeSet::new();
+    for (path, text) in templates() {
+        if !path.starts_with("reference/expected/service-catalog/portfolio-") {
+            continue;
+        }
+        for (at, _) in text.match_indices("AWSReservedSSO_") {
+            let rest = &text[at + "AWSReservedSSO_".len()..];
+            named.insert(rest.split('_').next().unwrap_or_default().to_owned());
+        }
+    }
+    assert!(named.contains("MLEngineering"), "{named:?}");
+    for name in &named {
+        let ps = sets["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+            .find(|r| r["Properties"]["Name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no permission set {name}"));
+        let policy = ps["Properties"]["InlinePolicy"].to_string();
+        for action in [
+            "servicecatalog:ProvisionProduct",
+            "servicecatalog:SearchProducts",
+            "servicecatalog:ListLaunchPaths",
+        ] {
+            assert!(policy.contains(action), "{name} cannot {action}");
+        }
+    }
+    // ValidateTemplate has no resource-level permissions: it must be allowed on *.
+    let role = read("service-catalog/launch-role-analytics.yaml");
+    let statements = &role["Resources"]["LaunchRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"];
+    let ok = statements.as_array().expect("statements").iter().any(|s| {
+        s["Resource"] == "*"
+            && s["Action"]
+                .to_string()
+                .contains("cloudformation:ValidateTemplate")
+    });
+    assert!(ok, "ValidateTemplate is not allowed on *");
+}
