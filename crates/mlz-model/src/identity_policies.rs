@@ -61,18 +61,41 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 {
                     "Sid": "RunJobsInsideTheVpc",
                     "Effect": "Allow",
-                    "Action": [
-                        "sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob",
-                        "sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:StopHyperParameterTuningJob"
-                    ],
+                    "Action": ["sagemaker:CreateTrainingJob", "sagemaker:CreateProcessingJob", "sagemaker:CreateHyperParameterTuningJob"],
                     "Resource": "arn:aws:sagemaker:*:*:*",
                     "Condition": { "Null": { "sagemaker:VpcSubnets": "false", "sagemaker:VolumeKmsKey": "false" } }
                 },
                 {
+                    // The VPC and volume-key condition keys exist on the Create actions only: on
+                    // Stop they are absent, so the same condition would deny every Stop.
+                    "Sid": "StopOwnJobs",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:StopTrainingJob", "sagemaker:StopProcessingJob", "sagemaker:StopHyperParameterTuningJob"],
+                    "Resource": "arn:aws:sagemaker:*:*:*"
+                },
+                {
                     "Sid": "TrackExperiments",
                     "Effect": "Allow",
-                    "Action": ["sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent", "sagemaker:AddTags"],
+                    "Action": ["sagemaker:CreateExperiment", "sagemaker:CreateTrial", "sagemaker:CreateTrialComponent"],
                     "Resource": "arn:aws:sagemaker:*:*:*"
+                },
+                {
+                    // Tags only as part of a Create call (SageMaker tags what Studio and jobs
+                    // create): AddTags on an existing resource, a colleague's user profile
+                    // among them, is not allowed.
+                    "Sid": "TagOnlyOnCreate",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:AddTags",
+                    "Resource": "arn:aws:sagemaker:*:*:*",
+                    "Condition": { "Null": { "sagemaker:TaggingAction": "false" } }
+                },
+                {
+                    // The isolation tag is never theirs to set or remove, at creation or after.
+                    "Sid": "NeverTheIsolationTag",
+                    "Effect": "Deny",
+                    "Action": ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+                    "Resource": "*",
+                    "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": [STUDIO_USER_TAG] } }
                 },
                 pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
                 data_in_this_account(),

@@ -216,3 +216,99 @@ fn portfolio_principals_can_launch_and_the_launch_role_can_validate() {
     });
     assert!(ok, "ValidateTemplate is not allowed on *");
 }
+
+fn glob(pattern: &str, text: &str) -> bool {
+    // IAM action patterns: `*` only, case-insensitive.
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    rest.is_empty() || parts.len() > 1
+}
+
+fn actions(s: &serde_json::Value) -> Vec<String> {
+    match &s["Action"] {
+        serde_json::Value::String(a) => vec![a.clone()],
+        serde_json::Value::Array(l) => l
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn a_data_scientist_cannot_change_the_isolation_tag_or_make_domains() {
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let ds = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .find(|r| r["Properties"]["Name"] == "DataScientist")
+        .expect("DataScientist permission set");
+    let statements = ds["Properties"]["InlinePolicy"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .clone();
+    let mut denied = false;
+    for s in &statements {
+        let acts = actions(s);
+        let allows = |a: &str| acts.iter().any(|p| glob(p, a));
+        if s["Effect"] == "Allow" {
+            if allows("sagemaker:AddTags") {
+                assert_eq!(
+                    s["Condition"]["Null"]["sagemaker:TaggingAction"], "false",
+                    "AddTags outside a Create call: {s}"
+                );
+            }
+            assert!(!allows("sagemaker:DeleteTags"), "{s}");
+            for a in [
+                "sagemaker:CreateDomain",
+                "sagemaker:CreateUserProfile",
+                "sagemaker:UpdateUserProfile",
+            ] {
+                assert!(!allows(a), "a data scientist may {a}: {s}");
+            }
+        } else if allows("sagemaker:AddTags") && allows("sagemaker:DeleteTags") {
+            denied |= s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "studio-user"));
+        }
+    }
+    assert!(
+        denied,
+        "no Deny of AddTags/DeleteTags on the studio-user tag"
+    );
+    // The presigned-URL separation needs IAM mode, which both Studio products default to.
+    let presigned = statements.iter().any(|s| {
+        actions(s)
+            .iter()
+            .any(|a| a == "sagemaker:CreatePresignedDomainUrl")
+    });
+    assert!(presigned);
+    for product in ["studio-domain", "studio-user-profile"] {
+        let text = fs::read_to_string(dir.join(format!("products/analytics/{product}.yaml")))
+            .expect("product");
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        assert_eq!(t["Parameters"]["AuthMode"]["Default"], "IAM", "{product}");
+    }
+}
