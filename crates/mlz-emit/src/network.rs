@@ -167,7 +167,6 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
         Value::Ref(tgw.clone()),
         ExportKey::TransitGatewayId,
     )];
-    let mut ous = Vec::new();
     for (si, s) in n.segments.iter().enumerate() {
         if !s.supernets.iter().any(|(r, _)| r == region) {
             continue;
@@ -197,8 +196,17 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
             Value::Ref(rt),
             ExportKey::SegmentRouteTable(si),
         ));
-        ous.extend(s.ous.iter().copied());
     }
+    // Shared only with the OUs of the accounts that attach in this region (their own OUs,
+    // the narrowest that hold them): auto-accept lets any account the gateway is shared with
+    // attach a VPC without approval, so the share is the admission control; segments stay
+    // apart by their route tables.
+    let mut ous: Vec<mlz_model::OuIdx> = n
+        .ranges
+        .iter()
+        .filter(|r| r.region == region)
+        .map(|r| p.account(r.account).ou)
+        .collect();
     ous.sort_unstable();
     ous.dedup();
     let mut principals = Vec::new();

@@ -312,3 +312,46 @@ fn a_data_scientist_cannot_change_the_isolation_tag_or_make_domains() {
         assert_eq!(t["Parameters"]["AuthMode"]["Default"], "IAM", "{product}");
     }
 }
+
+#[test]
+fn the_transit_gateway_is_shared_only_with_the_ous_of_attaching_accounts() {
+    let dir = fixtures().join("reference");
+    let text = fs::read_to_string(dir.join("platform.yaml")).expect("config");
+    let p = mlz_model::load("platform.yaml", &text, &mlz::DirFiles { base: dir.clone() })
+        .platform
+        .expect("valid");
+    let n = p.network.as_ref().expect("network");
+    for region in ["eu-west-1", "eu-central-1"] {
+        let mut want: Vec<String> = n
+            .ranges
+            .iter()
+            .filter(|r| r.region == region)
+            .map(|r| {
+                let ou = &p.ou(p.account(r.account).ou).name;
+                format!("Ou{}Arn", ou.replace(' ', ""))
+            })
+            .collect();
+        want.sort();
+        want.dedup();
+        let t = mlz_model::yaml::parse_cfn(
+            &fs::read_to_string(
+                dir.join(format!("expected/network/transit-gateway-{region}.yaml")),
+            )
+            .expect("hub"),
+        )
+        .expect("yaml")
+        .to_json();
+        let mut got: Vec<String> = t["Resources"]["HubShare"]["Properties"]["Principals"]
+            .as_array()
+            .expect("principals")
+            .iter()
+            .filter_map(|v| v["Ref"].as_str().map(str::to_owned))
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{region}");
+        assert!(
+            !got.iter().any(|o| o == "OuNonProdArn"),
+            "NonProd accounts never attach"
+        );
+    }
+}
