@@ -71,6 +71,8 @@ pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         .collect();
     regions.sort_unstable();
     regions.dedup();
+    // A hub only where a spoke can attach: a region where no account has a range gets none.
+    regions.retain(|r| n.ranges.iter().any(|x| x.region == *r));
     let mut errs = Vec::new();
     let mut hubs = Vec::new();
     let sharing = ram::require_sharing(out);

@@ -116,7 +116,9 @@ fn pinned_ranges_are_kept_and_others_avoid_them() {
 fn each_region_has_a_hub_with_separate_segment_route_tables() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/reference/expected/network");
-    for region in ["eu-west-1", "eu-central-1"] {
+    // The attaching blueprint deploys in the home region only: no hub elsewhere.
+    assert!(!dir.join("transit-gateway-eu-central-1.yaml").exists());
+    for region in ["eu-west-1"] {
         let text = std::fs::read_to_string(dir.join(format!("transit-gateway-{region}.yaml")))
             .expect("hub template");
         let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
@@ -133,10 +135,12 @@ fn each_region_has_a_hub_with_separate_segment_route_tables() {
         }
         let share = &t["Resources"]["HubShare"]["Properties"];
         assert_eq!(share["AllowExternalPrincipals"], false);
+        // The OUs of the attaching accounts: Infrastructure, Workloads, Prod, NonProd (test
+        // accounts), Deployments.
         assert_eq!(
             share["Principals"].as_array().map(Vec::len),
-            Some(4),
-            "the segments' OUs"
+            Some(5),
+            "the attaching accounts' OUs"
         );
     }
 }
@@ -163,10 +167,10 @@ fn exactly_the_corporate_accounts_attach() {
         .collect();
     assert!(!corporate.is_empty());
     assert_eq!(attached, corporate);
-    // Dev and test accounts (internet-only) keep direct internet access.
-    assert!(attached
-        .iter()
-        .all(|k| !k.ends_with("-dev") && !k.ends_with("-test")));
+    // Dev accounts (internet-only) keep direct internet access; test (pre-production)
+    // accounts attach, in the nonprod segment.
+    assert!(attached.iter().all(|k| !k.ends_with("-dev")));
+    assert!(attached.iter().any(|k| k.ends_with("-test")));
     // Their vending requests carry their planned range.
     let files = match compile(
         "platform.yaml",
@@ -196,4 +200,24 @@ fn exactly_the_corporate_accounts_attach() {
             assert!(planned.is_none(), "{}", a.name);
         }
     }
+}
+
+#[test]
+fn an_attaching_blueprint_in_two_regions_with_supernets_is_an_error() {
+    // AFC gives a blueprint one set of parameters for all its regions: one VpcCidr for two
+    // regions would build the same range in both.
+    let text = REFERENCE_CONFIG
+        .replace(
+            "    - name: corporate-network\n      ous: [Infrastructure, Workloads, Deployments]\n",
+            "    - name: corporate-network\n      ous: [Infrastructure, Workloads, Deployments]\n      regions: [eu-west-1, eu-central-1]\n",
+        )
+        .replace(
+            "supernets: { eu-west-1: 10.0.0.0/14 }",
+            "supernets: { eu-west-1: 10.0.0.0/14, eu-central-1: 10.8.0.0/14 }",
+        );
+    assert_ne!(text, REFERENCE_CONFIG);
+    let l = mlz_model::load("platform.yaml", &text, &mlz_model::NoFiles);
+    let codes: Vec<&str> = l.diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"attach-blueprint-regions"), "{codes:?}");
+    assert!(l.platform.is_none());
 }

@@ -192,6 +192,52 @@ impl Resolver<'_> {
                 ou = cx.ous[o.0].parent;
             }
         }
+        // Where an attached account's VPC can exist: the regions of its blueprint (all of the
+        // segment's when it has none, or without Control Tower).
+        let deploys_in = |a: &Account, region: &str| match (a.blueprint, ct) {
+            (Some(b), Some(ct)) => ct.blueprints[b].regions.iter().any(|r| r == region),
+            _ => true,
+        };
+        // AFC gives a blueprint one set of parameters for all its regions, so one VpcCidr: an
+        // attaching blueprint that deploys in two regions with supernets would build the same
+        // range in both.
+        if let Some(ct) = ct {
+            for (bi, b) in ct.blueprints.iter().enumerate() {
+                if !attach.iter().any(|n| *n == b.name) {
+                    continue;
+                }
+                let attached = accounts
+                    .list
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, a)| a.blueprint == Some(bi) && seg_of[*i].is_some());
+                let mut regions: Vec<&str> = Vec::new();
+                for (i, _) in attached {
+                    if let Some(seg) = seg_of[i] {
+                        for (r, _) in &segments[seg].supernets {
+                            if b.regions.iter().any(|x| x == r) && !regions.contains(&r.as_str()) {
+                                regions.push(r);
+                            }
+                        }
+                    }
+                }
+                if regions.len() > 1 {
+                    let d = self
+                        .at(
+                            "attach-blueprint-regions",
+                            &base.key("attachBlueprints"),
+                            format!(
+                                "blueprint {:?} attaches accounts in {}, but an AFC blueprint gets one set of parameters for all its regions: its VPC would have the same range in each",
+                                b.name,
+                                regions.join(" and ")
+                            ),
+                        )
+                        .hint("deploy the attaching blueprint in the home region only (its regions), or give the segments a supernet in one of them");
+                    self.push(d);
+                    ok = false;
+                }
+            }
+        }
         let supernet = |seg: usize, region: &str| {
             segments.get(seg).and_then(|s: &Segment| {
                 s.supernets
@@ -248,6 +294,18 @@ impl Resolver<'_> {
                     ok = false;
                     continue;
                 };
+                if !deploys_in(&accounts.list[ai.0], region) {
+                    let d = self
+                        .at(
+                            "range-region",
+                            &rp,
+                            format!("{name:?}'s blueprint does not deploy in {region}, so it has no VPC there"),
+                        )
+                        .hint("pin ranges only in the regions of the account's blueprint");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
                 if builtin_corporate && c.len != prefix {
                     let d = self
                         .at("range-size", &rp, format!("{c} is not a /{prefix}: the {CORPORATE_BLUEPRINT} blueprint builds a /{prefix} VPC"))
@@ -360,7 +418,9 @@ impl Resolver<'_> {
             }
         }
         // New ranges (also after errors above, so one run reports an exhausted supernet too): the lowest free slot of the supernet, in config order. One cursor per
-        // supernet, since slots below it are taken: linear in accounts and ranges.
+        // supernet, since slots below it are taken: linear in accounts and ranges. An
+        // account gets a range only in the regions its blueprint deploys to: elsewhere no VPC
+        // of its can exist, and so neither can an attachment.
         let size = 1u64 << (32 - u32::from(prefix));
         let mut cursor: HashMap<(String, usize), u64> = HashMap::new();
         let mut exhausted: BTreeMap<(String, usize), Vec<&str>> = BTreeMap::new();
@@ -368,7 +428,7 @@ impl Resolver<'_> {
             let Some(seg) = seg_of[i] else { continue };
             let ai = AccountIdx(i);
             for (region, sn) in &segments[seg].supernets {
-                if have.contains(&(ai, region.clone())) {
+                if have.contains(&(ai, region.clone())) || !deploys_in(a, region) {
                     continue;
                 }
                 let k = (region.clone(), seg);
@@ -422,6 +482,28 @@ impl Resolver<'_> {
         }
         if !ok || !exhausted.is_empty() {
             return None;
+        }
+        // A supernet no account can use makes no hub: say so rather than build an empty one.
+        for (si, seg) in segments.iter().enumerate() {
+            for (region, _) in &seg.supernets {
+                if !ranges
+                    .iter()
+                    .any(|r| r.segment == si && &r.region == region)
+                {
+                    let d = self
+                        .at(
+                            "supernet-unused",
+                            &base.key("segments").index(si).key("supernets").key(region),
+                            format!(
+                                "no account of segment {:?} has a VPC in {region} (their blueprints deploy elsewhere), so nothing attaches there",
+                                seg.name
+                            ),
+                        )
+                        .warning()
+                        .hint("leave the region out of the supernets, or deploy the attaching blueprint there");
+                    self.push(d);
+                }
+            }
         }
         ranges.sort_by(|a, b| (&a.region, a.segment, a.cidr).cmp(&(&b.region, b.segment, b.cidr)));
         Some(Network {
