@@ -203,7 +203,7 @@ impl Resolver<'_> {
         // range in both.
         if let Some(ct) = ct {
             for (bi, b) in ct.blueprints.iter().enumerate() {
-                if !attach.iter().any(|n| *n == b.name) {
+                if !attach.contains(&b.name) {
                     continue;
                 }
                 let attached = accounts
