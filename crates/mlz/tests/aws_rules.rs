@@ -326,6 +326,7 @@ fn the_transit_gateway_is_shared_only_with_the_ous_of_attaching_accounts() {
     assert!(!dir
         .join("expected/network/transit-gateway-eu-central-1.yaml")
         .exists());
+    #[allow(clippy::single_element_loop)]
     for region in ["eu-west-1"] {
         let mut want: Vec<String> = n
             .ranges
