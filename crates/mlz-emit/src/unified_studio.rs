@@ -19,8 +19,8 @@ use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackI
 use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
-    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_OWNER, DZ_POLICY_GRANT, DZ_PROJECT,
-    DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
+    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_GROUP_PROFILE, DZ_OWNER,
+    DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
 };
 use crate::EmitError;
 
@@ -246,15 +246,44 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         .iter()
         .map(|(u, o)| (u.as_str(), o))
         .collect();
+    // A group profile for every group the domain uses (unit owners, profile creators, project
+    // members), made here before anything names the group: with UserAssignment MANUAL a group
+    // is known to the domain only through its profile.
+    let mut used: std::collections::BTreeSet<&GroupRef> = std::collections::BTreeSet::new();
+    used.extend(us.unit_owners.iter().flat_map(|(_, o)| o.iter()));
+    used.extend(us.profiles.iter().flat_map(|pr| pr.creators.iter()));
+    used.extend(
+        us.projects
+            .iter()
+            .flat_map(|pj| pj.owners.iter().chain(pj.contributors.iter())),
+    );
+    let mut profiles: BTreeMap<&GroupRef, LogicalId> = BTreeMap::new();
+    for g in used {
+        let gv = group(p, &mut t, &mut params, g, path)?;
+        let gid = LogicalId::derive("GroupProfile", group_name(p, g)).map_err(|e| bug(path, e))?;
+        t.add_resource(
+            gid.clone(),
+            Resource::new(DZ_GROUP_PROFILE)
+                .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
+                .prop("GroupIdentifier", gv)
+                .prop("Status", "ASSIGNED"),
+        )
+        .map_err(|e| bug(path, e))?;
+        profiles.insert(g, gid);
+    }
     for (ui, unit) in us.domain_units.iter().enumerate() {
         let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
         for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
             let gv = group(p, &mut t, &mut params, g, path)?;
             let oid = LogicalId::derive("Owner", &format!("{unit} {}", group_name(p, g)))
                 .map_err(|e| bug(path, e))?;
+            let mut owner = Resource::new(DZ_OWNER);
+            if let Some(gp) = profiles.get(g) {
+                owner.depends_on.insert(gp.clone());
+            }
             t.add_resource(
                 oid,
-                Resource::new(DZ_OWNER)
+                owner
                     .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
                     .prop("EntityType", "DOMAIN_UNIT")
                     .prop("EntityIdentifier", Value::GetAtt(id.clone(), "Id".into()))

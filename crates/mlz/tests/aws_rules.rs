@@ -358,3 +358,60 @@ fn the_transit_gateway_is_shared_only_with_the_ous_of_attaching_accounts() {
         assert!(!got.is_empty());
     }
 }
+
+#[test]
+fn every_group_the_domain_uses_has_a_profile_first() {
+    let dir = fixtures().join("reference/expected/unified-studio");
+    let read = |f: &str| {
+        mlz_model::yaml::parse_cfn(&fs::read_to_string(dir.join(f)).expect("template"))
+            .expect("yaml")
+            .to_json()
+    };
+    let domain = read("domain.yaml");
+    let projects = read("projects.yaml");
+    let res = domain["Resources"].as_object().expect("resources");
+    // The group id value each profile is made for, as JSON text.
+    let profiled: Vec<String> = res
+        .values()
+        .filter(|r| r["Type"] == "AWS::DataZone::GroupProfile")
+        .map(|r| r["Properties"]["GroupIdentifier"].to_string())
+        .collect();
+    assert!(!profiled.is_empty());
+    for (id, r) in res {
+        if r["Type"] == "AWS::DataZone::Owner" {
+            let g = r["Properties"]["Owner"]["Group"]["GroupIdentifier"].to_string();
+            assert!(
+                profiled.contains(&g),
+                "owner {id}: group {g} has no profile"
+            );
+            let deps = r["DependsOn"].to_string();
+            assert!(
+                deps.contains("GroupProfile"),
+                "owner {id} does not wait for the profile"
+            );
+        }
+    }
+    // Project members are the same groups (the projects stack deploys after the domain's).
+    let mut members = 0;
+    for r in projects["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+    {
+        for m in r["Properties"]["MembershipAssignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            members += 1;
+            let g = m["Member"]["GroupIdentifier"]["Ref"]
+                .as_str()
+                .expect("a parameter");
+            assert!(
+                profiled.iter().any(|p| p.contains(g)),
+                "member group {g} has no profile"
+            );
+        }
+    }
+    assert!(members > 0);
+}
