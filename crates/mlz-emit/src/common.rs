@@ -250,9 +250,9 @@ pub fn partition_aware(t: &mut Template) {
     }
 }
 
-/// What an end user needs to launch and manage Service Catalog products (the actions of
-/// AWSServiceCatalogEndUserFullAccess that concern products; the launch role does the rest).
-pub const SERVICE_CATALOG_END_USER_ACTIONS: &[&str] = &[
+/// What an end user needs to find and launch Service Catalog products (the product actions of
+/// AWSServiceCatalogEndUserFullAccess; the launch role does the service work).
+pub const SERVICE_CATALOG_LAUNCH_ACTIONS: &[&str] = &[
     "servicecatalog:SearchProducts",
     "servicecatalog:DescribeProduct",
     "servicecatalog:DescribeProductView",
@@ -261,9 +261,15 @@ pub const SERVICE_CATALOG_END_USER_ACTIONS: &[&str] = &[
     "servicecatalog:ListLaunchPaths",
     "servicecatalog:ListProvisioningArtifacts",
     "servicecatalog:ProvisionProduct",
+];
+
+/// What an end user needs to manage provisioned products; for people, limited to their own
+/// with `servicecatalog:userLevel` (where an action carries the key).
+pub const SERVICE_CATALOG_MANAGE_ACTIONS: &[&str] = &[
     "servicecatalog:UpdateProvisionedProduct",
     "servicecatalog:TerminateProvisionedProduct",
     "servicecatalog:DescribeProvisionedProduct",
+    "servicecatalog:GetProvisionedProductOutputs",
     "servicecatalog:SearchProvisionedProducts",
     "servicecatalog:ScanProvisionedProducts",
     "servicecatalog:DescribeRecord",

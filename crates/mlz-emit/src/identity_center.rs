@@ -142,17 +142,28 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
         });
         let mut inline = ps.inline_policy.clone();
         if launches {
-            let statement = serde_json::json!({
+            // Find and launch; manage their own provisioned products only
+            // (servicecatalog:userLevel self, as AWS's end-user examples; IfExists because not
+            // every action carries the key): no one updates or terminates a colleague's.
+            let launch = serde_json::json!({
                 "Sid": "LaunchPortfolioProducts",
                 "Effect": "Allow",
-                "Action": crate::common::SERVICE_CATALOG_END_USER_ACTIONS,
+                "Action": crate::common::SERVICE_CATALOG_LAUNCH_ACTIONS,
                 "Resource": "*"
+            });
+            let manage = serde_json::json!({
+                "Sid": "ManageOwnProvisionedProducts",
+                "Effect": "Allow",
+                "Action": crate::common::SERVICE_CATALOG_MANAGE_ACTIONS,
+                "Resource": "*",
+                "Condition": { "StringEqualsIfExists": { "servicecatalog:userLevel": "self" } }
             });
             let doc = inline.get_or_insert_with(
                 || serde_json::json!({ "Version": "2012-10-17", "Statement": [] }),
             );
             if let Some(list) = doc["Statement"].as_array_mut() {
-                list.push(statement);
+                list.push(launch);
+                list.push(manage);
             }
         }
         if let Some(doc) = &inline {

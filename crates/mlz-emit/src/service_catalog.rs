@@ -614,7 +614,14 @@ pub fn cloud_admin_policy() -> serde_json::Value {
             {
                 "Sid": "ProvisionProducts",
                 "Effect": "Allow",
-                "Action": crate::common::SERVICE_CATALOG_END_USER_ACTIONS,
+                "Action": crate::common::SERVICE_CATALOG_LAUNCH_ACTIONS,
+                "Resource": "*"
+            },
+            {
+                // The cloud admin manages every provisioned product of the account.
+                "Sid": "ManageProvisionedProducts",
+                "Effect": "Allow",
+                "Action": crate::common::SERVICE_CATALOG_MANAGE_ACTIONS,
                 "Resource": "*"
             },
             {

@@ -30,12 +30,12 @@ fn read_logs(prefix: &str) -> Value {
     })
 }
 
-fn pass_role(prefix: &str, service: &str) -> Value {
+fn pass_role(pattern: &str, service: &str) -> Value {
     json!({
         "Sid": "PassPlatformRoles",
         "Effect": "Allow",
         "Action": "iam:PassRole",
-        "Resource": format!("arn:aws:iam::*:role/{prefix}*"),
+        "Resource": format!("arn:aws:iam::*:role/{pattern}"),
         "Condition": { "StringEquals": { "iam:PassedToService": service } }
     })
 }
@@ -97,7 +97,9 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     "Resource": "*",
                     "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": [STUDIO_USER_TAG] } }
                 },
-                pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
+                // Only the teams' Studio execution roles: the pipeline and endpoint roles
+                // (which approve and serve models) are not theirs to borrow.
+                pass_role("mlz-sagemaker-*-studio", "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 {
                     "Sid": "QueryTheCatalog",
@@ -142,7 +144,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     "Resource": "arn:aws:ecr:*:*:repository/*"
                 },
                 { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
-                pass_role("mlz-sagemaker-", "sagemaker.amazonaws.com"),
+                pass_role("mlz-sagemaker-*", "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 {
                     "Sid": "WatchModels",
@@ -177,7 +179,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     ],
                     "Resource": "*"
                 },
-                pass_role("mlz-glue-", "glue.amazonaws.com"),
+                pass_role("mlz-glue-*", "glue.amazonaws.com"),
                 data_in_this_account(),
                 read_logs("/aws-glue/")
             ]

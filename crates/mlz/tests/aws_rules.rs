@@ -305,6 +305,16 @@ fn a_data_scientist_cannot_change_the_isolation_tag_or_make_domains() {
             .any(|a| a == "sagemaker:CreatePresignedDomainUrl")
     });
     assert!(presigned);
+    // Private spaces and their apps belong to the profile the session is for.
+    let domain =
+        fs::read_to_string(dir.join("products/analytics/studio-domain.yaml")).expect("domain");
+    assert_eq!(
+        domain
+            .matches("user-profile/${!sagemaker:DomainId}/${!sagemaker:UserProfileName}")
+            .count(),
+        2,
+        "spaces and apps pinned to the session's own profile"
+    );
     for product in ["studio-domain", "studio-user-profile"] {
         let text = fs::read_to_string(dir.join(format!("products/analytics/{product}.yaml")))
             .expect("product");
