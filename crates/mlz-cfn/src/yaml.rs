@@ -114,24 +114,37 @@ const RESERVED: &[&str] = &[
 ];
 
 fn is_plain_safe(s: &str) -> bool {
-    let Some(first) = s.chars().next() else {
+    let bytes = s.as_bytes();
+    let Some(&first) = bytes.first() else {
         return false;
     };
-    if RESERVED.contains(&s) || s.ends_with(' ') || s.ends_with(':') || first == ' ' {
+    // The reserved words are all five bytes or fewer.
+    if (bytes.len() <= 5 && RESERVED.contains(&s)) || first == b' ' {
+        return false;
+    }
+    let last = bytes[bytes.len() - 1];
+    if last == b' ' || last == b':' {
         return false;
     }
     // Anything that starts like a number, a date or a special float is quoted.
-    if first.is_ascii_digit() || matches!(first, '+' | '.') || (first == '-' && s.len() > 1) {
+    if first.is_ascii_digit() || matches!(first, b'+' | b'.') || (first == b'-' && bytes.len() > 1)
+    {
         return false;
     }
-    if "-?:,[]{}#&*!|>'\"%@`".contains(first) {
+    if b"-?:,[]{}#&*!|>'\"%@`".contains(&first) {
         return false;
     }
-    if s.contains(": ") || s.contains(" #") {
-        return false;
+    // One pass: printable ASCII or spaces, no flow indicators, no ": " or " #".
+    let mut prev = 0u8;
+    for &b in bytes {
+        let ok =
+            b == b' ' || (b.is_ascii_graphic() && !matches!(b, b'{' | b'}' | b'[' | b']' | b','));
+        if !ok || (prev == b':' && b == b' ') || (prev == b' ' && b == b'#') {
+            return false;
+        }
+        prev = b;
     }
-    s.chars()
-        .all(|c| c == ' ' || (c.is_ascii_graphic() && !matches!(c, '{' | '}' | '[' | ']' | ',')))
+    true
 }
 
 #[cfg(test)]

@@ -277,6 +277,10 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             }
         }
     }
+    // Each permission set's ARN import, made once rather than once per assignment.
+    let ps_arns: Vec<Value> = (0..ic.permission_sets.len())
+        .map(|i| exports::import(p, &ExportKey::PermissionSetArn(i)))
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for ((team, b), items) in buckets {
         let (label, n) = if team {
@@ -323,10 +327,7 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             .map_err(|e| bug(&path, e))?;
             let r = Resource::new(SSO_ASSIGNMENT)
                 .prop("InstanceArn", inst.clone())
-                .prop(
-                    "PermissionSetArn",
-                    exports::import(p, &ExportKey::PermissionSetArn(a.permission_set))?,
-                )
+                .prop("PermissionSetArn", ps_arns[a.permission_set].clone())
                 .prop("PrincipalType", "GROUP")
                 .prop("PrincipalId", principal)
                 .prop("TargetType", "AWS_ACCOUNT")
