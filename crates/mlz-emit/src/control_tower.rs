@@ -967,6 +967,46 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, f"tags-{account}", reason=str(error)[:1000])
 "#;
 
+/// Tags of accounts mlz does not vend (Control Tower's own, or ones that exist already): the
+/// same tagger, from the management account, once the accounts are known.
+fn existing_account_tags(p: &Platform) -> Result<Option<Stack>, EmitError> {
+    let id = StackId::new(Area::ControlTower, "account-tags");
+    let path = id.path();
+    let mut t = Template::new(format!(
+        "{}: the config's tags on the accounts mlz does not vend (Control Tower's, and those that exist already). Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let mut params = Vec::new();
+    let mut requires = Vec::new();
+    for (i, a) in p.accounts.iter().enumerate() {
+        let vended = a.created_by == CreatedBy::Mlz && a.id.is_none();
+        if vended || a.tags.is_empty() {
+            continue;
+        }
+        let r = AccountRef::Account(AccountIdx(i));
+        let account_id = use_ident(p, account_ref_ident(p, r)?, &mut t, &mut params)?;
+        t.add_resource(
+            LogicalId::new(format!("{}Tags", a.logical_id)).map_err(|e| bug(&path, e))?,
+            Resource::new(CUSTOM_ACCOUNT_TAGS)
+                .prop(
+                    "ServiceToken",
+                    exports::import(p, &ExportKey::AccountTagger)?,
+                )
+                .prop("AccountId", account_id)
+                .prop("Tags", Value::tags(&a.tags)),
+        )
+        .map_err(|e| bug(&path, e))?;
+        requires.push(need(Fact::AccountExists(r), &rules::ACCOUNT_TAGS));
+    }
+    if t.resources.is_empty() {
+        return Ok(None);
+    }
+    let mut s = new_stack(p, id, t);
+    s.parameters = params;
+    s.requires = requires;
+    Ok(Some(s))
+}
+
 /// A vending stack before it is placed in a lane: its id, template and what it knows.
 struct Vending {
     stack: Stack,
@@ -985,6 +1025,9 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         return Ok(());
     }
     out.stacks.push(account_factory(p, ct)?);
+    if let Some(s) = existing_account_tags(p)? {
+        out.stacks.push(s);
+    }
     // Accounts are grouped into stacks by a fixed hash (of the team name for team accounts,
     // of the key for platform accounts), so a vended account never moves. The stacks are
     // small (VENDING_SPREAD times as many as organization.teamAccountStacks) because they are

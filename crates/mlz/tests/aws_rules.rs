@@ -129,7 +129,9 @@ fn every_configured_account_tag_reaches_the_vended_account() {
     // Every vending template, parsed once.
     let mut resources = serde_json::Map::new();
     for (path, text) in templates() {
-        if path.starts_with("reference/") && path.contains("/vending-") {
+        if path.starts_with("reference/")
+            && (path.contains("/vending-") || path.contains("control-tower/account-tags"))
+        {
             let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
             for (k, v) in t["Resources"].as_object().expect("resources") {
                 resources.insert(k.clone(), v.clone());
@@ -137,19 +139,21 @@ fn every_configured_account_tag_reaches_the_vended_account() {
         }
     }
     let mut checked = 0;
-    for a in p.accounts.iter().filter(|a| {
-        a.created_by == mlz_model::CreatedBy::Mlz && a.id.is_none() && !a.tags.is_empty()
-    }) {
+    // Vended accounts are tagged by their vending stack, the others (Control Tower's own) by
+    // control-tower/account-tags.
+    for a in p.accounts.iter().filter(|a| !a.tags.is_empty()) {
         let r = resources
             .get(&format!("{}Tags", a.logical_id))
             .unwrap_or_else(|| panic!("no tags resource for {}", a.name));
         assert_eq!(r["Type"], "Custom::AccountTags");
-        assert_eq!(
-            r["Properties"]["AccountId"]["Fn::GetAtt"][0],
-            a.logical_id.as_str(),
-            "{} tags the account its product vends",
-            a.name
-        );
+        if a.created_by == mlz_model::CreatedBy::Mlz && a.id.is_none() {
+            assert_eq!(
+                r["Properties"]["AccountId"]["Fn::GetAtt"][0],
+                a.logical_id.as_str(),
+                "{} tags the account its product vends",
+                a.name
+            );
+        }
         let got: std::collections::BTreeMap<String, String> = r["Properties"]["Tags"]
             .as_array()
             .expect("tags")
@@ -164,8 +168,9 @@ fn every_configured_account_tag_reaches_the_vended_account() {
         assert_eq!(got, a.tags, "{}", a.name);
         checked += 1;
     }
-    // Platform accounts (owner, cost-centre) and team accounts (team, stage and the team's).
-    assert!(checked >= 12, "only {checked} tagged accounts");
+    // Platform accounts (owner, cost-centre), Control Tower's (owner) and team accounts (team,
+    // stage and the team's).
+    assert!(checked >= 14, "only {checked} tagged accounts");
 }
 
 #[test]
