@@ -55,6 +55,29 @@ fn datazone_role(
     source_account: Value,
     managed: &[&str],
 ) -> Resource {
+    datazone_role_with(description, actions, source_account, managed, false)
+}
+
+/// `session_tags`: the trust also requires every session tag to be DataZone's
+/// (`ForAllValues:StringLike aws:TagKeys datazone*`), as the Unified Studio admin guide's
+/// domain execution role does.
+fn datazone_role_with(
+    description: &str,
+    actions: &[&str],
+    source_account: Value,
+    managed: &[&str],
+    session_tags: bool,
+) -> Resource {
+    let mut condition = vec![(
+        "StringEquals",
+        Value::map([("aws:SourceAccount", source_account)]),
+    )];
+    if session_tags {
+        condition.push((
+            "ForAllValues:StringLike",
+            Value::map([("aws:TagKeys", Value::str("datazone*"))]),
+        ));
+    }
     Resource::new(IAM_ROLE)
         .prop("Description", description)
         .prop(
@@ -70,13 +93,7 @@ fn datazone_role(
                             Value::map([("Service", Value::str("datazone.amazonaws.com"))]),
                         ),
                         ("Action", Value::list_of_str(actions.iter().copied())),
-                        (
-                            "Condition",
-                            Value::map([(
-                                "StringEquals",
-                                Value::map([("aws:SourceAccount", source_account)]),
-                            )]),
-                        ),
+                        ("Condition", Value::map(condition)),
                     ])]),
                 ),
             ]),
@@ -176,11 +193,12 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     let exec = LogicalId::new("DomainExecutionRole").map_err(|e| bug(path, e))?;
     t.add_resource(
         exec.clone(),
-        datazone_role(
+        datazone_role_with(
             "What the Unified Studio portal does on users' behalf in the domain.",
             &["sts:AssumeRole", "sts:TagSession", "sts:SetContext"],
             this_account.clone(),
             &[EXECUTION_ROLE_POLICY],
+            true,
         ),
     )
     .map_err(|e| bug(path, e))?;

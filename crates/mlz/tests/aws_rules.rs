@@ -430,3 +430,25 @@ fn every_group_the_domain_uses_has_a_profile_first() {
     }
     assert!(members > 0);
 }
+
+#[test]
+fn the_domain_execution_role_trusts_as_the_admin_guide_gives() {
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(fixtures().join("reference/expected/unified-studio/domain.yaml"))
+            .expect("domain"),
+    )
+    .expect("yaml")
+    .to_json();
+    let s = &t["Resources"]["DomainExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]
+        ["Statement"][0];
+    assert_eq!(s["Principal"]["Service"], "datazone.amazonaws.com");
+    assert!(s["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
+    assert_eq!(
+        s["Condition"]["ForAllValues:StringLike"]["aws:TagKeys"],
+        "datazone*"
+    );
+    let actions = s["Action"].to_string();
+    for a in ["sts:AssumeRole", "sts:TagSession", "sts:SetContext"] {
+        assert!(actions.contains(a), "{a}");
+    }
+}
