@@ -776,7 +776,11 @@ fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                             "Effect": "Allow",
                             "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
                             "Action": "sts:AssumeRole",
-                            "Condition": { "Bool": { "aws:MultiFactorAuthPresent": "true" } }
+                            // Identity Center roles of this account only. Not aws:MultiFactorAuthPresent:
+                        // a federated (Identity Center) session never carries it, so that trust
+                        // could never be met; MFA is enforced at Identity Center sign-in, and a
+                        // role may assume this one only if its own policy allows it too.
+                        "Condition": { "ArnLike": { "aws:PrincipalArn": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_*" } } }
                         }]
                     }),
                     "provision-products",

@@ -452,3 +452,22 @@ fn the_domain_execution_role_trusts_as_the_admin_guide_gives() {
         assert!(actions.contains(a), "{a}");
     }
 }
+
+#[test]
+fn the_cloud_admin_role_can_be_assumed_from_identity_center() {
+    // aws:MultiFactorAuthPresent never holds in a federated session (IAM user guide,
+    // MFA-protected API access): the trust names the Identity Center roles instead.
+    let text = fs::read_to_string(
+        fixtures().join("reference/expected/service-catalog/cloud-admin-role.yaml"),
+    )
+    .expect("cloud admin role");
+    assert!(!text.contains("aws:MultiFactorAuthPresent"));
+    let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+    let s =
+        &t["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let pattern = s["Condition"]["ArnLike"]["aws:PrincipalArn"].to_string();
+    assert!(
+        pattern.contains("role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_*"),
+        "{pattern}"
+    );
+}
