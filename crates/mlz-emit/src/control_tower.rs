@@ -436,34 +436,24 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
     // The AFC guide's trust: Control Tower's service role, and the principal that provisions
     // accounts. That principal may be a pattern (an Identity Center role has a generated
     // suffix), so it is the management account with an ArnLike condition, not `:root` alone.
-    let vending = LogicalId::new("VendingPrincipalArn").map_err(|e| bug(&rpath, e))?;
-    let mut vp = mlz_cfn::Parameter::string(VENDING_PRINCIPAL_DESCRIPTION);
-    vp.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
-    vp.constraint_description =
-        Some("an IAM role ARN of the management account; * and ? allowed".into());
-    rt.add_parameter(vending.clone(), vp)
-        .map_err(|e| bug(&rpath, e))?;
-    rparams.push(StackParam {
-        name: vending.to_string(),
-        description: VENDING_PRINCIPAL_DESCRIPTION.into(),
-        value: None,
-        from_export: None,
-    });
+    let vending = principal_parameter(
+        &mut rt,
+        &mut rparams,
+        "VendingPrincipalArn",
+        VENDING_PRINCIPAL_DESCRIPTION,
+        None,
+        &rpath,
+    )?;
     // The AFC guide trusts the principal that applies blueprints in the Control Tower
     // console; that is a person's role, which need not be the pipeline's.
-    let console = LogicalId::new("BlueprintPrincipalArn").map_err(|e| bug(&rpath, e))?;
-    let mut cp = mlz_cfn::Parameter::string(BLUEPRINT_PRINCIPAL_DESCRIPTION);
-    cp.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
-    cp.constraint_description =
-        Some("an IAM role ARN of the management account; * and ? allowed".into());
-    rt.add_parameter(console.clone(), cp)
-        .map_err(|e| bug(&rpath, e))?;
-    rparams.push(StackParam {
-        name: console.to_string(),
-        description: BLUEPRINT_PRINCIPAL_DESCRIPTION.into(),
-        value: None,
-        from_export: None,
-    });
+    let console = principal_parameter(
+        &mut rt,
+        &mut rparams,
+        "BlueprintPrincipalArn",
+        BLUEPRINT_PRINCIPAL_DESCRIPTION,
+        None,
+        &rpath,
+    )?;
     let role = Resource::new(IAM_ROLE)
         .prop("RoleName", BLUEPRINT_ACCESS_ROLE)
         .prop("Description", "Lets Control Tower (AFC) read the blueprints in this hub account and share them with new accounts.")
@@ -494,10 +484,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
                                     "ArnLike",
                                     Value::map([(
                                         "aws:PrincipalArn",
-                                        Value::List(vec![
-                                            Value::Ref(vending.clone()),
-                                            Value::Ref(console.clone()),
-                                        ]),
+                                        Value::List(vec![vending, console]),
                                     )]),
                                 )]),
                             ),
@@ -542,43 +529,25 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
     // The vending principal is the account-factory stack's parameter, taken from its export
     // as a parameter here (not an import, which would lock the export against change); the
     // console principal is this stack's own parameter.
-    let principal_param = |t: &mut Template,
-                           params: &mut Vec<StackParam>,
-                           id: &LogicalId,
-                           description: &str,
-                           export: Option<ExportRef>|
-     -> Result<Value, EmitError> {
-        let mut prm = mlz_cfn::Parameter::string(description);
-        prm.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
-        prm.constraint_description =
-            Some("an IAM role ARN of the management account; * and ? allowed".into());
-        t.add_parameter(id.clone(), prm)
-            .map_err(|e| bug(&hpath, e))?;
-        params.push(StackParam {
-            name: id.to_string(),
-            description: description.into(),
-            value: None,
-            from_export: export,
-        });
-        Ok(Value::Ref(id.clone()))
-    };
-    let vending_value = principal_param(
+    let vending_value = principal_parameter(
         &mut t,
         &mut params,
-        &vending,
+        "VendingPrincipalArn",
         VENDING_PRINCIPAL_DESCRIPTION,
         Some(ExportRef {
             key: ExportKey::VendingPrincipal,
             account: AccountRef::Management,
             region: p.organization.home_region.clone(),
         }),
+        &hpath,
     )?;
-    let console_value = principal_param(
+    let console_value = principal_parameter(
         &mut t,
         &mut params,
-        &console,
+        "BlueprintPrincipalArn",
         BLUEPRINT_PRINCIPAL_DESCRIPTION,
         None,
+        &hpath,
     )?;
     let mut parameters = vec![
         Value::map([
@@ -792,22 +761,20 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
             .prop("ProductName", ct.account_factory_product.as_str()),
     )
     .map_err(|e| bug(path, e))?;
-    let principal = LogicalId::new("VendingPrincipalArn").map_err(|e| bug(path, e))?;
-    let description = VENDING_PRINCIPAL_DESCRIPTION;
-    let mut prm = mlz_cfn::Parameter::string(description);
-    prm.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
-    prm.constraint_description =
-        Some("an IAM role ARN of the management account; * and ? allowed".into());
-    t.add_parameter(principal.clone(), prm)
-        .map_err(|e| bug(path, e))?;
+    let mut params = Vec::new();
+    let principal = principal_parameter(
+        &mut t,
+        &mut params,
+        "VendingPrincipalArn",
+        VENDING_PRINCIPAL_DESCRIPTION,
+        None,
+        path,
+    )?;
     // Service Catalog's IAM_PATTERN takes the ARN without its account id
     // (arn:aws:iam:::role/...): rebuild it from the role ARN.
     let split = Value::Call(
         mlz_cfn::Func::Split,
-        Box::new(Value::List(vec![
-            Value::str(":"),
-            Value::Ref(principal.clone()),
-        ])),
+        Box::new(Value::List(vec![Value::str(":"), principal.clone()])),
     );
     let part = |i: i64| {
         Value::Call(
@@ -840,7 +807,7 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
             description: Some(
                 "The principal that provisions accounts (trusted by the AFC hub role)".into(),
             ),
-            value: Value::Ref(principal.clone()),
+            value: principal,
             export: exports::export(p, &ExportKey::VendingPrincipal)?,
             condition: None,
         },
@@ -863,12 +830,7 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
         Fact::ControlTowerRegions,
         &rules::CONTROL_TOWER_REGIONS,
     ));
-    s.parameters = vec![StackParam {
-        name: "VendingPrincipalArn".into(),
-        description: description.into(),
-        value: None,
-        from_export: None,
-    }];
+    s.parameters = params;
     s.provides = vec![Fact::AccountFactoryAccess];
     Ok(s)
 }
@@ -918,6 +880,31 @@ def handler(event, context):
     except Exception as error:  # report, never hang the stack
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
+
+/// A parameter that takes a management-account role ARN (patterns allowed), declared in the
+/// template and listed for the manifest; `export` when its value is another stack's export.
+fn principal_parameter(
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    name: &str,
+    description: &str,
+    export: Option<ExportRef>,
+    path: &str,
+) -> Result<Value, EmitError> {
+    let id = LogicalId::new(name).map_err(|e| bug(path, e))?;
+    let mut prm = mlz_cfn::Parameter::string(description);
+    prm.allowed_pattern = Some(VENDING_PRINCIPAL_PATTERN.into());
+    prm.constraint_description =
+        Some("an IAM role ARN of the management account; * and ? allowed".into());
+    t.add_parameter(id.clone(), prm).map_err(|e| bug(path, e))?;
+    params.push(StackParam {
+        name: name.into(),
+        description: description.into(),
+        value: None,
+        from_export: export,
+    });
+    Ok(Value::Ref(id))
+}
 
 const VENDING_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role that provisions and updates accounts: the role your pipeline deploys the vending stacks as, or the administrators' Identity Center role (arn:<partition>:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*). It gets the Account Factory portfolio; it also needs organizations:CreateAccount, organizations:DescribeCreateAccountStatus and Service Catalog end-user rights, which administrators have.";
 const BLUEPRINT_PRINCIPAL_DESCRIPTION: &str = "ARN of the management-account role people use in the Control Tower console to create or update accounts with an AFC blueprint, usually the administrators' Identity Center role (arn:<partition>:iam::<management id>:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_AdministratorAccess_*): the AFC hub role trusts it.";

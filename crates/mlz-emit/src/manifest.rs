@@ -10,7 +10,7 @@ use mlz_model::{AccountRef, Platform};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::plan::{self, DeployAs, ExportKey, Fact, Need, NodeRef, Plan};
+use crate::plan::{self, ExportKey, Fact, Need, NodeRef, Plan};
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack};
 use crate::{docs, EmitError, Options, Output};
 
@@ -418,10 +418,7 @@ fn manifest(
                 value_from_export,
             });
         }
-        let deploy_as = match &plan.deploy_as[i] {
-            DeployAs::LaunchRole(_) => DeployAs::LaunchRole(launch_role_of(p, s)),
-            other => other.clone(),
-        };
+        let deploy_as = &plan.deploy_as[i];
         templates.push(TemplateEntry {
             path: r.file.clone(),
             kind: s.deploy.name(),
@@ -536,21 +533,6 @@ fn manifest(
             .collect(),
         documents: documents.iter().map(|d| d.path.clone()).collect(),
     })
-}
-
-/// The launch role of the portfolio that holds a product version.
-fn launch_role_of(p: &Platform, s: &Stack) -> String {
-    p.portfolios
-        .iter()
-        .find(|pf| {
-            pf.account == s.account
-                && s.id.path().starts_with(&format!(
-                    "{}/{}/",
-                    plan::Area::Products.folder(),
-                    pf.name
-                ))
-        })
-        .map_or_else(String::new, |pf| pf.launch_role.clone())
 }
 
 /// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.

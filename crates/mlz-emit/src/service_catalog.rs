@@ -19,7 +19,7 @@ use crate::common::{
     account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, chain, content_version,
     custom_function, new_stack, ou_ident, ou_ident_in, template_url, use_ident, CustomFunction,
 };
-use crate::plan::{rules, Area, Fact, Need, Service, StackId};
+use crate::plan::{rules, Area, DeployAs, Fact, Need, Service, StackId};
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload};
 use crate::types::{
     CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, SC_LAUNCH_ROLE_CONSTRAINT, SC_PORTFOLIO,
@@ -192,6 +192,7 @@ fn portfolio(
         let mut ts = new_stack(p, tid.clone(), prod.template.clone());
         ts.account = pf.account;
         ts.deploy = DeployKind::ServiceCatalogProduct;
+        ts.deploy_as = Some(DeployAs::LaunchRole(pf.launch_role.clone()));
         ts.upload = Some(Upload { key: key.clone() });
         ts.parameters = prod
             .template

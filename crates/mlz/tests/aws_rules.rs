@@ -222,28 +222,7 @@ fn portfolio_principals_can_launch_and_the_launch_role_can_validate() {
     assert!(ok, "ValidateTemplate is not allowed on *");
 }
 
-fn glob(pattern: &str, text: &str) -> bool {
-    // IAM action patterns: `*` only, case-insensitive.
-    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
-    let parts: Vec<&str> = p.split('*').collect();
-    let mut rest = t.as_str();
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(at) => rest = &rest[at + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    rest.is_empty() || parts.len() > 1
-}
+use mlz_emit::plan::glob;
 
 fn actions(s: &serde_json::Value) -> Vec<String> {
     match &s["Action"] {

@@ -25,6 +25,7 @@ use mlz_model::{AccountRef, CreatedBy, OuIdx, Platform};
 pub use exports::{ExportKey, ExportRef};
 pub use facts::{Fact, Limited, Need, Rule, Service};
 pub use id::{Area, StackId};
+pub use scp::glob;
 
 use crate::stack::{DeployKind, ManualStep, Stack};
 use crate::EmitError;
@@ -146,13 +147,14 @@ impl Plan {
             NodeRef::Step(i) => self.stacks + i,
         }
     }
+}
 
-    fn node(&self, i: usize) -> NodeRef {
-        if i < self.stacks {
-            NodeRef::Stack(i)
-        } else {
-            NodeRef::Step(i - self.stacks)
-        }
+/// Node `i` of a plan with `stacks` stacks: stacks first, then steps.
+fn node_ref(stacks: usize, i: usize) -> NodeRef {
+    if i < stacks {
+        NodeRef::Stack(i)
+    } else {
+        NodeRef::Step(i - stacks)
     }
 }
 
@@ -176,7 +178,8 @@ pub fn default_deploy_as(p: &Platform, s: &Stack) -> DeployAs {
     match s.deploy {
         DeployKind::StackSet => DeployAs::StackSetExecution,
         DeployKind::AfcBlueprint => DeployAs::AccountFactory,
-        DeployKind::ServiceCatalogProduct => DeployAs::LaunchRole(String::new()),
+        // The Service Catalog emitter names the portfolio's launch role.
+        DeployKind::ServiceCatalogProduct => DeployAs::LaunchRole("launch role".into()),
         DeployKind::Stack => match s.account {
             AccountRef::Management => DeployAs::Management,
             a if enrolled(p, a) => DeployAs::ControlTowerExecution,
@@ -438,12 +441,10 @@ pub fn link(
                     for &j in list {
                         if j != i {
                             deps_idx[i].insert(j);
-                            let node = if j < n_stacks {
-                                NodeRef::Stack(j)
-                            } else {
-                                NodeRef::Step(j - n_stacks)
-                            };
-                            depends_on[i].entry(node).or_default().push(k as u32);
+                            depends_on[i]
+                                .entry(node_ref(n_stacks, j))
+                                .or_default()
+                                .push(k as u32);
                         }
                     }
                 }
@@ -502,20 +503,10 @@ pub fn link(
         Ok(w) => w,
         Err(e) => return Err(vec![e]),
     };
-    let plan_stub = Plan {
-        depends_on: Vec::new(),
-        needs: Vec::new(),
-        wave_of: Vec::new(),
-        waves: Vec::new(),
-        deploy_as: Vec::new(),
-        preconditions: Vec::new(),
-        limits: Vec::new(),
-        stacks: n_stacks,
-    };
-    let limits = critical_paths(p, stacks, &deps_idx, &waves_idx, &plan_stub);
+    let limits = critical_paths(p, stacks, &deps_idx, &waves_idx);
     let waves = waves_idx
         .iter()
-        .map(|w| w.iter().map(|&i| plan_stub.node(i)).collect())
+        .map(|w| w.iter().map(|&i| node_ref(n_stacks, i)).collect())
         .collect();
     Ok(Plan {
         depends_on,
@@ -618,7 +609,6 @@ fn critical_paths(
     stacks: &[Stack],
     deps: &[BTreeSet<usize>],
     waves: &[Vec<usize>],
-    plan: &Plan,
 ) -> Vec<LimitReport> {
     let mut out = Vec::new();
     for resource in [Limited::AccountFactory, Limited::OrganizationsAccounts] {
@@ -654,7 +644,7 @@ fn critical_paths(
         let mut cur = Some(end);
         while let Some(i) = cur {
             if weight(i) > 0 {
-                chain.push(plan.node(i));
+                chain.push(node_ref(stacks.len(), i));
             }
             cur = from[i];
         }

@@ -122,14 +122,21 @@ impl Resolver<'_> {
             &associated,
             &units,
         );
+        let raw_profiles: HashMap<&str, &RawProjectProfile> = raw
+            .project_profiles
+            .iter()
+            .map(|r| (r.name.as_str(), r))
+            .collect();
         for pr in &mut profiles {
-            if let Some(r) = raw.project_profiles.iter().find(|r| r.name == pr.name) {
+            if let Some(r) = raw_profiles.get(pr.name.as_str()) {
                 pr.creators = group_refs(known.as_ref(), &r.creators);
             }
         }
         let mut projects = self.projects(&raw.projects, &base, cx, accounts, &profiles, &units);
+        let raw_projects: HashMap<&str, &RawProject> =
+            raw.projects.iter().map(|r| (r.name.as_str(), r)).collect();
         for pj in &mut projects {
-            if let Some(r) = raw.projects.iter().find(|r| r.name == pj.name) {
+            if let Some(r) = raw_projects.get(pj.name.as_str()) {
                 pj.owners = group_refs(known.as_ref(), &r.owners);
                 pj.contributors = group_refs(known.as_ref(), &r.contributors);
             }
