@@ -299,11 +299,12 @@ fn blueprint_hub(
     // 1. The blueprint templates, uploaded under a key named by their content.
     let mut versions = Vec::new();
     for b in &ct.blueprints {
-        let version = content_version(&b.template);
+        let template = blueprint_template(p, b)?;
+        let version = content_version(&template);
         // One key whatever the output format, so YAML and JSON output describe the same products.
         let key = format!("blueprints/{}/{version}.template", b.name);
         let id = StackId::new(Area::Blueprints, b.name.clone());
-        let mut s = new_stack(p, id.clone(), b.template.clone());
+        let mut s = new_stack(p, id.clone(), template);
         s.account = hub_ref;
         s.deploy = DeployKind::AfcBlueprint;
         s.upload = Some(Upload { key: key.clone() });
@@ -1350,12 +1351,19 @@ fn blueprint_doc(
         "hubAccount": hub.map(|h| json!({ "name": h.name, "id": h.id })),
         "product": b.name,
         "productIdExport": ExportKey::BlueprintProduct(bi).name(p)?,
-        "version": content_version(&b.template),
+        "version": content_version(&blueprint_template(p, b)?),
         "regions": b.regions,
         "parameters": known.iter().map(|sp| (sp.name.clone(), serde_json::Value::String(sp.value.clone().unwrap_or_default()))).collect::<serde_json::Map<_, _>>(),
         "parametersToFill": to_fill.iter().map(|sp| json!({ "name": sp.name, "description": sp.description })).collect::<Vec<_>>(),
         "provisioningPolicy": b.provisioning_policy.clone().unwrap_or_else(|| json!("AdministratorAccess (the AFC default)")),
     }))
+}
+
+/// A blueprint's template as it is uploaded: its `mlz:` export symbols named.
+fn blueprint_template(p: &Platform, b: &Blueprint) -> Result<Template, EmitError> {
+    let mut t = b.template.clone();
+    exports::resolve_symbols(p, &mut t, &format!("blueprints/{}", b.name))?;
+    Ok(t)
 }
 
 /// The Transit Gateway of the home region, when the network has one there.

@@ -2,15 +2,23 @@
 //! `network/address-plan.json` for review and to be given back as `network.addressPlan`
 //! on the next run, so that existing ranges stay where they are.
 
+use std::collections::BTreeMap;
+
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
-use mlz_model::{Network, Platform, RangeSource};
+use mlz_model::{AccountRef, Cidr, Network, Platform, RangeSource};
 use serde_json::json;
 
-use crate::common::{account_name, all_ok, bug, new_stack, ou_arn_ident_in, use_ident};
+use crate::common::{
+    account_name, account_ref_ident_in, all_ok, bucket_label, bug, custom_function, new_stack,
+    ou_arn_ident_in, team_bucket, use_ident, CustomFunction,
+};
 use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, StackId};
 use crate::ram;
-use crate::stack::{Document, Emitted, ManualStep, Stack, StackParam};
-use crate::types::{TGW, TGW_ROUTE_TABLE};
+use crate::stack::{Document, Emitted, Stack, StackParam};
+use crate::types::{
+    CUSTOM_TGW_ATTACHMENT, TGW, TGW_ROUTE, TGW_ROUTE_TABLE, TGW_ROUTE_TABLE_ASSOCIATION,
+    TGW_ROUTE_TABLE_PROPAGATION, VPC_ROUTE,
+};
 use crate::EmitError;
 
 pub const PLAN_PATH: &str = "network/address-plan.json";
@@ -74,58 +82,296 @@ pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     // A hub only where a spoke can attach: a region where no account has a range gets none.
     regions.retain(|r| n.ranges.iter().any(|x| x.region == *r));
     let mut errs = Vec::new();
-    let mut hubs = Vec::new();
     let sharing = ram::require_sharing(out);
     for (ri, region) in regions.iter().enumerate() {
         match hub(p, n, region, ri) {
             Ok(mut s) => {
                 s.requires.push(sharing.clone());
-                hubs.push(s.id.clone());
                 out.stacks.push(s);
             }
             Err(e) => errs.push(e),
         }
+        match egress(p, n, region) {
+            Ok(s) => out.stacks.push(s),
+            Err(e) => errs.push(e),
+        }
+        match attachments(p, n, region) {
+            Ok(s) => out.stacks.extend(s),
+            Err(e) => errs.push(e),
+        }
     }
-    // Attachments are created in the spoke accounts (the corporate-network blueprint), so
-    // their ids are unknown here: associating each with its segment's route table is a step.
-    let mut commands = Vec::new();
-    for r in &n.ranges {
-        commands.push(format!(
-            "aws ec2 associate-transit-gateway-route-table --region {} --transit-gateway-route-table-id <output {} of {}> --transit-gateway-attachment-id <attachment of {}>",
-            r.region,
-            LogicalId::derive("RouteTable", &n.segments[r.segment].name).map(|l| l.to_string()).unwrap_or_default(),
-            hub_id(&r.region).path(),
-            p.account(r.account).name
-        ));
-    }
-    let mut requires: Vec<Need> = hubs
-        .into_iter()
-        .map(|h| Need::new(Fact::Deployed(h), &rules::OUTPUTS_FIRST))
-        .collect();
-    if p.control_tower
-        .as_ref()
-        .is_some_and(|c| c.enabled && !c.blueprints.is_empty())
-    {
-        requires.push(Need::new(
-            Fact::BlueprintsApplied,
-            &rules::BLUEPRINTS_APPLIED,
-        ));
-    }
-    commands.push("then, per attachment, aws ec2 enable-transit-gateway-route-table-propagation into the route tables its segment may reach (the same segment's, and shared services')".into());
-    out.steps.push(ManualStep {
-        id: "transit-gateway-associations".into(),
-        account: n.account,
-        reason: "Default association and propagation are off, so that segments stay apart. Spoke accounts create their attachments (the corporate-network blueprint) and the hub account must associate each with its segment's route table; CloudFormation in the hub cannot know attachment ids made in other accounts.".into(),
-        commands,
-        provides: Vec::new(),
-        requires,
-    });
     all_ok(errs)
 }
 
 fn hub_id(region: &str) -> StackId {
     StackId::new(Area::Network, format!("transit-gateway-{region}"))
 }
+
+/// The egress VPC of `region`: its range, its NAT gateways and its attachment
+/// (`templates/egress.yaml`), and the Transit Gateway routes that send each segment's traffic
+/// for anywhere outside the VPCs there, while no segment reaches another through it.
+fn egress(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
+    let id = StackId::new(Area::Network, format!("egress-{region}"));
+    let path = id.path();
+    let cidr = n
+        .egress
+        .iter()
+        .find(|(r, _)| r == region)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| bug(&path, "no egress range for a region with a hub"))?;
+    let (mut t, _) = mlz_model::blueprints::load(&path, EGRESS_TEMPLATE, false)
+        .map_err(|d| bug(&path, format!("{d:?}")))?;
+    t.description = format!(
+        "{}: the egress VPC of {region} (NAT gateways every attached VPC reaches AWS service endpoints and the internet through), its Transit Gateway attachment, and each segment's routes. Deploy in {}, {region}.",
+        p.organization.name,
+        account_name(p, n.account)
+    );
+    exports::resolve_symbols(p, &mut t, &path)?;
+    let attachment = LogicalId::new("Attachment").map_err(|e| bug(&path, e))?;
+    let in_region: Vec<(usize, Cidr)> = n
+        .segments
+        .iter()
+        .enumerate()
+        .flat_map(|(si, s)| {
+            s.supernets
+                .iter()
+                .filter(|(r, _)| r == region)
+                .map(move |(_, c)| (si, *c))
+        })
+        .collect();
+    let route = |rt: usize, cidr: Cidr| -> Result<Resource, EmitError> {
+        Ok(Resource::new(TGW_ROUTE)
+            .prop(
+                "TransitGatewayRouteTableId",
+                exports::import(p, &ExportKey::SegmentRouteTable(rt))?,
+            )
+            .prop("DestinationCidrBlock", cidr.to_string()))
+    };
+    for &(si, sn) in &in_region {
+        let seg = &n.segments[si];
+        // Replies from the NAT gateways to the attached VPCs go back through the gateway.
+        let mut back = Resource::new(VPC_ROUTE)
+            .prop(
+                "RouteTableId",
+                Value::Ref(LogicalId::new("PublicRouteTable").map_err(|e| bug(&path, e))?),
+            )
+            .prop("DestinationCidrBlock", sn.to_string())
+            .prop(
+                "TransitGatewayId",
+                exports::import(p, &ExportKey::TransitGatewayId)?,
+            );
+        back.depends_on.insert(attachment.clone());
+        t.add_resource(
+            LogicalId::derive("Return", &seg.name).map_err(|e| bug(&path, e))?,
+            back,
+        )
+        .map_err(|e| bug(&path, e))?;
+        // Other segments' supernets are blackholes in this segment's table: more specific
+        // than the default route, so no segment reaches another through the egress VPC.
+        for &(sj, other) in &in_region {
+            if sj == si {
+                continue;
+            }
+            t.add_resource(
+                LogicalId::derive(
+                    "Isolate",
+                    &format!("{}-from-{}", seg.name, n.segments[sj].name),
+                )
+                .map_err(|e| bug(&path, e))?,
+                route(si, other)?.prop("Blackhole", Value::Bool(true)),
+            )
+            .map_err(|e| bug(&path, e))?;
+        }
+    }
+    let mut segments: Vec<usize> = in_region.iter().map(|(si, _)| *si).collect();
+    segments.dedup();
+    for si in segments {
+        t.add_resource(
+            LogicalId::derive("Default", &n.segments[si].name).map_err(|e| bug(&path, e))?,
+            route(si, Cidr { addr: 0, len: 0 })?
+                .prop("TransitGatewayAttachmentId", Value::Ref(attachment.clone())),
+        )
+        .map_err(|e| bug(&path, e))?;
+    }
+    let mut s = new_stack(p, id.clone(), t);
+    s.provides.push(Fact::Deployed(id));
+    s.account = n.account;
+    s.region = region.to_owned();
+    s.parameters = vec![StackParam {
+        name: "EgressCidr".into(),
+        description: "The egress VPC's range (network.egress).".into(),
+        value: Some(cidr.to_string()),
+        from_export: None,
+    }];
+    Ok(s)
+}
+
+const EGRESS_TEMPLATE: &str = include_str!("../templates/egress.yaml");
+
+/// The stacks that associate each attachment of `region` with its segment's route table and
+/// propagate it there and into the egress route table: the platform accounts' in one stack,
+/// team accounts' spread by team over `organization.teamAccountStacks` like their vending
+/// stacks, so that an account's association never moves between stacks (a move would delete
+/// it, and cut the VPC off, before creating it again).
+fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, EmitError> {
+    let buckets = p.organization.team_account_stacks;
+    let mut groups: BTreeMap<Option<u32>, Vec<&mlz_model::VpcRange>> = BTreeMap::new();
+    for r in n.ranges.iter().filter(|r| r.region == region) {
+        let a = p.account(r.account);
+        let g = a
+            .team
+            .as_ref()
+            .map(|(t, _)| team_bucket(&p.team(*t).name, buckets));
+        groups.entry(g).or_default().push(r);
+    }
+    let mut stacks = Vec::new();
+    for (g, ranges) in groups {
+        let id = StackId::new(
+            Area::Network,
+            match g {
+                None => format!("attachments-{region}"),
+                Some(b) => format!(
+                    "attachments-{region}-teams-{}",
+                    bucket_label(b as usize, buckets)
+                ),
+            },
+        );
+        let path = id.path();
+        let mut t = Template::new(format!(
+            "{}: the Transit Gateway attachments of {}in {region}, each associated with its segment's route table and propagated there and into the egress route table. Deploy in {}, {region}, after the accounts' AFC blueprints created the attachments.",
+            p.organization.name,
+            match g {
+                None => "the platform accounts ".to_owned(),
+                Some(b) => format!("team accounts (group {} of {buckets}) ", bucket_label(b as usize, buckets)),
+            },
+            account_name(p, n.account)
+        ));
+        let mut params = Vec::new();
+        let mut requires = Vec::new();
+        if p.control_tower
+            .as_ref()
+            .is_some_and(|c| c.enabled && !c.blueprints.is_empty())
+        {
+            requires.push(Need::new(
+                Fact::BlueprintsApplied,
+                &rules::BLUEPRINTS_APPLIED,
+            ));
+        }
+        for r in ranges {
+            let a = p.account(r.account);
+            let account = AccountRef::Account(r.account);
+            let account_id = use_ident(
+                p,
+                account_ref_ident_in(p, account, n.account)?,
+                &mut t,
+                &mut params,
+            )?;
+            let lid = |suffix: &str| {
+                LogicalId::new(format!("{}{suffix}", a.logical_id)).map_err(|e| bug(&path, e))
+            };
+            let found = lid("Attachment")?;
+            t.add_resource(
+                found.clone(),
+                Resource::new(CUSTOM_TGW_ATTACHMENT)
+                    .prop(
+                        "ServiceToken",
+                        exports::import(p, &ExportKey::AttachmentLookup)?,
+                    )
+                    .prop(
+                        "TransitGatewayId",
+                        exports::import(p, &ExportKey::TransitGatewayId)?,
+                    )
+                    .prop("AccountId", account_id),
+            )
+            .map_err(|e| bug(&path, e))?;
+            let attach = |rt: Value| {
+                Resource::new(TGW_ROUTE_TABLE_ASSOCIATION)
+                    .prop("TransitGatewayAttachmentId", Value::Ref(found.clone()))
+                    .prop("TransitGatewayRouteTableId", rt)
+            };
+            t.add_resource(
+                lid("Association")?,
+                attach(exports::import(
+                    p,
+                    &ExportKey::SegmentRouteTable(r.segment),
+                )?),
+            )
+            .map_err(|e| bug(&path, e))?;
+            let mut own = attach(exports::import(
+                p,
+                &ExportKey::SegmentRouteTable(r.segment),
+            )?);
+            own.resource_type = TGW_ROUTE_TABLE_PROPAGATION.to_owned();
+            t.add_resource(lid("Propagation")?, own)
+                .map_err(|e| bug(&path, e))?;
+            let mut back = attach(exports::import(p, &ExportKey::EgressRouteTable)?);
+            back.resource_type = TGW_ROUTE_TABLE_PROPAGATION.to_owned();
+            t.add_resource(lid("Return")?, back)
+                .map_err(|e| bug(&path, e))?;
+            requires.push(Need::new(
+                Fact::AccountExists(account),
+                &rules::OUTPUTS_FIRST,
+            ));
+        }
+        let mut s = new_stack(p, id, t);
+        s.account = n.account;
+        s.region = region.to_owned();
+        s.parameters = params;
+        s.requires = requires;
+        stacks.push(s);
+    }
+    Ok(stacks)
+}
+
+/// Finds the VPC attachment an account's blueprint made to the hub's Transit Gateway (the
+/// owner of a gateway sees every attachment to it), waiting while it is being created.
+const ATTACHMENT_LOOKUP_CODE: &str = r#"import time
+import boto3
+import cfnresponse
+
+ec2 = boto3.client("ec2")
+LIVE = ["available", "pending", "pendingAcceptance", "modifying"]
+
+
+def find(tgw, account):
+    pages = ec2.get_paginator("describe_transit_gateway_attachments").paginate(
+        Filters=[
+            {"Name": "transit-gateway-id", "Values": [tgw]},
+            {"Name": "resource-owner-id", "Values": [account]},
+            {"Name": "resource-type", "Values": ["vpc"]},
+            {"Name": "state", "Values": LIVE},
+        ]
+    )
+    return [a for page in pages for a in page["TransitGatewayAttachments"]]
+
+
+def handler(event, context):
+    props = event["ResourceProperties"]
+    tgw, account = props["TransitGatewayId"], props["AccountId"]
+    physical = event.get("PhysicalResourceId", f"attachment-of-{account}")
+    try:
+        if event["RequestType"] == "Delete":
+            # The attachment belongs to the spoke's blueprint stack: nothing to undo here.
+            cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
+            return
+        deadline = time.time() + 720
+        while True:
+            found = find(tgw, account)
+            if len(found) > 1:
+                ids = ", ".join(a["TransitGatewayAttachmentId"] for a in found)
+                raise Exception(f"account {account} has {len(found)} VPC attachments to {tgw} ({ids}): mlz expects one, its platform VPC's")
+            if found and found[0]["State"] == "available":
+                break
+            if time.time() > deadline:
+                if not found:
+                    raise Exception(f"account {account} has no VPC attachment to {tgw}: apply its AFC blueprint (corporate-network) first, then update this stack")
+                raise Exception(f"attachment {found[0]['TransitGatewayAttachmentId']} of account {account} is still {found[0]['State']}")
+            time.sleep(20)
+        attachment = found[0]["TransitGatewayAttachmentId"]
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, {"Id": attachment}, attachment)
+    except Exception as error:  # report, never hang the stack
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
+"#;
 
 fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, EmitError> {
     let id = hub_id(region);
@@ -199,6 +445,54 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
             ExportKey::SegmentRouteTable(si),
         ));
     }
+    // The egress VPC's attachment is associated with a table of its own, into which every
+    // attachment propagates: the way back from the NAT gateways to each VPC.
+    let egress_rt = LogicalId::new("EgressRouteTable").map_err(|e| bug(&path, e))?;
+    t.add_resource(
+        egress_rt.clone(),
+        Resource::new(TGW_ROUTE_TABLE)
+            .prop("TransitGatewayId", Value::Ref(tgw.clone()))
+            .prop(
+                "Tags",
+                Value::List(vec![Value::map([
+                    ("Key", Value::str("Name")),
+                    (
+                        "Value",
+                        Value::str(format!("{}-egress-{region}", p.organization.stack_prefix)),
+                    ),
+                ])]),
+            ),
+    )
+    .map_err(|e| bug(&path, e))?;
+    outputs.push((
+        egress_rt.to_string(),
+        Value::Ref(egress_rt),
+        ExportKey::EgressRouteTable,
+    ));
+    let lookup = custom_function(
+        &mut t,
+        CustomFunction {
+            name: "AttachmentLookup",
+            function_id: Some("AttachmentLookup"),
+            role_description: "Reads the Transit Gateway's attachments; nothing else.",
+            policy_name: "read-attachments",
+            // DescribeTransitGatewayAttachments has no resource-level permissions.
+            statements: vec![Value::map([
+                ("Effect", Value::str("Allow")),
+                ("Action", Value::str("ec2:DescribeTransitGatewayAttachments")),
+                ("Resource", Value::str("*")),
+            ])],
+            description: "Returns the id of the VPC attachment an account made to this Transit Gateway, once it is available.",
+            timeout: 900,
+            code: ATTACHMENT_LOOKUP_CODE,
+        },
+        &path,
+    )?;
+    outputs.push((
+        "AttachmentLookupArn".to_owned(),
+        Value::GetAtt(lookup, "Arn".into()),
+        ExportKey::AttachmentLookup,
+    ));
     // Shared only with the OUs of the accounts that attach in this region (their own OUs,
     // the narrowest that hold them): auto-accept lets any account the gateway is shared with
     // attach a VPC without approval, so the share is the admission control; segments stay

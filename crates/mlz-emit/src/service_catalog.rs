@@ -186,10 +186,17 @@ fn portfolio(
     // Products: a template file uploaded under its content hash, a product whose version is
     // that hash, its association, and its launch constraint (after the association).
     for prod in &pf.products {
-        let version = content_version(&prod.template);
+        // The product's `mlz:` imports (the platform VPC its account's blueprint exports) named.
+        let mut template = prod.template.clone();
+        crate::plan::exports::resolve_symbols(
+            p,
+            &mut template,
+            &format!("products/{}", prod.name),
+        )?;
+        let version = content_version(&template);
         let key = format!("products/{}/{}/{version}.template", pf.name, prod.name);
         let tid = StackId::new(Area::Products, format!("{}/{}", pf.name, prod.name));
-        let mut ts = new_stack(p, tid.clone(), prod.template.clone());
+        let mut ts = new_stack(p, tid.clone(), template);
         ts.account = pf.account;
         ts.deploy = DeployKind::ServiceCatalogProduct;
         ts.deploy_as = Some(DeployAs::LaunchRole(pf.launch_role.clone()));

@@ -116,6 +116,8 @@ pub struct Network {
     /// One range per attached account and region of its segment, sorted by region, segment
     /// and address.
     pub ranges: Vec<VpcRange>,
+    /// By region, sorted: the range of the hub's egress VPC, one for each region with a hub.
+    pub egress: Vec<(String, Cidr)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -346,6 +346,9 @@ pub struct RawNetwork {
     #[serde(default)]
     pub ranges: BTreeMap<String, BTreeMap<String, String>>,
     pub address_plan: Option<String>,
+    /// By region: the range of the hub's egress VPC (central NAT egress).
+    #[serde(default)]
+    pub egress: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -78,7 +78,8 @@ teamGroups:\n    - {{ name: \"{{{{team}}}}-TeamLead\", permissionSets: [Administ
         "security:\n  adminAccount: Security Tooling\n  logArchiveAccount: Log Archive\n\
 network:\n  account: Network\n  segments:\n    \
 - { name: prod, ous: [Infrastructure, Prod, Deployments], supernets: { eu-west-1: 10.0.0.0/8 } }\n    \
-- { name: nonprod, ous: [NonProd], supernets: { eu-west-1: 172.16.0.0/12 } }\n",
+- { name: nonprod, ous: [NonProd], supernets: { eu-west-1: 172.16.0.0/12 } }\n  \
+egress: { eu-west-1: 192.168.0.0/24 }\n",
     );
     s
 }

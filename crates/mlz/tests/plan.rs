@@ -374,7 +374,7 @@ fn blueprints_applied_and_stack_deployed() {
     let p = load("reference");
     let mut e = emitted(&p);
     drop_step(&mut e, "apply-blueprints");
-    fails(&p, e, "transit-gateway-associations", "blueprints-applied");
+    fails(&p, e, "network/attachments-eu-west-1", "blueprints-applied");
     let mut e = emitted(&p);
     drop_fact(&mut e, |f| !matches!(f, Fact::Deployed(_)));
     fails(&p, e, "security-organization-admin", "stack-outputs");

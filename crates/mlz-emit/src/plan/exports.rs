@@ -34,6 +34,15 @@ pub enum ExportKey {
     TransitGatewayId,
     /// A segment's route table (index into `Network::segments`).
     SegmentRouteTable(usize),
+    /// The hub's route table of the egress VPC's attachment, which every attachment
+    /// propagates into (the return path).
+    EgressRouteTable,
+    /// The Lambda function in the hub that finds an account's VPC attachment.
+    AttachmentLookup,
+    /// The VPC an AFC blueprint builds, in the account and region it deploys to.
+    PlatformVpcId,
+    /// Its private subnets, comma-separated.
+    PlatformSubnetIds,
     LogBucketArn,
     LogKeyArn,
     StudioDomainId,
@@ -109,6 +118,10 @@ impl ExportKey {
                     .unwrap_or_default();
                 format!("{prefix}-Network-{}", lid("RouteTable", &name)?)
             }
+            ExportKey::EgressRouteTable => format!("{prefix}-Network-EgressRouteTable"),
+            ExportKey::AttachmentLookup => format!("{prefix}-Network-AttachmentLookupArn"),
+            ExportKey::PlatformVpcId => format!("{prefix}-PlatformVpc-Id"),
+            ExportKey::PlatformSubnetIds => format!("{prefix}-PlatformVpc-PrivateSubnetIds"),
             ExportKey::LogBucketArn => format!("{prefix}-Security-LogBucketArn"),
             ExportKey::LogKeyArn => format!("{prefix}-Security-LogKeyArn"),
             ExportKey::StudioDomainId => format!("{prefix}-Studio-DomainId"),
@@ -140,4 +153,69 @@ pub fn export(p: &Platform, key: &ExportKey) -> Result<Option<Value>, EmitError>
 /// `Fn::ImportValue` of `key`, for a stack in the account and region that exports it.
 pub fn import(p: &Platform, key: &ExportKey) -> Result<Value, EmitError> {
     Ok(Value::ImportValue(Box::new(Value::Str(key.name(p)?))))
+}
+
+/// Symbolic exports a built-in blueprint or product may name as `mlz:<Name>` in an output's
+/// `Export` or an `Fn::ImportValue`; [`resolve_symbols`] turns them into the typed names.
+pub fn symbol(name: &str) -> Option<ExportKey> {
+    Some(match name {
+        "PlatformVpcId" => ExportKey::PlatformVpcId,
+        "PlatformSubnetIds" => ExportKey::PlatformSubnetIds,
+        "TransitGatewayId" => ExportKey::TransitGatewayId,
+        "EgressRouteTable" => ExportKey::EgressRouteTable,
+        _ => return None,
+    })
+}
+
+/// Replaces every `mlz:<Name>` export and import of `t` by its export name; the keys it
+/// exports and imports, or the unknown symbol as an error.
+pub fn resolve_symbols(
+    p: &Platform,
+    t: &mut mlz_cfn::Template,
+    path: &str,
+) -> Result<(Vec<ExportKey>, Vec<ExportKey>), EmitError> {
+    let mut unknown = None;
+    let mut exported = Vec::new();
+    let mut imported = Vec::new();
+    let mut name_of = |v: &mut Value, into: &mut Vec<ExportKey>| {
+        if let Value::Str(s) = v {
+            if let Some(sym) = s.strip_prefix("mlz:") {
+                match symbol(sym).map(|k| k.name(p).map(|n| (k, n))) {
+                    Some(Ok((k, n))) => {
+                        *s = n;
+                        into.push(k);
+                    }
+                    Some(Err(e)) => unknown = Some(e),
+                    None => {
+                        unknown = Some(crate::common::bug(
+                            path,
+                            format!("unknown export symbol {s:?}"),
+                        ))
+                    }
+                }
+            }
+        }
+    };
+    for o in t.outputs.values_mut() {
+        if let Some(e) = o.export.as_mut() {
+            name_of(e, &mut exported);
+        }
+    }
+    let mut walk = |v: &mut Value| {
+        if let Value::ImportValue(inner) = v {
+            name_of(inner, &mut imported);
+        }
+    };
+    for r in t.resources.values_mut() {
+        for v in r.properties.values_mut() {
+            v.walk_mut(&mut walk);
+        }
+    }
+    for o in t.outputs.values_mut() {
+        o.value.walk_mut(&mut walk);
+    }
+    match unknown {
+        Some(e) => Err(e),
+        None => Ok((exported, imported)),
+    }
 }

@@ -316,6 +316,15 @@ fn needs_of(p: &Platform, s: &Stack, deploy_as: &DeployAs) -> Result<Vec<Need>, 
             }
         });
     }
+    // A product version or an AFC blueprint is not deployed where it is declared: its imports
+    // are read when it is launched in a consumer account (the platform VPC its blueprint
+    // exports there), so they are launch-time needs, documented per product, not plan edges.
+    if matches!(
+        s.deploy,
+        DeployKind::ServiceCatalogProduct | DeployKind::AfcBlueprint
+    ) {
+        imported.clear();
+    }
     for name in imported {
         needs.push(Need::new(
             Fact::Export {

@@ -506,12 +506,95 @@ impl Resolver<'_> {
             }
         }
         ranges.sort_by(|a, b| (&a.region, a.segment, a.cidr).cmp(&(&b.region, b.segment, b.cidr)));
+        let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
         Some(Network {
             account: hub?,
             vpc_prefix_length: prefix,
             segments,
             ranges,
+            egress,
         })
+    }
+
+    /// The egress VPC range of each region with a hub (a region where some account has a
+    /// range): given, a /16 to /24, outside every supernet of that region.
+    fn egress(
+        &mut self,
+        raw: &BTreeMap<String, String>,
+        base: &ConfigPath,
+        segments: &[Segment],
+        ranges: &[VpcRange],
+    ) -> Option<Vec<(String, Cidr)>> {
+        let ep = base.key("egress");
+        let mut hubs: Vec<&str> = ranges.iter().map(|r| r.region.as_str()).collect();
+        hubs.dedup();
+        let mut ok = true;
+        let mut out = Vec::new();
+        for (region, text) in raw {
+            let rp = ep.key(region);
+            if !hubs.contains(&region.as_str()) {
+                let d = self
+                    .at(
+                        "egress-unused",
+                        &rp,
+                        format!(
+                            "no account attaches in {region}, so it has no hub and no egress VPC"
+                        ),
+                    )
+                    .warning()
+                    .hint("leave the region out of network.egress");
+                self.push(d);
+                continue;
+            }
+            let Some(c) = self.cidr(text, &rp) else {
+                ok = false;
+                continue;
+            };
+            if !(16..=24).contains(&c.len) {
+                let d = self
+                    .at("egress-size", &rp, format!("the egress VPC is a /{}", c.len))
+                    .expected("a /16 to /24: its six subnets are /28s")
+                    .hint("a /24 is enough: the egress VPC holds only NAT gateways and the Transit Gateway attachment");
+                self.push(d);
+                ok = false;
+                continue;
+            }
+            if let Some((seg, sn)) = segments.iter().find_map(|s| {
+                s.supernets
+                    .iter()
+                    .find(|(r, sn)| r == region && sn.overlaps(c))
+                    .map(|(_, sn)| (s, sn))
+            }) {
+                let d = self
+                    .at(
+                        "egress-overlap",
+                        &rp,
+                        format!(
+                            "{c} overlaps segment {:?}'s supernet {sn} in {region}",
+                            seg.name
+                        ),
+                    )
+                    .hint("the egress VPC is routed like any attached VPC: give it a range outside every supernet");
+                self.push(d);
+                ok = false;
+                continue;
+            }
+            out.push((region.clone(), c));
+        }
+        for region in hubs {
+            if !raw.contains_key(region) {
+                let d = self
+                    .at(
+                        "egress-missing",
+                        base,
+                        format!("accounts attach in {region}, but network.egress gives no range for its egress VPC"),
+                    )
+                    .hint(format!("add egress: {{ {region}: 10.255.0.0/24 }} (any /24 outside every supernet): attached VPCs have no internet gateway and reach AWS services through the hub's NAT gateways"));
+                self.push(d);
+                ok = false;
+            }
+        }
+        ok.then_some(out)
     }
 
     fn cidr(&mut self, text: &str, path: &ConfigPath) -> Option<Cidr> {
