@@ -645,6 +645,31 @@ pub fn ou_ident_in(p: &Platform, ou: OuIdx, consumer: AccountRef) -> Result<Iden
     )
 }
 
+/// The regions where account `i` has the platform VPC: those its AFC blueprint deploys to,
+/// when mlz vends the account and the blueprint exports the VPC and its private subnets
+/// (`mlz:PlatformVpcId`, `mlz:PlatformSubnetIds`, as the built-in network blueprints do).
+pub fn platform_vpc_regions(p: &Platform, i: AccountIdx) -> &[String] {
+    let a = p.account(i);
+    let (Some(bi), Some(ct)) = (a.blueprint, p.control_tower.as_ref()) else {
+        return &[];
+    };
+    let Some(b) = ct.blueprints.get(bi) else {
+        return &[];
+    };
+    let exports = |sym: &str| {
+        b.template
+            .outputs
+            .values()
+            .any(|o| o.export.as_ref() == Some(&Value::str(sym)))
+    };
+    let vended = a.created_by == CreatedBy::Mlz && a.id.is_none();
+    if ct.enabled && vended && exports("mlz:PlatformVpcId") && exports("mlz:PlatformSubnetIds") {
+        &b.regions
+    } else {
+        &[]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1304,12 +1304,25 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             },
             &rules::OUTPUTS_FIRST,
         ));
+        // Applied, a blueprint's stack exports the platform VPC in each account and region.
+        let mut provides = vec![Fact::BlueprintsApplied];
+        for &i in &with_blueprint {
+            for region in crate::common::platform_vpc_regions(p, i) {
+                for key in [ExportKey::PlatformVpcId, ExportKey::PlatformSubnetIds] {
+                    provides.push(Fact::Export {
+                        name: key.name(p)?,
+                        account: AccountRef::Account(i),
+                        region: region.clone(),
+                    });
+                }
+            }
+        }
         out.steps.push(ManualStep {
             id: "apply-blueprints".into(),
             account: AccountRef::Management,
             reason: "CloudFormation vends the accounts but cannot attach an AFC blueprint (no API or provisioning parameter does): apply the blueprint named in vending/<account>.json with the Control Tower console's Update account (Account factory customization section), once the account exists. Updates count against Control Tower's five concurrent account operations.".into(),
             commands: vec!["See docs/control-tower.md: one console update per account, with the hub account, product, version, regions and parameters from its vending request.".into()],
-            provides: vec![Fact::BlueprintsApplied],
+            provides,
             requires,
         });
     }
@@ -1434,13 +1447,47 @@ fn vending_request(
         if let (Some(t), true) = (tgw, asks(doc, "TransitGatewayId")) {
             refs.push(t.clone());
         }
-        // The address plan's range fills VpcCidr, when the blueprint asks for it.
-        if let (Some(cidr), true) = (vpc, asks(doc, "VpcCidr")) {
+        let fill = |doc: &mut serde_json::Value, name: &str, value: &str| {
             if let Some(fill) = doc["parametersToFill"].as_array_mut() {
-                fill.retain(|x| x["name"] != "VpcCidr");
+                fill.retain(|x| x["name"] != name);
             }
             if let Some(params) = doc["parameters"].as_object_mut() {
-                params.insert("VpcCidr".into(), serde_json::Value::String(cidr.clone()));
+                params.insert(name.into(), serde_json::Value::String(value.to_owned()));
+            }
+        };
+        // The address plan's range fills VpcCidr, when the blueprint asks for it.
+        if let (Some(cidr), true) = (vpc, asks(doc, "VpcCidr")) {
+            fill(doc, "VpcCidr", cidr);
+        }
+        // The sandbox's budget alerts go to the account's owner: its e-mail address.
+        if asks(doc, "BudgetAlertEmail") {
+            fill(doc, "BudgetAlertEmail", &a.email);
+        }
+        // The Security Tooling account: its id from the config, or the export of the stack
+        // that vends it; an account Control Tower made without an id in the config stays to
+        // fill (docs/control-tower.md).
+        if let (Some(sec), true) = (&p.security, asks(doc, "SecurityToolingAccountId")) {
+            match crate::common::account_ref_ident(p, sec.admin)? {
+                crate::common::Ident::Literal(id) => fill(doc, "SecurityToolingAccountId", &id),
+                crate::common::Ident::Import(key) => {
+                    let export = ExportRef {
+                        key,
+                        account: AccountRef::Management,
+                        region: p.organization.home_region.clone(),
+                    };
+                    if let Some(x) = doc["parametersToFill"].as_array_mut().and_then(|f| {
+                        f.iter_mut()
+                            .find(|x| x["name"] == "SecurityToolingAccountId")
+                    }) {
+                        x["valueFromExport"] = json!({
+                            "export": export.key.name(p)?,
+                            "account": crate::common::account_name(p, export.account),
+                            "region": export.region,
+                        });
+                    }
+                    refs.push(export);
+                }
+                _ => {}
             }
         }
     }

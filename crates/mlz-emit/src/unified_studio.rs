@@ -478,22 +478,44 @@ fn associated(
     let mut regional = Vec::new();
     for r in &a.regions {
         let rid = region_id(r);
-        let vpc = param(
-            &mut t,
-            &mut params,
-            &format!("{rid}VpcId"),
-            format!("VPC for environments in {r}"),
-            "^vpc-[0-9a-f]{8,17}$",
-            None,
-        )?;
-        let subnets = param(
-            &mut t,
-            &mut params,
-            &format!("{rid}Subnets"),
-            format!("Comma-separated private subnet ids for environments in {r}"),
-            "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
-            None,
-        )?;
+        // The account's platform VPC, where its AFC blueprint builds one in this region:
+        // imported in the stack's own region, passed from the export in another.
+        let platform = match a.account {
+            AccountRef::Account(i) => crate::common::platform_vpc_regions(p, i).contains(r),
+            AccountRef::Management => false,
+        };
+        let from_vpc = |key: ExportKey| {
+            platform.then(|| ExportRef {
+                key,
+                account: a.account,
+                region: r.clone(),
+            })
+        };
+        let (vpc, subnets) = if platform && *r == p.organization.home_region {
+            (
+                exports::import(p, &ExportKey::PlatformVpcId)?,
+                exports::import(p, &ExportKey::PlatformSubnetIds)?,
+            )
+        } else {
+            (
+                param(
+                    &mut t,
+                    &mut params,
+                    &format!("{rid}VpcId"),
+                    format!("VPC for environments in {r}"),
+                    "^vpc-[0-9a-f]{8,17}$",
+                    from_vpc(ExportKey::PlatformVpcId),
+                )?,
+                param(
+                    &mut t,
+                    &mut params,
+                    &format!("{rid}Subnets"),
+                    format!("Comma-separated private subnet ids for environments in {r}"),
+                    "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
+                    from_vpc(ExportKey::PlatformSubnetIds),
+                )?,
+            )
+        };
         let s3 = param(
             &mut t,
             &mut params,

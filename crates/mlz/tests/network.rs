@@ -221,3 +221,354 @@ fn an_attaching_blueprint_in_two_regions_with_supernets_is_an_error() {
     assert!(codes.contains(&"attach-blueprint-regions"), "{codes:?}");
     assert!(l.platform.is_none());
 }
+
+/// The reference output, each template as JSON, by path.
+fn reference_templates() -> BTreeMap<String, Value> {
+    let files = match compile(
+        "platform.yaml",
+        REFERENCE_CONFIG,
+        &mlz_model::NoFiles,
+        Options::default(),
+    ) {
+        Outcome::Generated { output, .. } => output.files,
+        Outcome::Invalid { report } | Outcome::Failed { report } => panic!("{report}"),
+    };
+    files
+        .iter()
+        .filter(|(k, _)| k.ends_with(".yaml"))
+        .map(|(k, v)| {
+            let text = String::from_utf8(v.clone()).expect("utf-8");
+            (
+                k.clone(),
+                mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json(),
+            )
+        })
+        .collect()
+}
+
+fn resources<'a>(t: &'a Value, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(move |(_, r)| r["Type"] == ty)
+}
+
+fn routes_to<'a>(t: &'a Value, table: &str, target: &str) -> Vec<&'a Value> {
+    resources(t, "AWS::EC2::Route")
+        .map(|(_, r)| &r["Properties"])
+        .filter(|p| p["RouteTableId"]["Ref"] == table && !p[target].is_null())
+        .collect()
+}
+
+/// Studio (VpcOnly) reaches the SageMaker API and runtime, STS, ECR, CloudWatch Logs and KMS
+/// through NAT, and S3 through a gateway endpoint (SageMaker developer guide, "Connect Studio
+/// in a VPC to external resources"): follow each blueprint VPC's default route to the
+/// internet gateway.
+#[test]
+fn every_blueprint_vpc_has_a_path_to_aws_services() {
+    let t = reference_templates();
+    let s3_endpoint_on = |t: &Value, table: &str| {
+        resources(t, "AWS::EC2::VPCEndpoint").any(|(_, r)| {
+            r["Properties"]["VpcEndpointType"] == "Gateway"
+                && r["Properties"]["ServiceName"]["Fn::Sub"]
+                    .as_str()
+                    .is_some_and(|s| s.ends_with(".s3"))
+                && r["Properties"]["RouteTableIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|i| i["Ref"] == table))
+        })
+    };
+    // Internet-only blueprints: private subnets → their own NAT gateway → internet gateway.
+    for name in ["internet-only", "sandbox"] {
+        let b = &t[&format!("blueprints/{name}.yaml")];
+        assert_eq!(
+            routes_to(b, "PrivateRouteTable", "NatGatewayId").len(),
+            1,
+            "{name}"
+        );
+        assert_eq!(
+            routes_to(b, "PublicRouteTable", "GatewayId").len(),
+            1,
+            "{name}"
+        );
+        assert!(
+            s3_endpoint_on(b, "PrivateRouteTable"),
+            "{name}: S3 gateway endpoint"
+        );
+    }
+    // Corporate network: private subnets → Transit Gateway.
+    let b = &t["blueprints/corporate-network.yaml"];
+    let default = routes_to(b, "PrivateRouteTable", "TransitGatewayId");
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["DestinationCidrBlock"], "0.0.0.0/0");
+    assert!(s3_endpoint_on(b, "PrivateRouteTable"));
+    // ... → every segment's table sends 0.0.0.0/0 to the egress VPC's attachment ...
+    let hub = &t["network/transit-gateway-eu-west-1.yaml"];
+    let egress = &t["network/egress-eu-west-1.yaml"];
+    let segment_tables: Vec<String> = resources(hub, "AWS::EC2::TransitGatewayRouteTable")
+        .map(|(id, _)| id.clone())
+        .filter(|id| id.starts_with("RouteTable"))
+        .collect();
+    assert_eq!(segment_tables.len(), 2);
+    for rt in &segment_tables {
+        let export = format!("mlz-Network-{rt}");
+        let defaults: Vec<&Value> = resources(egress, "AWS::EC2::TransitGatewayRoute")
+            .map(|(_, r)| &r["Properties"])
+            .filter(|p| {
+                p["TransitGatewayRouteTableId"]["Fn::ImportValue"] == export.as_str()
+                    && p["DestinationCidrBlock"] == "0.0.0.0/0"
+            })
+            .collect();
+        assert_eq!(defaults.len(), 1, "{rt}: one default route");
+        assert_eq!(
+            defaults[0]["TransitGatewayAttachmentId"]["Ref"],
+            "Attachment"
+        );
+    }
+    // ... whose attachment subnets send it to a NAT gateway in their zone, and the NAT
+    // gateways' subnets to the internet gateway, with the way back to every supernet.
+    for az in ["A", "B"] {
+        let nat = routes_to(egress, &format!("AttachmentRouteTable{az}"), "NatGatewayId");
+        assert_eq!(nat.len(), 1, "zone {az}");
+        assert_eq!(nat[0]["NatGatewayId"]["Ref"], format!("NatGateway{az}"));
+        assert_eq!(
+            egress["Resources"][format!("NatGateway{az}")]["Properties"]["SubnetId"]["Ref"],
+            format!("PublicSubnet{az}")
+        );
+    }
+    assert_eq!(routes_to(egress, "PublicRouteTable", "GatewayId").len(), 1);
+    let back: Vec<&str> = routes_to(egress, "PublicRouteTable", "TransitGatewayId")
+        .iter()
+        .filter_map(|p| p["DestinationCidrBlock"].as_str())
+        .collect();
+    assert_eq!(back, ["10.4.0.0/14", "10.0.0.0/14"]);
+    // The egress attachment is associated with the egress table, which every attachment
+    // propagates into.
+    assert_eq!(
+        egress["Resources"]["AttachmentAssociation"]["Properties"]["TransitGatewayRouteTableId"]
+            ["Fn::ImportValue"],
+        "mlz-Network-EgressRouteTable"
+    );
+    // Studio's security group lets HTTPS out to the AWS endpoints, and its apps reach each
+    // other and their EFS.
+    let d = &t["products/analytics/studio-domain.yaml"];
+    let sg = &d["Resources"]["DomainSecurityGroup"]["Properties"]["SecurityGroupEgress"];
+    assert!(sg
+        .as_array()
+        .expect("egress")
+        .iter()
+        .any(|r| r["CidrIp"] == "0.0.0.0/0" && r["FromPort"] == 443 && r["ToPort"] == 443));
+    assert_eq!(
+        d["Resources"]["DomainSecurityGroupSelfEgress"]["Properties"]["DestinationSecurityGroupId"]
+            ["Ref"],
+        "DomainSecurityGroup"
+    );
+}
+
+/// No segment reaches another through the egress VPC: each segment's table blackholes the
+/// other segments' supernets (more specific than its default route).
+#[test]
+fn segments_stay_apart_through_the_egress_vpc() {
+    let t = reference_templates();
+    let egress = &t["network/egress-eu-west-1.yaml"];
+    let blackholes: Vec<(String, String)> = resources(egress, "AWS::EC2::TransitGatewayRoute")
+        .map(|(_, r)| &r["Properties"])
+        .filter(|p| p["Blackhole"] == true)
+        .map(|p| {
+            (
+                p["TransitGatewayRouteTableId"]["Fn::ImportValue"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                p["DestinationCidrBlock"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        blackholes,
+        [
+            (
+                "mlz-Network-RouteTableNonprod".to_owned(),
+                "10.0.0.0/14".to_owned()
+            ),
+            (
+                "mlz-Network-RouteTableProd".to_owned(),
+                "10.4.0.0/14".to_owned()
+            ),
+        ]
+    );
+}
+
+/// Every planned range's attachment is associated with its segment's table and propagated
+/// there and into the egress table, by a stack in the hub account: no manual step.
+#[test]
+fn every_attachment_is_associated_and_propagated_by_the_hub() {
+    let t = reference_templates();
+    let l = mlz_model::load("platform.yaml", REFERENCE_CONFIG, &mlz_model::NoFiles);
+    let p = l.platform.expect("reference");
+    let n = p.network.as_ref().expect("network");
+    let stacks: Vec<&Value> = t
+        .iter()
+        .filter(|(k, _)| k.starts_with("network/attachments-eu-west-1"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(!stacks.is_empty());
+    for r in &n.ranges {
+        let a = p.account(r.account);
+        let seg = format!(
+            "mlz-Network-RouteTable{}",
+            mlz_cfn::LogicalId::derive("", &n.segments[r.segment].name).expect("id")
+        );
+        let found = stacks.iter().find_map(|s| {
+            let res = &s["Resources"];
+            (res[format!("{}Attachment", a.logical_id)]["Type"]
+                == "Custom::TransitGatewayAttachment")
+                .then_some(res)
+        });
+        let res = found.unwrap_or_else(|| panic!("{}: no attachment lookup", a.name));
+        let table = |suffix: &str| {
+            let r = &res[format!("{}{suffix}", a.logical_id)];
+            assert_eq!(
+                r["Properties"]["TransitGatewayAttachmentId"]["Ref"],
+                format!("{}Attachment", a.logical_id)
+            );
+            (
+                r["Type"].as_str().unwrap_or_default().to_owned(),
+                r["Properties"]["TransitGatewayRouteTableId"]["Fn::ImportValue"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        };
+        assert_eq!(
+            table("Association"),
+            (
+                "AWS::EC2::TransitGatewayRouteTableAssociation".into(),
+                seg.clone()
+            )
+        );
+        assert_eq!(
+            table("Propagation"),
+            ("AWS::EC2::TransitGatewayRouteTablePropagation".into(), seg)
+        );
+        assert_eq!(
+            table("Return"),
+            (
+                "AWS::EC2::TransitGatewayRouteTablePropagation".into(),
+                "mlz-Network-EgressRouteTable".into()
+            )
+        );
+    }
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../fixtures/reference/expected/manifest.json"),
+        )
+        .expect("manifest"),
+    )
+    .expect("json");
+    assert!(manifest["manualSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .all(|s| s["id"] != "transit-gateway-associations"));
+}
+
+/// The products and the Unified Studio blueprint configurations take the platform VPC from
+/// the export of the account's blueprint: no VPC or subnet left to fill.
+#[test]
+fn studio_and_unified_studio_use_the_platform_vpc() {
+    let t = reference_templates();
+    for path in [
+        "products/analytics/studio-domain.yaml",
+        "products/model-deployment/realtime-endpoint.yaml",
+    ] {
+        let params = t[path]["Parameters"].as_object().expect("parameters");
+        assert!(
+            !params
+                .keys()
+                .any(|k| k.contains("Vpc") || k.contains("Subnet")),
+            "{path}: {:?}",
+            params.keys()
+        );
+        let text = t[path].to_string();
+        assert!(text.contains("mlz-PlatformVpc-PrivateSubnetIds"), "{path}");
+    }
+    for b in ["corporate-network", "internet-only", "sandbox"] {
+        let o = &t[&format!("blueprints/{b}.yaml")]["Outputs"];
+        assert_eq!(o["VpcId"]["Export"]["Name"], "mlz-PlatformVpc-Id", "{b}");
+        assert_eq!(
+            o["PrivateSubnetIds"]["Export"]["Name"], "mlz-PlatformVpc-PrivateSubnetIds",
+            "{b}"
+        );
+    }
+    let us = &t["unified-studio/blueprints-finance-ml.yaml"];
+    assert!(us["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys()
+        .all(|k| !k.ends_with("VpcId") && !k.ends_with("Subnets")));
+    for (_, r) in resources(us, "AWS::DataZone::EnvironmentBlueprintConfiguration") {
+        let rp = &r["Properties"]["RegionalParameters"][0]["Parameters"];
+        assert_eq!(rp["VpcId"]["Fn::ImportValue"], "mlz-PlatformVpc-Id");
+        assert_eq!(
+            rp["Subnets"]["Fn::ImportValue"],
+            "mlz-PlatformVpc-PrivateSubnetIds"
+        );
+    }
+}
+
+#[test]
+fn the_egress_range_is_checked() {
+    let cases = [
+        (
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            None,
+        ),
+        (
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            "egress: { eu-west-1: 10.1.0.0/24 }",
+            Some("egress-overlap"),
+        ),
+        (
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            "egress: { eu-west-1: 10.255.0.0/26 }",
+            Some("egress-size"),
+        ),
+        (
+            "  egress: { eu-west-1: 10.255.0.0/24 }\n",
+            "",
+            Some("egress-missing"),
+        ),
+        (
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            "egress: { eu-west-1: 10.255.0.0/24, eu-central-1: 10.254.0.0/24 }",
+            Some("egress-unused"),
+        ),
+    ];
+    for (from, to, code) in cases {
+        let text = REFERENCE_CONFIG.replacen(from, to, 1);
+        if code.is_some() {
+            assert_ne!(text, REFERENCE_CONFIG);
+        }
+        let l = mlz_model::load("platform.yaml", &text, &mlz_model::NoFiles);
+        let codes: Vec<&str> = l.diagnostics.iter().map(|d| d.code).collect();
+        match code {
+            Some(c) => {
+                assert_eq!(codes, [c], "{to}");
+                let d = &l.diagnostics[0];
+                assert!(
+                    d.span.is_some() && d.hint.is_some(),
+                    "{c}: position and hint"
+                );
+                assert_eq!(l.platform.is_some(), c == "egress-unused", "{c}");
+            }
+            None => assert!(codes.is_empty(), "{codes:?}"),
+        }
+    }
+}
