@@ -663,11 +663,43 @@ pub fn platform_vpc_regions(p: &Platform, i: AccountIdx) -> &[String] {
             .any(|o| o.export.as_ref() == Some(&Value::str(sym)))
     };
     let vended = a.created_by == CreatedBy::Mlz && a.id.is_none();
-    if ct.enabled && vended && exports("mlz:PlatformVpcId") && exports("mlz:PlatformSubnetIds") {
+    if ct.enabled
+        && ct.hub.is_some()
+        && vended
+        && exports("mlz:PlatformVpcId")
+        && exports("mlz:PlatformSubnetIds")
+    {
         &b.regions
     } else {
         &[]
     }
+}
+
+/// The apply-blueprints step provides the platform VPC's exports of account `i` in `region`,
+/// which a stack of another emitter imports there (or passes from there).
+pub fn provide_platform_vpc(
+    p: &Platform,
+    out: &mut crate::stack::Emitted,
+    i: AccountIdx,
+    region: &str,
+) -> Result<(), EmitError> {
+    let Some(step) = out.steps.iter_mut().find(|s| s.id == "apply-blueprints") else {
+        return Err(bug(
+            "control-tower",
+            "the platform VPC without an apply-blueprints step",
+        ));
+    };
+    for key in [ExportKey::PlatformVpcId, ExportKey::PlatformSubnetIds] {
+        let f = crate::plan::Fact::Export {
+            name: key.name(p)?,
+            account: AccountRef::Account(i),
+            region: region.to_owned(),
+        };
+        if !step.provides.contains(&f) {
+            step.provides.push(f);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

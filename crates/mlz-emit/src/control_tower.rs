@@ -1304,19 +1304,9 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             },
             &rules::OUTPUTS_FIRST,
         ));
-        // Applied, a blueprint's stack exports the platform VPC in each account and region.
-        let mut provides = vec![Fact::BlueprintsApplied];
-        for &i in &with_blueprint {
-            for region in crate::common::platform_vpc_regions(p, i) {
-                for key in [ExportKey::PlatformVpcId, ExportKey::PlatformSubnetIds] {
-                    provides.push(Fact::Export {
-                        name: key.name(p)?,
-                        account: AccountRef::Account(i),
-                        region: region.clone(),
-                    });
-                }
-            }
-        }
+        // Applied, a blueprint's stack exports the platform VPC in its account and regions:
+        // the emitters whose stacks import it add those facts (`provide_platform_vpc`).
+        let provides = vec![Fact::BlueprintsApplied];
         out.steps.push(ManualStep {
             id: "apply-blueprints".into(),
             account: AccountRef::Management,

@@ -121,6 +121,15 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
                 }
+                if let AccountRef::Account(i) = a.account {
+                    for r in &a.regions {
+                        if crate::common::platform_vpc_regions(p, i).contains(r) {
+                            if let Err(e) = crate::common::provide_platform_vpc(p, out, i, r) {
+                                errs.push(e);
+                            }
+                        }
+                    }
+                }
             }
             if !us.profiles.is_empty() || !us.projects.is_empty() {
                 match projects(p, us) {
