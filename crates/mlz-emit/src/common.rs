@@ -344,20 +344,19 @@ pub fn ou_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
 
 pub fn account_ident(p: &Platform, i: AccountIdx) -> Result<Ident, EmitError> {
     let a = p.account(i);
-    let lid = account_logical_id(a)?;
-    Ok(match (&a.id, a.created_by) {
-        (Some(id), _) => Ident::Literal(id.clone()),
-        (None, CreatedBy::Mlz) => Ident::Import(ExportKey::AccountId(i)),
-        (None, by) => Ident::Param {
-            id: LogicalId::new(format!("{lid}Id")).map_err(|e| bug("organizations", e))?,
-            description: format!(
-                "The 12-digit id of account {}, created by {}",
-                a.name,
-                created_by_text(by)
-            ),
-            pattern: ACCOUNT_ID_PATTERN,
-        },
+    Ok(match &a.id {
+        Some(id) => Ident::Literal(id.clone()),
+        // Vended or created by mlz, or looked up by e-mail (`looked_up`): all exported by a
+        // management-account stack.
+        None => Ident::Import(ExportKey::AccountId(i)),
     })
+}
+
+/// Accounts mlz neither vends nor creates and whose id the config does not give (Control
+/// Tower's log archive and audit accounts, accounts that joined the organisation): the
+/// organizations/account-ids stack looks their ids up by e-mail.
+pub fn looked_up(a: &Account) -> bool {
+    a.id.is_none() && a.created_by != CreatedBy::Mlz
 }
 
 fn created_by_text(by: CreatedBy) -> &'static str {

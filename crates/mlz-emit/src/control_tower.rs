@@ -167,16 +167,18 @@ fn landing_zone(p: &Platform, lz: &LandingZone) -> Result<Stack, EmitError> {
     let mut s = new_stack(p, id, t);
     s.parameters = params;
     // Setting up the landing zone creates and registers its OUs and enrols the log archive
-    // and audit accounts (with AWSControlTowerExecution in them).
+    // and audit accounts.
     s.provides.push(Fact::LandingZone);
     s.provides.push(Fact::ControlTowerRegions);
     for ou in [Some(lz.security_ou), lz.sandbox_ou].into_iter().flatten() {
         s.provides.push(Fact::OuExists(ou));
         s.provides.push(Fact::OuRegistered(ou));
     }
+    // The log archive and audit accounts exist before (a precondition: the manifest takes
+    // their ids); enrolling them creates AWSControlTowerExecution in them.
     for a in [lz.log_archive, lz.audit] {
-        s.provides
-            .extend(control_tower_account(AccountRef::Account(a)));
+        let [_, role] = control_tower_account(AccountRef::Account(a));
+        s.provides.push(role);
     }
     Ok(s)
 }

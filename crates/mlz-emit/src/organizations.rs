@@ -13,14 +13,14 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountIdx, AccountRef, CreatedBy, OuIdx, Platform, PolicyType};
 
 use crate::common::{
-    account_ident, account_logical_id, all_ok, bug, chain, new_stack, ou_ident, ou_logical_id,
-    root_ident, team_bucket, use_ident,
+    account_ident, account_logical_id, all_ok, bug, chain, custom_function, new_stack, ou_ident,
+    ou_logical_id, root_ident, team_bucket, use_ident, CustomFunction,
 };
 use crate::plan::{
     exports, rules, Area, ExportKey, Fact, Limited, Need, StackId, ORGANIZATION_ACCESS_ROLE,
 };
 use crate::stack::{Emitted, Import, ManualStep, Stack, StackParam};
-use crate::types::{ORG_ACCOUNT, ORG_OU, ORG_POLICY};
+use crate::types::{CUSTOM_ACCOUNT_ID, ORG_ACCOUNT, ORG_OU, ORG_POLICY};
 use crate::EmitError;
 
 // Organizations stacks deploy in the home region, beside every other management-account
@@ -66,6 +66,11 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         let n = s.template.resources.len() as u32;
         s.operations = Some((Limited::OrganizationsAccounts, n));
     }
+    match account_ids(p) {
+        Ok(Some(s)) => out.stacks.push(s),
+        Ok(None) => {}
+        Err(e) => errs.push(e),
+    }
     for r in [ous(p), Ok(accounts), policies(p)] {
         match r {
             Ok(stacks) => out.stacks.extend(stacks),
@@ -77,6 +82,105 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     }
     all_ok(errs)
 }
+
+/// The ids of the accounts mlz neither vends nor creates and the config gives no id for
+/// (`common::looked_up`): a function in the management account finds each by its e-mail
+/// (Organizations `ListAccounts`, which the management account may call), and the stack
+/// exports the id like the vending stacks export theirs, so no stack asks for it.
+fn account_ids(p: &Platform) -> Result<Option<Stack>, EmitError> {
+    let found: Vec<AccountIdx> = (0..p.accounts.len())
+        .map(AccountIdx)
+        .filter(|&i| crate::common::looked_up(p.account(i)))
+        .collect();
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let id = StackId::new(Area::Organizations, "account-ids");
+    let path = id.path();
+    let mut t = Template::new(format!(
+        "{}: the ids of the accounts mlz does not create and the config gives no id for, looked up by e-mail and exported. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let function = custom_function(
+        &mut t,
+        CustomFunction {
+            name: "AccountIdLookup",
+            function_id: Some("AccountIdLookup"),
+            role_description: "Lists the organisation's accounts; nothing else.",
+            policy_name: "list-accounts",
+            // ListAccounts has no resource-level permissions.
+            statements: vec![Value::map([
+                ("Effect", Value::str("Allow")),
+                ("Action", Value::str("organizations:ListAccounts")),
+                ("Resource", Value::str("*")),
+            ])],
+            description: "Returns the id of the organisation's one active account with a given e-mail address.",
+            timeout: 120,
+            code: ACCOUNT_ID_LOOKUP_CODE,
+        },
+        &path,
+    )?;
+    let mut requires = Vec::new();
+    for i in found {
+        let a = p.account(i);
+        let lid = account_logical_id(a)?;
+        let lookup = LogicalId::new(format!("{lid}Lookup")).map_err(|e| bug(&path, e))?;
+        t.add_resource(
+            lookup.clone(),
+            Resource::new(CUSTOM_ACCOUNT_ID)
+                .prop(
+                    "ServiceToken",
+                    Value::GetAtt(function.clone(), "Arn".into()),
+                )
+                .prop("Email", a.email.as_str()),
+        )
+        .map_err(|e| bug(&path, e))?;
+        t.add_output(
+            LogicalId::new(format!("{lid}Id")).map_err(|e| bug(&path, e))?,
+            Output {
+                description: Some(format!("Account id of {}", a.name)),
+                value: Value::GetAtt(lookup, "Id".into()),
+                export: exports::export(p, &ExportKey::AccountId(i))?,
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(&path, e))?;
+        requires.push(Need::new(
+            Fact::AccountExists(AccountRef::Account(i)),
+            &rules::ACCOUNT_FIRST,
+        ));
+    }
+    let mut s = new_stack(p, id, t);
+    s.requires = requires;
+    Ok(Some(s))
+}
+
+const ACCOUNT_ID_LOOKUP_CODE: &str = r#"import boto3
+import cfnresponse
+
+org = boto3.client("organizations")
+
+
+def handler(event, context):
+    email = event["ResourceProperties"]["Email"].lower()
+    physical = event.get("PhysicalResourceId", f"account-{email}")
+    try:
+        if event["RequestType"] == "Delete":
+            cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
+            return
+        found = [
+            a
+            for page in org.get_paginator("list_accounts").paginate()
+            for a in page["Accounts"]
+            if a["Email"].lower() == email and a.get("State", a.get("Status")) == "ACTIVE"
+        ]
+        if len(found) != 1:
+            raise Exception(f"{len(found)} active accounts of the organisation have the e-mail {email}: expected one (give the account's id in the config instead)")
+        account = found[0]["Id"]
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, {"Id": account}, account)
+    except Exception as error:  # report, never hang the stack
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
+"#;
 
 /// Policy types must be enabled on the root before policies of that type attach.
 /// CloudFormation has no resource type for EnablePolicyType; Control Tower enables service

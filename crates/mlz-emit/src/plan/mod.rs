@@ -240,13 +240,19 @@ fn preconditions(p: &Platform) -> HashMap<Fact, String> {
         let r = AccountRef::Account(mlz_model::AccountIdx(i));
         let exists = match a.created_by {
             CreatedBy::Mlz => a.id.is_some(),
-            CreatedBy::ControlTower => !lz_by_mlz,
-            CreatedBy::External => true,
+            // With the landing zone set up by mlz, its log archive and audit accounts exist
+            // before it: its manifest takes their ids (Control Tower guide, "Getting started
+            // with AWS Control Tower using APIs": create the shared accounts with
+            // Organizations first).
+            CreatedBy::ControlTower | CreatedBy::External => true,
         };
         if !exists {
             continue;
         }
         let how = match a.created_by {
+            CreatedBy::ControlTower if lz_by_mlz => {
+                "created with AWS Organizations before the landing zone, which takes its id"
+            }
             CreatedBy::ControlTower => "Control Tower created it with the landing zone",
             CreatedBy::External => {
                 "the config says it was created outside mlz (createdBy: external)"
