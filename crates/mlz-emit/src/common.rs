@@ -644,9 +644,14 @@ pub fn ou_ident_in(p: &Platform, ou: OuIdx, consumer: AccountRef) -> Result<Iden
     )
 }
 
+/// The SSM parameters in which the built-in network blueprints record the account's platform
+/// VPC and its private subnets (a StringList), where products and Unified Studio read them.
+pub const PLATFORM_VPC_PARAMETER: &str = "/mlz/platform-vpc/id";
+pub const PLATFORM_SUBNETS_PARAMETER: &str = "/mlz/platform-vpc/private-subnet-ids";
+
 /// The regions where account `i` has the platform VPC: those its AFC blueprint deploys to,
-/// when mlz vends the account and the blueprint exports the VPC and its private subnets
-/// (`mlz:PlatformVpcId`, `mlz:PlatformSubnetIds`, as the built-in network blueprints do).
+/// when mlz vends the account and the blueprint records the VPC and its subnets in the SSM
+/// parameters above (as the built-in network blueprints do).
 pub fn platform_vpc_regions(p: &Platform, i: AccountIdx) -> &[String] {
     let a = p.account(i);
     let (Some(bi), Some(ct)) = (a.blueprint, p.control_tower.as_ref()) else {
@@ -655,50 +660,23 @@ pub fn platform_vpc_regions(p: &Platform, i: AccountIdx) -> &[String] {
     let Some(b) = ct.blueprints.get(bi) else {
         return &[];
     };
-    let exports = |sym: &str| {
-        b.template
-            .outputs
-            .values()
-            .any(|o| o.export.as_ref() == Some(&Value::str(sym)))
+    let records = |name: &str| {
+        b.template.resources.values().any(|r| {
+            r.resource_type == crate::types::SSM_PARAMETER
+                && r.properties.get("Name") == Some(&Value::str(name))
+        })
     };
     let vended = a.created_by == CreatedBy::Mlz && a.id.is_none();
     if ct.enabled
         && ct.hub.is_some()
         && vended
-        && exports("mlz:PlatformVpcId")
-        && exports("mlz:PlatformSubnetIds")
+        && records(PLATFORM_VPC_PARAMETER)
+        && records(PLATFORM_SUBNETS_PARAMETER)
     {
         &b.regions
     } else {
         &[]
     }
-}
-
-/// The apply-blueprints step provides the platform VPC's exports of account `i` in `region`,
-/// which a stack of another emitter imports there (or passes from there).
-pub fn provide_platform_vpc(
-    p: &Platform,
-    out: &mut crate::stack::Emitted,
-    i: AccountIdx,
-    region: &str,
-) -> Result<(), EmitError> {
-    let Some(step) = out.steps.iter_mut().find(|s| s.id == "apply-blueprints") else {
-        return Err(bug(
-            "control-tower",
-            "the platform VPC without an apply-blueprints step",
-        ));
-    };
-    for key in [ExportKey::PlatformVpcId, ExportKey::PlatformSubnetIds] {
-        let f = crate::plan::Fact::Export {
-            name: key.name(p)?,
-            account: AccountRef::Account(i),
-            region: region.to_owned(),
-        };
-        if !step.provides.contains(&f) {
-            step.provides.push(f);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

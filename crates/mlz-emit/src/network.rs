@@ -270,20 +270,26 @@ fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, Em
                 LogicalId::new(format!("{}{suffix}", a.logical_id)).map_err(|e| bug(&path, e))
             };
             let found = lid("Attachment")?;
-            t.add_resource(
-                found.clone(),
-                Resource::new(CUSTOM_TGW_ATTACHMENT)
-                    .prop(
-                        "ServiceToken",
-                        exports::import(p, &ExportKey::AttachmentLookup)?,
-                    )
-                    .prop(
-                        "TransitGatewayId",
-                        exports::import(p, &ExportKey::TransitGatewayId)?,
-                    )
-                    .prop("AccountId", account_id),
-            )
-            .map_err(|e| bug(&path, e))?;
+            let mut lookup = Resource::new(CUSTOM_TGW_ATTACHMENT)
+                .prop(
+                    "ServiceToken",
+                    exports::import(p, &ExportKey::AttachmentLookup)?,
+                )
+                .prop(
+                    "TransitGatewayId",
+                    exports::import(p, &ExportKey::TransitGatewayId)?,
+                )
+                .prop("AccountId", account_id);
+            // The hub account owns the egress VPC's attachment too: its own lookup leaves
+            // that one out.
+            if account == n.account {
+                lookup = lookup.prop(
+                    "ExcludeAttachmentIds",
+                    Value::List(vec![exports::import(p, &ExportKey::EgressAttachment)?]),
+                );
+            }
+            t.add_resource(found.clone(), lookup)
+                .map_err(|e| bug(&path, e))?;
             let attach = |rt: Value| {
                 Resource::new(TGW_ROUTE_TABLE_ASSOCIATION)
                     .prop("TransitGatewayAttachmentId", Value::Ref(found.clone()))
@@ -346,17 +352,19 @@ def find(tgw, account):
 
 
 def handler(event, context):
-    props = event["ResourceProperties"]
-    tgw, account = props["TransitGatewayId"], props["AccountId"]
-    physical = event.get("PhysicalResourceId", f"attachment-of-{account}")
+    physical = event.get("PhysicalResourceId", "attachment-lookup")
     try:
+        props = event["ResourceProperties"]
+        tgw, account = props["TransitGatewayId"], props["AccountId"]
+        exclude = set(props.get("ExcludeAttachmentIds", []))
         if event["RequestType"] == "Delete":
             # The attachment belongs to the spoke's blueprint stack: nothing to undo here.
             cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
             return
-        deadline = time.time() + 720
+        # Wait while the attachment is being created, leaving a minute to answer.
+        deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - 60
         while True:
-            found = find(tgw, account)
+            found = [a for a in find(tgw, account) if a["TransitGatewayAttachmentId"] not in exclude]
             if len(found) > 1:
                 ids = ", ".join(a["TransitGatewayAttachmentId"] for a in found)
                 raise Exception(f"account {account} has {len(found)} VPC attachments to {tgw} ({ids}): mlz expects one, its platform VPC's")

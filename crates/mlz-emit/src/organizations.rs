@@ -162,9 +162,9 @@ org = boto3.client("organizations")
 
 
 def handler(event, context):
-    email = event["ResourceProperties"]["Email"].lower()
-    physical = event.get("PhysicalResourceId", f"account-{email}")
+    physical = event.get("PhysicalResourceId", "account-lookup")
     try:
+        email = event["ResourceProperties"]["Email"].lower()
         if event["RequestType"] == "Delete":
             cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
             return

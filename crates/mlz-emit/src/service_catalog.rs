@@ -578,6 +578,12 @@ fn launch_role_policy() -> serde_json::Value {
                 "Resource": "*"
             },
             {
+                "Sid": "PlatformVpcParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameters", "ssm:GetParameter"],
+                "Resource": "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/*"
+            },
+            {
                 "Sid": "StudioNetworking",
                 "Effect": "Allow",
                 "Action": [

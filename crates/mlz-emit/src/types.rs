@@ -39,6 +39,9 @@ pub const TGW_ROUTE_TABLE_PROPAGATION: &str = "AWS::EC2::TransitGatewayRouteTabl
 pub const VPC_ROUTE: &str = "AWS::EC2::Route";
 pub const CUSTOM_TGW_ATTACHMENT: &str = "Custom::TransitGatewayAttachment";
 pub const CUSTOM_ACCOUNT_ID: &str = "Custom::AccountId";
+pub const SSM_PARAMETER: &str = "AWS::SSM::Parameter";
+/// The parameter type that CloudFormation resolves from a Parameter Store string.
+pub const SSM_STRING_PARAMETER: &str = "AWS::SSM::Parameter::Value<String>";
 pub const GUARDDUTY_DETECTOR: &str = "AWS::GuardDuty::Detector";
 pub const GUARDDUTY_PUBLISHING_DESTINATION: &str = "AWS::GuardDuty::PublishingDestination";
 pub const MACIE_SESSION: &str = "AWS::Macie::Session";

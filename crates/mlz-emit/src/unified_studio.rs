@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
+use mlz_cfn::{LogicalId, Output, ParamType, Parameter, Resource, Template, Value};
 use mlz_model::{
     managed_policies, AccountRef, AssociatedAccount, CreatedBy, GroupRef, Platform, UnifiedStudio,
 };
@@ -20,7 +20,7 @@ use crate::ram;
 use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
     DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_GROUP_PROFILE, DZ_OWNER,
-    DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
+    DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY, SSM_STRING_PARAMETER,
 };
 use crate::EmitError;
 
@@ -120,15 +120,6 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
                 match associated(p, us, a, &domain_id) {
                     Ok(s) => out.stacks.push(s),
                     Err(e) => errs.push(e),
-                }
-                if let AccountRef::Account(i) = a.account {
-                    for r in &a.regions {
-                        if crate::common::platform_vpc_regions(p, i).contains(r) {
-                            if let Err(e) = crate::common::provide_platform_vpc(p, out, i, r) {
-                                errs.push(e);
-                            }
-                        }
-                    }
                 }
             }
             if !us.profiles.is_empty() || !us.projects.is_empty() {
@@ -485,26 +476,48 @@ fn associated(
     .map_err(|e| bug(&path, e))?;
     // Regional parameters: the network and storage each enabled region's environments use.
     let mut regional = Vec::new();
+    let mut reads_platform_vpc = false;
     for r in &a.regions {
         let rid = region_id(r);
-        // The account's platform VPC, where its AFC blueprint builds one in this region:
-        // imported in the stack's own region, passed from the export in another.
+        // The account's platform VPC, where its AFC blueprint builds one in this region: in
+        // the stack's own region read from the SSM parameters the blueprint writes (a weak
+        // reference: the blueprint may change its subnets later); elsewhere a parameter.
         let platform = match a.account {
             AccountRef::Account(i) => crate::common::platform_vpc_regions(p, i).contains(r),
             AccountRef::Management => false,
         };
-        let from_vpc = |key: ExportKey| {
-            platform.then(|| ExportRef {
-                key,
-                account: a.account,
-                region: r.clone(),
-            })
-        };
         let (vpc, subnets) = if platform && *r == p.organization.home_region {
-            (
-                exports::import(p, &ExportKey::PlatformVpcId)?,
-                exports::import(p, &ExportKey::PlatformSubnetIds)?,
-            )
+            let mut ssm =
+                |name: &str, ty: &str, what: &str, value: &str| -> Result<Value, EmitError> {
+                    let id = LogicalId::new(name).map_err(|e| bug(&path, e))?;
+                    let mut prm = Parameter::string(format!(
+                    "The SSM parameter that holds {what} (written by the account's AFC blueprint)"
+                ))
+                    .with_default(value);
+                    prm.param_type = ParamType::Other(ty.to_owned());
+                    let _ = t.add_parameter(id.clone(), prm);
+                    params.push(StackParam {
+                        name: name.to_owned(),
+                        description: format!("The SSM parameter that holds {what}"),
+                        value: Some(value.to_owned()),
+                        from_export: None,
+                    });
+                    Ok(Value::Ref(id))
+                };
+            let vpc = ssm(
+                &format!("{rid}VpcId"),
+                SSM_STRING_PARAMETER,
+                "the platform VPC",
+                crate::common::PLATFORM_VPC_PARAMETER,
+            )?;
+            let subnets = ssm(
+                &format!("{rid}Subnets"),
+                SSM_STRING_PARAMETER,
+                "the platform VPC's private subnets, comma-separated",
+                crate::common::PLATFORM_SUBNETS_PARAMETER,
+            )?;
+            reads_platform_vpc = true;
+            (vpc, subnets)
         } else {
             (
                 param(
@@ -513,7 +526,7 @@ fn associated(
                     &format!("{rid}VpcId"),
                     format!("VPC for environments in {r}"),
                     "^vpc-[0-9a-f]{8,17}$",
-                    from_vpc(ExportKey::PlatformVpcId),
+                    None,
                 )?,
                 param(
                     &mut t,
@@ -521,7 +534,7 @@ fn associated(
                     &format!("{rid}Subnets"),
                     format!("Comma-separated private subnet ids for environments in {r}"),
                     "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
-                    from_vpc(ExportKey::PlatformSubnetIds),
+                    None,
                 )?,
             )
         };
@@ -646,6 +659,13 @@ fn associated(
         s.requires.push(Need::new(
             Fact::DomainShared(a.account),
             &rules::DOMAIN_SHARED,
+        ));
+    }
+    // The SSM parameters of the platform VPC exist once the account's blueprint is applied.
+    if reads_platform_vpc {
+        s.requires.push(Need::new(
+            Fact::BlueprintsApplied,
+            &rules::BLUEPRINTS_APPLIED,
         ));
     }
     s.provides.push(Fact::BlueprintConfigured(a.account));

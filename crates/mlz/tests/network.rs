@@ -478,48 +478,105 @@ fn every_attachment_is_associated_and_propagated_by_the_hub() {
         .all(|s| s["id"] != "transit-gateway-associations"));
 }
 
-/// The products and the Unified Studio blueprint configurations take the platform VPC from
-/// the export of the account's blueprint: no VPC or subnet left to fill.
+/// The products and the Unified Studio blueprint configurations read the platform VPC from
+/// the SSM parameters the account's blueprint writes (a weak reference: an export would block
+/// every later change of the blueprint's subnets while anything imports it): no VPC or subnet
+/// left to fill.
 #[test]
 fn studio_and_unified_studio_use_the_platform_vpc() {
     let t = reference_templates();
+    let ssm = |params: &Value, name: &str, default: &str| {
+        let ty = params[name]["Type"].as_str().unwrap_or_default();
+        assert!(
+            ty == "AWS::SSM::Parameter::Value<String>"
+                || ty == "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>",
+            "{name}: {ty}"
+        );
+        assert_eq!(params[name]["Default"], default, "{name}");
+    };
     for path in [
         "products/analytics/studio-domain.yaml",
         "products/model-deployment/realtime-endpoint.yaml",
     ] {
-        let params = t[path]["Parameters"].as_object().expect("parameters");
+        let params = &t[path]["Parameters"];
+        ssm(params, "VpcId", "/mlz/platform-vpc/id");
+        ssm(params, "SubnetIds", "/mlz/platform-vpc/private-subnet-ids");
+        assert!(!t[path].to_string().contains("Fn::ImportValue"), "{path}");
+    }
+    // The launch roles may read those parameters (CloudFormation resolves them as the caller).
+    for pf in ["analytics", "model-deployment"] {
+        let role = t[&format!("service-catalog/launch-role-{pf}.yaml")].to_string();
         assert!(
-            !params
-                .keys()
-                .any(|k| k.contains("Vpc") || k.contains("Subnet")),
-            "{path}: {:?}",
-            params.keys()
+            role.contains("ssm:GetParameters") && role.contains("parameter/mlz/platform-vpc/*"),
+            "{pf}"
         );
-        let text = t[path].to_string();
-        assert!(text.contains("mlz-PlatformVpc-PrivateSubnetIds"), "{path}");
     }
     for b in ["corporate-network", "internet-only", "sandbox"] {
-        let o = &t[&format!("blueprints/{b}.yaml")]["Outputs"];
-        assert_eq!(o["VpcId"]["Export"]["Name"], "mlz-PlatformVpc-Id", "{b}");
+        let res = &t[&format!("blueprints/{b}.yaml")]["Resources"];
         assert_eq!(
-            o["PrivateSubnetIds"]["Export"]["Name"], "mlz-PlatformVpc-PrivateSubnetIds",
+            res["PlatformVpcIdParameter"]["Properties"]["Name"], "/mlz/platform-vpc/id",
             "{b}"
+        );
+        assert_eq!(
+            res["PlatformVpcIdParameter"]["Properties"]["Value"]["Ref"], "Vpc",
+            "{b}"
+        );
+        assert_eq!(
+            res["PlatformSubnetIdsParameter"]["Properties"]["Name"],
+            "/mlz/platform-vpc/private-subnet-ids",
+            "{b}"
+        );
+        assert!(
+            t[&format!("blueprints/{b}.yaml")]["Outputs"]
+                .as_object()
+                .expect("outputs")
+                .values()
+                .all(|o| o["Export"].is_null()),
+            "{b}: no export to lock the VPC"
         );
     }
     let us = &t["unified-studio/blueprints-finance-ml.yaml"];
-    assert!(us["Parameters"]
-        .as_object()
-        .expect("parameters")
-        .keys()
-        .all(|k| !k.ends_with("VpcId") && !k.ends_with("Subnets")));
+    ssm(&us["Parameters"], "EuWest1VpcId", "/mlz/platform-vpc/id");
+    ssm(
+        &us["Parameters"],
+        "EuWest1Subnets",
+        "/mlz/platform-vpc/private-subnet-ids",
+    );
     for (_, r) in resources(us, "AWS::DataZone::EnvironmentBlueprintConfiguration") {
         let rp = &r["Properties"]["RegionalParameters"][0]["Parameters"];
-        assert_eq!(rp["VpcId"]["Fn::ImportValue"], "mlz-PlatformVpc-Id");
-        assert_eq!(
-            rp["Subnets"]["Fn::ImportValue"],
-            "mlz-PlatformVpc-PrivateSubnetIds"
-        );
+        assert_eq!(rp["VpcId"]["Ref"], "EuWest1VpcId");
+        assert_eq!(rp["Subnets"]["Ref"], "EuWest1Subnets");
     }
+}
+
+/// The hub account's own spoke attachment is told apart from its egress VPC's.
+#[test]
+fn the_hub_accounts_lookup_leaves_the_egress_attachment_out() {
+    let t = reference_templates();
+    let egress = &t["network/egress-eu-west-1.yaml"];
+    assert_eq!(
+        egress["Outputs"]["AttachmentId"]["Export"]["Name"],
+        "mlz-Network-EgressAttachmentId"
+    );
+    let platform = &t["network/attachments-eu-west-1.yaml"]["Resources"];
+    let lookups: Vec<(&String, &Value)> = resources(
+        &t["network/attachments-eu-west-1.yaml"],
+        "Custom::TransitGatewayAttachment",
+    )
+    .collect();
+    assert!(lookups.len() > 1);
+    for (id, r) in lookups {
+        let exclude = &r["Properties"]["ExcludeAttachmentIds"];
+        if id == "AccountNetworkAttachment" {
+            assert_eq!(
+                exclude[0]["Fn::ImportValue"],
+                "mlz-Network-EgressAttachmentId"
+            );
+        } else {
+            assert!(exclude.is_null(), "{id}");
+        }
+    }
+    assert!(!platform["AccountNetworkAttachment"].is_null());
 }
 
 #[test]

@@ -37,12 +37,10 @@ pub enum ExportKey {
     /// The hub's route table of the egress VPC's attachment, which every attachment
     /// propagates into (the return path).
     EgressRouteTable,
+    /// The egress VPC's attachment, which the hub account's own lookup leaves out.
+    EgressAttachment,
     /// The Lambda function in the hub that finds an account's VPC attachment.
     AttachmentLookup,
-    /// The VPC an AFC blueprint builds, in the account and region it deploys to.
-    PlatformVpcId,
-    /// Its private subnets, comma-separated.
-    PlatformSubnetIds,
     LogBucketArn,
     LogKeyArn,
     StudioDomainId,
@@ -119,9 +117,8 @@ impl ExportKey {
                 format!("{prefix}-Network-{}", lid("RouteTable", &name)?)
             }
             ExportKey::EgressRouteTable => format!("{prefix}-Network-EgressRouteTable"),
+            ExportKey::EgressAttachment => format!("{prefix}-Network-EgressAttachmentId"),
             ExportKey::AttachmentLookup => format!("{prefix}-Network-AttachmentLookupArn"),
-            ExportKey::PlatformVpcId => format!("{prefix}-PlatformVpc-Id"),
-            ExportKey::PlatformSubnetIds => format!("{prefix}-PlatformVpc-PrivateSubnetIds"),
             ExportKey::LogBucketArn => format!("{prefix}-Security-LogBucketArn"),
             ExportKey::LogKeyArn => format!("{prefix}-Security-LogKeyArn"),
             ExportKey::StudioDomainId => format!("{prefix}-Studio-DomainId"),
@@ -159,10 +156,9 @@ pub fn import(p: &Platform, key: &ExportKey) -> Result<Value, EmitError> {
 /// `Export` or an `Fn::ImportValue`; [`resolve_symbols`] turns them into the typed names.
 pub fn symbol(name: &str) -> Option<ExportKey> {
     Some(match name {
-        "PlatformVpcId" => ExportKey::PlatformVpcId,
-        "PlatformSubnetIds" => ExportKey::PlatformSubnetIds,
         "TransitGatewayId" => ExportKey::TransitGatewayId,
         "EgressRouteTable" => ExportKey::EgressRouteTable,
+        "EgressAttachment" => ExportKey::EgressAttachment,
         _ => return None,
     })
 }
