@@ -450,3 +450,56 @@ fn the_cloud_admin_role_can_be_assumed_from_identity_center() {
         "{pattern}"
     );
 }
+
+/// Accounts mlz neither vends nor creates and whose id the config does not give (Control
+/// Tower's log archive and audit accounts) are looked up by e-mail and exported: no template
+/// asks a person for their id.
+#[test]
+fn accounts_mlz_does_not_create_are_looked_up() {
+    let l = mlz_model::load(
+        "platform.yaml",
+        mlz_model::REFERENCE_CONFIG,
+        &mlz_model::NoFiles,
+    );
+    let p = l.platform.expect("reference");
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("organizations/account-ids.yaml")).expect("account-ids"),
+    )
+    .expect("yaml")
+    .to_json();
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let mut looked_up = 0;
+    for a in &p.accounts {
+        let lid = &a.logical_id;
+        let outside = a.id.is_none() && a.created_by != mlz_model::CreatedBy::Mlz;
+        let lookup = &t["Resources"][format!("{lid}Lookup")];
+        assert_eq!(!lookup.is_null(), outside, "{}", a.name);
+        if !outside {
+            continue;
+        }
+        looked_up += 1;
+        assert_eq!(lookup["Type"], "Custom::AccountId");
+        assert_eq!(lookup["Properties"]["Email"], a.email.as_str());
+        let out = &t["Outputs"][format!("{lid}Id")];
+        assert_eq!(out["Value"]["Fn::GetAtt"][0], format!("{lid}Lookup"));
+        assert_eq!(out["Export"]["Name"], format!("mlz-{lid}-Id"));
+        // Wherever a template takes the id as a parameter, the parameter names the export.
+        for e in m["templates"].as_array().expect("templates") {
+            for prm in e["parameters"].as_array().into_iter().flatten() {
+                if prm["name"] == format!("{lid}Id").as_str() {
+                    assert_eq!(
+                        prm["valueFromExport"]["export"],
+                        format!("mlz-{lid}-Id"),
+                        "{}: {}",
+                        e["path"],
+                        a.name
+                    );
+                }
+            }
+        }
+    }
+    assert!(looked_up >= 2, "the log archive and audit accounts");
+}
