@@ -644,6 +644,9 @@ pub fn ou_ident_in(p: &Platform, ou: OuIdx, consumer: AccountRef) -> Result<Iden
     )
 }
 
+/// The role in every account that receives portfolios which provisions products.
+pub const CLOUD_ADMIN_ROLE: &str = "mlz-cloud-admin";
+
 /// The SSM parameters in which the built-in network blueprints record the account's platform
 /// VPC and its private subnets (a StringList), where products and Unified Studio read them.
 pub const PLATFORM_VPC_PARAMETER: &str = "/mlz/platform-vpc/id";

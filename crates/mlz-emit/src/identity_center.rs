@@ -166,6 +166,25 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 list.push(manage);
             }
         }
+        // A cloud-admin permission set may assume the cloud admin role in the accounts that
+        // receive portfolios (which trusts these Identity Center roles only).
+        if p.cloud_admins
+            .as_ref()
+            .is_some_and(|c| c.contains(&ps.name))
+        {
+            let assume = serde_json::json!({
+                "Sid": "AssumeCloudAdmin",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": format!("arn:aws:iam::*:role/{}", crate::common::CLOUD_ADMIN_ROLE)
+            });
+            let doc = inline.get_or_insert_with(
+                || serde_json::json!({ "Version": "2012-10-17", "Statement": [] }),
+            );
+            if let Some(list) = doc["Statement"].as_array_mut() {
+                list.push(assume);
+            }
+        }
         if let Some(doc) = &inline {
             r = r.prop("InlinePolicy", Value::from_json(doc));
         }

@@ -29,7 +29,7 @@ use crate::types::{
 use crate::EmitError;
 
 /// The role consuming accounts' cloud administrators assume to provision products.
-pub const CLOUD_ADMIN_ROLE: &str = "mlz-cloud-admin";
+pub use crate::common::CLOUD_ADMIN_ROLE;
 
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
@@ -509,6 +509,16 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {"Error": str(error)}, physical)
 "#;
 
+/// The Identity Center roles that may assume the cloud admin role, as `aws:PrincipalArn`
+/// patterns of the account the role is in.
+fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
+    let pattern = |name: &str| json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*") });
+    match &p.cloud_admins {
+        Some(names) => serde_json::Value::Array(names.iter().map(|n| pattern(n)).collect()),
+        None => pattern(""),
+    }
+}
+
 /// What a launch role may do: deploy the built-in products' resources, nothing broader.
 fn launch_role_policy() -> serde_json::Value {
     json!({
@@ -790,11 +800,13 @@ fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                             "Effect": "Allow",
                             "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
                             "Action": "sts:AssumeRole",
-                            // Identity Center roles of this account only. Not aws:MultiFactorAuthPresent:
-                        // a federated (Identity Center) session never carries it, so that trust
-                        // could never be met; MFA is enforced at Identity Center sign-in, and a
-                        // role may assume this one only if its own policy allows it too.
-                        "Condition": { "ArnLike": { "aws:PrincipalArn": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_*" } } }
+                            // Identity Center roles of this account only: those of the
+                        // cloud-admin permission sets when the config names them. Not
+                        // aws:MultiFactorAuthPresent: a federated (Identity Center) session never
+                        // carries it, so that trust could never be met; MFA is enforced at
+                        // Identity Center sign-in, and a role may assume this one only if its own
+                        // policy allows it too.
+                        "Condition": { "ArnLike": { "aws:PrincipalArn": cloud_admin_principals(p) } }
                         }]
                     }),
                     "provision-products",

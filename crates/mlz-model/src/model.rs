@@ -31,6 +31,10 @@ pub struct Platform {
     pub identity_center: Option<IdentityCenter>,
     /// Service Catalog portfolios (empty without a `serviceCatalog` section).
     pub portfolios: Vec<Portfolio>,
+    /// The permission sets whose Identity Center roles may assume the cloud admin role
+    /// (`serviceCatalog.cloudAdmins`); `None`: any Identity Center role of the account whose
+    /// own policy allows it.
+    pub cloud_admins: Option<Vec<String>>,
     /// Present when the config has a `unifiedStudio` section.
     pub unified_studio: Option<UnifiedStudio>,
     /// Present when the config has a `budgets` section.

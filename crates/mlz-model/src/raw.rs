@@ -277,6 +277,8 @@ pub struct RawTeamGroup {
 pub struct RawServiceCatalog {
     #[serde(default)]
     pub portfolios: Vec<RawPortfolio>,
+    /// Permission sets whose sessions may assume the cloud admin role.
+    pub cloud_admins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -331,13 +331,18 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
-        let portfolios = match doc.get("serviceCatalog") {
+        let (portfolios, cloud_admins) = match doc.get("serviceCatalog") {
             Some(v) => {
                 let raw: RawServiceCatalog =
                     self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
-                self.service_catalog(raw, &cx, &accounts, identity_center.as_ref())
+                let admins =
+                    self.cloud_admins(raw.cloud_admins.as_deref(), identity_center.as_ref());
+                (
+                    self.service_catalog(raw, &cx, &accounts, identity_center.as_ref()),
+                    admins,
+                )
             }
-            None => Vec::new(),
+            None => (Vec::new(), None),
         };
 
         let unified_studio = match doc.get("unifiedStudio") {
@@ -382,6 +387,7 @@ impl<'a> Resolver<'a> {
             control_tower,
             identity_center,
             portfolios,
+            cloud_admins,
             unified_studio,
             budgets,
             security,

@@ -446,7 +446,7 @@ fn the_cloud_admin_role_can_be_assumed_from_identity_center() {
         &t["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
     let pattern = s["Condition"]["ArnLike"]["aws:PrincipalArn"].to_string();
     assert!(
-        pattern.contains("role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_*"),
+        pattern.contains("role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_"),
         "{pattern}"
     );
 }
@@ -502,4 +502,69 @@ fn accounts_mlz_does_not_create_are_looked_up() {
         }
     }
     assert!(looked_up >= 2, "the log archive and audit accounts");
+}
+
+/// The cloud admin role is assumable from exactly the `serviceCatalog.cloudAdmins`
+/// permission sets' Identity Center sessions: their roles are the only trusted principals,
+/// and their permission sets allow `sts:AssumeRole` on it; the data scientists' neither.
+#[test]
+fn only_the_cloud_admin_permission_sets_assume_the_cloud_admin_role() {
+    let dir = fixtures().join("reference/expected");
+    let read = |path: &str| {
+        mlz_model::yaml::parse_cfn(&fs::read_to_string(dir.join(path)).expect(path))
+            .expect("yaml")
+            .to_json()
+    };
+    let role = read("service-catalog/cloud-admin-role.yaml");
+    let trust = &role["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]
+        ["Statement"][0];
+    let trusted: Vec<String> = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+        .as_array()
+        .expect("a list of Identity Center roles")
+        .iter()
+        .map(|v| v["Fn::Sub"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let admins = ["MLEngineering", "AdministratorAccess"];
+    assert_eq!(trusted.len(), admins.len());
+    let sets = read("identity-center/permission-sets.yaml");
+    for (id, ps) in sets["Resources"].as_object().expect("resources") {
+        if ps["Type"] != "AWS::SSO::PermissionSet" {
+            continue;
+        }
+        let name = ps["Properties"]["Name"].as_str().unwrap_or_default();
+        let is_admin = admins.contains(&name);
+        let pattern = format!("*AWSReservedSSO_{name}_*");
+        assert_eq!(
+            trusted.iter().any(|t| t.ends_with(&pattern)),
+            is_admin,
+            "{id}: trusted"
+        );
+        let may_assume = ps["Properties"]["InlinePolicy"]["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["Sid"] == "AssumeCloudAdmin" && s["Action"] == "sts:AssumeRole");
+        assert_eq!(may_assume, is_admin, "{id}: may assume");
+    }
+}
+
+#[test]
+fn a_cloud_admin_that_is_no_permission_set_is_an_error() {
+    let text = mlz_model::REFERENCE_CONFIG.replacen(
+        "cloudAdmins: [MLEngineering, AdministratorAccess]",
+        "cloudAdmins: [MLEngineerin]",
+        1,
+    );
+    assert_ne!(text, mlz_model::REFERENCE_CONFIG);
+    let l = mlz_model::load("platform.yaml", &text, &mlz_model::NoFiles);
+    let codes: Vec<&str> = l.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unknown-permission-set"]);
+    let d = &l.diagnostics[0];
+    assert!(d.span.is_some());
+    assert_eq!(d.path.to_string(), "serviceCatalog.cloudAdmins[0]");
+    assert!(d
+        .hint
+        .as_deref()
+        .unwrap_or_default()
+        .contains("MLEngineering"));
 }

@@ -220,7 +220,7 @@ fn no_emitter_builds_another_areas_export_path_or_role_name() {
             "AWSControlTowerBlueprintAccess",
             &["control_tower.rs", "rules.rs"],
         ),
-        ("mlz-cloud-admin", &["service_catalog.rs"]),
+        ("mlz-cloud-admin", &["common.rs"]),
         (
             "AWSControlTowerExecution",
             &["mod.rs", "rules.rs", "scp.rs"],

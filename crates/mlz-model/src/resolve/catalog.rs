@@ -21,6 +21,38 @@ pub fn permission_set_pattern(name: &str) -> String {
 }
 
 impl Resolver<'_> {
+    /// `serviceCatalog.cloudAdmins`: permission sets of the config.
+    pub(super) fn cloud_admins(
+        &mut self,
+        raw: Option<&[String]>,
+        identity: Option<&IdentityCenter>,
+    ) -> Option<Vec<String>> {
+        let raw = raw?;
+        let base = ConfigPath::root().key("serviceCatalog").key("cloudAdmins");
+        let names: HashSet<&str> = identity
+            .map(|ic| ic.permission_sets.iter().map(|p| p.name.as_str()).collect())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, ps) in raw.iter().enumerate() {
+            if names.contains(ps.as_str()) {
+                if !out.contains(ps) {
+                    out.push(ps.clone());
+                }
+            } else {
+                let d = self
+                    .at(
+                        "unknown-permission-set",
+                        &base.index(i),
+                        format!("no permission set is named {ps:?}"),
+                    )
+                    .expected("the name of an entry in identityCenter.permissionSets")
+                    .maybe_hint(did_you_mean(ps, names.iter().copied()));
+                self.push(d);
+            }
+        }
+        Some(out)
+    }
+
     pub(super) fn service_catalog(
         &mut self,
         raw: RawServiceCatalog,
