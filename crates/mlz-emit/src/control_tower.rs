@@ -1306,8 +1306,17 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
             },
             &rules::OUTPUTS_FIRST,
         ));
-        // Applied, a blueprint's stack exports the platform VPC in its account and regions:
-        // the emitters whose stacks import it add those facts (`provide_platform_vpc`).
+        // The values the vending requests name by export (the Transit Gateway id, the
+        // Security Tooling id...) must exist before anyone applies a blueprint with them.
+        let mut named: Vec<&ExportRef> = refs
+            .iter()
+            .filter(|r| !matches!(r.key, ExportKey::AccountId(i) if with_blueprint.contains(&i)))
+            .collect();
+        named.sort();
+        named.dedup();
+        for r in named {
+            requires.push(need(crate::plan::export_fact(p, r)?, &rules::EXPORT_FIRST));
+        }
         let provides = vec![Fact::BlueprintsApplied];
         out.steps.push(ManualStep {
             id: "apply-blueprints".into(),

@@ -512,11 +512,21 @@ def handler(event, context):
 /// The Identity Center roles that may assume the cloud admin role, as `aws:PrincipalArn`
 /// patterns of the account the role is in.
 fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
-    let pattern = |name: &str| json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*") });
-    match &p.cloud_admins {
-        Some(names) => serde_json::Value::Array(names.iter().map(|n| pattern(n)).collect()),
-        None => pattern(""),
-    }
+    // Identity Center roles live under aws-reserved/sso.amazonaws.com/, with the region in
+    // the path except for roles made in us-east-1: one pattern for each, anchored on the path.
+    let role = |name: String| {
+        ["", "*/"].map(|region| {
+            json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/aws-reserved/sso.amazonaws.com/{region}{name}") })
+        })
+    };
+    let names: Vec<String> = match &p.cloud_admins {
+        Some(names) => names
+            .iter()
+            .map(|n| format!("AWSReservedSSO_{n}_*"))
+            .collect(),
+        None => vec!["AWSReservedSSO_*".to_owned()],
+    };
+    serde_json::Value::Array(names.into_iter().flat_map(role).collect())
 }
 
 /// What a launch role may do: deploy the built-in products' resources, nothing broader.
@@ -591,7 +601,10 @@ fn launch_role_policy() -> serde_json::Value {
                 "Sid": "PlatformVpcParameters",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameters", "ssm:GetParameter"],
-                "Resource": "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/*"
+                "Resource": [
+                    "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/id",
+                    "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/private-subnet-ids"
+                ]
             },
             {
                 "Sid": "StudioNetworking",

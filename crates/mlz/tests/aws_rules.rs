@@ -446,7 +446,7 @@ fn the_cloud_admin_role_can_be_assumed_from_identity_center() {
         &t["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
     let pattern = s["Condition"]["ArnLike"]["aws:PrincipalArn"].to_string();
     assert!(
-        pattern.contains("role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_"),
+        pattern.contains("role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_"),
         "{pattern}"
     );
 }
@@ -525,7 +525,12 @@ fn only_the_cloud_admin_permission_sets_assume_the_cloud_admin_role() {
         .map(|v| v["Fn::Sub"].as_str().unwrap_or_default().to_owned())
         .collect();
     let admins = ["MLEngineering", "AdministratorAccess"];
-    assert_eq!(trusted.len(), admins.len());
+    // Two patterns per permission set: roles made in us-east-1 have no region in their path.
+    assert_eq!(trusted.len(), 2 * admins.len());
+    assert!(trusted
+        .iter()
+        .all(|t| t.contains("sso.amazonaws.com/AWSReservedSSO_")
+            || t.contains("sso.amazonaws.com/*/AWSReservedSSO_")));
     let sets = read("identity-center/permission-sets.yaml");
     for (id, ps) in sets["Resources"].as_object().expect("resources") {
         if ps["Type"] != "AWS::SSO::PermissionSet" {
@@ -533,7 +538,7 @@ fn only_the_cloud_admin_permission_sets_assume_the_cloud_admin_role() {
         }
         let name = ps["Properties"]["Name"].as_str().unwrap_or_default();
         let is_admin = admins.contains(&name);
-        let pattern = format!("*AWSReservedSSO_{name}_*");
+        let pattern = format!("/AWSReservedSSO_{name}_*");
         assert_eq!(
             trusted.iter().any(|t| t.ends_with(&pattern)),
             is_admin,

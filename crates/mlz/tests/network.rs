@@ -507,7 +507,10 @@ fn studio_and_unified_studio_use_the_platform_vpc() {
     for pf in ["analytics", "model-deployment"] {
         let role = t[&format!("service-catalog/launch-role-{pf}.yaml")].to_string();
         assert!(
-            role.contains("ssm:GetParameters") && role.contains("parameter/mlz/platform-vpc/*"),
+            role.contains("ssm:GetParameters")
+                && role.contains("parameter/mlz/platform-vpc/id")
+                && role.contains("parameter/mlz/platform-vpc/private-subnet-ids")
+                && !role.contains("parameter/mlz/platform-vpc/*"),
             "{pf}"
         );
     }
