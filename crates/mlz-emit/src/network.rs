@@ -103,6 +103,14 @@ pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     all_ok(errs)
 }
 
+/// `Tags: [{Key: Name, Value: name}]`.
+fn name_tag(name: String) -> Value {
+    Value::List(vec![Value::map([
+        ("Key", Value::str("Name")),
+        ("Value", Value::str(name)),
+    ])])
+}
+
 fn hub_id(region: &str) -> StackId {
     StackId::new(Area::Network, format!("transit-gateway-{region}"))
 }
@@ -408,13 +416,7 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
             .prop("MulticastSupport", "disable")
             .prop(
                 "Tags",
-                Value::List(vec![Value::map([
-                    ("Key", Value::str("Name")),
-                    (
-                        "Value",
-                        Value::str(format!("{}-hub-{region}", p.organization.stack_prefix)),
-                    ),
-                ])]),
+                name_tag(format!("{}-hub-{region}", p.organization.stack_prefix)),
             ),
     )
     .map_err(|e| bug(&path, e))?;
@@ -434,16 +436,10 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
                 .prop("TransitGatewayId", Value::Ref(tgw.clone()))
                 .prop(
                     "Tags",
-                    Value::List(vec![Value::map([
-                        ("Key", Value::str("Name")),
-                        (
-                            "Value",
-                            Value::str(format!(
-                                "{}-{}-{region}",
-                                p.organization.stack_prefix, s.name
-                            )),
-                        ),
-                    ])]),
+                    name_tag(format!(
+                        "{}-{}-{region}",
+                        p.organization.stack_prefix, s.name
+                    )),
                 ),
         )
         .map_err(|e| bug(&path, e))?;
@@ -462,13 +458,7 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
             .prop("TransitGatewayId", Value::Ref(tgw.clone()))
             .prop(
                 "Tags",
-                Value::List(vec![Value::map([
-                    ("Key", Value::str("Name")),
-                    (
-                        "Value",
-                        Value::str(format!("{}-egress-{region}", p.organization.stack_prefix)),
-                    ),
-                ])]),
+                name_tag(format!("{}-egress-{region}", p.organization.stack_prefix)),
             ),
     )
     .map_err(|e| bug(&path, e))?;
