@@ -172,15 +172,7 @@ fn exactly_the_corporate_accounts_attach() {
     assert!(attached.iter().all(|k| !k.ends_with("-dev")));
     assert!(attached.iter().any(|k| k.ends_with("-test")));
     // Their vending requests carry their planned range.
-    let files = match compile(
-        "platform.yaml",
-        REFERENCE_CONFIG,
-        &mlz_model::NoFiles,
-        Options::default(),
-    ) {
-        Outcome::Generated { output, .. } => output.files,
-        Outcome::Invalid { report } | Outcome::Failed { report } => panic!("{report}"),
-    };
+    let files = reference_files();
     for a in &p.accounts {
         let Some(doc) = files.get(&format!(
             "vending/{}.json",
@@ -222,18 +214,22 @@ fn an_attaching_blueprint_in_two_regions_with_supernets_is_an_error() {
     assert!(l.platform.is_none());
 }
 
-/// The reference output, each template as JSON, by path.
-fn reference_templates() -> BTreeMap<String, Value> {
-    let files = match compile(
+/// The reference output's files, by path.
+fn reference_files() -> BTreeMap<String, Vec<u8>> {
+    match compile(
         "platform.yaml",
         REFERENCE_CONFIG,
         &mlz_model::NoFiles,
         Options::default(),
     ) {
-        Outcome::Generated { output, .. } => output.files,
+        Outcome::Generated { output, .. } => output.files.into_iter().collect(),
         Outcome::Invalid { report } | Outcome::Failed { report } => panic!("{report}"),
-    };
-    files
+    }
+}
+
+/// The reference output, each template as JSON, by path.
+fn reference_templates() -> BTreeMap<String, Value> {
+    reference_files()
         .iter()
         .filter(|(k, _)| k.ends_with(".yaml"))
         .map(|(k, v)| {
