@@ -573,3 +573,34 @@ fn a_cloud_admin_that_is_no_permission_set_is_an_error() {
         .unwrap_or_default()
         .contains("MLEngineering"));
 }
+
+/// Values the platform knows are filled in the vending requests, or named by the export that
+/// holds them: the sandbox's budget alert address, the Security Tooling account, the
+/// Transit Gateway; only what exists nowhere in the config is left to fill.
+#[test]
+fn vending_requests_fill_what_the_platform_knows() {
+    let dir = fixtures().join("reference/expected/vending");
+    let mut checked = 0;
+    for e in fs::read_dir(&dir).expect("vending") {
+        let path = e.expect("entry").path();
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+        let b = &v["blueprint"];
+        if b.is_null() {
+            continue;
+        }
+        checked += 1;
+        for p in b["parametersToFill"].as_array().expect("to fill") {
+            assert!(
+                !p["valueFromExport"]["export"].is_null(),
+                "{}: {} is left to fill with nowhere named to find it",
+                path.display(),
+                p["name"]
+            );
+        }
+        if b["name"] == "sandbox" {
+            assert_eq!(b["parameters"]["BudgetAlertEmail"], v["account"]["email"]);
+        }
+    }
+    assert!(checked > 5, "{checked} vending requests with a blueprint");
+}
