@@ -45,6 +45,8 @@ pub struct Output {
     /// How many of the files are CloudFormation templates.
     pub templates: usize,
     pub notes: Vec<String>,
+    /// The lock file's text: what this run allocated (written beside the config).
+    pub lock: String,
 }
 
 /// A generated template that failed its checks: a bug in an emitter, or a config that

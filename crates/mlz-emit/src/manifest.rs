@@ -294,6 +294,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         files,
         templates,
         notes,
+        lock: crate::network::allocations(p).to_text(),
     })
 }
 

@@ -23,6 +23,22 @@ use crate::EmitError;
 
 pub const PLAN_PATH: &str = "network/address-plan.json";
 
+/// What the lock records of this run: every range (in use or reserved) and every ASN.
+pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
+    let Some(n) = &p.network else {
+        return mlz_model::lock::Allocations::default();
+    };
+    let mut ranges: Vec<(String, String, Cidr)> = n
+        .ranges
+        .iter()
+        .map(|r| (p.account(r.account).key.clone(), r.region.clone(), r.cidr))
+        .collect();
+    ranges.extend(n.reserved.iter().cloned());
+    let mut asns = n.asns.clone();
+    asns.extend(n.reserved_asns.iter().cloned());
+    mlz_model::lock::Allocations { ranges, asns }
+}
+
 pub fn emit(p: &Platform, out: &mut Emitted) {
     let Some(n) = &p.network else { return };
     let ranges: Vec<serde_json::Value> = n
@@ -39,6 +55,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
                 "source": match r.source {
                     RangeSource::Pinned => "pinned",
                     RangeSource::Plan => "plan",
+                    RangeSource::Locked => "locked",
                     RangeSource::Allocated => "allocated",
                 },
             })
@@ -83,8 +100,8 @@ pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     regions.retain(|r| n.ranges.iter().any(|x| x.region == *r));
     let mut errs = Vec::new();
     let sharing = ram::require_sharing(out);
-    for (ri, region) in regions.iter().enumerate() {
-        match hub(p, n, region, ri) {
+    for region in &regions {
+        match hub(p, n, region) {
             Ok(mut s) => {
                 s.requires.push(sharing.clone());
                 out.stacks.push(s);
@@ -389,7 +406,7 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
 
-fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, EmitError> {
+fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
     let id = hub_id(region);
     let path = id.path();
     let mut t = Template::new(format!(
@@ -399,7 +416,14 @@ fn hub(p: &Platform, n: &Network, region: &str, index: usize) -> Result<Stack, E
     ));
     let mut params: Vec<StackParam> = Vec::new();
     let tgw = LogicalId::new("TransitGateway").map_err(|e| bug(&path, e))?;
-    let asn = 64512 + i64::try_from(index).unwrap_or(0);
+    // From the lock (or newly allocated and then locked): AmazonSideAsn is create-only, so
+    // a hub never changes it.
+    let asn = n
+        .asns
+        .iter()
+        .find(|(r, _)| r == region)
+        .map(|(_, a)| i64::from(*a))
+        .ok_or_else(|| bug(&path, "no ASN for a region with a hub"))?;
     t.add_resource(
         tgw.clone(),
         Resource::new(TGW)

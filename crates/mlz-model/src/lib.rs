@@ -9,6 +9,7 @@ pub mod blueprints;
 mod builtin;
 pub mod diag;
 pub mod identity_policies;
+pub mod lock;
 pub mod managed_policies;
 pub mod model;
 pub mod naming;
@@ -78,18 +79,43 @@ pub struct Loaded {
 
 /// Loads, validates and resolves one config file.
 pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
+    load_locked(file, text, files, None)
+}
+
+/// [`load`] with the lock file of earlier runs (its name and text), whose allocations the
+/// resolved platform keeps.
+pub fn load_locked(
+    file: &str,
+    text: &str,
+    files: &dyn FileSource,
+    lock_file: Option<(&str, &str)>,
+) -> Loaded {
     let mut sources = Sources::default();
     sources.insert(file, text);
     let mut diags = Vec::new();
+    let lock = match lock_file {
+        None => None,
+        Some((name, lock_text)) => {
+            sources.insert(name, lock_text);
+            match lock::read(name, lock_text) {
+                Ok(l) => Some(l),
+                Err(errs) => {
+                    diags.extend(errs);
+                    None
+                }
+            }
+        }
+    };
     let root = match yaml::parse(text) {
         Ok(n) => n,
         Err(e) => {
             let d = Diagnostic::error("yaml", file, Some(e.span), ConfigPath::root(), e.message)
                 .maybe_hint(e.hint)
                 .without_path();
+            diags.push(d);
             return Loaded {
                 platform: None,
-                diagnostics: vec![d],
+                diagnostics: diags,
                 sources,
             };
         }
@@ -104,9 +130,10 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
             "the config must be a mapping",
         )
         .hint("start from `mlz init`, which writes a complete example");
+        diags.push(d);
         return Loaded {
             platform: None,
-            diagnostics: vec![d],
+            diagnostics: diags,
             sources,
         };
     }
@@ -117,6 +144,7 @@ pub fn load(file: &str, text: &str, files: &dyn FileSource) -> Loaded {
         None
     } else {
         let mut r = resolve::Resolver::new(file, &root, files, &mut sources);
+        r.lock = lock.as_ref();
         let p = r.run(&sanitized, &bad_items);
         diags.extend(r.diags);
         p

@@ -122,6 +122,12 @@ pub struct Network {
     pub ranges: Vec<VpcRange>,
     /// By region, sorted: the range of the hub's egress VPC, one for each region with a hub.
     pub egress: Vec<(String, Cidr)>,
+    /// By region, sorted: each hub's Amazon-side ASN (from the lock, or newly allocated).
+    pub asns: Vec<(String, u32)>,
+    /// Ranges the lock keeps for accounts that left the network: (key, region, range).
+    pub reserved: Vec<(String, String, Cidr)>,
+    /// ASNs the lock keeps for regions without a hub now.
+    pub reserved_asns: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -139,6 +145,8 @@ pub enum RangeSource {
     Pinned,
     /// Kept from the previous address plan.
     Plan,
+    /// Kept from the lock file.
+    Locked,
     /// Newly allocated in this run.
     Allocated,
 }

@@ -32,6 +32,8 @@ pub(crate) struct Resolver<'a> {
     root: &'a Node,
     files: &'a dyn FileSource,
     sources: &'a mut Sources,
+    /// What earlier runs allocated (the lock file), when there is one.
+    pub lock: Option<&'a crate::lock::Lock>,
     pub diags: Vec<Diagnostic>,
 }
 
@@ -61,6 +63,7 @@ impl<'a> Resolver<'a> {
             root,
             files,
             sources,
+            lock: None,
             diags: Vec::new(),
         }
     }

@@ -25,9 +25,11 @@ pub mod exit {
     pub const IO: i32 = 3;
     /// The config is valid but the output breaks a CloudFormation limit or check.
     pub const GENERATION_FAILED: i32 = 4;
+    /// `generate --locked`: the lock file would change (or is missing); nothing was written.
+    pub const LOCK_WOULD_CHANGE: i32 = 5;
 }
 
-const AFTER_HELP: &str = "Exit codes: 0 success, 1 invalid config, 2 bad usage, 3 file error, 4 generation failed (a CloudFormation limit or check).";
+const AFTER_HELP: &str = "Exit codes: 0 success, 1 invalid config, 2 bad usage, 3 file error, 4 generation failed (a CloudFormation limit or check), 5 the lock would change (generate --locked).";
 
 #[derive(Parser, Debug)]
 #[command(name = "mlz", version, about = "Compile one YAML description of a governed multi-account ML platform on AWS into CloudFormation.", after_help = AFTER_HELP)]
@@ -49,6 +51,10 @@ pub enum Command {
         /// Template format.
         #[arg(long, value_enum, default_value_t = FormatArg::Yaml)]
         format: FormatArg,
+        /// Fail (exit 5, nothing written) if the lock file beside the config would change:
+        /// what CI runs, so that no allocation moves unreviewed.
+        #[arg(long)]
+        locked: bool,
     },
     /// Check the config and report every problem, without writing anything.
     Validate {
@@ -107,7 +113,18 @@ pub enum Outcome {
 
 /// Loads, validates and generates, all in memory. `file` is the name diagnostics show.
 pub fn compile(file: &str, text: &str, files: &dyn FileSource, opts: Options) -> Outcome {
-    let loaded = mlz_model::load(file, text, files);
+    compile_locked(file, text, files, None, opts)
+}
+
+/// [`compile`] with the lock file of earlier runs (its name and text).
+pub fn compile_locked(
+    file: &str,
+    text: &str,
+    files: &dyn FileSource,
+    lock: Option<(&str, &str)>,
+    opts: Options,
+) -> Outcome {
+    let loaded = mlz_model::load_locked(file, text, files, lock);
     let report = render_all(&loaded.diagnostics, &loaded.sources);
     let Some(platform) = loaded.platform else {
         return Outcome::Invalid { report };
@@ -142,6 +159,32 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
 }
 
 /// Reads the config named on the command line, or the built-in one.
+/// The lock file of a config: `platform.yaml` → `platform.lock.json`, beside it.
+pub fn lock_path(config: &Path) -> PathBuf {
+    let stem = config
+        .file_stem()
+        .map_or_else(|| "platform".into(), |s| s.to_string_lossy().into_owned());
+    config.with_file_name(format!("{stem}.lock.json"))
+}
+
+/// The lock beside `config`, if there is one: (its name, its text).
+fn read_lock(config: Option<&Path>) -> Result<Option<(String, String)>, i32> {
+    let Some(c) = config else { return Ok(None) };
+    let path = lock_path(c);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some((
+            path.display().to_string(),
+            // Not UTF-8 is reported by the lock reader (it sees the replacement characters).
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => {
+            eprintln!("mlz: error: cannot read the lock {}: {e}", path.display());
+            Err(exit::IO)
+        }
+    }
+}
+
 fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> {
     match config {
         None => {
@@ -208,7 +251,16 @@ pub fn run(cli: Cli) -> i32 {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            let loaded = mlz_model::load(&name, &text, &DirFiles { base });
+            let lock = match read_lock(config.as_deref()) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let loaded = mlz_model::load_locked(
+                &name,
+                &text,
+                &DirFiles { base },
+                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+            );
             eprint!("{}", render_all(&loaded.diagnostics, &loaded.sources));
             match loaded.platform {
                 Some(p) => {
@@ -228,16 +280,27 @@ pub fn run(cli: Cli) -> i32 {
             config,
             out,
             format,
+            locked,
         } => {
             let (name, text, base) = match read_config(config.as_deref()) {
                 Ok(x) => x,
+                Err(code) => return code,
+            };
+            let lock = match read_lock(config.as_deref()) {
+                Ok(l) => l,
                 Err(code) => return code,
             };
             let format = match format {
                 FormatArg::Yaml => Format::Yaml,
                 FormatArg::Json => Format::Json,
             };
-            match compile(&name, &text, &DirFiles { base }, Options { format }) {
+            match compile_locked(
+                &name,
+                &text,
+                &DirFiles { base },
+                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+                Options { format },
+            ) {
                 Outcome::Invalid { report } => {
                     eprint!("{report}");
                     eprintln!("mlz: nothing was written; {} is unchanged", out.display());
@@ -250,9 +313,33 @@ pub fn run(cli: Cli) -> i32 {
                 }
                 Outcome::Generated { output, report } => {
                     eprint!("{report}");
+                    let lock_file = config.as_deref().map(lock_path);
+                    let lock_changes =
+                        lock.as_ref().map(|(_, t)| t.as_str()) != Some(output.lock.as_str());
+                    if let (true, true, Some(lf)) = (locked, lock_changes, &lock_file) {
+                        eprintln!(
+                            "mlz: error: {} {} (--locked): run mlz generate without --locked, review the lock's change and commit it",
+                            lf.display(),
+                            if lock.is_some() { "would change" } else { "does not exist" }
+                        );
+                        eprintln!("mlz: nothing was written; {} is unchanged", out.display());
+                        return exit::LOCK_WOULD_CHANGE;
+                    }
                     if let Err(e) = fsout::replace_dir(&out, &output.files) {
                         eprintln!("mlz: error: {e}");
                         return exit::IO;
+                    }
+                    // The lock goes beside the config (the built-in reference has none).
+                    if let (true, Some(lf)) = (lock_changes, &lock_file) {
+                        if let Err(e) = fsout::write_file(lf, output.lock.as_bytes()) {
+                            eprintln!("mlz: error: cannot write the lock {}: {e}", lf.display());
+                            return exit::IO;
+                        }
+                        eprintln!(
+                            "mlz: {} {}: commit it beside the config",
+                            if lock.is_some() { "updated" } else { "wrote" },
+                            lf.display()
+                        );
                     }
                     for n in &output.notes {
                         eprintln!("mlz: note: {n}");

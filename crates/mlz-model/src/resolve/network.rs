@@ -31,6 +31,9 @@ struct PlanEntry {
     cidr: String,
 }
 
+/// The owner of a range the lock reserves for an account that left the network.
+const RESERVED: AccountIdx = AccountIdx(usize::MAX);
+
 /// Used ranges of one supernet, by first address, so a free-slot check is one lookup.
 #[derive(Default)]
 struct Used(BTreeMap<u32, (u32, AccountIdx)>);
@@ -356,6 +359,106 @@ impl Resolver<'_> {
                 });
             }
         }
+        // The lock's ranges: each account keeps the range it has; the range of an account
+        // that left the network stays reserved (never given to another) until its entry is
+        // deleted from the lock. A locked range the config now contradicts is an error that
+        // names both places.
+        let mut reserved: Vec<(String, String, Cidr)> = Vec::new();
+        if let Some(lock) = self.lock {
+            let by_key: HashMap<&str, usize> = accounts
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.key.as_str(), i))
+                .collect();
+            for e in &lock.ranges {
+                let attached = by_key.get(e.key.as_str()).and_then(|&i| {
+                    let seg = seg_of[i]?;
+                    supernet(seg, &e.region)?;
+                    deploys_in(&accounts.list[i], &e.region).then_some((i, seg))
+                });
+                let Some((i, seg)) = attached else {
+                    // Reserved: keep it out of every supernet of its region that holds it.
+                    for (si, sg) in segments.iter().enumerate() {
+                        if sg
+                            .supernets
+                            .iter()
+                            .any(|(r, sn)| *r == e.region && sn.contains(e.cidr))
+                        {
+                            used.entry((e.region.clone(), si))
+                                .or_default()
+                                .add(e.cidr, RESERVED);
+                        }
+                    }
+                    reserved.push((e.key.clone(), e.region.clone(), e.cidr));
+                    continue;
+                };
+                let ai = AccountIdx(i);
+                let name = &accounts.list[i].name;
+                let sp = base
+                    .key("segments")
+                    .index(seg)
+                    .key("supernets")
+                    .key(&e.region);
+                if have.contains(&(ai, e.region.clone())) {
+                    // Pinned in the config: the pin wins, but a change replaces the VPC.
+                    if let Some(r) = ranges
+                        .iter()
+                        .find(|r: &&VpcRange| r.account == ai && r.region == e.region)
+                    {
+                        if r.cidr != e.cidr {
+                            let d = self
+                                .at("lock-pin-changed", &base.key("ranges").key(name).key(&e.region), format!("{name:?} is pinned to {}, but the lock ({}) has {}: its VPC will be replaced", r.cidr, lock.place(e.at), e.cidr))
+                                .warning()
+                                .hint("pin the locked range to keep the VPC");
+                            self.push(d);
+                        }
+                    }
+                    continue;
+                }
+                let sn = supernet(seg, &e.region).unwrap_or(e.cidr);
+                if !sn.contains(e.cidr) || e.cidr.len != prefix {
+                    let d = self
+                        .at(
+                            "lock-conflict",
+                            &sp,
+                            format!(
+                                "the lock ({}) gives {name:?} {} in {}, which {}",
+                                lock.place(e.at),
+                                e.cidr,
+                                e.region,
+                                if sn.contains(e.cidr) { format!("is not a /{prefix}") } else { format!("is outside this supernet ({sn})") }
+                            ),
+                        )
+                        .hint("change the supernet or network.vpcPrefixLength back, or delete the entry from the lock to let mlz allocate a new range (CloudFormation then replaces the account's VPC)");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                let u = used.entry((e.region.clone(), seg)).or_default();
+                if u.clash(e.cidr).is_some() {
+                    let d = self
+                        .at(
+                            "lock-conflict",
+                            &sp,
+                            format!("the lock ({}) gives {name:?} {}, which overlaps another range of the lock or the config", lock.place(e.at), e.cidr),
+                        )
+                        .hint("attached VPCs must not overlap: correct the lock entry or the pinned range");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                u.add(e.cidr, ai);
+                have.insert((ai, e.region.clone()));
+                ranges.push(VpcRange {
+                    account: ai,
+                    region: e.region.clone(),
+                    segment: seg,
+                    cidr: e.cidr,
+                    source: RangeSource::Locked,
+                });
+            }
+        }
         if let Some(plan) = &raw.address_plan {
             let pp = base.key("addressPlan");
             match self.files.read(plan) {
@@ -507,13 +610,66 @@ impl Resolver<'_> {
         }
         ranges.sort_by(|a, b| (&a.region, a.segment, a.cidr).cmp(&(&b.region, b.segment, b.cidr)));
         let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
+        let (asns, reserved_asns) = self.asns(&base, &ranges)?;
         Some(Network {
             account: hub?,
             vpc_prefix_length: prefix,
             segments,
             ranges,
             egress,
+            asns,
+            reserved,
+            reserved_asns,
         })
+    }
+
+    /// The Amazon-side ASN of each region's Transit Gateway: the lock's, or the lowest private
+    /// ASN no region has (so, without a lock, 64512, 64513... in region order, as before the
+    /// lock existed). Locked ASNs of regions without a hub stay reserved.
+    #[allow(clippy::type_complexity)]
+    fn asns(
+        &mut self,
+        base: &ConfigPath,
+        ranges: &[VpcRange],
+    ) -> Option<(Vec<(String, u32)>, Vec<(String, u32)>)> {
+        let mut hubs: Vec<&str> = ranges.iter().map(|r| r.region.as_str()).collect();
+        hubs.dedup();
+        let mut locked: BTreeMap<String, u32> = BTreeMap::new();
+        let mut taken: HashMap<u32, String> = HashMap::new();
+        let mut ok = true;
+        if let Some(lock) = self.lock {
+            for e in &lock.asns {
+                if let Some(prev) = taken.get(&e.asn) {
+                    let d = self
+                        .at("lock-conflict", base, format!("the lock ({}) gives {} the ASN {}, which {prev} has too", lock.place(e.at), e.region, e.asn))
+                        .hint("each Transit Gateway needs its own Amazon-side ASN: correct the lock entry");
+                    self.push(d);
+                    ok = false;
+                    continue;
+                }
+                taken.insert(e.asn, e.region.clone());
+                locked.insert(e.region.clone(), e.asn);
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let mut next = 64_512u32;
+        let mut asns = Vec::new();
+        for region in &hubs {
+            let asn = match locked.remove(*region) {
+                Some(a) => a,
+                None => {
+                    while taken.contains_key(&next) {
+                        next += 1;
+                    }
+                    taken.insert(next, (*region).to_owned());
+                    next
+                }
+            };
+            asns.push(((*region).to_owned(), asn));
+        }
+        Some((asns, locked.into_iter().collect()))
     }
 
     /// The egress VPC range of each region with a hub (a region where some account has a

@@ -1,0 +1,311 @@
+//! The lock file: allocations survive config changes, `--locked` guards CI, a lock that
+//! contradicts the config (or is not a lock) is an error with both places named.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn mlz(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlz"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run mlz")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlz-lock-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Writes the config and generates; the exit code and stderr.
+fn generate(dir: &Path, config: &str, extra: &[&str]) -> (i32, String) {
+    fs::write(dir.join("platform.yaml"), config).expect("config");
+    let mut args = vec!["generate", "-c", "platform.yaml", "-o", "out"];
+    args.extend_from_slice(extra);
+    let o = mlz(&args, dir);
+    (o.status.code().unwrap_or(-1), stderr(&o))
+}
+
+/// The lock's ranges: (key, region) → range; and its ASNs.
+fn lock(dir: &Path) -> (BTreeMap<(String, String), String>, BTreeMap<String, u64>) {
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("platform.lock.json")).expect("lock"))
+            .expect("json");
+    let ranges = v["network"]["ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["key"].as_str().unwrap_or_default().to_owned(),
+                    r["region"].as_str().unwrap_or_default().to_owned(),
+                ),
+                r["cidr"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let asns = v["network"]["transitGatewayAsns"]
+        .as_object()
+        .expect("asns")
+        .iter()
+        .map(|(k, a)| (k.clone(), a.as_u64().unwrap_or_default()))
+        .collect();
+    (ranges, asns)
+}
+
+/// The address plan's ranges, as the lock's.
+fn plan(dir: &Path) -> BTreeMap<(String, String), String> {
+    let v: Value = serde_json::from_str(
+        &fs::read_to_string(dir.join("out/network/address-plan.json")).expect("plan"),
+    )
+    .expect("json");
+    v["ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["key"].as_str().unwrap_or_default().to_owned(),
+                    r["region"].as_str().unwrap_or_default().to_owned(),
+                ),
+                r["cidr"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const REFERENCE: &str = mlz_model::REFERENCE_CONFIG;
+
+/// The reference with a new attached account at the top of its accounts and a new team at
+/// the top of its teams.
+fn with_new_account_and_team() -> String {
+    let out = REFERENCE
+        .replacen(
+            "accounts:\n",
+            "accounts:\n  - name: Feature Store\n    email: aws-feature-store@example.com\n    ou: Prod\n    tags: { owner: ml-platform-team, cost-centre: cc-platform }\n",
+            1,
+        )
+        .replacen(
+            "  - name: fraud-detection\n",
+            "  - name: anomaly-scoring\n  - name: fraud-detection\n",
+            1,
+        );
+    assert_ne!(out, REFERENCE);
+    out
+}
+
+#[test]
+fn adding_an_account_and_a_team_at_the_top_moves_no_allocation() {
+    let dir = scratch("insert");
+    let (code, err) = generate(&dir, REFERENCE, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote platform.lock.json"), "{err}");
+    let (before, asns_before) = lock(&dir);
+    assert!(before.len() > 10);
+    // Without the lock, inserting at the top renumbers (the bug the lock fixes).
+    let unlocked = scratch("insert-unlocked");
+    assert_eq!(generate(&unlocked, &with_new_account_and_team(), &[]).0, 0);
+    let moved = before
+        .iter()
+        .filter(|(k, c)| plan(&unlocked).get(*k) != Some(*c))
+        .count();
+    assert!(moved > 0, "without a lock some range should move");
+    // With it, nothing that was allocated moves, in the lock or in the address plan.
+    let (code, err) = generate(&dir, &with_new_account_and_team(), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("updated platform.lock.json"), "{err}");
+    let (after, asns_after) = lock(&dir);
+    let plan_after = plan(&dir);
+    for (k, c) in &before {
+        assert_eq!(after.get(k), Some(c), "{k:?} moved in the lock");
+        assert_eq!(
+            plan_after.get(k),
+            Some(c),
+            "{k:?} moved in the address plan"
+        );
+    }
+    assert!(after.len() > before.len(), "the new accounts got ranges");
+    assert_eq!(asns_before, asns_after);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&unlocked);
+}
+
+#[test]
+fn locked_fails_when_the_lock_would_change_and_writes_nothing() {
+    let dir = scratch("locked");
+    // No lock yet: --locked fails.
+    let (code, err) = generate(&dir, REFERENCE, &["--locked"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!dir.join("out").exists() && !dir.join("platform.lock.json").exists());
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let lock_before = fs::read(dir.join("platform.lock.json")).expect("lock");
+    // Unchanged: --locked passes.
+    let (code, err) = generate(&dir, REFERENCE, &["--locked"]);
+    assert_eq!(code, 0, "{err}");
+    // A new attached account: the lock would change, so nothing is written.
+    fs::write(dir.join("out/marker"), "kept").expect("marker");
+    let (code, err) = generate(&dir, &with_new_account_and_team(), &["--locked"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("would change"), "{err}");
+    assert!(
+        dir.join("out/marker").exists(),
+        "the output folder was replaced"
+    );
+    assert_eq!(
+        fs::read(dir.join("platform.lock.json")).expect("lock"),
+        lock_before
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_removed_accounts_range_stays_reserved() {
+    let dir = scratch("reserved");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let (before, _) = lock(&dir);
+    let devops = before
+        .get(&("DevOps".to_owned(), "eu-west-1".to_owned()))
+        .expect("DevOps has a range")
+        .clone();
+    // DevOps leaves; a new account joins in the same segment.
+    let without = REFERENCE.replacen(
+        "  - name: DevOps\n    email: aws-devops@example.com\n    ou: Deployments\n    tags: { owner: ml-platform-team, cost-centre: cc-platform }\n",
+        "  - name: Feature Store\n    email: aws-feature-store@example.com\n    ou: Deployments\n    tags: { owner: ml-platform-team, cost-centre: cc-platform }\n",
+        1,
+    );
+    assert_ne!(without, REFERENCE);
+    let (code, err) = generate(&dir, &without, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (after, _) = lock(&dir);
+    assert_eq!(
+        after.get(&("DevOps".to_owned(), "eu-west-1".to_owned())),
+        Some(&devops),
+        "the removed account's range is kept in the lock"
+    );
+    let new = after
+        .get(&("Feature Store".to_owned(), "eu-west-1".to_owned()))
+        .expect("the new account has a range");
+    assert_ne!(
+        new, &devops,
+        "a reserved range is not given to another account"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_lock_that_contradicts_the_config_names_both_places() {
+    let dir = scratch("conflict");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let text = fs::read_to_string(dir.join("platform.lock.json")).expect("lock");
+    // The prod supernet shrinks below a locked range.
+    let smaller = REFERENCE.replacen(
+        "supernets: { eu-west-1: 10.0.0.0/14 }",
+        "supernets: { eu-west-1: 10.0.0.0/18 }",
+        1,
+    );
+    assert_ne!(smaller, REFERENCE);
+    let (code, err) = generate(&dir, &smaller, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("lock-conflict"), "{err}");
+    assert!(
+        err.contains("platform.lock.json:"),
+        "the lock's place: {err}"
+    );
+    assert!(err.contains("platform.yaml:"), "the config's place: {err}");
+    // Two regions' gateways with one ASN.
+    let clash = text.replacen(
+        "\"eu-west-1\": 64512",
+        "\"eu-west-1\": 64512,\n      \"eu-central-1\": 64512",
+        1,
+    );
+    assert_ne!(clash, text);
+    fs::write(dir.join("platform.lock.json"), clash).expect("lock");
+    let (code, err) = generate(&dir, REFERENCE, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ASN 64512"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_broken_lock_is_an_error_with_its_position_never_a_panic() {
+    let dir = scratch("broken");
+    for (text, needle) in [
+        ("{ \"lockVersion\": 1, \"network\": { \"ranges\": [ { \"key\": \"A\" } ] } }\n", "platform.lock.json:1:"),
+        ("{ \"lockVersion\": 2 }\n", "lock version"),
+        ("{ not json\n", "platform.lock.json:"),
+        ("\u{fffd}\u{0}\u{1}binary", "platform.lock.json"),
+        ("{ \"lockVersion\": 1, \"network\": { \"transitGatewayAsns\": { \"eu-west-1\": \"x\" } } }\n", "private ASN"),
+    ] {
+        fs::write(dir.join("platform.lock.json"), text).expect("lock");
+        let (code, err) = generate(&dir, REFERENCE, &[]);
+        assert_eq!(code, 1, "{text}: {err}");
+        assert!(err.contains(needle), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!dir.join("out").exists(), "nothing written");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A second hub region sorts before the first: without the lock it would take the first's
+/// ASN (the position in the sorted list), and CloudFormation would replace the live gateway.
+#[test]
+fn a_new_hub_region_moves_no_existing_asn() {
+    let dir = scratch("asn");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let (_, asns) = lock(&dir);
+    assert_eq!(asns.get("eu-west-1"), Some(&64512));
+    // Deployments' accounts attach in Frankfurt through a blueprint of their own.
+    fs::write(
+        dir.join("frankfurt.yaml"),
+        fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../blueprints/corporate-network.yaml"),
+        )
+        .expect("blueprint"),
+    )
+    .expect("write");
+    let two = REFERENCE
+        .replacen(
+            "    - name: corporate-network\n      ous: [Infrastructure, Workloads, Deployments]\n",
+            "    - name: corporate-network\n      ous: [Infrastructure, Workloads]\n    - name: corporate-frankfurt\n      file: frankfurt.yaml\n      ous: [Deployments]\n      regions: [eu-west-1, eu-central-1]\n",
+            1,
+        )
+        .replacen(
+            "  vpcPrefixLength: 20         # the corporate-network blueprint's VPC size\n",
+            "  vpcPrefixLength: 20         # the corporate-network blueprint's VPC size\n  attachBlueprints: [corporate-network, corporate-frankfurt]\n",
+            1,
+        )
+        .replacen(
+            "      ous: [Infrastructure, Workloads, Deployments]\n      supernets: { eu-west-1: 10.0.0.0/14 }\n",
+            "      ous: [Infrastructure, Workloads]\n      supernets: { eu-west-1: 10.0.0.0/14 }\n    - name: frankfurt\n      ous: [Deployments]\n      supernets: { eu-central-1: 10.8.0.0/14 }\n",
+            1,
+        )
+        .replacen(
+            "egress: { eu-west-1: 10.255.0.0/24 }",
+            "egress: { eu-west-1: 10.255.0.0/24, eu-central-1: 10.254.0.0/24 }",
+            1,
+        );
+    let (code, err) = generate(&dir, &two, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, asns) = lock(&dir);
+    assert_eq!(asns.get("eu-west-1"), Some(&64512), "{asns:?}");
+    assert_eq!(asns.get("eu-central-1"), Some(&64513), "{asns:?}");
+    for (region, asn) in [("eu-west-1", 64512), ("eu-central-1", 64513)] {
+        let t = fs::read_to_string(dir.join(format!("out/network/transit-gateway-{region}.yaml")))
+            .expect("hub");
+        assert!(t.contains(&format!("AmazonSideAsn: {asn}")), "{region}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
