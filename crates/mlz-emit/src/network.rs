@@ -441,7 +441,10 @@ fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
             .prop(
                 "Tags",
                 name_tag(format!("{}-hub-{region}", p.organization.stack_prefix)),
-            ),
+            )
+            // Every attachment, association and route hangs off the gateway: deleting or
+            // replacing it would cut every attached VPC off.
+            .retained(),
     )
     .map_err(|e| bug(&path, e))?;
     let mut outputs = vec![(

@@ -604,3 +604,45 @@ fn vending_requests_fill_what_the_platform_knows() {
     }
     assert!(checked > 5, "{checked} vending requests with a blueprint");
 }
+
+/// Every resource whose deletion or replacement loses data or access is retained on both:
+/// Transit Gateways, KMS keys, buckets, the Unified Studio and Studio domains and projects,
+/// accounts (Organizations or Account Factory), the landing zone, model registries.
+#[test]
+fn what_holds_data_or_access_is_retained() {
+    const KEPT: &[&str] = &[
+        "AWS::EC2::TransitGateway",
+        "AWS::KMS::Key",
+        "AWS::S3::Bucket",
+        "AWS::DataZone::Domain",
+        "AWS::DataZone::Project",
+        "AWS::SageMaker::Domain",
+        "AWS::Organizations::Account",
+        "AWS::ServiceCatalog::CloudFormationProvisionedProduct",
+        "AWS::ControlTower::LandingZone",
+        "AWS::SageMaker::ModelPackageGroup",
+    ];
+    let mut seen = std::collections::BTreeMap::new();
+    // What mlz writes (not the input files of the invalid cases).
+    for (path, text) in templates()
+        .into_iter()
+        .filter(|(p, _)| p.contains("/expected/"))
+    {
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        for (id, r) in t["Resources"].as_object().into_iter().flatten() {
+            let ty = r["Type"].as_str().unwrap_or_default();
+            if !KEPT.contains(&ty) {
+                continue;
+            }
+            *seen.entry(ty.to_owned()).or_insert(0) += 1;
+            assert_eq!(r["DeletionPolicy"], "Retain", "{path}: {id} ({ty})");
+            assert_eq!(r["UpdateReplacePolicy"], "Retain", "{path}: {id} ({ty})");
+        }
+    }
+    for ty in KEPT {
+        assert!(
+            seen.contains_key(*ty),
+            "no {ty} in the golden outputs: {seen:?}"
+        );
+    }
+}
