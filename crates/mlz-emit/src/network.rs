@@ -25,8 +25,18 @@ pub const PLAN_PATH: &str = "network/address-plan.json";
 
 /// What the lock records of this run: every range (in use or reserved) and every ASN.
 pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
+    // Declared accounts' keys by e-mail (team accounts' keys are their team and stage).
+    let accounts = p
+        .accounts
+        .iter()
+        .filter(|a| a.team.is_none())
+        .map(|a| (a.email.to_ascii_lowercase(), a.key.clone()))
+        .collect();
     let Some(n) = &p.network else {
-        return mlz_model::lock::Allocations::default();
+        return mlz_model::lock::Allocations {
+            accounts,
+            ..Default::default()
+        };
     };
     let mut ranges: Vec<(String, String, Cidr)> = n
         .ranges
@@ -36,7 +46,11 @@ pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
     ranges.extend(n.reserved.iter().cloned());
     let mut asns = n.asns.clone();
     asns.extend(n.reserved_asns.iter().cloned());
-    mlz_model::lock::Allocations { ranges, asns }
+    mlz_model::lock::Allocations {
+        ranges,
+        asns,
+        accounts,
+    }
 }
 
 pub fn emit(p: &Platform, out: &mut Emitted) {

@@ -29,6 +29,9 @@ pub struct Lock {
     pub file: String,
     pub ranges: Vec<LockedRange>,
     pub asns: Vec<LockedAsn>,
+    /// Declared accounts' keys by e-mail (lower case): an account renamed in the config keeps
+    /// its key, and so its logical ids and exports, when the config gives it no `key`.
+    pub accounts: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,8 @@ pub struct Allocations {
     /// (account key, region, range), in-use and reserved alike.
     pub ranges: Vec<(String, String, Cidr)>,
     pub asns: Vec<(String, u32)>,
+    /// (e-mail, key) of the declared accounts.
+    pub accounts: Vec<(String, String)>,
 }
 
 impl Allocations {
@@ -69,9 +74,12 @@ impl Allocations {
         ranges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut asns = self.asns.clone();
         asns.sort();
+        let mut accounts = self.accounts.clone();
+        accounts.sort();
         let v = json!({
             "lockVersion": LOCK_VERSION,
             "about": "Written by mlz generate: what mlz allocated, so that later runs keep it. Commit it beside the config. A range whose account left the network stays reserved until you delete its entry.",
+            "accounts": accounts.iter().map(|(e, k)| (e.clone(), json!(k))).collect::<serde_json::Map<_, _>>(),
             "network": {
                 "ranges": ranges.iter().map(|(k, r, c)| json!({ "key": k, "region": r, "cidr": c.to_string() })).collect::<Vec<_>>(),
                 "transitGatewayAsns": asns.iter().map(|(r, a)| (r.clone(), json!(a))).collect::<serde_json::Map<_, _>>(),
@@ -189,7 +197,29 @@ impl Reader<'_> {
             file: self.file.to_owned(),
             ..Lock::default()
         };
-        let top = self.fields(root, &base, &["lockVersion", "about", "network"]);
+        let top = self.fields(
+            root,
+            &base,
+            &["lockVersion", "about", "accounts", "network"],
+        );
+        if let Some(accounts) = top.get("accounts") {
+            let ap = base.key("accounts");
+            match &accounts.value {
+                NodeValue::Map(entries) => {
+                    for e in entries {
+                        if let Some(key) = self.string(&e.value, &ap.key(&e.key)) {
+                            lock.accounts.push((e.key.to_ascii_lowercase(), key));
+                        }
+                    }
+                }
+                _ => self.err(
+                    accounts.span,
+                    &ap,
+                    format!("{} here, not an object", kind(accounts)),
+                    "e-mail → account key",
+                ),
+            }
+        }
         match top.get("lockVersion").map(|n| &n.value) {
             Some(NodeValue::Int(LOCK_VERSION)) => {}
             Some(_) => {
@@ -311,11 +341,16 @@ mod tests {
                 Cidr::parse("10.0.64.0/20").unwrap(),
             )],
             asns: vec![("eu-west-1".into(), 64512)],
+            accounts: vec![("a@example.com".into(), "Data Lake".into())],
         };
         let l = read("platform.lock.json", &a.to_text()).unwrap();
         assert_eq!(l.ranges.len(), 1);
         assert_eq!(l.ranges[0].cidr.to_string(), "10.0.64.0/20");
         assert_eq!(l.asns[0].asn, 64512);
+        assert_eq!(
+            l.accounts,
+            [("a@example.com".to_owned(), "Data Lake".to_owned())]
+        );
     }
 
     #[test]

@@ -249,7 +249,19 @@ impl<'a> Resolver<'a> {
             let ou = self.lookup_ou(&a.ou, &p.key("ou"), &ou_names, &bad_ous);
             self.check_tags(&a.tags, &p.key("tags"));
             let cand = Candidate {
-                key: a.key.clone().unwrap_or_else(|| a.name.clone()),
+                // The key: given, or the one the lock remembers for this e-mail (so that a
+                // renamed account keeps its identity), or the name.
+                key: a.key.clone().unwrap_or_else(|| {
+                    self.lock
+                        .and_then(|l| {
+                            let email = a.email.to_ascii_lowercase();
+                            l.accounts
+                                .iter()
+                                .find(|(e, _)| *e == email)
+                                .map(|(_, k)| k.clone())
+                        })
+                        .unwrap_or_else(|| a.name.clone())
+                }),
                 name: a.name.clone(),
                 email: a.email.clone(),
                 ou,

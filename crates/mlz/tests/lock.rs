@@ -309,3 +309,58 @@ fn a_new_hub_region_moves_no_existing_asn() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Renaming an account (its display name, no `key` in the config) keeps its key through the
+/// lock, so its logical ids, exports and range stay: no re-vended account.
+#[test]
+fn renaming_an_account_keeps_its_identity() {
+    let dir = scratch("rename");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let (ranges_before, _) = lock(&dir);
+    let renamed = REFERENCE.replacen(
+        "  - name: ML Shared Services\n    email: aws-ml-shared-services@example.com\n",
+        "  - name: ML Platform Services\n    email: aws-ml-shared-services@example.com\n",
+        1,
+    );
+    assert_ne!(renamed, REFERENCE);
+    let renamed = renamed
+        .replace(
+            "account: ML Shared Services",
+            "account: ML Platform Services",
+        )
+        .replace(
+            "accounts: [ML Shared Services]",
+            "accounts: [ML Platform Services]",
+        )
+        .replace(
+            "    ML Shared Services: 3000",
+            "    ML Platform Services: 3000",
+        );
+    let (code, err) = generate(&dir, &renamed, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (ranges_after, _) = lock(&dir);
+    assert_eq!(
+        ranges_before, ranges_after,
+        "no range moved or was re-keyed"
+    );
+    let any = fs::read_dir(dir.join("out/control-tower"))
+        .expect("out")
+        .flatten()
+        .any(|e| {
+            fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains("AccountMLSharedServices:")
+        });
+    assert!(any, "the account keeps its logical id");
+    let all: String = fs::read_dir(dir.join("out/control-tower"))
+        .expect("out")
+        .flatten()
+        .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        !all.contains("AccountMLPlatformServices"),
+        "no new account is vended"
+    );
+    assert!(all.contains("ML Platform Services"), "the new name is used");
+    let _ = fs::remove_dir_all(&dir);
+}
