@@ -90,7 +90,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
     out.documents.push(Document {
         path: PLAN_PATH.to_owned(),
         value: json!({
-            "about": "VPC ranges of the attached accounts. Review it, commit it, and set network.addressPlan to it so the next run keeps every range here.",
+            "about": "VPC ranges of the attached accounts, for review. The lock file beside the config (platform.lock.json) keeps them for the next runs.",
             "vpcPrefixLength": n.vpc_prefix_length,
             "supernets": supernets,
             "ranges": ranges,
