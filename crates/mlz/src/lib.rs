@@ -3,8 +3,10 @@
 //! Only this crate reads and writes the file system, prints and picks exit codes. The
 //! compile step itself ([`compile`]) is pure, so the golden tests call it directly.
 
+pub mod diff;
 mod fsout;
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -62,6 +64,26 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// What deploying NEW over OLD would do: resources added, changed (and whether
+    /// CloudFormation replaces them) and removed, dangerous and security changes first. Exit
+    /// code 0 no change, 1 changes, 2 dangerous changes.
+    Diff {
+        /// The deployed (old) output folder; with -c, the folder to compare the config against.
+        #[arg(value_name = "OLD")]
+        old: Option<PathBuf>,
+        /// The new output folder.
+        #[arg(value_name = "NEW")]
+        new: Option<PathBuf>,
+        /// Compare what this config generates (with its lock) against --against.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The output folder the config is compared against.
+        #[arg(long, value_name = "DIR")]
+        against: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+    },
     /// Print the JSON Schema of the config language (for editors and yaml-language-server).
     Schema,
     /// Write the reference platform as a commented platform.yaml to start from, with its schema.
@@ -73,6 +95,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DiffFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -210,8 +238,128 @@ fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> 
     }
 }
 
+/// Reads an output folder's files (relative path → bytes).
+fn read_folder(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<(), String> {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for e in entries {
+            let e = e.map_err(|e| e.to_string())?;
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out)?;
+            } else {
+                let rel = p
+                    .strip_prefix(root)
+                    .map_err(|e| e.to_string())?
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.insert(
+                    rel,
+                    std::fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+                );
+            }
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out)?;
+    Ok(out)
+}
+
+fn run_diff(
+    old: Option<PathBuf>,
+    new: Option<PathBuf>,
+    config: Option<PathBuf>,
+    against: Option<PathBuf>,
+    format: DiffFormat,
+) -> i32 {
+    let (old_files, new_files) = match (old, new, config, against) {
+        (Some(o), Some(n), None, None) => match (read_folder(&o), read_folder(&n)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("mlz: error: {e}");
+                return exit::IO;
+            }
+        },
+        (None, None, Some(c), Some(dir)) => {
+            let (name, text, base) = match read_config(Some(&c)) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let lock = match read_lock(Some(&c)) {
+                Ok(l) => l,
+                Err(code) => return code,
+            };
+            let old = match read_folder(&dir) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("mlz: error: {e}");
+                    return exit::IO;
+                }
+            };
+            let format = if old
+                .get("manifest.json")
+                .is_some_and(|m| String::from_utf8_lossy(m).contains("\"format\": \"json\""))
+            {
+                Format::Json
+            } else {
+                Format::Yaml
+            };
+            match compile_locked(
+                &name,
+                &text,
+                &DirFiles { base },
+                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+                Options { format },
+            ) {
+                Outcome::Generated { output, report } => {
+                    eprint!("{report}");
+                    (old, output.files)
+                }
+                Outcome::Invalid { report } => {
+                    eprint!("{report}");
+                    return exit::INVALID_CONFIG;
+                }
+                Outcome::Failed { report } => {
+                    eprint!("{report}");
+                    return exit::GENERATION_FAILED;
+                }
+            }
+        }
+        _ => {
+            eprintln!("mlz: error: give two output folders (mlz diff OLD NEW), or a config and a folder (mlz diff -c platform.yaml --against OUT)");
+            return exit::USAGE;
+        }
+    };
+    match diff::diff(&old_files, &new_files) {
+        Ok(r) => {
+            match format {
+                DiffFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+                }
+                DiffFormat::Text => print!("{}", diff::render(&r)),
+            }
+            i32::try_from(r["exitCode"].as_i64().unwrap_or(1)).unwrap_or(1)
+        }
+        Err(e) => {
+            eprintln!("mlz: error: {e}");
+            exit::IO
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Diff {
+            old,
+            new,
+            config,
+            against,
+            format,
+        } => run_diff(old, new, config, against, format),
         Command::Schema => {
             print!("{}", mlz_model::schema::SCHEMA_TEXT);
             exit::OK
@@ -325,9 +473,29 @@ pub fn run(cli: Cli) -> i32 {
                         eprintln!("mlz: nothing was written; {} is unchanged", out.display());
                         return exit::LOCK_WOULD_CHANGE;
                     }
+                    // What this run changes against the folder it replaces.
+                    let before = out
+                        .join("manifest.json")
+                        .is_file()
+                        .then(|| read_folder(&out).ok())
+                        .flatten();
                     if let Err(e) = fsout::replace_dir(&out, &output.files) {
                         eprintln!("mlz: error: {e}");
                         return exit::IO;
+                    }
+                    if let Some(Ok(r)) = before.map(|b| diff::diff(&b, &output.files)) {
+                        eprintln!(
+                            "mlz: against the previous {}: {}",
+                            out.display(),
+                            diff::summary_line(&r)
+                        );
+                        for d in r["dangerous"].as_array().into_iter().flatten() {
+                            eprintln!(
+                                "mlz:   ! [{}] {}",
+                                d["kind"].as_str().unwrap_or(""),
+                                d["message"].as_str().unwrap_or("")
+                            );
+                        }
                     }
                     // The lock goes beside the config (the built-in reference has none).
                     if let (true, Some(lf)) = (lock_changes, &lock_file) {

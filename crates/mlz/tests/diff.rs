@@ -1,0 +1,307 @@
+//! `mlz diff`: replacements from the create-only table, the dangerous kinds, the security
+//! section, exit codes, the JSON schema, and `generate`'s summary.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn mlz(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlz"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run mlz")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mlz-diff-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+const REFERENCE: &str = mlz_model::REFERENCE_CONFIG;
+
+fn generate(dir: &Path, name: &str, config: &str) {
+    fs::write(dir.join(format!("{name}.yaml")), config).expect("config");
+    let o = mlz(
+        &["generate", "-c", &format!("{name}.yaml"), "-o", name],
+        dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn schema_check(report: &Value) {
+    let schema: Value = serde_json::from_str(
+        &fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/diff.schema.json"))
+            .expect("schema"),
+    )
+    .expect("schema json");
+    let v = jsonschema::draft202012::new(&schema).expect("schema compiles");
+    let errors: Vec<String> = v
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+fn diff_json(dir: &Path, a: &str, b: &str) -> (i32, Value) {
+    let o = mlz(&["diff", a, b, "--format", "json"], dir);
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json report");
+    schema_check(&v);
+    (o.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn renaming_a_permission_set_is_a_dangerous_replacement() {
+    let dir = scratch("rename");
+    generate(&dir, "a", REFERENCE);
+    let renamed = REFERENCE
+        .replacen(
+            "    - name: DataEngineering\n",
+            "    - name: DataEngineers\n",
+            1,
+        )
+        .replace(
+            "permissionSets: [DataEngineering]",
+            "permissionSets: [DataEngineers]",
+        );
+    assert_ne!(renamed, REFERENCE);
+    generate(&dir, "b", &renamed);
+    let (code, r) = diff_json(&dir, "a", "b");
+    assert_eq!(code, 2);
+    let d = r["dangerous"].as_array().expect("dangerous");
+    assert!(
+        d.iter().any(|x| x["kind"] == "access-replaced"
+            && x["type"] == "AWS::SSO::PermissionSet"
+            && x["message"].as_str().unwrap_or("").contains("rename")),
+        "{d:?}"
+    );
+    // The security section lists the old permission set's statements as removed.
+    assert!(r["security"]
+        .as_array()
+        .expect("security")
+        .iter()
+        .any(|s| s["kind"] == "permission-set" && s["change"] == "removed"));
+    // Text: dangerous first.
+    let o = mlz(&["diff", "a", "b"], &dir);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.starts_with("DANGEROUS ("), "{text}");
+    assert_eq!(o.status.code(), Some(2));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_new_team_is_a_change_without_replacement() {
+    let dir = scratch("team");
+    generate(&dir, "a", REFERENCE);
+    fs::copy(dir.join("a.lock.json"), dir.join("b.lock.json")).expect("lock");
+    let more = REFERENCE.replacen(
+        "  - name: fraud-detection\n",
+        "  - name: anomaly-scoring\n  - name: fraud-detection\n",
+        1,
+    );
+    assert_ne!(more, REFERENCE);
+    generate(&dir, "b", &more);
+    let (code, r) = diff_json(&dir, "a", "b");
+    assert_eq!(code, 1, "{}", r["dangerous"]);
+    assert_eq!(r["summary"]["replacements"].as_u64().unwrap_or(0), 0);
+    assert!(r["summary"]["resourcesAdded"].as_u64().unwrap_or(0) > 10);
+    assert!(r["dangerous"].as_array().expect("dangerous").is_empty());
+    // Unchanged: exit 0, and "no change".
+    let o = mlz(&["diff", "a", "a"], &dir);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no change"));
+    // The config against a folder: the same report as the two folders.
+    let o = mlz(
+        &["diff", "-c", "b.yaml", "--against", "a", "--format", "json"],
+        &dir,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["summary"], r["summary"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn generate_says_what_it_changed_against_the_folder_it_replaces() {
+    let dir = scratch("summary");
+    generate(&dir, "a", REFERENCE);
+    let renamed = REFERENCE
+        .replacen(
+            "    - name: DataEngineering\n",
+            "    - name: DataEngineers\n",
+            1,
+        )
+        .replace(
+            "permissionSets: [DataEngineering]",
+            "permissionSets: [DataEngineers]",
+        );
+    fs::write(dir.join("a.yaml"), renamed).expect("config");
+    let o = mlz(&["generate", "-c", "a.yaml", "-o", "a"], &dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("against the previous a:"), "{err}");
+    assert!(err.contains("[access-replaced]"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_and_folders_are_errors() {
+    let dir = scratch("args");
+    assert_eq!(mlz(&["diff", "only-one"], &dir).status.code(), Some(2));
+    fs::create_dir_all(dir.join("x")).expect("dir");
+    let o = mlz(&["diff", "x", "x"], &dir);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("manifest.json"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A folder of one template (`t.yaml` in account A, eu-west-1) and optional extra files.
+fn folder(template: &Value, extra: &[(&str, Value)]) -> BTreeMap<String, Vec<u8>> {
+    let mut f = BTreeMap::new();
+    f.insert(
+        "manifest.json".to_owned(),
+        serde_json::to_vec(&json!({
+            "templates": [{ "path": "t.yaml", "account": { "name": "A" }, "region": "eu-west-1", "parameters": [] },
+                          { "path": "u.yaml", "account": { "name": "A" }, "region": "eu-west-1", "parameters": [] }],
+            "manualSteps": [],
+        }))
+        .expect("json"),
+    );
+    f.insert(
+        "t.yaml".to_owned(),
+        serde_json::to_vec(template).expect("json"),
+    );
+    for (k, v) in extra {
+        f.insert((*k).to_owned(), serde_json::to_vec(v).expect("json"));
+    }
+    f
+}
+
+fn kinds(
+    old: &Value,
+    new: &Value,
+    extra_old: &[(&str, Value)],
+    extra_new: &[(&str, Value)],
+) -> Vec<String> {
+    let r = mlz::diff::diff(&folder(old, extra_old), &folder(new, extra_new)).expect("diff");
+    schema_check(&r);
+    r["dangerous"]
+        .as_array()
+        .expect("dangerous")
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+fn res(ty: &str, props: Value) -> Value {
+    json!({ "Resources": { "R": { "Type": ty, "Properties": props } } })
+}
+
+#[test]
+fn each_dangerous_kind_is_reported() {
+    let empty = json!({ "Resources": {} });
+    // An account replaced (its provisioned product's name is create-only) or removed.
+    let acct = |n: &str| {
+        res(
+            "AWS::ServiceCatalog::CloudFormationProvisionedProduct",
+            json!({ "ProvisionedProductName": n, "ProductId": "p" }),
+        )
+    };
+    assert_eq!(
+        kinds(&acct("a"), &acct("b"), &[], &[]),
+        ["account-revended"]
+    );
+    // A permission set replaced.
+    let ps = |n: &str| {
+        res(
+            "AWS::SSO::PermissionSet",
+            json!({ "Name": n, "InstanceArn": "arn" }),
+        )
+    };
+    assert_eq!(kinds(&ps("a"), &ps("b"), &[], &[]), ["access-replaced"]);
+    // A domain removed.
+    let dom = res(
+        "AWS::SageMaker::Domain",
+        json!({ "DomainName": "d", "AuthMode": "IAM" }),
+    );
+    assert_eq!(kinds(&dom, &empty, &[], &[]), ["domain-replaced"]);
+    // A Transit Gateway replaced (AmazonSideAsn is create-only).
+    let tgw = |asn: i64| res("AWS::EC2::TransitGateway", json!({ "AmazonSideAsn": asn }));
+    assert_eq!(
+        kinds(&tgw(64512), &tgw(64513), &[], &[]),
+        ["transit-gateway-replaced"]
+    );
+    // A VPC's range changed, in a template or in a vending request.
+    let vpc = |c: &str| res("AWS::EC2::VPC", json!({ "CidrBlock": c }));
+    assert_eq!(
+        kinds(&vpc("10.0.0.0/20"), &vpc("10.0.16.0/20"), &[], &[]),
+        ["range-changed"]
+    );
+    let req = |c: &str| json!({ "account": { "name": "A" }, "blueprint": { "parameters": { "VpcCidr": c } } });
+    assert_eq!(
+        kinds(
+            &empty,
+            &empty,
+            &[("vending/a.json", req("10.0.0.0/20"))],
+            &[("vending/a.json", req("10.0.16.0/20"))]
+        ),
+        ["range-changed"]
+    );
+    // A bucket removed without Retain (with Retain: no danger).
+    let bucket = res("AWS::S3::Bucket", json!({}));
+    assert_eq!(kinds(&bucket, &empty, &[], &[]), ["removed-without-retain"]);
+    let mut kept = bucket.clone();
+    kept["Resources"]["R"]["DeletionPolicy"] = json!("Retain");
+    assert!(kinds(&kept, &empty, &[], &[]).is_empty());
+    // An export another stack imports, changed.
+    let exporter = |v: &str| {
+        json!({ "Resources": { "Q": { "Type": "AWS::SNS::Topic", "Properties": { "TopicName": v } } },
+                "Outputs": { "O": { "Value": v, "Export": { "Name": "x-Topic" } } } })
+    };
+    let importer = json!({ "Resources": { "I": { "Type": "AWS::SNS::Subscription", "Properties": { "TopicArn": { "Fn::ImportValue": "x-Topic" } } } } });
+    assert_eq!(
+        kinds(
+            &exporter("a"),
+            &exporter("b"),
+            &[("u.yaml", importer.clone())],
+            &[("u.yaml", importer)]
+        ),
+        ["export-in-use"]
+    );
+}
+
+#[test]
+fn security_changes_are_listed_per_statement() {
+    let role = |actions: Value| {
+        res(
+            "AWS::IAM::Role",
+            json!({ "AssumeRolePolicyDocument": { "Statement": [] },
+                    "Policies": [{ "PolicyName": "p", "PolicyDocument": { "Statement": [{ "Effect": "Allow", "Action": actions, "Resource": "*" }] } }] }),
+        )
+    };
+    let r = mlz::diff::diff(
+        &folder(&role(json!("s3:GetObject")), &[]),
+        &folder(&role(json!("s3:*")), &[]),
+    )
+    .expect("diff");
+    let s = r["security"].as_array().expect("security");
+    assert_eq!(s.len(), 2, "{s:?}");
+    assert!(s
+        .iter()
+        .any(|x| x["change"] == "added" && x["detail"].as_str().unwrap_or("").contains("s3:*")));
+    assert_eq!(r["exitCode"], 1);
+    // A long property changes as a unified diff.
+    let node = &r["nodes"][0]["resources"][0];
+    assert_eq!(node["replacement"], "False");
+    assert!(node["properties"][0]["diff"].is_array(), "{node}");
+}
