@@ -126,28 +126,41 @@ impl<'a> Side<'a> {
             body,
         })
     }
+}
 
-    /// Export name → (account, region, value) of every output that exports.
-    fn exports(&self) -> BTreeMap<(String, String, String), Value> {
-        let mut out = BTreeMap::new();
-        for path in self.placed.keys() {
-            let Some(n) = self.node(path) else { continue };
-            for o in n.body["Outputs"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(_, o)| o)
-            {
-                if let Some(name) = o["Export"]["Name"].as_str() {
-                    out.insert(
-                        (n.account.clone(), n.region.clone(), name.to_owned()),
-                        o["Value"].clone(),
-                    );
-                }
-            }
+/// Export name → value of the outputs of one template that export, keyed with where the
+/// template deploys.
+fn exports_of(n: &Node, into: &mut BTreeMap<(String, String, String), Value>) {
+    for o in n.body["Outputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, o)| o)
+    {
+        if let Some(name) = o["Export"]["Name"].as_str() {
+            into.insert(
+                (n.account.clone(), n.region.clone(), name.to_owned()),
+                o["Value"].clone(),
+            );
         }
-        out
     }
+}
+
+/// The export names a template's text imports (`Fn::ImportValue: name` in YAML,
+/// `"Fn::ImportValue": "name"` in JSON; mlz writes import names as plain strings).
+fn import_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in text.split("Fn::ImportValue").skip(1) {
+        let rest = part.trim_start_matches(['"', ':', ' ', '\'']);
+        let name: String = rest
+            .chars()
+            .take_while(|c| !matches!(c, '"' | '\'' | '\n' | '\r' | ',' | '}' | ' '))
+            .collect();
+        if !name.is_empty() {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// Whether a value is (or holds) an intrinsic function: its final value is known only at
@@ -376,7 +389,9 @@ pub fn diff(
     let mut nodes: Vec<Value> = Vec::new();
     let mut counts = BTreeMap::<&str, u64>::new();
     let paths: BTreeSet<&String> = old.placed.keys().chain(new.placed.keys()).collect();
-    let mut changed_exports = false;
+    // The exports of the templates that changed (an unchanged template's are the same on
+    // both sides).
+    let (mut old_exports, mut new_exports) = (BTreeMap::new(), BTreeMap::new());
     for path in paths {
         let (o, n) = (old.files.get(path), new.files.get(path));
         if o == n {
@@ -392,6 +407,12 @@ pub fn diff(
                 .then(|| new.node(path))
                 .flatten(),
         );
+        if let Some(x) = &on {
+            exports_of(x, &mut old_exports);
+        }
+        if let Some(x) = &nn {
+            exports_of(x, &mut new_exports);
+        }
         let (account, region) = nn
             .as_ref()
             .or(on.as_ref())
@@ -591,28 +612,31 @@ pub fn diff(
             resources.push(entry);
         }
         nodes.push(json!({ "template": path, "account": account, "region": region, "change": change, "resources": resources }));
-        changed_exports = true;
     }
     // Exports removed or changed while a template still imports them (CloudFormation refuses
     // to change them), only when some template changed.
-    if changed_exports {
-        let (oe, ne) = (old.exports(), new.exports());
-        let mut imported: BTreeSet<(String, String, String)> = BTreeSet::new();
-        for path in new.placed.keys() {
-            let Some(n) = new.node(path) else { continue };
-            let text = n.body["Resources"].to_string();
-            for part in text.split("\"Fn::ImportValue\":\"").skip(1) {
-                if let Some(name) = part.split('"').next() {
-                    imported.insert((n.account.clone(), n.region.clone(), name.to_owned()));
+    // Exports removed or changed while a template still imports them (CloudFormation
+    // refuses): the new folder's imports, read once from the text of its templates.
+    let gone: Vec<(&(String, String, String), bool)> = old_exports
+        .iter()
+        .filter(|(k, v)| new_exports.get(*k) != Some(*v))
+        .map(|(k, _)| (k, new_exports.contains_key(k)))
+        .collect();
+    if !gone.is_empty() {
+        let mut imported: BTreeSet<(&str, &str, String)> = BTreeSet::new();
+        for (path, (account, region)) in &new.placed {
+            if let Some(b) = new.files.get(path) {
+                for name in import_names(&String::from_utf8_lossy(b)) {
+                    imported.insert((account.as_str(), region.as_str(), name));
                 }
             }
         }
-        for (k, v) in &oe {
-            if ne.get(k) != Some(v) && imported.contains(k) {
+        for (k, still) in gone {
+            if imported.contains(&(k.0.as_str(), k.1.as_str(), k.2.clone())) {
                 dangerous.push(json!({
                     "kind": "export-in-use",
                     "account": k.0, "region": k.1, "template": "", "resource": k.2, "type": "Export",
-                    "message": format!("export {} would be {} while a stack still imports it: CloudFormation refuses the update", k.2, if ne.contains_key(k) { "changed" } else { "removed" }),
+                    "message": format!("export {} would be {} while a stack still imports it: CloudFormation refuses the update", k.2, if still { "changed" } else { "removed" }),
                 }));
             }
         }
@@ -689,7 +713,7 @@ pub fn diff(
             }
         }
     }
-    dangerous.sort_by_key(Value::to_string);
+    dangerous.sort_by_cached_key(Value::to_string);
     dangerous.dedup();
     let mut summary = Map::new();
     for (k, v) in counts {

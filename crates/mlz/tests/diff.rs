@@ -305,3 +305,42 @@ fn security_changes_are_listed_per_statement() {
     assert_eq!(node["replacement"], "False");
     assert!(node["properties"][0]["diff"].is_array(), "{node}");
 }
+
+/// Renaming an account (with its lock), a permission set's description or a team's tags
+/// changes resources in place: no replacement, nothing dangerous.
+#[test]
+fn renames_descriptions_and_tags_change_in_place() {
+    let dir = scratch("inplace");
+    generate(&dir, "a", REFERENCE);
+    fs::copy(dir.join("a.lock.json"), dir.join("b.lock.json")).expect("lock");
+    let changed = REFERENCE
+        .replacen(
+            "      description: Glue, Athena and Lake Formation in this account.\n",
+            "      description: Glue, Athena and Lake Formation, in this account only.\n",
+            1,
+        )
+        .replacen(
+            "  - name: fraud-detection\n    tags: { cost-centre: cc-1001 }\n",
+            "  - name: fraud-detection\n    tags: { cost-centre: cc-2001 }\n",
+            1,
+        )
+        .replacen(
+            "  - name: DevOps\n    email: aws-devops@example.com\n",
+            "  - name: Platform DevOps\n    email: aws-devops@example.com\n",
+            1,
+        );
+    assert_ne!(changed, REFERENCE);
+    generate(&dir, "b", &changed);
+    let (code, r) = diff_json(&dir, "a", "b");
+    assert_eq!(code, 1, "{}", r["dangerous"]);
+    assert_eq!(
+        r["summary"]["replacements"].as_u64().unwrap_or(0),
+        0,
+        "{}",
+        r["nodes"]
+    );
+    assert_eq!(r["summary"]["resourcesAdded"].as_u64().unwrap_or(0), 0);
+    assert_eq!(r["summary"]["resourcesRemoved"].as_u64().unwrap_or(0), 0);
+    assert!(r["summary"]["resourcesModified"].as_u64().unwrap_or(0) >= 3);
+    let _ = fs::remove_dir_all(&dir);
+}
