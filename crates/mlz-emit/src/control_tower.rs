@@ -921,10 +921,58 @@ const VENDING_SPREAD: u32 = 5;
 const DECLARED_VENDING_STACKS: u32 = 5;
 
 /// Which vending stack an account belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Group {
     Platform(usize),
     Team(usize),
+    /// A stack the lock names for the account.
+    Locked(String),
+}
+
+/// The vending stack of a vended account: the lock's, or a fixed hash of its team's name (team
+/// accounts) or its key (platform accounts).
+fn vending_group(p: &Platform, i: AccountIdx) -> Group {
+    let a = p.account(i);
+    if let Some(name) = p.locked_vending.get(&a.key) {
+        return Group::Locked(name.clone());
+    }
+    let buckets = p.organization.team_account_stacks * VENDING_SPREAD;
+    match &a.team {
+        Some((t, _)) => Group::Team(bucket_of(&p.team(*t).name, buckets)),
+        None => Group::Platform(bucket_of(&a.key, DECLARED_VENDING_STACKS)),
+    }
+}
+
+fn group_name(g: &Group, buckets: u32) -> String {
+    match g {
+        Group::Platform(b) => format!(
+            "vending-accounts-{}",
+            bucket_label(*b, DECLARED_VENDING_STACKS)
+        ),
+        Group::Team(b) => format!("vending-team-accounts-{}", bucket_label(*b, buckets)),
+        Group::Locked(name) => name.clone(),
+    }
+}
+
+/// Each vended account's vending stack name, for the lock.
+pub fn vending_stacks(p: &Platform) -> Vec<(String, String)> {
+    if !p.control_tower.as_ref().is_some_and(|c| c.enabled) {
+        return Vec::new();
+    }
+    let buckets = p.organization.team_account_stacks * VENDING_SPREAD;
+    (0..p.accounts.len())
+        .map(AccountIdx)
+        .filter(|&i| {
+            let a = p.account(i);
+            a.created_by == CreatedBy::Mlz && a.id.is_none()
+        })
+        .map(|i| {
+            (
+                p.account(i).key.clone(),
+                group_name(&vending_group(p, i), buckets),
+            )
+        })
+        .collect()
 }
 
 const ACCOUNT_TAGGER_CODE: &str = r#"import boto3
@@ -1023,15 +1071,12 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
     // small (VENDING_SPREAD times as many as organization.teamAccountStacks) because they are
     // the unit the Account Factory lanes are balanced with: whole stacks of ~20 accounts
     // balance five lanes to within an operation or two, stacks of ~100 do not.
+    // The lock keeps each vended account in the stack it was vended from, even when
+    // organization.teamAccountStacks changes (a move would vend the account again).
     let buckets = p.organization.team_account_stacks * VENDING_SPREAD;
     let mut groups: BTreeMap<Group, Vec<AccountIdx>> = BTreeMap::new();
     for &i in &vended {
-        let a = p.account(i);
-        let key = match &a.team {
-            Some((t, _)) => Group::Team(bucket_of(&p.team(*t).name, buckets)),
-            None => Group::Platform(bucket_of(&a.key, DECLARED_VENDING_STACKS)),
-        };
-        groups.entry(key).or_default().push(i);
+        groups.entry(vending_group(p, i)).or_default().push(i);
     }
     // Each attached account's VPC range in the home region, from the address plan: it
     // fills the blueprint's VpcCidr parameter.
@@ -1054,26 +1099,15 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
     }
     let mut stacks = Vec::new();
     for (group, accounts) in groups {
-        let id = match group {
-            Group::Platform(b) => StackId::new(
-                Area::ControlTower,
-                format!(
-                    "vending-accounts-{}",
-                    bucket_label(b, DECLARED_VENDING_STACKS)
-                ),
-            ),
-            Group::Team(b) => StackId::new(
-                Area::ControlTower,
-                format!("vending-team-accounts-{}", bucket_label(b, buckets)),
-            ),
-        };
+        let id = StackId::new(Area::ControlTower, group_name(&group, buckets));
         let path = id.path();
         let mut t = Template::new(format!(
             "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
             p.organization.name,
-            match group {
-                Group::Team(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(b, buckets)),
-                Group::Platform(b) => format!(" (platform accounts, group {} of {DECLARED_VENDING_STACKS})", bucket_label(b, DECLARED_VENDING_STACKS)),
+            match &group {
+                Group::Team(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(*b, buckets)),
+                Group::Platform(b) => format!(" (platform accounts, group {} of {DECLARED_VENDING_STACKS})", bucket_label(*b, DECLARED_VENDING_STACKS)),
+                Group::Locked(_) => " (accounts the lock keeps in this stack)".to_owned(),
             }
         ));
         let mut params = Vec::new();
@@ -1227,7 +1261,8 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
                 refs: doc_refs,
             });
         }
-        let declared = matches!(group, Group::Platform(_));
+        let declared = matches!(group, Group::Platform(_))
+            || matches!(&group, Group::Locked(n) if n.starts_with("vending-accounts-"));
         let mut s = new_stack(p, id, t);
         s.limit_hint = if declared {
             "declared accounts share five vending stacks (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"

@@ -294,7 +294,11 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         files,
         templates,
         notes,
-        lock: crate::network::allocations(p).to_text(),
+        lock: {
+            let mut a = crate::network::allocations(p);
+            a.vending = crate::control_tower::vending_stacks(p);
+            a.to_text()
+        },
     })
 }
 

@@ -50,6 +50,7 @@ pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
         ranges,
         asns,
         accounts,
+        vending: Vec::new(),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Lock {
     /// Declared accounts' keys by e-mail (lower case): an account renamed in the config keeps
     /// its key, and so its logical ids and exports, when the config gives it no `key`.
     pub accounts: Vec<(String, String)>,
+    /// Vended accounts' vending stacks by account key: an account never moves to another
+    /// stack (which would vend it again), even when organization.teamAccountStacks changes.
+    pub vending: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -65,6 +68,8 @@ pub struct Allocations {
     pub asns: Vec<(String, u32)>,
     /// (e-mail, key) of the declared accounts.
     pub accounts: Vec<(String, String)>,
+    /// (account key, vending stack name) of the vended accounts.
+    pub vending: Vec<(String, String)>,
 }
 
 impl Allocations {
@@ -76,10 +81,13 @@ impl Allocations {
         asns.sort();
         let mut accounts = self.accounts.clone();
         accounts.sort();
+        let mut vending = self.vending.clone();
+        vending.sort();
         let v = json!({
             "lockVersion": LOCK_VERSION,
             "about": "Written by mlz generate: what mlz allocated, so that later runs keep it. Commit it beside the config. A range whose account left the network stays reserved until you delete its entry.",
             "accounts": accounts.iter().map(|(e, k)| (e.clone(), json!(k))).collect::<serde_json::Map<_, _>>(),
+            "vendingStacks": vending.iter().map(|(k, s)| (k.clone(), json!(s))).collect::<serde_json::Map<_, _>>(),
             "network": {
                 "ranges": ranges.iter().map(|(k, r, c)| json!({ "key": k, "region": r, "cidr": c.to_string() })).collect::<Vec<_>>(),
                 "transitGatewayAsns": asns.iter().map(|(r, a)| (r.clone(), json!(a))).collect::<serde_json::Map<_, _>>(),
@@ -200,8 +208,46 @@ impl Reader<'_> {
         let top = self.fields(
             root,
             &base,
-            &["lockVersion", "about", "accounts", "network"],
+            &[
+                "lockVersion",
+                "about",
+                "accounts",
+                "vendingStacks",
+                "network",
+            ],
         );
+        if let Some(v) = top.get("vendingStacks") {
+            let vp = base.key("vendingStacks");
+            match &v.value {
+                NodeValue::Map(entries) => {
+                    for e in entries {
+                        let p = vp.key(&e.key);
+                        if let Some(stack) = self.string(&e.value, &p) {
+                            if stack.starts_with("vending-")
+                                && stack.chars().all(|c| {
+                                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                                })
+                            {
+                                lock.vending.push((e.key.clone(), stack));
+                            } else {
+                                self.err(
+                                    e.value.span,
+                                    &p,
+                                    format!("{stack:?} is not a vending stack name"),
+                                    "vending-accounts-NN or vending-team-accounts-NNN",
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => self.err(
+                    v.span,
+                    &vp,
+                    format!("{} here, not an object", kind(v)),
+                    "account key → vending stack",
+                ),
+            }
+        }
         if let Some(accounts) = top.get("accounts") {
             let ap = base.key("accounts");
             match &accounts.value {
@@ -342,6 +388,7 @@ mod tests {
             )],
             asns: vec![("eu-west-1".into(), 64512)],
             accounts: vec![("a@example.com".into(), "Data Lake".into())],
+            vending: vec![("Data Lake".into(), "vending-accounts-01".into())],
         };
         let l = read("platform.lock.json", &a.to_text()).unwrap();
         assert_eq!(l.ranges.len(), 1);

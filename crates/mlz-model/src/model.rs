@@ -35,6 +35,8 @@ pub struct Platform {
     /// (`serviceCatalog.cloudAdmins`); `None`: any Identity Center role of the account whose
     /// own policy allows it.
     pub cloud_admins: Option<Vec<String>>,
+    /// Vending stack names the lock keeps, by account key.
+    pub locked_vending: BTreeMap<String, String>,
     /// Present when the config has a `unifiedStudio` section.
     pub unified_studio: Option<UnifiedStudio>,
     /// Present when the config has a `budgets` section.

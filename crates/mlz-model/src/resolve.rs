@@ -403,6 +403,10 @@ impl<'a> Resolver<'a> {
             identity_center,
             portfolios,
             cloud_admins,
+            locked_vending: self
+                .lock
+                .map(|l| l.vending.iter().cloned().collect())
+                .unwrap_or_default(),
             unified_studio,
             budgets,
             security,

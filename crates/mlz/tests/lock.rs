@@ -364,3 +364,46 @@ fn renaming_an_account_keeps_its_identity() {
     assert!(all.contains("ML Platform Services"), "the new name is used");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Changing organization.teamAccountStacks moves no vended account to another stack (which
+/// would vend it again): the lock keeps each one's vending stack.
+#[test]
+fn a_new_stack_count_moves_no_vended_account() {
+    let dir = scratch("stacks");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let stacks = |dir: &Path| -> BTreeMap<String, String> {
+        let v: Value = serde_json::from_str(
+            &fs::read_to_string(dir.join("platform.lock.json")).expect("lock"),
+        )
+        .expect("json");
+        v["vendingStacks"]
+            .as_object()
+            .expect("vendingStacks")
+            .iter()
+            .map(|(k, s)| (k.clone(), s.as_str().unwrap_or_default().to_owned()))
+            .collect()
+    };
+    let before = stacks(&dir);
+    assert!(before.len() > 10, "{before:?}");
+    let more = REFERENCE.replacen(
+        "organization:\n",
+        "organization:\n  teamAccountStacks: 7\n",
+        1,
+    );
+    assert_ne!(more, REFERENCE);
+    let (code, err) = generate(&dir, &more, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(stacks(&dir), before);
+    for s in before.values().collect::<std::collections::BTreeSet<_>>() {
+        assert!(
+            dir.join(format!("out/control-tower/{s}.yaml")).exists(),
+            "{s}"
+        );
+    }
+    // Without the lock the team accounts would move.
+    let fresh = scratch("stacks-fresh");
+    assert_eq!(generate(&fresh, &more, &[]).0, 0);
+    assert_ne!(stacks(&fresh), before);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_dir_all(&fresh);
+}
