@@ -1074,9 +1074,18 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
     // The lock keeps each vended account in the stack it was vended from, even when
     // organization.teamAccountStacks changes (a move would vend the account again).
     let buckets = p.organization.team_account_stacks * VENDING_SPREAD;
-    let mut groups: BTreeMap<Group, Vec<AccountIdx>> = BTreeMap::new();
+    // By stack name: an account the lock keeps in a stack and a new one hashed to the same
+    // stack share it (one template per stack, never two of one name).
+    let mut groups: BTreeMap<String, (Group, Vec<AccountIdx>)> = BTreeMap::new();
     for &i in &vended {
-        groups.entry(vending_group(p, i)).or_default().push(i);
+        let g = vending_group(p, i);
+        let e = groups
+            .entry(group_name(&g, buckets))
+            .or_insert_with(|| (g.clone(), Vec::new()));
+        if matches!(e.0, Group::Locked(_)) && !matches!(g, Group::Locked(_)) {
+            e.0 = g;
+        }
+        e.1.push(i);
     }
     // Each attached account's VPC range in the home region, from the address plan: it
     // fills the blueprint's VpcCidr parameter.
@@ -1098,16 +1107,17 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         blueprint_docs.push(doc);
     }
     let mut stacks = Vec::new();
-    for (group, accounts) in groups {
-        let id = StackId::new(Area::ControlTower, group_name(&group, buckets));
+    for (name, (group, accounts)) in groups {
+        let id = StackId::new(Area::ControlTower, name.clone());
         let path = id.path();
         let mut t = Template::new(format!(
             "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
             p.organization.name,
-            match &group {
-                Group::Team(b) => format!(" (team accounts, group {} of {buckets})", bucket_label(*b, buckets)),
-                Group::Platform(b) => format!(" (platform accounts, group {} of {DECLARED_VENDING_STACKS})", bucket_label(*b, DECLARED_VENDING_STACKS)),
-                Group::Locked(_) => " (accounts the lock keeps in this stack)".to_owned(),
+            // From the name alone, so that the lock (which keeps the name) never changes it.
+            match name.rsplit_once('-') {
+                Some((kind, n)) if kind.ends_with("team-accounts") => format!(" (team accounts, group {n})"),
+                Some((_, n)) => format!(" (platform accounts, group {n})"),
+                None => String::new(),
             }
         ));
         let mut params = Vec::new();

@@ -285,6 +285,13 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     }
     let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
     for r in rendered {
+        // Two stacks of one path would overwrite each other: never silently.
+        if files.contains_key(&r.file) {
+            return Err(vec![crate::common::bug(
+                &r.file,
+                "two templates of the same path",
+            )]);
+        }
         files.insert(r.file, r.text.into_bytes());
         if let Some((f, t)) = r.import {
             files.insert(f, t.into_bytes());

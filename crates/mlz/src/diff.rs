@@ -719,6 +719,15 @@ pub fn diff(
     for (k, v) in counts {
         summary.insert(k.to_owned(), json!(v));
     }
+    let templates: BTreeSet<&String> = old.placed.keys().chain(new.placed.keys()).collect();
+    let documents = old_files
+        .keys()
+        .chain(new_files.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| !templates.contains(k) && old_files.get(*k) != new_files.get(*k))
+        .count();
+    summary.insert("documentsChanged".into(), json!(documents));
     summary.insert("dangerous".into(), json!(dangerous.len()));
     summary.insert("security".into(), json!(security.len()));
     let any = !nodes.is_empty()
@@ -907,7 +916,7 @@ pub fn summary_line(r: &Value) -> String {
         return "no change".to_owned();
     }
     format!(
-        "{} templates changed, {} added, {} removed; resources: {} added, {} modified ({} replaced), {} removed; {} security changes; {} dangerous",
+        "{} templates changed, {} added, {} removed; resources: {} added, {} modified ({} replaced), {} removed; {} other files changed; {} security changes; {} dangerous",
         n("templatesChanged"),
         n("templatesAdded"),
         n("templatesRemoved"),
@@ -915,6 +924,7 @@ pub fn summary_line(r: &Value) -> String {
         n("resourcesModified"),
         n("replacements"),
         n("resourcesRemoved"),
+        n("documentsChanged"),
         n("security"),
         n("dangerous")
     )

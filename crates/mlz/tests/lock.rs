@@ -407,3 +407,70 @@ fn a_new_stack_count_moves_no_vended_account() {
     let _ = fs::remove_dir_all(&dir);
     let _ = fs::remove_dir_all(&fresh);
 }
+
+/// With a lock, a new account hashed to a stack the lock already names joins that stack:
+/// every vended account is in exactly one template, and a second run changes nothing.
+#[test]
+fn new_accounts_join_locked_stacks_and_a_second_run_changes_nothing() {
+    let dir = scratch("join");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let mut more = REFERENCE.to_owned();
+    for n in ["Analytics Hub", "Feature Store", "Model Hub"] {
+        more = more.replacen(
+            "accounts:\n",
+            &format!(
+                "accounts:\n  - name: {n}\n    email: aws-{}@example.com\n    ou: Prod\n",
+                n.to_lowercase().replace(' ', "-")
+            ),
+            1,
+        );
+    }
+    let (code, err) = generate(&dir, &more, &[]);
+    assert_eq!(code, 0, "{err}");
+    let all: String = fs::read_dir(dir.join("out/control-tower"))
+        .expect("out")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vending-"))
+        .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    for id in [
+        "AccountAnalyticsHub:",
+        "AccountFeatureStore:",
+        "AccountModelHub:",
+        "AccountDataLake:",
+    ] {
+        assert_eq!(
+            all.matches(id).count(),
+            1,
+            "{id} in exactly one vending template"
+        );
+    }
+    let manifest = fs::read_to_string(dir.join("out/manifest.json")).expect("manifest");
+    let v: Value = serde_json::from_str(&manifest).expect("json");
+    let paths: Vec<&str> = v["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .filter_map(|t| t["path"].as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = paths.iter().collect();
+    assert_eq!(
+        unique.len(),
+        paths.len(),
+        "a template path twice in the manifest"
+    );
+    // The next run only marks the new ranges as locked (address plan); from then on the same
+    // config changes neither the lock nor any file.
+    let lock_before = fs::read(dir.join("platform.lock.json")).expect("lock");
+    let (code, err) = generate(&dir, &more, &["--locked"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("0 templates changed, 0 added, 0 removed"), "{err}");
+    let (code, err) = generate(&dir, &more, &["--locked"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no change"), "{err}");
+    assert_eq!(
+        fs::read(dir.join("platform.lock.json")).expect("lock"),
+        lock_before
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
