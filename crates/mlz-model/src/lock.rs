@@ -254,7 +254,16 @@ impl Reader<'_> {
                 NodeValue::Map(entries) => {
                     for e in entries {
                         if let Some(key) = self.string(&e.value, &ap.key(&e.key)) {
-                            lock.accounts.push((e.key.to_ascii_lowercase(), key));
+                            if key.chars().any(char::is_alphanumeric) {
+                                lock.accounts.push((e.key.to_ascii_lowercase(), key));
+                            } else {
+                                self.err(
+                                    e.value.span,
+                                    &ap.key(&e.key),
+                                    format!("{key:?} is not an account key"),
+                                    "a key with letters or digits",
+                                );
+                            }
                         }
                     }
                 }

@@ -21,28 +21,31 @@ pub mod exit {
 
 const CREATE_ONLY: &str = include_str!("../data/create-only.json");
 
-/// Create-only property pointers (below `Properties`) by resource type; `None` for a type the
-/// table does not know.
-fn create_only(ty: &str) -> Option<&'static [String]> {
-    static T: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+/// Create-only property pointers (below `Properties`) by resource type, and the conditional
+/// ones (their change may replace); `None` for a type the table does not know.
+/// (create-only pointers, conditionally create-only pointers).
+type Pointers = (Vec<String>, Vec<String>);
+
+fn create_only(ty: &str) -> Option<&'static Pointers> {
+    static T: OnceLock<HashMap<String, Pointers>> = OnceLock::new();
     let t = T.get_or_init(|| {
         let v: Value = serde_json::from_str(CREATE_ONLY).unwrap_or(Value::Null);
+        let list = |x: &Value| -> Vec<String> {
+            x.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned))
+                .collect()
+        };
         v["types"]
             .as_object()
             .into_iter()
             .flatten()
-            .filter_map(|(k, ps)| {
-                Some((
-                    k.clone(),
-                    ps.as_array()?
-                        .iter()
-                        .filter_map(|p| p.as_str().map(str::to_owned))
-                        .collect(),
-                ))
-            })
+            .filter(|(_, e)| e.is_object())
+            .map(|(k, e)| (k.clone(), (list(&e["createOnly"]), list(&e["conditional"]))))
             .collect()
     });
-    t.get(ty).map(Vec::as_slice)
+    t.get(ty)
 }
 
 /// Types whose removal without `DeletionPolicy: Retain` loses data or access.
@@ -81,12 +84,23 @@ struct Node {
     body: Value,
 }
 
+/// Where and how a template of the manifest deploys.
+#[derive(Clone, Default)]
+struct Place {
+    account: String,
+    region: String,
+    /// The stack (or StackSet) name: what CloudFormation knows the template by.
+    stack: String,
+    /// `stack`, `stackSet`, `serviceCatalogProduct`, `afcBlueprint`.
+    kind: String,
+}
+
 /// One side of the diff: the files, and the manifest's view of them.
 struct Side<'a> {
     files: &'a BTreeMap<String, Vec<u8>>,
     manifest: Value,
-    /// Template path → (account name, region).
-    placed: BTreeMap<String, (String, String)>,
+    /// Template path → where it deploys.
+    placed: BTreeMap<String, Place>,
 }
 
 impl<'a> Side<'a> {
@@ -96,15 +110,26 @@ impl<'a> Side<'a> {
             .ok_or_else(|| format!("{what} has no manifest.json: is it an mlz output folder?"))?;
         let manifest: Value = serde_json::from_slice(raw)
             .map_err(|e| format!("{what}/manifest.json is not JSON: {e}"))?;
+        let Some(templates) = manifest["templates"].as_array() else {
+            return Err(format!(
+                "{what}/manifest.json is not an mlz manifest (no templates list)"
+            ));
+        };
         let mut placed = BTreeMap::new();
-        for t in manifest["templates"].as_array().into_iter().flatten() {
+        for t in templates {
             if let Some(p) = t["path"].as_str() {
+                let account = t["account"]["name"].as_str().unwrap_or("?").to_owned();
+                let region = t["region"].as_str().unwrap_or("?").to_owned();
+                let stack = t["stackName"].as_str().unwrap_or(p).to_owned();
+                let kind = t["kind"].as_str().unwrap_or("stack").to_owned();
                 placed.insert(
                     p.to_owned(),
-                    (
-                        t["account"]["name"].as_str().unwrap_or("?").to_owned(),
-                        t["region"].as_str().unwrap_or("?").to_owned(),
-                    ),
+                    Place {
+                        account,
+                        region,
+                        stack,
+                        kind,
+                    },
                 );
             }
         }
@@ -115,14 +140,26 @@ impl<'a> Side<'a> {
         })
     }
 
-    fn node(&self, path: &str) -> Option<Node> {
-        let bytes = self.files.get(path)?;
+    /// The template at `path`, parsed; an error when the manifest lists it but it is missing
+    /// or does not parse (never read as "removed").
+    fn node(&self, path: &str, what: &str) -> Result<Node, String> {
+        let bytes = self
+            .files
+            .get(path)
+            .ok_or_else(|| format!("{what}: manifest.json lists {path}, which is missing"))?;
         let text = String::from_utf8_lossy(bytes);
-        let body = mlz_model::yaml::parse_cfn(&text).ok()?.to_json();
-        let (account, region) = self.placed.get(path).cloned().unwrap_or_default();
-        Some(Node {
-            account,
-            region,
+        let body = mlz_model::yaml::parse_cfn(&text)
+            .map_err(|e| {
+                format!(
+                    "{what}/{path}:{}:{}: not a template: {}",
+                    e.span.line, e.span.col, e.message
+                )
+            })?
+            .to_json();
+        let pl = self.placed.get(path).cloned().unwrap_or_default();
+        Ok(Node {
+            account: pl.account,
+            region: pl.region,
             body,
         })
     }
@@ -199,7 +236,8 @@ fn at_pointer<'v>(v: &'v Value, pointer: &str) -> Vec<&'v Value> {
 }
 
 /// Replacement of a modified resource: "True", "Conditional" (the new value is an intrinsic,
-/// known only at deploy time) or "False"; `None` when the type is unknown to the table.
+/// known only at deploy time, or a conditionally create-only property changes) or "False";
+/// `None` when the type is unknown to the table.
 fn replacement(ty: &str, old: &Value, new: &Value) -> Option<&'static str> {
     if old["Type"] != new["Type"] {
         return Some("True");
@@ -207,7 +245,7 @@ fn replacement(ty: &str, old: &Value, new: &Value) -> Option<&'static str> {
     if ty.starts_with("Custom::") {
         return Some("False");
     }
-    let pointers = create_only(ty)?;
+    let (pointers, conditional) = create_only(ty)?;
     let (op, np) = (&old["Properties"], &new["Properties"]);
     let mut verdict = "False";
     for p in pointers {
@@ -220,7 +258,51 @@ fn replacement(ty: &str, old: &Value, new: &Value) -> Option<&'static str> {
             }
         }
     }
+    if conditional
+        .iter()
+        .any(|p| at_pointer(op, p) != at_pointer(np, p))
+    {
+        verdict = "Conditional";
+    }
     Some(verdict)
+}
+
+/// A change CloudFormation refuses outright, not a replacement: a new type under the same
+/// logical id, or a custom resource's new service token.
+fn refused(ty: &str, old: &Value, new: &Value) -> Option<String> {
+    if old["Type"] != new["Type"] {
+        return Some(format!(
+            "the type changes from {} to {}: CloudFormation does not update a resource's type (rename the logical id to replace it)",
+            old["Type"].as_str().unwrap_or("?"),
+            new["Type"].as_str().unwrap_or("?")
+        ));
+    }
+    if ty.starts_with("Custom::")
+        && old["Properties"]["ServiceToken"] != new["Properties"]["ServiceToken"]
+    {
+        return Some("the custom resource's ServiceToken changes: CloudFormation refuses to modify a service token".to_owned());
+    }
+    None
+}
+
+/// A replaced resource whose name (a create-only `…Name` property) stays: CloudFormation
+/// creates the replacement before deleting the old one, so the name is taken and the update
+/// fails.
+fn keeps_its_name(ty: &str, old: &Value, new: &Value) -> Option<String> {
+    let (pointers, _) = create_only(ty)?;
+    pointers.iter().find_map(|p| {
+        let last = p.rsplit('/').next().unwrap_or(p);
+        let (a, b) = (
+            at_pointer(&old["Properties"], p),
+            at_pointer(&new["Properties"], p),
+        );
+        (last.ends_with("Name") && !a.is_empty() && a == b)
+            .then(|| format!("{p} = {}", short(a[0])))
+    })
+}
+
+fn retains(r: &Value, attr: &str) -> bool {
+    matches!(r[attr].as_str(), Some("Retain" | "RetainExceptOnCreate"))
 }
 
 /// A short line-based unified diff of two texts (for policy documents and inline code).
@@ -351,6 +433,8 @@ fn statements(ty: &str, props: &Value) -> BTreeSet<String> {
         "AWS::ServiceCatalog::PortfolioPrincipalAssociation"
         | "AWS::ServiceCatalog::PortfolioShare"
         | "AWS::SSO::Assignment"
+        | "AWS::ControlTower::EnabledControl"
+        | "AWS::ControlTower::EnabledBaseline"
         | "Custom::OrganizationPortfolioShare"
             if !props.is_null() =>
         {
@@ -373,6 +457,7 @@ fn security_kind(ty: &str) -> Option<&'static str> {
         "AWS::ServiceCatalog::PortfolioShare" | "Custom::OrganizationPortfolioShare" => {
             "portfolio-share"
         }
+        "AWS::ControlTower::EnabledControl" | "AWS::ControlTower::EnabledBaseline" => "control",
         _ => return None,
     })
 }
@@ -388,48 +473,79 @@ pub fn diff(
     let mut security: Vec<Value> = Vec::new();
     let mut nodes: Vec<Value> = Vec::new();
     let mut counts = BTreeMap::<&str, u64>::new();
-    let paths: BTreeSet<&String> = old.placed.keys().chain(new.placed.keys()).collect();
+    // Templates are matched by what CloudFormation knows them by: account, region and stack
+    // name (a format switch renames the files, not the stacks).
+    type Key = (String, String, String);
+    let key_of = |pl: &Place| -> Key { (pl.account.clone(), pl.region.clone(), pl.stack.clone()) };
+    let mut keys: BTreeMap<Key, (Option<&String>, Option<&String>)> = BTreeMap::new();
+    for (path, pl) in &old.placed {
+        keys.entry(key_of(pl)).or_default().0 = Some(path);
+    }
+    for (path, pl) in &new.placed {
+        keys.entry(key_of(pl)).or_default().1 = Some(path);
+    }
+    // Parameter values by stack: a changed value changes the resources that use it even when
+    // the template's text is the same.
+    let params = |side: &Side| -> BTreeMap<(Key, String), Value> {
+        let mut out = BTreeMap::new();
+        for t in side.manifest["templates"].as_array().into_iter().flatten() {
+            let Some(pl) = t["path"].as_str().and_then(|p| side.placed.get(p)) else {
+                continue;
+            };
+            for p in t["parameters"].as_array().into_iter().flatten() {
+                out.insert(
+                    (key_of(pl), p["name"].as_str().unwrap_or("").to_owned()),
+                    json!({ "value": p["value"], "valueFromExport": p["valueFromExport"] }),
+                );
+            }
+        }
+        out
+    };
+    let (po, pn) = (params(&old), params(&new));
+    let changed_params: BTreeMap<&Key, BTreeSet<&String>> = {
+        let mut m: BTreeMap<&Key, BTreeSet<&String>> = BTreeMap::new();
+        for k in po.keys().chain(pn.keys()) {
+            if po.get(k) != pn.get(k) {
+                m.entry(&k.0).or_default().insert(&k.1);
+            }
+        }
+        m
+    };
     // The exports of the templates that changed (an unchanged template's are the same on
     // both sides).
     let (mut old_exports, mut new_exports) = (BTreeMap::new(), BTreeMap::new());
-    for path in paths {
-        let (o, n) = (old.files.get(path), new.files.get(path));
-        if o == n {
+    let no_params = BTreeSet::new();
+    for (key, (op, np)) in &keys {
+        let (ob, nb) = (
+            op.and_then(|p| old.files.get(p)),
+            np.and_then(|p| new.files.get(p)),
+        );
+        let cp = changed_params.get(key).unwrap_or(&no_params);
+        if ob.is_some() && ob == nb && cp.is_empty() {
             continue;
         }
-        let (on, nn) = (
-            old.placed
-                .contains_key(path)
-                .then(|| old.node(path))
-                .flatten(),
-            new.placed
-                .contains_key(path)
-                .then(|| new.node(path))
-                .flatten(),
-        );
+        let on = op.map(|p| old.node(p, "the old folder")).transpose()?;
+        let nn = np.map(|p| new.node(p, "the new folder")).transpose()?;
+        let path = np.or(*op).cloned().unwrap_or_default();
+        // A product version or an AFC blueprint deploys when someone launches or applies it:
+        // its changes are listed, never dangerous by themselves.
+        let deployed = new
+            .placed
+            .get(&path)
+            .or_else(|| op.and_then(|p| old.placed.get(p)))
+            .is_some_and(|pl| pl.kind == "stack" || pl.kind == "stackSet");
         if let Some(x) = &on {
             exports_of(x, &mut old_exports);
         }
         if let Some(x) = &nn {
             exports_of(x, &mut new_exports);
         }
-        let (account, region) = nn
-            .as_ref()
-            .or(on.as_ref())
-            .map(|x| (x.account.clone(), x.region.clone()))
-            .unwrap_or_default();
+        let (account, region) = (key.0.clone(), key.1.clone());
         let change = match (&on, &nn) {
             (None, Some(_)) => "added",
             (Some(_), None) => "removed",
             _ => "changed",
         };
-        *counts
-            .entry(match change {
-                "added" => "templatesAdded",
-                "removed" => "templatesRemoved",
-                _ => "templatesChanged",
-            })
-            .or_default() += 1;
         let empty = json!({});
         let ores = on.as_ref().map_or(&empty, |x| &x.body["Resources"]);
         let nres = nn.as_ref().map_or(&empty, |x| &x.body["Resources"]);
@@ -453,20 +569,47 @@ pub fn diff(
         let mut resources = Vec::new();
         for id in ids {
             let (a, b) = (&ores[id.as_str()], &nres[id.as_str()]);
-            if a == b {
-                continue;
-            }
             let ty = b["Type"]
                 .as_str()
                 .or(a["Type"].as_str())
                 .unwrap_or("?")
                 .to_owned();
+            // Changed parameters this resource uses, and whether one feeds a create-only
+            // property.
+            let uses: Vec<&String> = if a == b && !a.is_null() {
+                cp.iter()
+                    .copied()
+                    .filter(|p| {
+                        b["Properties"]
+                            .to_string()
+                            .contains(&format!("{{\"Ref\":\"{p}\"}}"))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if a == b && uses.is_empty() {
+                continue;
+            }
             let where_ = json!({ "template": path, "resource": id, "type": ty, "account": account, "region": region });
             let mut entry = json!({ "id": id, "type": ty });
             let (kind, repl) = if a.is_null() {
                 ("Add", None)
             } else if b.is_null() {
                 ("Remove", None)
+            } else if !uses.is_empty() {
+                let feeds = create_only(&ty).map(|(c, _)| {
+                    c.iter().any(|ptr| {
+                        at_pointer(&b["Properties"], ptr).iter().any(|v| {
+                            uses.iter()
+                                .any(|p| v.to_string().contains(&format!("{{\"Ref\":\"{p}\"}}")))
+                        })
+                    })
+                });
+                (
+                    "Modify",
+                    Some(feeds.map(|f| if f { "True" } else { "False" })),
+                )
             } else {
                 ("Modify", Some(replacement(&ty, a, b)))
             };
@@ -491,6 +634,10 @@ pub fn diff(
                     .map(|(k, _)| k)
                     .collect();
                 let mut changed = Vec::new();
+                for p in &uses {
+                    let k = (key.clone(), (*p).clone());
+                    changed.push(json!({ "property": format!("(parameter {p})"), "old": po.get(&k).map(|v| v["value"].clone()), "new": pn.get(&k).map(|v| v["value"].clone()) }));
+                }
                 for p in props {
                     let (x, y) = (&a["Properties"][p.as_str()], &b["Properties"][p.as_str()]);
                     if x == y {
@@ -522,65 +669,83 @@ pub fn diff(
                 }
                 entry["properties"] = Value::Array(changed);
             }
-            // Dangerous kinds.
+            // Dangerous kinds, for what CloudFormation deploys now.
             let replaced = matches!(repl, Some(Some("True" | "Conditional")));
             let removed = kind == "Remove";
-            let retained = a["DeletionPolicy"] == "Retain";
             let mut found: Vec<(&str, String)> = Vec::new();
-            let mut danger = |kind: &'static str, msg: String| found.push((kind, msg));
-            let verb = if removed {
-                match added_of(&ty).as_slice() {
-                    [] => "removed".to_owned(),
-                    [one] => format!("replaced (removed, and {one} added: a rename)"),
-                    many => format!(
-                        "replaced (removed, and {} others of its type added)",
-                        many.len()
-                    ),
-                }
-            } else {
-                "replaced".to_owned()
-            };
-
-            match ty.as_str() {
-                "AWS::ServiceCatalog::CloudFormationProvisionedProduct"
-                | "AWS::Organizations::Account"
-                    if replaced || removed =>
-                {
-                    danger("account-revended", format!("account {id} would be {verb}: a new account is vended (or the old one leaves the stack)"));
-                }
-                "AWS::SSO::PermissionSet" | "AWS::SSO::Assignment" if replaced || removed => {
-                    danger("access-replaced", format!("{ty} {id} would be {verb}: users lose that access until it is made again"));
-                }
-                "AWS::DataZone::Domain" | "AWS::DataZone::Project" | "AWS::SageMaker::Domain"
-                    if replaced || removed =>
-                {
-                    danger("domain-replaced", format!("{ty} {id} would be {verb}"));
-                }
-                "AWS::EC2::TransitGateway" if replaced || removed => {
-                    danger(
-                        "transit-gateway-replaced",
-                        format!(
-                            "Transit Gateway {id} would be {verb}: every attached VPC is cut off"
+            if deployed {
+                let verb = if removed {
+                    match added_of(&ty).as_slice() {
+                        [] => "removed".to_owned(),
+                        [one] => format!("replaced (removed, and {one} added: a rename)"),
+                        many => format!(
+                            "replaced (removed, and {} others of its type added)",
+                            many.len()
                         ),
-                    );
+                    }
+                } else {
+                    "replaced".to_owned()
+                };
+                if kind == "Modify" {
+                    if let Some(why) = refused(&ty, a, b) {
+                        found.push(("update-refused", format!("{id}: {why}")));
+                    }
                 }
-                "AWS::EC2::VPC" | "AWS::EC2::Subnet"
-                    if a["Properties"]["CidrBlock"] != b["Properties"]["CidrBlock"]
-                        && !a.is_null()
-                        && !b.is_null() =>
-                {
-                    danger(
-                        "range-changed",
-                        format!("{id}'s range changes: the VPC or subnet is replaced"),
-                    );
+                match ty.as_str() {
+                    "AWS::ServiceCatalog::CloudFormationProvisionedProduct"
+                    | "AWS::Organizations::Account"
+                        if replaced || removed =>
+                    {
+                        found.push((
+                            "account-revended",
+                            format!(
+                                "account {id} would be {verb}: {}",
+                                if removed && retains(a, "DeletionPolicy") {
+                                    "the account stays (retained) but leaves CloudFormation"
+                                } else {
+                                    "a new account is vended"
+                                }
+                            ),
+                        ));
+                    }
+                    "AWS::SSO::PermissionSet" | "AWS::SSO::Assignment" if replaced || removed => {
+                        found.push(("access-replaced", format!("{ty} {id} would be {verb}: users lose that access until it is made again")));
+                    }
+                    "AWS::DataZone::Domain"
+                    | "AWS::DataZone::Project"
+                    | "AWS::SageMaker::Domain"
+                        if replaced || removed =>
+                    {
+                        found.push(("domain-replaced", format!("{ty} {id} would be {verb}")));
+                    }
+                    "AWS::EC2::TransitGateway" if replaced || removed => {
+                        found.push(("transit-gateway-replaced", format!("Transit Gateway {id} would be {verb}: every attached VPC is cut off")));
+                    }
+                    "AWS::EC2::VPC" | "AWS::EC2::Subnet"
+                        if replaced && !a.is_null() && !b.is_null() =>
+                    {
+                        found.push((
+                            "range-changed",
+                            format!("{id}'s range or zone changes: the VPC or subnet is replaced"),
+                        ));
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            if removed && !retained && STATEFUL.contains(&ty.as_str()) && found.is_empty() {
-                found.push((
-                    "removed-without-retain",
-                    format!("{ty} {id} would be deleted (no DeletionPolicy: Retain)"),
-                ));
+                if replaced {
+                    if let Some(name) = keeps_its_name(&ty, a, b) {
+                        found.push(("replacement-blocked", format!("{ty} {id} would be replaced but keeps its name ({name}): CloudFormation creates the replacement first, the name is taken, and the update fails")));
+                    }
+                }
+                if STATEFUL.contains(&ty.as_str()) && found.is_empty() {
+                    if removed && !retains(a, "DeletionPolicy") {
+                        found.push((
+                            "removed-without-retain",
+                            format!("{ty} {id} would be deleted (no DeletionPolicy: Retain)"),
+                        ));
+                    } else if replaced && !retains(a, "UpdateReplacePolicy") {
+                        found.push(("removed-without-retain", format!("{ty} {id} would be replaced and the old one deleted (no UpdateReplacePolicy: Retain)")));
+                    }
+                }
             }
             for (kind, msg) in found {
                 let mut d = where_.clone();
@@ -594,29 +759,33 @@ pub fn diff(
                     statements(&ty, &a["Properties"]),
                     statements(&ty, &b["Properties"]),
                 );
-                for s in sb.difference(&sa) {
-                    let mut e = where_.clone();
-                    e["kind"] = json!(sk);
-                    e["change"] = json!("added");
-                    e["detail"] = json!(s);
-                    security.push(e);
-                }
-                for s in sa.difference(&sb) {
-                    let mut e = where_.clone();
-                    e["kind"] = json!(sk);
-                    e["change"] = json!("removed");
-                    e["detail"] = json!(s);
-                    security.push(e);
+                for (set, other, ch) in [(&sb, &sa, "added"), (&sa, &sb, "removed")] {
+                    for s in set.difference(other) {
+                        let mut e = where_.clone();
+                        e["kind"] = json!(sk);
+                        e["change"] = json!(ch);
+                        e["detail"] = json!(s);
+                        security.push(e);
+                    }
                 }
             }
             resources.push(entry);
         }
+        if resources.is_empty() && change == "changed" {
+            continue; // the same resources (another format, other whitespace)
+        }
+        *counts
+            .entry(match change {
+                "added" => "templatesAdded",
+                "removed" => "templatesRemoved",
+                _ => "templatesChanged",
+            })
+            .or_default() += 1;
         nodes.push(json!({ "template": path, "account": account, "region": region, "change": change, "resources": resources }));
     }
-    // Exports removed or changed while a template still imports them (CloudFormation refuses
-    // to change them), only when some template changed.
     // Exports removed or changed while a template still imports them (CloudFormation
-    // refuses): the new folder's imports, read once from the text of its templates.
+    // refuses): the importers of the deployed (old) folder and of the new one, read once from
+    // the text of their templates.
     let gone: Vec<(&(String, String, String), bool)> = old_exports
         .iter()
         .filter(|(k, v)| new_exports.get(*k) != Some(*v))
@@ -624,10 +793,12 @@ pub fn diff(
         .collect();
     if !gone.is_empty() {
         let mut imported: BTreeSet<(&str, &str, String)> = BTreeSet::new();
-        for (path, (account, region)) in &new.placed {
-            if let Some(b) = new.files.get(path) {
-                for name in import_names(&String::from_utf8_lossy(b)) {
-                    imported.insert((account.as_str(), region.as_str(), name));
+        for side in [&old, &new] {
+            for (path, pl) in &side.placed {
+                if let Some(b) = side.files.get(path) {
+                    for name in import_names(&String::from_utf8_lossy(b)) {
+                        imported.insert((pl.account.as_str(), pl.region.as_str(), name));
+                    }
                 }
             }
         }
@@ -636,7 +807,7 @@ pub fn diff(
                 dangerous.push(json!({
                     "kind": "export-in-use",
                     "account": k.0, "region": k.1, "template": "", "resource": k.2, "type": "Export",
-                    "message": format!("export {} would be {} while a stack still imports it: CloudFormation refuses the update", k.2, if still { "changed" } else { "removed" }),
+                    "message": format!("export {} would be {} while a deployed stack imports it: CloudFormation refuses the exporting stack's update until no stack imports it", k.2, if still { "changed" } else { "removed" }),
                 }));
             }
         }
@@ -675,27 +846,16 @@ pub fn diff(
             .collect()
     };
     let (so, sn) = (steps(&old.manifest), steps(&new.manifest));
-    let params = |m: &Value| -> BTreeMap<(String, String), Value> {
-        let mut out = BTreeMap::new();
-        for t in m["templates"].as_array().into_iter().flatten() {
-            for p in t["parameters"].as_array().into_iter().flatten() {
-                out.insert(
-                    (
-                        t["path"].as_str().unwrap_or("").to_owned(),
-                        p["name"].as_str().unwrap_or("").to_owned(),
-                    ),
-                    json!({ "value": p["value"], "valueFromExport": p["valueFromExport"] }),
-                );
-            }
-        }
-        out
-    };
-    let (po, pn) = (params(&old.manifest), params(&new.manifest));
     let mut parameters = Vec::new();
     for k in po.keys().chain(pn.keys()).collect::<BTreeSet<_>>() {
         let (a, b) = (po.get(k), pn.get(k));
         if a != b {
-            parameters.push(json!({ "template": k.0, "name": k.1, "old": a.cloned().unwrap_or(Value::Null), "new": b.cloned().unwrap_or(Value::Null) }));
+            let template = keys
+                .get(&k.0)
+                .and_then(|(o, n)| n.or(*o))
+                .cloned()
+                .unwrap_or_default();
+            parameters.push(json!({ "template": template, "name": k.1, "old": a.cloned().unwrap_or(Value::Null), "new": b.cloned().unwrap_or(Value::Null) }));
         }
     }
     let (ao, an) = (address_plan(old_files), address_plan(new_files));

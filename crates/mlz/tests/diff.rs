@@ -181,6 +181,7 @@ fn folder(template: &Value, extra: &[(&str, Value)]) -> BTreeMap<String, Vec<u8>
         "t.yaml".to_owned(),
         serde_json::to_vec(template).expect("json"),
     );
+    f.insert("u.yaml".to_owned(), b"{ \"Resources\": {} }".to_vec());
     for (k, v) in extra {
         f.insert((*k).to_owned(), serde_json::to_vec(v).expect("json"));
     }
@@ -343,4 +344,67 @@ fn renames_descriptions_and_tags_change_in_place() {
     assert_eq!(r["summary"]["resourcesRemoved"].as_u64().unwrap_or(0), 0);
     assert!(r["summary"]["resourcesModified"].as_u64().unwrap_or(0) >= 3);
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn refused_updates_blocked_replacements_and_parameters_are_reported() {
+    // A type change under one logical id, and a custom resource's new service token.
+    let typed = |t: &str| json!({ "Resources": { "R": { "Type": t, "Properties": {} } } });
+    assert_eq!(
+        kinds(
+            &typed("AWS::SNS::Topic"),
+            &typed("AWS::SQS::Queue"),
+            &[],
+            &[]
+        ),
+        ["update-refused"]
+    );
+    let custom = |token: &str| res("Custom::Thing", json!({ "ServiceToken": token }));
+    assert_eq!(
+        kinds(&custom("a"), &custom("b"), &[], &[]),
+        ["update-refused"]
+    );
+    // A budget whose notifications change is replaced, but keeps its name: the update fails.
+    let budget = |to: &str| {
+        res(
+            "AWS::Budgets::Budget",
+            json!({ "Budget": { "BudgetName": "b", "BudgetType": "COST", "TimeUnit": "MONTHLY" },
+                    "NotificationsWithSubscribers": [{ "Subscribers": [{ "Address": to, "SubscriptionType": "EMAIL" }] }] }),
+        )
+    };
+    assert_eq!(
+        kinds(&budget("a@x"), &budget("b@x"), &[], &[]),
+        ["replacement-blocked"]
+    );
+    // A parameter that feeds a create-only property: the template is the same, the VPC is not.
+    let vpc = res("AWS::EC2::VPC", json!({ "CidrBlock": { "Ref": "Cidr" } }));
+    let with_param = |v: &str| {
+        let mut f = folder(&vpc, &[]);
+        f.insert(
+            "manifest.json".to_owned(),
+            serde_json::to_vec(&json!({
+                "templates": [{ "path": "t.yaml", "stackName": "s", "account": { "name": "A" }, "region": "eu-west-1",
+                                "parameters": [{ "name": "Cidr", "value": v }] }],
+                "manualSteps": [],
+            }))
+            .expect("json"),
+        );
+        f
+    };
+    let r =
+        mlz::diff::diff(&with_param("10.255.0.0/24"), &with_param("10.254.0.0/24")).expect("diff");
+    schema_check(&r);
+    assert_eq!(r["nodes"][0]["resources"][0]["replacement"], "True", "{r}");
+    assert!(
+        r["dangerous"]
+            .as_array()
+            .expect("d")
+            .iter()
+            .any(|d| d["kind"] == "range-changed"),
+        "{r}"
+    );
+    // A template the manifest lists that does not parse is an error, never "removed".
+    let mut broken = folder(&vpc, &[]);
+    broken.insert("t.yaml".to_owned(), b"<<<<<<< HEAD\n: [".to_vec());
+    assert!(mlz::diff::diff(&folder(&vpc, &[]), &broken).is_err());
 }

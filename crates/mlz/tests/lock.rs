@@ -464,7 +464,10 @@ fn new_accounts_join_locked_stacks_and_a_second_run_changes_nothing() {
     let lock_before = fs::read(dir.join("platform.lock.json")).expect("lock");
     let (code, err) = generate(&dir, &more, &["--locked"]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("0 templates changed, 0 added, 0 removed"), "{err}");
+    assert!(
+        err.contains("0 templates changed, 0 added, 0 removed"),
+        "{err}"
+    );
     let (code, err) = generate(&dir, &more, &["--locked"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("no change"), "{err}");

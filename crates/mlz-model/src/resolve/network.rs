@@ -385,9 +385,17 @@ impl Resolver<'_> {
                             .iter()
                             .any(|(r, sn)| *r == e.region && sn.contains(e.cidr))
                         {
-                            used.entry((e.region.clone(), si))
-                                .or_default()
-                                .add(e.cidr, RESERVED);
+                            // A range pinned over it would overlap a VPC that may still exist.
+                            let u = used.entry((e.region.clone(), si)).or_default();
+                            if let Some(other) = u.clash(e.cidr) {
+                                let d = self
+                                    .at("lock-conflict", &base.key("ranges").key(&accounts.list[other.0].name), format!("this range overlaps {}, which the lock ({}) reserves for {:?}, an account that left the network", e.cidr, lock.place(e.at), e.key))
+                                    .hint("pin another range, or delete the reserved entry from the lock once that VPC is gone");
+                                self.push(d);
+                                ok = false;
+                                continue;
+                            }
+                            u.add(e.cidr, RESERVED);
                         }
                     }
                     reserved.push((e.key.clone(), e.region.clone(), e.cidr));
