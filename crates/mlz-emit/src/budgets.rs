@@ -88,13 +88,23 @@ fn budget(
             ])
         })
         .collect();
+    // NotificationsWithSubscribers is create-only: a new alert address or threshold replaces
+    // the budget, and CloudFormation creates the replacement before deleting the old one. The
+    // name therefore carries a hash of the notifications, so that the replacement has a name
+    // of its own instead of failing on the old one's.
+    let notifications: Vec<Value> = notifications;
+    let tag = crate::common::stable_hash(&Value::List(notifications.clone()).to_json().to_string());
     Resource::new(BUDGET)
         .prop(
             "Budget",
             Value::map([
                 (
                     "BudgetName",
-                    Value::str(format!("{}-{name}", p.organization.stack_prefix)),
+                    Value::str(format!(
+                        "{}-{name}-{:06x}",
+                        p.organization.stack_prefix,
+                        tag & 0xff_ffff
+                    )),
                 ),
                 ("BudgetType", Value::str("COST")),
                 ("TimeUnit", Value::str("MONTHLY")),

@@ -31,7 +31,12 @@ fn budgets() -> BTreeMap<String, (i64, Vec<String>)> {
                 .iter()
                 .map(Value::to_string)
                 .collect();
-            let name = b["BudgetName"].as_str().expect("name").to_owned();
+            // The name ends in a hash of the notifications (a new alert replaces the budget
+            // under a new name): keyed here by what comes before it.
+            let full = b["BudgetName"].as_str().expect("name");
+            let (name, tag) = full.rsplit_once('-').expect("a hash suffix");
+            assert!(tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()), "{full}");
+            let name = name.to_owned();
             let amount = b["BudgetLimit"]["Amount"].as_i64().expect("amount");
             assert!(
                 out.insert(name.clone(), (amount, ids)).is_none(),

@@ -408,3 +408,32 @@ fn refused_updates_blocked_replacements_and_parameters_are_reported() {
     broken.insert("t.yaml".to_owned(), b"<<<<<<< HEAD\n: [".to_vec());
     assert!(mlz::diff::diff(&folder(&vpc, &[]), &broken).is_err());
 }
+
+/// A new budget alert address replaces the budgets (their notifications are create-only), and
+/// each replacement has a name of its own, so the update goes through: nothing blocked.
+#[test]
+fn a_new_alert_address_replaces_budgets_without_blocking() {
+    let dir = scratch("budgets");
+    generate(&dir, "a", REFERENCE);
+    fs::copy(dir.join("a.lock.json"), dir.join("b.lock.json")).expect("lock");
+    let changed = REFERENCE.replacen("finops@example.com", "cost-alerts@example.com", 1);
+    assert_ne!(changed, REFERENCE);
+    generate(&dir, "b", &changed);
+    let (code, r) = diff_json(&dir, "a", "b");
+    assert!(
+        r["summary"]["replacements"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        r["summary"]
+    );
+    assert!(
+        r["dangerous"]
+            .as_array()
+            .expect("d")
+            .iter()
+            .all(|d| d["kind"] != "replacement-blocked"),
+        "{}",
+        r["dangerous"]
+    );
+    assert_eq!(code, 1, "{}", r["dangerous"]);
+    let _ = fs::remove_dir_all(&dir);
+}
