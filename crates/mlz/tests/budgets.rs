@@ -35,7 +35,10 @@ fn budgets() -> BTreeMap<String, (i64, Vec<String>)> {
             // under a new name): keyed here by what comes before it.
             let full = b["BudgetName"].as_str().expect("name");
             let (name, tag) = full.rsplit_once('-').expect("a hash suffix");
-            assert!(tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()), "{full}");
+            assert!(
+                tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+                "{full}"
+            );
             let name = name.to_owned();
             let amount = b["BudgetLimit"]["Amount"].as_i64().expect("amount");
             assert!(
