@@ -267,6 +267,39 @@ fn replacement(ty: &str, old: &Value, new: &Value) -> Option<&'static str> {
     Some(verdict)
 }
 
+/// The parameters of stack `key` whose values the manifest knows.
+fn known_params<'m>(
+    side: &'m BTreeMap<((String, String, String), String), Value>,
+    key: &(String, String, String),
+) -> BTreeMap<&'m str, &'m Value> {
+    side.range((key.clone(), String::new())..)
+        .take_while(|((k, _), _)| k == key)
+        .filter(|(_, v)| !v["value"].is_null())
+        .map(|((_, n), v)| (n.as_str(), &v["value"]))
+        .collect()
+}
+
+/// `v` with every `{"Ref": P}` of a parameter whose value the manifest knows replaced by that
+/// value, so that a parameter that became a literal (or the other way) compares by value.
+fn substitute(v: &Value, known: &BTreeMap<&str, &Value>) -> Value {
+    match v {
+        Value::Object(m) => {
+            if let (1, Some(Value::String(p))) = (m.len(), m.get("Ref")) {
+                if let Some(val) = known.get(p.as_str()) {
+                    return (*val).clone();
+                }
+            }
+            Value::Object(
+                m.iter()
+                    .map(|(k, x)| (k.clone(), substitute(x, known)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, known)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A change CloudFormation refuses outright, not a replacement: a new type under the same
 /// logical id, or a custom resource's new service token.
 fn refused(ty: &str, old: &Value, new: &Value) -> Option<String> {
@@ -611,7 +644,13 @@ pub fn diff(
                     Some(feeds.map(|f| if f { "True" } else { "False" })),
                 )
             } else {
-                ("Modify", Some(replacement(&ty, a, b)))
+                // Parameters whose values the manifests know compare by value.
+                let (ko, kn) = (known_params(&po, key), known_params(&pn, key));
+                let (sa, sb) = (
+                    json!({ "Type": a["Type"], "Properties": substitute(&a["Properties"], &ko) }),
+                    json!({ "Type": b["Type"], "Properties": substitute(&b["Properties"], &kn) }),
+                );
+                ("Modify", Some(replacement(&ty, &sa, &sb)))
             };
             entry["change"] = json!(kind);
             *counts
@@ -683,6 +722,10 @@ pub fn diff(
                             many.len()
                         ),
                     }
+                } else if matches!(repl, Some(Some("Conditional"))) {
+                    // A create-only value that is (or was) a parameter or import: the
+                    // replacement happens only if the deployed value differs.
+                    "replaced if a create-only value known only at deploy time (a parameter, an import) differs from the deployed one".to_owned()
                 } else {
                     "replaced".to_owned()
                 };

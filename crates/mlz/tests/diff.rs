@@ -437,3 +437,53 @@ fn a_new_alert_address_replaces_budgets_without_blocking() {
     assert_eq!(code, 1, "{}", r["dangerous"]);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A create-only property that was a parameter of known value and becomes that same literal is
+/// no replacement; with an unknown value it may be one, and says so.
+#[test]
+fn a_parameter_that_becomes_its_literal_is_no_replacement() {
+    let ps = |arn: Value| {
+        res(
+            "AWS::SSO::PermissionSet",
+            json!({ "Name": "A", "InstanceArn": arn }),
+        )
+    };
+    let with = |t: &Value, value: Value| {
+        let mut f = folder(t, &[]);
+        f.insert(
+            "manifest.json".to_owned(),
+            serde_json::to_vec(&json!({
+                "templates": [{ "path": "t.yaml", "stackName": "s", "account": { "name": "A" }, "region": "eu-west-1",
+                                "parameters": [{ "name": "InstanceArn", "value": value }] }],
+                "manualSteps": [],
+            }))
+            .expect("json"),
+        );
+        f
+    };
+    let literal = ps(json!("arn:aws:sso:::instance/ssoins-1"));
+    let param = ps(json!({ "Ref": "InstanceArn" }));
+    let known = mlz::diff::diff(
+        &with(&param, json!("arn:aws:sso:::instance/ssoins-1")),
+        &with(&literal, Value::Null),
+    )
+    .expect("diff");
+    assert_eq!(
+        known["nodes"][0]["resources"][0]["replacement"], "False",
+        "{known}"
+    );
+    assert!(known["dangerous"].as_array().expect("d").is_empty());
+    let unknown =
+        mlz::diff::diff(&with(&param, Value::Null), &with(&literal, Value::Null)).expect("diff");
+    assert_eq!(
+        unknown["nodes"][0]["resources"][0]["replacement"],
+        "Conditional"
+    );
+    assert!(
+        unknown["dangerous"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("replaced if"),
+        "{unknown}"
+    );
+}
