@@ -462,8 +462,12 @@ pub fn run(cli: Cli) -> i32 {
                 Outcome::Generated { output, report } => {
                     eprint!("{report}");
                     let lock_file = config.as_deref().map(lock_path);
-                    let lock_changes =
-                        lock.as_ref().map(|(_, t)| t.as_str()) != Some(output.lock.as_str());
+                    // Line endings do not count (a checkout may turn them into CRLF).
+                    let lock_changes = lock
+                        .as_ref()
+                        .map(|(_, t)| t.replace("\r\n", "\n"))
+                        .as_deref()
+                        != Some(output.lock.as_str());
                     if let (true, true, Some(lf)) = (locked, lock_changes, &lock_file) {
                         eprintln!(
                             "mlz: error: {} {} (--locked): run mlz generate without --locked, review the lock's change and commit it",

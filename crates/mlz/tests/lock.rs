@@ -477,3 +477,14 @@ fn new_accounts_join_locked_stacks_and_a_second_run_changes_nothing() {
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_lock_with_crlf_line_endings_is_the_same_lock() {
+    let dir = scratch("crlf");
+    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let text = fs::read_to_string(dir.join("platform.lock.json")).expect("lock");
+    fs::write(dir.join("platform.lock.json"), text.replace('\n', "\r\n")).expect("lock");
+    let (code, err) = generate(&dir, REFERENCE, &["--locked"]);
+    assert_eq!(code, 0, "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
