@@ -25,6 +25,8 @@ def main() -> int:
             for path in [t["path"]] + ([t["importTemplate"]] if t.get("importTemplate") else []):
                 listed.add(path)
                 by_region.setdefault(t["region"], []).append(os.path.join(d, path))
+            if t.get("configuration"):
+                listed.add(t["configuration"])  # a stack's parameters and policy: not a template
         listed.update(manifest.get("documents", []))  # vending requests and the like: not templates
         for root, _, files in os.walk(d):
             for name in files:

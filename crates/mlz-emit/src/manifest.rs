@@ -125,6 +125,8 @@ pub struct TemplateEntry {
     pub bytes: usize,
     pub deploy_from_s3: bool,
     pub import_template: Option<String>,
+    /// The stack's configuration file (CodePipeline's template-configuration format).
+    pub configuration: Option<String>,
     pub upload: Option<UploadEntry>,
     pub stack_set: Option<StackSetEntry>,
 }
@@ -284,6 +286,13 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         files.insert(d.path.clone(), text.into_bytes());
     }
     let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
+    for (s, r) in stacks.iter().zip(&rendered) {
+        if matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet) {
+            let mut text = serde_json::to_string_pretty(&configuration(s)).unwrap_or_default();
+            text.push('\n');
+            files.insert(configuration_path(&r.file), text.into_bytes());
+        }
+    }
     for r in rendered {
         // Two stacks of one path would overwrite each other: never silently.
         if files.contains_key(&r.file) {
@@ -307,6 +316,63 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
             a.to_text()
         },
     })
+}
+
+/// Where a stack's configuration file goes: `config/<template path>.json`.
+pub fn configuration_path(template: &str) -> String {
+    let stem = template
+        .strip_suffix(".yaml")
+        .or_else(|| template.strip_suffix(".json"))
+        .unwrap_or(template);
+    format!("config/{stem}.json")
+}
+
+/// Resource types a stack policy keeps from being replaced or deleted by an update: the
+/// identities everything else hangs off.
+pub const PROTECTED_TYPES: &[&str] = &[
+    crate::types::ORG_ACCOUNT,
+    crate::types::SC_PROVISIONED_PRODUCT,
+    crate::types::SSO_PERMISSION_SET,
+    crate::types::DZ_DOMAIN,
+    crate::types::TGW,
+    crate::types::SAGEMAKER_DOMAIN,
+];
+
+/// A stack's configuration in CodePipeline's template-configuration format (which rain reads
+/// too): every parameter value mlz knows, and a stack policy that denies replacing or deleting
+/// the identity resources the stack holds (CloudFormation user guide, "Prevent updates to
+/// stack resources": `Update:Replace` and `Update:Delete`, conditioned on `ResourceType`).
+fn configuration(s: &Stack) -> serde_json::Value {
+    let params: serde_json::Map<String, serde_json::Value> = s
+        .parameters
+        .iter()
+        .filter_map(|pp| pp.value.as_ref().map(|v| (pp.name.clone(), json!(v))))
+        .collect();
+    let mut held: Vec<&str> = s
+        .template
+        .resources
+        .values()
+        .map(|r| r.resource_type.as_str())
+        .filter(|t| PROTECTED_TYPES.contains(t))
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    let mut c = json!({ "Parameters": params, "Tags": {} });
+    if !held.is_empty() {
+        c["StackPolicy"] = json!({
+            "Statement": [
+                { "Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*" },
+                {
+                    "Effect": "Deny",
+                    "Action": ["Update:Replace", "Update:Delete"],
+                    "Principal": "*",
+                    "Resource": "*",
+                    "Condition": { "StringEquals": { "ResourceType": held } }
+                }
+            ]
+        });
+    }
+    c
 }
 
 /// A stack that adopts existing resources is first created by an IMPORT change set.
@@ -456,6 +522,8 @@ fn manifest(
             bytes: r.text.len(),
             deploy_from_s3: r.text.len() > limits::MAX_INLINE_BODY_BYTES,
             import_template: r.import.as_ref().map(|(f, _)| f.clone()),
+            configuration: matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet)
+                .then(|| configuration_path(&r.file)),
             upload: s.upload.as_ref().map(|u| UploadEntry {
                 bucket_export: bucket_export.clone(),
                 key: u.key.clone(),

@@ -61,3 +61,4 @@ pub const DZ_PROJECT: &str = "AWS::DataZone::Project";
 pub const IAM_TYPE_PREFIX: &str = "AWS::IAM::";
 pub const CUSTOM_ACCOUNT_TAGS: &str = "Custom::AccountTags";
 pub const DZ_GROUP_PROFILE: &str = "AWS::DataZone::GroupProfile";
+pub const SAGEMAKER_DOMAIN: &str = "AWS::SageMaker::Domain";

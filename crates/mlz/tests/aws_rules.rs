@@ -646,3 +646,72 @@ fn what_holds_data_or_access_is_retained() {
         );
     }
 }
+
+/// Every stack has its configuration file (CodePipeline's template-configuration format):
+/// the parameter values mlz knows, and a stack policy that denies replacing or deleting the
+/// identity resources it holds.
+#[test]
+fn every_stack_has_its_configuration_with_a_stack_policy_for_identities() {
+    let dir = fixtures().join("reference/expected");
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let protected = [
+        "AWS::Organizations::Account",
+        "AWS::ServiceCatalog::CloudFormationProvisionedProduct",
+        "AWS::SSO::PermissionSet",
+        "AWS::DataZone::Domain",
+        "AWS::EC2::TransitGateway",
+    ];
+    let mut policies = 0;
+    for t in m["templates"].as_array().expect("templates") {
+        let kind = t["kind"].as_str().unwrap_or_default();
+        let cfg = t["configuration"].as_str();
+        if kind != "stack" && kind != "stackSet" {
+            assert!(cfg.is_none(), "{}", t["path"]);
+            continue;
+        }
+        let cfg = cfg.unwrap_or_else(|| panic!("{} has no configuration", t["path"]));
+        let c: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join(cfg)).expect("configuration"))
+                .expect("json");
+        for p in t["parameters"].as_array().expect("parameters") {
+            let name = p["name"].as_str().unwrap_or_default();
+            assert_eq!(c["Parameters"][name], p["value"].clone(), "{cfg}: {name}");
+        }
+        let body = mlz_model::yaml::parse_cfn(
+            &fs::read_to_string(dir.join(t["path"].as_str().unwrap_or_default()))
+                .expect("template"),
+        )
+        .expect("yaml")
+        .to_json();
+        let held: std::collections::BTreeSet<&str> = body["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, r)| r["Type"].as_str())
+            .filter(|ty| protected.contains(ty))
+            .collect();
+        let deny = &c["StackPolicy"]["Statement"][1];
+        if held.is_empty() {
+            assert!(c["StackPolicy"].is_null(), "{cfg}");
+        } else {
+            policies += 1;
+            assert_eq!(deny["Effect"], "Deny", "{cfg}");
+            assert_eq!(
+                deny["Action"],
+                serde_json::json!(["Update:Replace", "Update:Delete"]),
+                "{cfg}"
+            );
+            let listed: std::collections::BTreeSet<&str> = deny["Condition"]["StringEquals"]
+                ["ResourceType"]
+                .as_array()
+                .expect("types")
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            assert_eq!(listed, held, "{cfg}");
+        }
+    }
+    assert!(policies >= 4, "{policies} stacks with a stack policy");
+}
