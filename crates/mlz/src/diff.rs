@@ -548,283 +548,340 @@ pub fn diff(
     // both sides).
     let (mut old_exports, mut new_exports) = (BTreeMap::new(), BTreeMap::new());
     let no_params = BTreeSet::new();
-    for (key, (op, np)) in &keys {
-        let (ob, nb) = (
-            op.and_then(|p| old.files.get(p)),
-            np.and_then(|p| new.files.get(p)),
-        );
-        let cp = changed_params.get(key).unwrap_or(&no_params);
-        if ob.is_some() && ob == nb && cp.is_empty() {
-            continue;
-        }
-        let on = op.map(|p| old.node(p, "the old folder")).transpose()?;
-        let nn = np.map(|p| new.node(p, "the new folder")).transpose()?;
-        let path = np.or(*op).cloned().unwrap_or_default();
-        // A product version or an AFC blueprint deploys when someone launches or applies it:
-        // its changes are listed, never dangerous by themselves.
-        let deployed = new
-            .placed
-            .get(&path)
-            .or_else(|| op.and_then(|p| old.placed.get(p)))
-            .is_some_and(|pl| pl.kind == "stack" || pl.kind == "stackSet");
-        if let Some(x) = &on {
-            exports_of(x, &mut old_exports);
-        }
-        if let Some(x) = &nn {
-            exports_of(x, &mut new_exports);
-        }
-        let (account, region) = (key.0.clone(), key.1.clone());
-        let change = match (&on, &nn) {
-            (None, Some(_)) => "added",
-            (Some(_), None) => "removed",
-            _ => "changed",
-        };
-        let empty = json!({});
-        let ores = on.as_ref().map_or(&empty, |x| &x.body["Resources"]);
-        let nres = nn.as_ref().map_or(&empty, |x| &x.body["Resources"]);
-        let ids: BTreeSet<&String> = ores
-            .as_object()
-            .into_iter()
-            .flatten()
-            .chain(nres.as_object().into_iter().flatten())
-            .map(|(k, _)| k)
-            .collect();
-        // Resources of a type added in this template: a removal beside one is a rename,
-        // which CloudFormation carries out as a replacement.
-        let added_of = |ty: &str| -> Vec<String> {
-            nres.as_object()
+    // The templates to read: those whose text or parameters differ. Each side is parsed on a
+    // core of its own (parsing is most of the cost when many templates change).
+    let todo: Vec<(&Key, Option<&String>, Option<&String>)> = keys
+        .iter()
+        .filter(|(key, (op, np))| {
+            let (ob, nb) = (
+                op.and_then(|p| old.files.get(p)),
+                np.and_then(|p| new.files.get(p)),
+            );
+            !(ob.is_some() && ob == nb && !changed_params.contains_key(key))
+        })
+        .map(|(k, (o, n))| (k, *o, *n))
+        .collect();
+    let parse_side =
+        |side: &Side, what: &str, paths: Vec<&String>| -> HashMap<String, Result<Node, String>> {
+            paths
                 .into_iter()
-                .flatten()
-                .filter(|(k, r)| r["Type"] == ty && ores[k.as_str()].is_null())
-                .map(|(k, _)| k.clone())
+                .map(|p| (p.clone(), side.node(p, what)))
                 .collect()
         };
-        let mut resources = Vec::new();
-        for id in ids {
-            let (a, b) = (&ores[id.as_str()], &nres[id.as_str()]);
-            let ty = b["Type"]
-                .as_str()
-                .or(a["Type"].as_str())
-                .unwrap_or("?")
-                .to_owned();
-            // Changed parameters this resource uses, and whether one feeds a create-only
-            // property.
-            let uses: Vec<&String> = if a == b && !a.is_null() {
-                cp.iter()
-                    .copied()
-                    .filter(|p| {
-                        b["Properties"]
-                            .to_string()
-                            .contains(&format!("{{\"Ref\":\"{p}\"}}"))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if a == b && uses.is_empty() {
+    // In chunks, so that only a chunk's trees are in memory at once.
+    for chunk in todo.chunks(128) {
+        let (mut parsed_old, mut parsed_new) = std::thread::scope(|sc| {
+            let o = sc.spawn(|| {
+                parse_side(
+                    &old,
+                    "the old folder",
+                    chunk.iter().filter_map(|t| t.1).collect(),
+                )
+            });
+            let n = parse_side(
+                &new,
+                "the new folder",
+                chunk.iter().filter_map(|t| t.2).collect(),
+            );
+            (o.join().unwrap_or_default(), n)
+        });
+        for &(key, op, np) in chunk {
+            let (op, np) = (&op, &np);
+            let (ob, nb) = (
+                op.and_then(|p| old.files.get(p)),
+                np.and_then(|p| new.files.get(p)),
+            );
+            let cp = changed_params.get(key).unwrap_or(&no_params);
+            if ob.is_some() && ob == nb && cp.is_empty() {
                 continue;
             }
-            let where_ = json!({ "template": path, "resource": id, "type": ty, "account": account, "region": region });
-            let mut entry = json!({ "id": id, "type": ty });
-            let (kind, repl) = if a.is_null() {
-                ("Add", None)
-            } else if b.is_null() {
-                ("Remove", None)
-            } else if !uses.is_empty() {
-                let feeds = create_only(&ty).map(|(c, _)| {
-                    c.iter().any(|ptr| {
-                        at_pointer(&b["Properties"], ptr).iter().any(|v| {
-                            uses.iter()
-                                .any(|p| v.to_string().contains(&format!("{{\"Ref\":\"{p}\"}}")))
-                        })
-                    })
-                });
-                (
-                    "Modify",
-                    Some(feeds.map(|f| if f { "True" } else { "False" })),
-                )
-            } else {
-                // Parameters whose values the manifests know compare by value.
-                let (ko, kn) = (known_params(&po, key), known_params(&pn, key));
-                let (sa, sb) = (
-                    json!({ "Type": a["Type"], "Properties": substitute(&a["Properties"], &ko) }),
-                    json!({ "Type": b["Type"], "Properties": substitute(&b["Properties"], &kn) }),
-                );
-                ("Modify", Some(replacement(&ty, &sa, &sb)))
-            };
-            entry["change"] = json!(kind);
-            *counts
-                .entry(match kind {
-                    "Add" => "resourcesAdded",
-                    "Remove" => "resourcesRemoved",
-                    _ => "resourcesModified",
+            let on = op
+                .map(|p| {
+                    parsed_old
+                        .remove(p.as_str())
+                        .unwrap_or_else(|| old.node(p, "the old folder"))
                 })
-                .or_default() += 1;
-            if let Some(r) = repl {
-                entry["replacement"] = json!(r.unwrap_or("Unknown"));
-                if r == Some("True") || r == Some("Conditional") {
-                    *counts.entry("replacements").or_default() += 1;
-                }
-                let props: BTreeSet<&String> = a["Properties"]
-                    .as_object()
+                .transpose()?;
+            let nn = np
+                .map(|p| {
+                    parsed_new
+                        .remove(p.as_str())
+                        .unwrap_or_else(|| new.node(p, "the new folder"))
+                })
+                .transpose()?;
+            let path = np.or(*op).cloned().unwrap_or_default();
+            // A product version or an AFC blueprint deploys when someone launches or applies it:
+            // its changes are listed, never dangerous by themselves.
+            let deployed = new
+                .placed
+                .get(&path)
+                .or_else(|| op.and_then(|p| old.placed.get(p)))
+                .is_some_and(|pl| pl.kind == "stack" || pl.kind == "stackSet");
+            if let Some(x) = &on {
+                exports_of(x, &mut old_exports);
+            }
+            if let Some(x) = &nn {
+                exports_of(x, &mut new_exports);
+            }
+            let (account, region) = (key.0.clone(), key.1.clone());
+            let change = match (&on, &nn) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                _ => "changed",
+            };
+            let empty = json!({});
+            let ores = on.as_ref().map_or(&empty, |x| &x.body["Resources"]);
+            let nres = nn.as_ref().map_or(&empty, |x| &x.body["Resources"]);
+            let ids: BTreeSet<&String> = ores
+                .as_object()
+                .into_iter()
+                .flatten()
+                .chain(nres.as_object().into_iter().flatten())
+                .map(|(k, _)| k)
+                .collect();
+            // Resources of a type added in this template: a removal beside one is a rename,
+            // which CloudFormation carries out as a replacement.
+            let added_of = |ty: &str| -> Vec<String> {
+                nres.as_object()
                     .into_iter()
                     .flatten()
-                    .chain(b["Properties"].as_object().into_iter().flatten())
-                    .map(|(k, _)| k)
-                    .collect();
-                let mut changed = Vec::new();
-                for p in &uses {
-                    let k = (key.clone(), (*p).clone());
-                    changed.push(json!({ "property": format!("(parameter {p})"), "old": po.get(&k).map(|v| v["value"].clone()), "new": pn.get(&k).map(|v| v["value"].clone()) }));
-                }
-                for p in props {
-                    let (x, y) = (&a["Properties"][p.as_str()], &b["Properties"][p.as_str()]);
-                    if x == y {
-                        continue;
-                    }
-                    let (px, py) = (pretty(x), pretty(y));
-                    let mut c = json!({ "property": p });
-                    if px.lines().count() > 3
-                        || py.lines().count() > 3
-                        || px.len() > 120
-                        || py.len() > 120
-                    {
-                        c["diff"] = json!(unified(&px, &py));
-                    } else {
-                        c["old"] = x.clone();
-                        c["new"] = y.clone();
-                    }
-                    changed.push(c);
-                }
-                for attr in [
-                    "DeletionPolicy",
-                    "UpdateReplacePolicy",
-                    "DependsOn",
-                    "Condition",
-                ] {
-                    if a[attr] != b[attr] {
-                        changed.push(json!({ "property": attr, "old": a[attr], "new": b[attr] }));
-                    }
-                }
-                entry["properties"] = Value::Array(changed);
-            }
-            // Dangerous kinds, for what CloudFormation deploys now.
-            let replaced = matches!(repl, Some(Some("True" | "Conditional")));
-            let removed = kind == "Remove";
-            let mut found: Vec<(&str, String)> = Vec::new();
-            if deployed {
-                let verb = if removed {
-                    match added_of(&ty).as_slice() {
-                        [] => "removed".to_owned(),
-                        [one] => format!("replaced (removed, and {one} added: a rename)"),
-                        many => format!(
-                            "replaced (removed, and {} others of its type added)",
-                            many.len()
-                        ),
-                    }
-                } else if matches!(repl, Some(Some("Conditional"))) {
-                    // A create-only value that is (or was) a parameter or import: the
-                    // replacement happens only if the deployed value differs.
-                    "replaced if a create-only value known only at deploy time (a parameter, an import) differs from the deployed one".to_owned()
+                    .filter(|(k, r)| r["Type"] == ty && ores[k.as_str()].is_null())
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            };
+            let mut resources = Vec::new();
+            for id in ids {
+                let (a, b) = (&ores[id.as_str()], &nres[id.as_str()]);
+                let ty = b["Type"]
+                    .as_str()
+                    .or(a["Type"].as_str())
+                    .unwrap_or("?")
+                    .to_owned();
+                // Changed parameters this resource uses, and whether one feeds a create-only
+                // property.
+                let uses: Vec<&String> = if a == b && !a.is_null() {
+                    cp.iter()
+                        .copied()
+                        .filter(|p| {
+                            b["Properties"]
+                                .to_string()
+                                .contains(&format!("{{\"Ref\":\"{p}\"}}"))
+                        })
+                        .collect()
                 } else {
-                    "replaced".to_owned()
+                    Vec::new()
                 };
-                if kind == "Modify" {
-                    if let Some(why) = refused(&ty, a, b) {
-                        found.push(("update-refused", format!("{id}: {why}")));
-                    }
+                if a == b && uses.is_empty() {
+                    continue;
                 }
-                match ty.as_str() {
-                    "AWS::ServiceCatalog::CloudFormationProvisionedProduct"
-                    | "AWS::Organizations::Account"
-                        if replaced || removed =>
-                    {
-                        found.push((
-                            "account-revended",
-                            format!(
-                                "account {id} would be {verb}: {}",
-                                if removed && retains(a, "DeletionPolicy") {
-                                    "the account stays (retained) but leaves CloudFormation"
-                                } else {
-                                    "a new account is vended"
-                                }
+                let where_ = json!({ "template": path, "resource": id, "type": ty, "account": account, "region": region });
+                let mut entry = json!({ "id": id, "type": ty });
+                let (kind, repl) = if a.is_null() {
+                    ("Add", None)
+                } else if b.is_null() {
+                    ("Remove", None)
+                } else if !uses.is_empty() {
+                    let feeds = create_only(&ty).map(|(c, _)| {
+                        c.iter().any(|ptr| {
+                            at_pointer(&b["Properties"], ptr).iter().any(|v| {
+                                uses.iter().any(|p| {
+                                    v.to_string().contains(&format!("{{\"Ref\":\"{p}\"}}"))
+                                })
+                            })
+                        })
+                    });
+                    (
+                        "Modify",
+                        Some(feeds.map(|f| if f { "True" } else { "False" })),
+                    )
+                } else {
+                    // Parameters whose values the manifests know compare by value.
+                    let (ko, kn) = (known_params(&po, key), known_params(&pn, key));
+                    let (sa, sb) = (
+                        json!({ "Type": a["Type"], "Properties": substitute(&a["Properties"], &ko) }),
+                        json!({ "Type": b["Type"], "Properties": substitute(&b["Properties"], &kn) }),
+                    );
+                    ("Modify", Some(replacement(&ty, &sa, &sb)))
+                };
+                entry["change"] = json!(kind);
+                *counts
+                    .entry(match kind {
+                        "Add" => "resourcesAdded",
+                        "Remove" => "resourcesRemoved",
+                        _ => "resourcesModified",
+                    })
+                    .or_default() += 1;
+                if let Some(r) = repl {
+                    entry["replacement"] = json!(r.unwrap_or("Unknown"));
+                    if r == Some("True") || r == Some("Conditional") {
+                        *counts.entry("replacements").or_default() += 1;
+                    }
+                    let props: BTreeSet<&String> = a["Properties"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .chain(b["Properties"].as_object().into_iter().flatten())
+                        .map(|(k, _)| k)
+                        .collect();
+                    let mut changed = Vec::new();
+                    for p in &uses {
+                        let k = (key.clone(), (*p).clone());
+                        changed.push(json!({ "property": format!("(parameter {p})"), "old": po.get(&k).map(|v| v["value"].clone()), "new": pn.get(&k).map(|v| v["value"].clone()) }));
+                    }
+                    for p in props {
+                        let (x, y) = (&a["Properties"][p.as_str()], &b["Properties"][p.as_str()]);
+                        if x == y {
+                            continue;
+                        }
+                        let (px, py) = (pretty(x), pretty(y));
+                        let mut c = json!({ "property": p });
+                        if px.lines().count() > 3
+                            || py.lines().count() > 3
+                            || px.len() > 120
+                            || py.len() > 120
+                        {
+                            c["diff"] = json!(unified(&px, &py));
+                        } else {
+                            c["old"] = x.clone();
+                            c["new"] = y.clone();
+                        }
+                        changed.push(c);
+                    }
+                    for attr in [
+                        "DeletionPolicy",
+                        "UpdateReplacePolicy",
+                        "DependsOn",
+                        "Condition",
+                    ] {
+                        if a[attr] != b[attr] {
+                            changed
+                                .push(json!({ "property": attr, "old": a[attr], "new": b[attr] }));
+                        }
+                    }
+                    entry["properties"] = Value::Array(changed);
+                }
+                // Dangerous kinds, for what CloudFormation deploys now.
+                let replaced = matches!(repl, Some(Some("True" | "Conditional")));
+                let removed = kind == "Remove";
+                let mut found: Vec<(&str, String)> = Vec::new();
+                if deployed {
+                    let verb = if removed {
+                        match added_of(&ty).as_slice() {
+                            [] => "removed".to_owned(),
+                            [one] => format!("replaced (removed, and {one} added: a rename)"),
+                            many => format!(
+                                "replaced (removed, and {} others of its type added)",
+                                many.len()
                             ),
-                        ));
+                        }
+                    } else if matches!(repl, Some(Some("Conditional"))) {
+                        // A create-only value that is (or was) a parameter or import: the
+                        // replacement happens only if the deployed value differs.
+                        "replaced if a create-only value known only at deploy time (a parameter, an import) differs from the deployed one".to_owned()
+                    } else {
+                        "replaced".to_owned()
+                    };
+                    if kind == "Modify" {
+                        if let Some(why) = refused(&ty, a, b) {
+                            found.push(("update-refused", format!("{id}: {why}")));
+                        }
                     }
-                    "AWS::SSO::PermissionSet" | "AWS::SSO::Assignment" if replaced || removed => {
-                        found.push(("access-replaced", format!("{ty} {id} would be {verb}: users lose that access until it is made again")));
+                    match ty.as_str() {
+                        "AWS::ServiceCatalog::CloudFormationProvisionedProduct"
+                        | "AWS::Organizations::Account"
+                            if replaced || removed =>
+                        {
+                            found.push((
+                                "account-revended",
+                                format!(
+                                    "account {id} would be {verb}: {}",
+                                    if removed && retains(a, "DeletionPolicy") {
+                                        "the account stays (retained) but leaves CloudFormation"
+                                    } else {
+                                        "a new account is vended"
+                                    }
+                                ),
+                            ));
+                        }
+                        "AWS::SSO::PermissionSet" | "AWS::SSO::Assignment"
+                            if replaced || removed =>
+                        {
+                            found.push(("access-replaced", format!("{ty} {id} would be {verb}: users lose that access until it is made again")));
+                        }
+                        "AWS::DataZone::Domain"
+                        | "AWS::DataZone::Project"
+                        | "AWS::SageMaker::Domain"
+                            if replaced || removed =>
+                        {
+                            found.push(("domain-replaced", format!("{ty} {id} would be {verb}")));
+                        }
+                        "AWS::EC2::TransitGateway" if replaced || removed => {
+                            found.push(("transit-gateway-replaced", format!("Transit Gateway {id} would be {verb}: every attached VPC is cut off")));
+                        }
+                        "AWS::EC2::VPC" | "AWS::EC2::Subnet"
+                            if replaced && !a.is_null() && !b.is_null() =>
+                        {
+                            found.push((
+                                "range-changed",
+                                format!(
+                                    "{id}'s range or zone changes: the VPC or subnet is replaced"
+                                ),
+                            ));
+                        }
+                        _ => {}
                     }
-                    "AWS::DataZone::Domain"
-                    | "AWS::DataZone::Project"
-                    | "AWS::SageMaker::Domain"
-                        if replaced || removed =>
-                    {
-                        found.push(("domain-replaced", format!("{ty} {id} would be {verb}")));
+                    if replaced {
+                        if let Some(name) = keeps_its_name(&ty, a, b) {
+                            found.push(("replacement-blocked", format!("{ty} {id} would be replaced but keeps its name ({name}): CloudFormation creates the replacement first, the name is taken, and the update fails")));
+                        }
                     }
-                    "AWS::EC2::TransitGateway" if replaced || removed => {
-                        found.push(("transit-gateway-replaced", format!("Transit Gateway {id} would be {verb}: every attached VPC is cut off")));
+                    if STATEFUL.contains(&ty.as_str()) && found.is_empty() {
+                        if removed && !retains(a, "DeletionPolicy") {
+                            found.push((
+                                "removed-without-retain",
+                                format!("{ty} {id} would be deleted (no DeletionPolicy: Retain)"),
+                            ));
+                        } else if replaced && !retains(a, "UpdateReplacePolicy") {
+                            found.push(("removed-without-retain", format!("{ty} {id} would be replaced and the old one deleted (no UpdateReplacePolicy: Retain)")));
+                        }
                     }
-                    "AWS::EC2::VPC" | "AWS::EC2::Subnet"
-                        if replaced && !a.is_null() && !b.is_null() =>
-                    {
-                        found.push((
-                            "range-changed",
-                            format!("{id}'s range or zone changes: the VPC or subnet is replaced"),
-                        ));
-                    }
-                    _ => {}
                 }
-                if replaced {
-                    if let Some(name) = keeps_its_name(&ty, a, b) {
-                        found.push(("replacement-blocked", format!("{ty} {id} would be replaced but keeps its name ({name}): CloudFormation creates the replacement first, the name is taken, and the update fails")));
+                for (kind, msg) in found {
+                    let mut d = where_.clone();
+                    d["kind"] = json!(kind);
+                    d["message"] = json!(msg);
+                    dangerous.push(d);
+                }
+                // Security: statements and grants added and removed.
+                if let Some(sk) = security_kind(&ty) {
+                    let (sa, sb) = (
+                        statements(&ty, &a["Properties"]),
+                        statements(&ty, &b["Properties"]),
+                    );
+                    for (set, other, ch) in [(&sb, &sa, "added"), (&sa, &sb, "removed")] {
+                        for s in set.difference(other) {
+                            let mut e = where_.clone();
+                            e["kind"] = json!(sk);
+                            e["change"] = json!(ch);
+                            e["detail"] = json!(s);
+                            security.push(e);
+                        }
                     }
                 }
-                if STATEFUL.contains(&ty.as_str()) && found.is_empty() {
-                    if removed && !retains(a, "DeletionPolicy") {
-                        found.push((
-                            "removed-without-retain",
-                            format!("{ty} {id} would be deleted (no DeletionPolicy: Retain)"),
-                        ));
-                    } else if replaced && !retains(a, "UpdateReplacePolicy") {
-                        found.push(("removed-without-retain", format!("{ty} {id} would be replaced and the old one deleted (no UpdateReplacePolicy: Retain)")));
-                    }
-                }
+                resources.push(entry);
             }
-            for (kind, msg) in found {
-                let mut d = where_.clone();
-                d["kind"] = json!(kind);
-                d["message"] = json!(msg);
-                dangerous.push(d);
+            if resources.is_empty() && change == "changed" {
+                continue; // the same resources (another format, other whitespace)
             }
-            // Security: statements and grants added and removed.
-            if let Some(sk) = security_kind(&ty) {
-                let (sa, sb) = (
-                    statements(&ty, &a["Properties"]),
-                    statements(&ty, &b["Properties"]),
-                );
-                for (set, other, ch) in [(&sb, &sa, "added"), (&sa, &sb, "removed")] {
-                    for s in set.difference(other) {
-                        let mut e = where_.clone();
-                        e["kind"] = json!(sk);
-                        e["change"] = json!(ch);
-                        e["detail"] = json!(s);
-                        security.push(e);
-                    }
-                }
-            }
-            resources.push(entry);
+            *counts
+                .entry(match change {
+                    "added" => "templatesAdded",
+                    "removed" => "templatesRemoved",
+                    _ => "templatesChanged",
+                })
+                .or_default() += 1;
+            nodes.push(json!({ "template": path, "account": account, "region": region, "change": change, "resources": resources }));
         }
-        if resources.is_empty() && change == "changed" {
-            continue; // the same resources (another format, other whitespace)
-        }
-        *counts
-            .entry(match change {
-                "added" => "templatesAdded",
-                "removed" => "templatesRemoved",
-                _ => "templatesChanged",
-            })
-            .or_default() += 1;
-        nodes.push(json!({ "template": path, "account": account, "region": region, "change": change, "resources": resources }));
     }
     // Exports removed or changed while a template still imports them (CloudFormation
     // refuses): the importers of the deployed (old) folder and of the new one, read once from
