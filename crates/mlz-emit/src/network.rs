@@ -330,30 +330,23 @@ fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, Em
             }
             t.add_resource(found.clone(), lookup)
                 .map_err(|e| bug(&path, e))?;
-            let attach = |rt: Value| {
-                Resource::new(TGW_ROUTE_TABLE_ASSOCIATION)
-                    .prop("TransitGatewayAttachmentId", Value::Ref(found.clone()))
-                    .prop("TransitGatewayRouteTableId", rt)
-            };
-            t.add_resource(
-                lid("Association")?,
-                attach(exports::import(
-                    p,
-                    &ExportKey::SegmentRouteTable(r.segment),
-                )?),
-            )
-            .map_err(|e| bug(&path, e))?;
-            let mut own = attach(exports::import(
-                p,
-                &ExportKey::SegmentRouteTable(r.segment),
-            )?);
-            own.resource_type = TGW_ROUTE_TABLE_PROPAGATION.to_owned();
-            t.add_resource(lid("Propagation")?, own)
+            // Associated with its segment's table; propagated there (its segment reaches it)
+            // and into the egress table (the way back from the NAT gateways).
+            let segment = exports::import(p, &ExportKey::SegmentRouteTable(r.segment))?;
+            let egress = exports::import(p, &ExportKey::EgressRouteTable)?;
+            for (suffix, ty, table) in [
+                ("Association", TGW_ROUTE_TABLE_ASSOCIATION, segment.clone()),
+                ("Propagation", TGW_ROUTE_TABLE_PROPAGATION, segment),
+                ("Return", TGW_ROUTE_TABLE_PROPAGATION, egress),
+            ] {
+                t.add_resource(
+                    lid(suffix)?,
+                    Resource::new(ty)
+                        .prop("TransitGatewayAttachmentId", Value::Ref(found.clone()))
+                        .prop("TransitGatewayRouteTableId", table),
+                )
                 .map_err(|e| bug(&path, e))?;
-            let mut back = attach(exports::import(p, &ExportKey::EgressRouteTable)?);
-            back.resource_type = TGW_ROUTE_TABLE_PROPAGATION.to_owned();
-            t.add_resource(lid("Return")?, back)
-                .map_err(|e| bug(&path, e))?;
+            }
             requires.push(Need::new(
                 Fact::AccountExists(account),
                 &rules::OUTPUTS_FIRST,

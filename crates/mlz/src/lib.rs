@@ -238,6 +238,43 @@ fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> 
     }
 }
 
+/// A run's inputs: the config (its name, text and folder) and the lock beside it.
+struct Inputs {
+    name: String,
+    text: String,
+    base: PathBuf,
+    lock: Option<(String, String)>,
+}
+
+impl Inputs {
+    fn read(config: Option<&Path>) -> Result<Inputs, i32> {
+        let (name, text, base) = read_config(config)?;
+        let lock = read_lock(config)?;
+        Ok(Inputs {
+            name,
+            text,
+            base,
+            lock,
+        })
+    }
+
+    fn lock(&self) -> Option<(&str, &str)> {
+        self.lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str()))
+    }
+
+    fn compile(&self, opts: Options) -> Outcome {
+        compile_locked(
+            &self.name,
+            &self.text,
+            &DirFiles {
+                base: self.base.clone(),
+            },
+            self.lock(),
+            opts,
+        )
+    }
+}
+
 /// Reads an output folder's files (relative path → bytes).
 fn read_folder(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Result<(), String> {
@@ -285,12 +322,8 @@ fn run_diff(
             }
         },
         (None, None, Some(c), Some(dir)) => {
-            let (name, text, base) = match read_config(Some(&c)) {
+            let inputs = match Inputs::read(Some(&c)) {
                 Ok(x) => x,
-                Err(code) => return code,
-            };
-            let lock = match read_lock(Some(&c)) {
-                Ok(l) => l,
                 Err(code) => return code,
             };
             let old = match read_folder(&dir) {
@@ -308,13 +341,7 @@ fn run_diff(
             } else {
                 Format::Yaml
             };
-            match compile_locked(
-                &name,
-                &text,
-                &DirFiles { base },
-                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-                Options { format },
-            ) {
+            match inputs.compile(Options { format }) {
                 Outcome::Generated { output, report } => {
                     eprint!("{report}");
                     (old, output.files)
@@ -395,19 +422,18 @@ pub fn run(cli: Cli) -> i32 {
             }
         }
         Command::Validate { config } => {
-            let (name, text, base) = match read_config(config.as_deref()) {
+            let inputs = match Inputs::read(config.as_deref()) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            let lock = match read_lock(config.as_deref()) {
-                Ok(l) => l,
-                Err(code) => return code,
-            };
+            let name = &inputs.name;
             let loaded = mlz_model::load_locked(
-                &name,
-                &text,
-                &DirFiles { base },
-                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+                name,
+                &inputs.text,
+                &DirFiles {
+                    base: inputs.base.clone(),
+                },
+                inputs.lock(),
             );
             eprint!("{}", render_all(&loaded.diagnostics, &loaded.sources));
             match loaded.platform {
@@ -430,25 +456,16 @@ pub fn run(cli: Cli) -> i32 {
             format,
             locked,
         } => {
-            let (name, text, base) = match read_config(config.as_deref()) {
+            let inputs = match Inputs::read(config.as_deref()) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
-            let lock = match read_lock(config.as_deref()) {
-                Ok(l) => l,
-                Err(code) => return code,
-            };
+            let lock = &inputs.lock;
             let format = match format {
                 FormatArg::Yaml => Format::Yaml,
                 FormatArg::Json => Format::Json,
             };
-            match compile_locked(
-                &name,
-                &text,
-                &DirFiles { base },
-                lock.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
-                Options { format },
-            ) {
+            match inputs.compile(Options { format }) {
                 Outcome::Invalid { report } => {
                     eprint!("{report}");
                     eprintln!("mlz: nothing was written; {} is unchanged", out.display());

@@ -1,28 +1,19 @@
 //! The `mlz` binary, end to end: exit codes, atomic output, determinism, schema, init.
 
+mod common;
+use common::mlz;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn mlz(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlz"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mlz")
-}
+use std::process::Output;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
 
-/// A fresh scratch folder for one test.
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlz-cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("scratch dir");
-    d
+    common::scratch("cli", name)
 }
 
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -1,29 +1,36 @@
 //! `mlz diff`: replacements from the create-only table, the dangerous kinds, the security
 //! section, exit codes, the JSON schema, and `generate`'s summary.
 
+mod common;
+use common::mlz;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-fn mlz(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlz"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mlz")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlz-diff-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("scratch dir");
-    d
+    common::scratch("diff", name)
 }
 
 const REFERENCE: &str = mlz_model::REFERENCE_CONFIG;
+
+/// The reference with the DataEngineering permission set renamed (and its uses).
+fn with_renamed_permission_set() -> String {
+    let renamed = REFERENCE
+        .replacen(
+            "    - name: DataEngineering\n",
+            "    - name: DataEngineers\n",
+            1,
+        )
+        .replace(
+            "permissionSets: [DataEngineering]",
+            "permissionSets: [DataEngineers]",
+        );
+    assert_ne!(renamed, REFERENCE);
+    renamed
+}
 
 fn generate(dir: &Path, name: &str, config: &str) {
     fs::write(dir.join(format!("{name}.yaml")), config).expect("config");
@@ -59,16 +66,7 @@ fn diff_json(dir: &Path, a: &str, b: &str) -> (i32, Value) {
 fn renaming_a_permission_set_is_a_dangerous_replacement() {
     let dir = scratch("rename");
     generate(&dir, "a", REFERENCE);
-    let renamed = REFERENCE
-        .replacen(
-            "    - name: DataEngineering\n",
-            "    - name: DataEngineers\n",
-            1,
-        )
-        .replace(
-            "permissionSets: [DataEngineering]",
-            "permissionSets: [DataEngineers]",
-        );
+    let renamed = with_renamed_permission_set();
     assert_ne!(renamed, REFERENCE);
     generate(&dir, "b", &renamed);
     let (code, r) = diff_json(&dir, "a", "b");
@@ -135,16 +133,7 @@ fn a_new_team_is_a_change_without_replacement() {
 fn generate_says_what_it_changed_against_the_folder_it_replaces() {
     let dir = scratch("summary");
     generate(&dir, "a", REFERENCE);
-    let renamed = REFERENCE
-        .replacen(
-            "    - name: DataEngineering\n",
-            "    - name: DataEngineers\n",
-            1,
-        )
-        .replace(
-            "permissionSets: [DataEngineering]",
-            "permissionSets: [DataEngineers]",
-        );
+    let renamed = with_renamed_permission_set();
     fs::write(dir.join("a.yaml"), renamed).expect("config");
     let o = mlz(&["generate", "-c", "a.yaml", "-o", "a"], &dir);
     let err = String::from_utf8_lossy(&o.stderr);

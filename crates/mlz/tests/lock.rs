@@ -1,26 +1,18 @@
 //! The lock file: allocations survive config changes, `--locked` guards CI, a lock that
 //! contradicts the config (or is not a lock) is an error with both places named.
 
+mod common;
+use common::mlz;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn mlz(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlz"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run mlz")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("mlz-lock-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("scratch dir");
-    d
+    common::scratch("lock", name)
 }
 
 fn stderr(o: &Output) -> String {
@@ -38,50 +30,33 @@ fn generate(dir: &Path, config: &str, extra: &[&str]) -> (i32, String) {
 
 /// The lock's ranges: (key, region) → range; and its ASNs.
 fn lock(dir: &Path) -> (BTreeMap<(String, String), String>, BTreeMap<String, u64>) {
-    let v: Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("platform.lock.json")).expect("lock"))
-            .expect("json");
-    let ranges = v["network"]["ranges"]
-        .as_array()
-        .expect("ranges")
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r["key"].as_str().unwrap_or_default().to_owned(),
-                    r["region"].as_str().unwrap_or_default().to_owned(),
-                ),
-                r["cidr"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let v = json_file(&dir.join("platform.lock.json"));
     let asns = v["network"]["transitGatewayAsns"]
         .as_object()
         .expect("asns")
         .iter()
         .map(|(k, a)| (k.clone(), a.as_u64().unwrap_or_default()))
         .collect();
-    (ranges, asns)
+    (ranges_of(&v["network"]["ranges"]), asns)
 }
 
 /// The address plan's ranges, as the lock's.
 fn plan(dir: &Path) -> BTreeMap<(String, String), String> {
-    let v: Value = serde_json::from_str(
-        &fs::read_to_string(dir.join("out/network/address-plan.json")).expect("plan"),
-    )
-    .expect("json");
-    v["ranges"]
-        .as_array()
+    ranges_of(&json_file(&dir.join("out/network/address-plan.json"))["ranges"])
+}
+
+fn json_file(path: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// A list of `{key, region, cidr}` (the lock's and the address plan's): (key, region) → range.
+fn ranges_of(list: &Value) -> BTreeMap<(String, String), String> {
+    list.as_array()
         .expect("ranges")
         .iter()
         .map(|r| {
-            (
-                (
-                    r["key"].as_str().unwrap_or_default().to_owned(),
-                    r["region"].as_str().unwrap_or_default().to_owned(),
-                ),
-                r["cidr"].as_str().unwrap_or_default().to_owned(),
-            )
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            ((s("key"), s("region")), s("cidr"))
         })
         .collect()
 }
