@@ -28,6 +28,11 @@ def main() -> int:
             if t.get("configuration"):
                 listed.add(t["configuration"])  # a stack's parameters and policy: not a template
         listed.update(manifest.get("documents", []))  # vending requests and the like: not templates
+        pipeline = manifest.get("pipeline") or {}
+        for t in pipeline.get("templates", []):
+            listed.add(t["path"])
+            by_region.setdefault(t["region"], []).append(os.path.join(d, t["path"]))
+        listed.update(pipeline.get("files", []))  # what the resolve actions read: not templates
         for root, _, files in os.walk(d):
             for name in files:
                 rel = os.path.relpath(os.path.join(root, name), d)

@@ -6,7 +6,7 @@ use mlz_cfn::{LogicalId, Parameter, Resource, Template, Value};
 use mlz_model::{Account, AccountIdx, AccountRef, CreatedBy, OuIdx, Platform};
 
 use crate::plan::{exports, ExportKey, ExportRef, StackId};
-use crate::stack::{DeployKind, Stack, StackParam};
+use crate::stack::{DeployKind, Lookup, Stack, StackParam};
 use crate::EmitError;
 
 const ROOT_ID_PATTERN: &str = "^r-[0-9a-z]{4,32}$";
@@ -303,6 +303,7 @@ pub enum Ident {
         id: LogicalId,
         description: String,
         pattern: &'static str,
+        lookup: Lookup,
     },
     /// A parameter whose value is an export of another account's stack.
     ExportParam {
@@ -320,6 +321,7 @@ pub fn root_ident(p: &Platform) -> Result<Ident, EmitError> {
             id: LogicalId::new("RootId").map_err(|e| bug("organizations", e))?,
             description: "The organization root id (r-...): aws organizations list-roots".into(),
             pattern: ROOT_ID_PATTERN,
+            lookup: Lookup::RootId,
         },
     })
 }
@@ -338,6 +340,7 @@ pub fn ou_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
                 created_by_text(by)
             ),
             pattern: OU_ID_PATTERN,
+            lookup: Lookup::OuId(ou_path(p, i)),
         },
     })
 }
@@ -357,6 +360,18 @@ pub fn account_ident(p: &Platform, i: AccountIdx) -> Result<Ident, EmitError> {
 /// organizations/account-ids stack looks their ids up by e-mail.
 pub fn looked_up(a: &Account) -> bool {
     a.id.is_none() && a.created_by != CreatedBy::Mlz
+}
+
+/// An OU's names from the root down: how the pipeline finds an OU it did not create.
+pub fn ou_path(p: &Platform, i: OuIdx) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut at = Some(i);
+    while let Some(o) = at {
+        names.push(p.ou(o).name.clone());
+        at = p.ou(o).parent;
+    }
+    names.reverse();
+    names
 }
 
 fn created_by_text(by: CreatedBy) -> &'static str {
@@ -381,13 +396,14 @@ pub fn use_ident(
             id,
             description,
             pattern,
-        } => param_ident(t, params, id, description, pattern, None),
+            lookup,
+        } => param_ident(t, params, id, description, pattern, None, Some(lookup)),
         Ident::ExportParam {
             id,
             description,
             pattern,
             export,
-        } => param_ident(t, params, id, description, pattern, Some(export)),
+        } => param_ident(t, params, id, description, pattern, Some(export), None),
     })
 }
 
@@ -398,6 +414,7 @@ fn param_ident(
     description: String,
     pattern: &'static str,
     from_export: Option<ExportRef>,
+    lookup: Option<Lookup>,
 ) -> Value {
     if !t.parameters.contains_key(&id) {
         let param = Parameter::string(description.clone()).with_pattern(
@@ -411,6 +428,7 @@ fn param_ident(
             description,
             value: None,
             from_export,
+            lookup,
         });
     }
     Value::Ref(id)
@@ -488,6 +506,7 @@ pub fn account_ref_ident(p: &Platform, r: AccountRef) -> Result<Ident, EmitError
                     p.organization.management.name
                 ),
                 pattern: ACCOUNT_ID_PATTERN,
+                lookup: Lookup::ManagementAccountId,
             },
         }),
     }
@@ -534,6 +553,7 @@ pub fn ou_arn_ident(p: &Platform, i: OuIdx) -> Result<Ident, EmitError> {
                 created_by_text(by)
             ),
             pattern: OU_ARN_PATTERN,
+            lookup: Lookup::OuArn(ou_path(p, i)),
         },
     })
 }

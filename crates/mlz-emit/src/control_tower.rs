@@ -23,7 +23,7 @@ use crate::plan::{
     CONTROL_TOWER_EXECUTION_ROLE,
 };
 use crate::stack::{
-    DeployKind, Document, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload,
+    DeployKind, Document, Emitted, Lookup, ManualStep, Stack, StackParam, StackSetTargets, Upload,
 };
 use crate::types::{
     CFN_STACK_SET, CT_ENABLED_BASELINE, CT_ENABLED_CONTROL, CT_LANDING_ZONE,
@@ -223,6 +223,7 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
                     id: LogicalId::new("IdentityCenterEnabledBaselineArn").map_err(|e| bug(path, e))?,
                     description: "ARN of the enabled IdentityCenterBaseline (aws controltower list-enabled-baselines), when the landing zone manages IAM Identity Center".into(),
                     pattern: "^arn:aws[0-9a-zA-Z_\\-:/]+$",
+                    lookup: Lookup::EnabledBaselineArn("IdentityCenterBaseline"),
                 },
                 &mut t,
                 &mut params,
@@ -670,6 +671,7 @@ fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
                 .cloned()
                 .or_else(|| param.default.clone()),
             from_export: None,
+            lookup: None,
         })
         .collect()
 }
@@ -900,11 +902,18 @@ fn principal_parameter(
     prm.constraint_description =
         Some("an IAM role ARN of the management account; * and ? allowed".into());
     t.add_parameter(id.clone(), prm).map_err(|e| bug(path, e))?;
+    // The pipeline provisions accounts as its deploy role; the console role is a person's.
+    let lookup = match (&export, name) {
+        (Some(_), _) => None,
+        (None, "VendingPrincipalArn") => Some(Lookup::PipelineDeployRoleArn),
+        (None, _) => Some(Lookup::External),
+    };
     params.push(StackParam {
         name: name.into(),
         description: description.into(),
         value: None,
         from_export: export,
+        lookup,
     });
     Ok(Value::Ref(id))
 }

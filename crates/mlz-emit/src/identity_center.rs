@@ -15,8 +15,8 @@ use crate::common::{
     account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, managed_policy,
     new_stack, use_ident, Ident, GROUP_ID_PATTERN,
 };
-use crate::plan::{exports, Area, ExportKey, StackId};
-use crate::stack::{Emitted, Stack, StackParam};
+use crate::plan::{exports, Area, ExportKey, Fact, StackId};
+use crate::stack::{Emitted, Lookup, Stack, StackParam};
 use crate::types::{IDENTITY_STORE_GROUP, SSO_ABAC, SSO_ASSIGNMENT, SSO_PERMISSION_SET};
 use crate::EmitError;
 
@@ -42,6 +42,7 @@ fn instance(
                 description: "The IAM Identity Center instance ARN: aws sso-admin list-instances"
                     .into(),
                 pattern: INSTANCE_ARN_PATTERN,
+                lookup: Lookup::IdentityCenterInstanceArn,
             };
             use_ident(p, ident, t, params)?
         }
@@ -62,6 +63,7 @@ fn store(
                 id: LogicalId::new("IdentityStoreId").map_err(|e| bug(path, e))?,
                 description: "The identity store id (d-...): aws sso-admin list-instances".into(),
                 pattern: STORE_ID_PATTERN,
+                lookup: Lookup::IdentityStoreId,
             };
             use_ident(p, ident, t, params)?
         }
@@ -223,9 +225,11 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
         .enumerate()
         .filter(|(_, g)| g.team.is_none() && g.created_by == CreatedBy::Mlz && g.id.is_none())
         .collect();
+    let mut created = Vec::new();
     if !platform_groups.is_empty() {
         let st = store(p, ic, &mut t, &mut params, path)?;
         for (gi, g) in platform_groups {
+            created.push(Fact::GroupExists(gi));
             let lid = group_id(&g.name, path)?;
             t.add_resource(lid.clone(), group_resource(g, st.clone()))
                 .map_err(|e| bug(path, e))?;
@@ -243,6 +247,7 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
     }
     let mut s = new_stack(p, id, t);
     s.parameters = params;
+    s.provides = created;
     Ok(s)
 }
 
@@ -259,6 +264,7 @@ fn platform_group_ident(g: &Group, gi: usize, path: &str) -> Result<Ident, EmitE
                 g.name
             ),
             pattern: GROUP_ID_PATTERN,
+            lookup: Lookup::GroupId(g.name.clone()),
         },
     })
 }
@@ -323,10 +329,12 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
         let mut params = Vec::new();
         let inst = instance(p, ic, &mut t, &mut params, &path)?;
         let mut order = Vec::new();
+        let mut created = Vec::new();
         for (gi, g, a) in items {
             let gid = group_id(&g.name, &path)?;
             let Some(a) = a else {
                 // A team group, created in this stack.
+                created.push(Fact::GroupExists(gi));
                 let st = store(p, ic, &mut t, &mut params, &path)?;
                 t.add_resource(gid, group_resource(g, st))
                     .map_err(|e| bug(&path, e))?;
@@ -362,6 +370,7 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
             "raise identityCenter.platformStacks (assignments move between stacks: access pauses briefly while they are recreated)"
         };
         s.parameters = params;
+        s.provides = created;
         out.push(s);
     }
     Ok(out)

@@ -15,6 +15,7 @@ mod identity_center;
 mod manifest;
 mod network;
 mod organizations;
+mod pipeline;
 pub mod plan;
 mod ram;
 mod security;
@@ -93,6 +94,7 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
         errs.push(e);
     }
+    require_groups(p, &mut out);
     // No literal `arn:aws:` in any template, ours or the user's: the partition is
     // CloudFormation's to fill.
     for s in &mut out.stacks {
@@ -102,6 +104,33 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
         Ok(out)
     } else {
         Err(errs)
+    }
+}
+
+/// A stack that looks a group's id up by name (a parameter the pipeline fills) needs the group
+/// to exist: when mlz creates it, the stack waits for the stack that does.
+fn require_groups(p: &Platform, out: &mut Emitted) {
+    let Some(ic) = &p.identity_center else {
+        return;
+    };
+    let created: std::collections::HashMap<&str, usize> = ic
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.created_by == mlz_model::CreatedBy::Mlz && g.id.is_none())
+        .map(|(i, g)| (g.name.as_str(), i))
+        .collect();
+    for s in &mut out.stacks {
+        let needs: Vec<plan::Need> = s
+            .parameters
+            .iter()
+            .filter_map(|pp| match &pp.lookup {
+                Some(stack::Lookup::GroupId(name)) => created.get(name.as_str()),
+                _ => None,
+            })
+            .map(|&gi| plan::Need::new(plan::Fact::GroupExists(gi), &plan::rules::GROUP_FIRST))
+            .collect();
+        s.requires.extend(needs);
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Manifest {
     pub preconditions: Vec<PreconditionEntry>,
     pub limits: Vec<LimitEntry>,
     pub documents: Vec<String>,
+    /// The generated pipeline, when the config has a `pipeline` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<crate::pipeline::PipelineEntry>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +77,10 @@ pub struct ParamEntry {
     pub value: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_from_export: Option<ExportEntry>,
+    /// A value that exists in AWS outside the plan: how the pipeline looks it up
+    /// (`{"lookup": "external"}`: only a person knows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_from_lookup: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -263,8 +270,27 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         return Err(errs);
     }
     let plan = plan::link(p, &stacks, &steps, &files, ext)?;
-    let manifest = manifest(p, &stacks, &rendered, &steps, &plan, &documents, opts)?;
+    let mut manifest = manifest(p, &stacks, &rendered, &steps, &plan, &documents, opts)?;
     let mut files = BTreeMap::new();
+    let mut pipeline_notes = Vec::new();
+    if let Some(built) =
+        crate::pipeline::build(p, &stacks, &steps, &plan, &manifest, ext).map_err(|e| vec![e])?
+    {
+        for s in &built.stacks {
+            let (r, e, n) = prepare(s, opts);
+            if !e.is_empty() {
+                return Err(e);
+            }
+            pipeline_notes.extend(n);
+            if let Some(r) = r {
+                files.insert(r.file, r.text.into_bytes());
+            }
+        }
+        for (path, text) in built.files {
+            files.insert(path, text.into_bytes());
+        }
+        manifest.pipeline = Some(built.entry);
+    }
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
     files.insert(
@@ -306,6 +332,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
             files.insert(f, t.into_bytes());
         }
     }
+    notes.extend(pipeline_notes);
     Ok(Output {
         files,
         templates,
@@ -494,6 +521,11 @@ fn manifest(
                 description: pp.description.clone(),
                 value: pp.value.clone(),
                 value_from_export,
+                value_from_lookup: pp
+                    .value
+                    .is_none()
+                    .then(|| pp.lookup.as_ref().map(|l| l.wire()))
+                    .flatten(),
             });
         }
         let deploy_as = &plan.deploy_as[i];
@@ -612,6 +644,7 @@ fn manifest(
             })
             .collect(),
         documents: documents.iter().map(|d| d.path.clone()).collect(),
+        pipeline: None,
     })
 }
 

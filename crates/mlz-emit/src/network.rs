@@ -242,6 +242,7 @@ fn egress(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
         description: "The egress VPC's range (network.egress).".into(),
         value: Some(cidr.to_string()),
         from_export: None,
+        lookup: None,
     }];
     Ok(s)
 }

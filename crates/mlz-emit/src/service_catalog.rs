@@ -210,6 +210,7 @@ fn portfolio(
                 description: param.description.clone(),
                 value: param.default.clone(),
                 from_export: None,
+                lookup: None,
             })
             .collect();
         out.stacks.push(ts);

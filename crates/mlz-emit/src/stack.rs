@@ -42,6 +42,57 @@ pub struct StackParam {
     /// The export (in another account, or another region) whose value this parameter takes:
     /// the stack that exports it deploys first.
     pub from_export: Option<ExportRef>,
+    /// For a value that exists in AWS but in no stack of the plan: where the pipeline looks
+    /// it up before the stack deploys.
+    pub lookup: Option<Lookup>,
+}
+
+/// A value that exists in AWS before (or outside) the plan, and how to find it. The pipeline's
+/// resolve actions look these up (pipeline/resolve.py); [`Lookup::External`] is what only a
+/// person knows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Lookup {
+    /// The organisation root (`organizations list-roots`).
+    RootId,
+    /// An OU's id or ARN, by its path of names under the root
+    /// (`organizations list-organizational-units-for-parent`, level by level).
+    OuId(Vec<String>),
+    OuArn(Vec<String>),
+    /// The management account's id (`organizations describe-organization`).
+    ManagementAccountId,
+    /// The IAM Identity Center instance and its identity store (`sso-admin list-instances`).
+    IdentityCenterInstanceArn,
+    IdentityStoreId,
+    /// A group of the identity store by display name (`identitystore get-group-id`).
+    GroupId(String),
+    /// The ARN of an enabled Control Tower baseline, by baseline name
+    /// (`controltower list-enabled-baselines`, matched on the baseline's identifier).
+    EnabledBaselineArn(&'static str),
+    /// The pipeline's deploy role in the management account.
+    PipelineDeployRoleArn,
+    /// Only a person knows it: the reason is the parameter's description.
+    External,
+}
+
+impl Lookup {
+    /// The key pipeline/resolve.py dispatches on, and its argument.
+    pub fn wire(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Lookup::RootId => json!({ "lookup": "rootId" }),
+            Lookup::OuId(path) => json!({ "lookup": "ouId", "path": path }),
+            Lookup::OuArn(path) => json!({ "lookup": "ouArn", "path": path }),
+            Lookup::ManagementAccountId => json!({ "lookup": "managementAccountId" }),
+            Lookup::IdentityCenterInstanceArn => json!({ "lookup": "identityCenterInstanceArn" }),
+            Lookup::IdentityStoreId => json!({ "lookup": "identityStoreId" }),
+            Lookup::GroupId(name) => json!({ "lookup": "groupId", "name": name }),
+            Lookup::EnabledBaselineArn(b) => {
+                json!({ "lookup": "enabledBaselineArn", "baseline": b })
+            }
+            Lookup::PipelineDeployRoleArn => json!({ "lookup": "pipelineDeployRoleArn" }),
+            Lookup::External => json!({ "lookup": "external" }),
+        }
+    }
 }
 
 /// Where a StackSet's instances go, and which stack holds the StackSet resource.

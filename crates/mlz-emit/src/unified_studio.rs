@@ -17,7 +17,7 @@ use crate::common::{
 };
 use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackId};
 use crate::ram;
-use crate::stack::{Emitted, ManualStep, Stack, StackParam};
+use crate::stack::{Emitted, Lookup, ManualStep, Stack, StackParam};
 use crate::types::{
     DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_GROUP_PROFILE, DZ_OWNER,
     DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY, SSM_STRING_PARAMETER,
@@ -226,6 +226,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
                 description:
                     "The IAM Identity Center instance ARN, for single sign-on to the portal".into(),
                 pattern: "^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
+                lookup: Lookup::IdentityCenterInstanceArn,
             },
             &mut t,
             &mut params,
@@ -437,7 +438,9 @@ fn associated(
                 name: name.to_owned(),
                 description,
                 value: None,
-                // The domain stack's outputs are exported in the domain account.
+                // The domain stack's outputs are exported in the domain account; what no
+                // stack provides (the project data location) only a person knows.
+                lookup: export.is_none().then_some(Lookup::External),
                 from_export: export,
             });
         }
@@ -501,6 +504,7 @@ fn associated(
                         description: format!("The SSM parameter that holds {what}"),
                         value: Some(value.to_owned()),
                         from_export: None,
+                        lookup: None,
                     });
                     Ok(Value::Ref(id))
                 };
@@ -751,6 +755,7 @@ fn group(
             id,
             description,
             pattern: GROUP_ID_PATTERN,
+            lookup: Lookup::GroupId(name.to_string()),
         },
     };
     use_ident(p, ident, t, params)

@@ -45,6 +45,8 @@ pub struct Platform {
     pub security: Option<Security>,
     /// Present when the config has a `network` section.
     pub network: Option<Network>,
+    /// Present when the config has a `pipeline` section.
+    pub pipeline: Option<Pipeline>,
 }
 
 /// An IPv4 range.
@@ -168,6 +170,14 @@ pub struct Security {
     pub admin: AccountRef,
     pub log_archive: AccountRef,
     pub retention_days: u32,
+}
+
+/// The generated deployment pipeline: the account (a tooling account, not the management
+/// account, by default) and region it runs in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub account: AccountRef,
+    pub region: String,
 }
 
 /// Monthly cost budgets: one per account and one per team.

@@ -369,6 +369,13 @@ pub struct RawSecurity {
     pub log_retention_days: Option<u32>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawPipeline {
+    pub account: String,
+    pub region: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawBudgets {

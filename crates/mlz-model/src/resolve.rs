@@ -24,6 +24,7 @@ mod access;
 mod budgets;
 mod catalog;
 mod network;
+mod pipeline;
 mod security;
 mod studio;
 
@@ -393,6 +394,14 @@ impl<'a> Resolver<'a> {
             None => None,
         };
 
+        let pipeline = match doc.get("pipeline") {
+            Some(v) => {
+                let raw: RawPipeline = self.decode(v, &ConfigPath::root().key("pipeline"))?;
+                self.pipeline(raw, &organization, &cx, &accounts)
+            }
+            None => None,
+        };
+
         Some(Platform {
             organization,
             ous,
@@ -411,6 +420,7 @@ impl<'a> Resolver<'a> {
             budgets,
             security,
             network,
+            pipeline,
         })
     }
 
@@ -456,7 +466,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn check_region(&mut self, r: &str, path: &ConfigPath) {
+    pub(super) fn check_region(&mut self, r: &str, path: &ConfigPath) {
         if !aws::is_known_region(r) {
             let d = self
                 .at(

@@ -215,7 +215,28 @@ fn json_and_yaml_output_say_the_same_thing() {
         let from_yaml = mlz_model::yaml::parse(std::str::from_utf8(ybytes).expect("utf8"))
             .expect("valid YAML")
             .to_json();
-        let from_json: serde_json::Value = serde_json::from_slice(jbytes).expect("valid JSON");
+        let mut from_json: serde_json::Value = serde_json::from_slice(jbytes).expect("valid JSON");
+        // The pipelines name the templates they deploy, by file: the same but for extension.
+        if name.starts_with("pipeline/pipeline") {
+            let text = serde_json::to_string(&from_json).expect("json");
+            let mut out = String::new();
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find("Source::") {
+                out.push_str(&rest[..i]);
+                let end = rest[i..].find('"').map_or(rest.len(), |e| i + e);
+                let path = &rest[i..end];
+                match path.strip_suffix(".json") {
+                    Some(stem) if !path.starts_with("Source::config/") => {
+                        out.push_str(stem);
+                        out.push_str(".yaml");
+                    }
+                    _ => out.push_str(path),
+                }
+                rest = &rest[end..];
+            }
+            out.push_str(rest);
+            from_json = serde_json::from_str(&out).expect("json");
+        }
         assert_eq!(from_yaml, from_json, "{name}");
         compared += 1;
     }

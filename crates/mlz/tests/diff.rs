@@ -318,7 +318,8 @@ fn renames_descriptions_and_tags_change_in_place() {
             "  - name: DevOps\n    email: aws-devops@example.com\n",
             "  - name: Platform DevOps\n    email: aws-devops@example.com\n",
             1,
-        );
+        )
+        .replacen("  account: DevOps\n", "  account: Platform DevOps\n", 1);
     assert_ne!(changed, REFERENCE);
     generate(&dir, "b", &changed);
     let (code, r) = diff_json(&dir, "a", "b");

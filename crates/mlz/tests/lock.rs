@@ -149,32 +149,39 @@ fn locked_fails_when_the_lock_would_change_and_writes_nothing() {
 #[test]
 fn a_removed_accounts_range_stays_reserved() {
     let dir = scratch("reserved");
-    assert_eq!(generate(&dir, REFERENCE, &[]).0, 0);
+    let with = |name: &str, email: &str| {
+        REFERENCE.replacen(
+            "  - name: ML Shared Services\n",
+            &format!("  - name: {name}\n    email: {email}\n    ou: Deployments\n  - name: ML Shared Services\n"),
+            1,
+        )
+    };
+    let base = with("Feature Store", "aws-feature-store@example.com");
+    assert_ne!(base, REFERENCE);
+    assert_eq!(generate(&dir, &base, &[]).0, 0);
     let (before, _) = lock(&dir);
-    let devops = before
-        .get(&("DevOps".to_owned(), "eu-west-1".to_owned()))
-        .expect("DevOps has a range")
+    let old = before
+        .get(&("Feature Store".to_owned(), "eu-west-1".to_owned()))
+        .expect("Feature Store has a range")
         .clone();
-    // DevOps leaves; a new account joins in the same segment.
-    let without = REFERENCE.replacen(
-        "  - name: DevOps\n    email: aws-devops@example.com\n    ou: Deployments\n    tags: { owner: ml-platform-team, cost-centre: cc-platform }\n",
-        "  - name: Feature Store\n    email: aws-feature-store@example.com\n    ou: Deployments\n    tags: { owner: ml-platform-team, cost-centre: cc-platform }\n",
-        1,
+    // Feature Store leaves; a new account joins in the same segment.
+    let (code, err) = generate(
+        &dir,
+        &with("Model Registry", "aws-model-registry@example.com"),
+        &[],
     );
-    assert_ne!(without, REFERENCE);
-    let (code, err) = generate(&dir, &without, &[]);
     assert_eq!(code, 0, "{err}");
     let (after, _) = lock(&dir);
     assert_eq!(
-        after.get(&("DevOps".to_owned(), "eu-west-1".to_owned())),
-        Some(&devops),
+        after.get(&("Feature Store".to_owned(), "eu-west-1".to_owned())),
+        Some(&old),
         "the removed account's range is kept in the lock"
     );
     let new = after
-        .get(&("Feature Store".to_owned(), "eu-west-1".to_owned()))
+        .get(&("Model Registry".to_owned(), "eu-west-1".to_owned()))
         .expect("the new account has a range");
     assert_ne!(
-        new, &devops,
+        new, &old,
         "a reserved range is not given to another account"
     );
     let _ = fs::remove_dir_all(&dir);

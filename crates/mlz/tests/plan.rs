@@ -380,6 +380,15 @@ fn blueprints_applied_and_stack_deployed() {
     fails(&p, e, "security-organization-admin", "stack-outputs");
 }
 
+/// A stack that looks a team group up by name waits for the stack that creates the group.
+#[test]
+fn group_exists() {
+    let p = load("reference");
+    let mut e = emitted(&p);
+    drop_fact(&mut e, |f| !matches!(f, Fact::GroupExists(_)));
+    fails(&p, e, "unified-studio/domain", "group-exists");
+}
+
 #[test]
 fn account_factory_slots() {
     let p = load("reference");

@@ -50,6 +50,10 @@ pub enum ExportKey {
     /// The id of a blueprint configured in the account that exports it (by blueprint name:
     /// `Tooling`), which project profiles in the domain account use.
     StudioBlueprintId(String),
+    /// One of the pipeline account's shared resources (`ArtifactKeyArn`, `SourceBucket`,
+    /// `RoleArn`, `BuildProject`, `EventsRoleArn`), exported by pipeline/pipeline (and the
+    /// artifact key by each pipeline/artifacts-<region>).
+    Pipeline(&'static str),
 }
 
 fn lid(prefix: &str, name: &str) -> Result<String, EmitError> {
@@ -126,6 +130,7 @@ impl ExportKey {
             ExportKey::StudioBlueprintId(b) => {
                 format!("{prefix}-Studio-{}Id", lid("Blueprint", b)?)
             }
+            ExportKey::Pipeline(what) => format!("{prefix}-Pipeline-{what}"),
             ExportKey::StudioDomainUnitId(i) => {
                 format!("{prefix}-Studio-{}Id", lid("DomainUnit", &us_unit(*i))?)
             }

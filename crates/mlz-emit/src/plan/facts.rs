@@ -104,6 +104,9 @@ pub enum Fact {
     BlueprintsApplied,
     /// The stack is deployed: for steps that read its outputs.
     Deployed(StackId),
+    /// An Identity Center group mlz creates (index into the groups) exists in the identity
+    /// store: for stacks that look its id up by name.
+    GroupExists(usize),
     /// A place in one of a limited resource's chains: node `seq` of chain `lane`.
     Slot {
         resource: Limited,
@@ -192,6 +195,13 @@ impl Fact {
             }
             Fact::BlueprintsApplied => "AFC blueprints are applied to the vended accounts".into(),
             Fact::Deployed(id) => format!("{} is deployed", id.file(ext)),
+            Fact::GroupExists(g) => format!(
+                "group {} exists in the identity store",
+                p.identity_center
+                    .as_ref()
+                    .and_then(|ic| ic.groups.get(*g))
+                    .map_or("?", |x| x.name.as_str())
+            ),
             Fact::Slot {
                 resource,
                 lane,

@@ -19,6 +19,8 @@ pub enum Area {
     Security,
     Budgets,
     Artifacts,
+    /// The generated CodePipeline and the roles it deploys with (deployed by hand, once).
+    Pipeline,
 }
 
 impl Area {
@@ -35,6 +37,7 @@ impl Area {
             Area::Security => "security",
             Area::Budgets => "budgets",
             Area::Artifacts => "artifacts",
+            Area::Pipeline => "pipeline",
         }
     }
 }

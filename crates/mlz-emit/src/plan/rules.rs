@@ -11,6 +11,13 @@ pub const ACCOUNT_FIRST: Rule = Rule {
     hint: "give the account's id in the config if it exists already, or let mlz create it",
 };
 
+pub const GROUP_FIRST: Rule = Rule {
+    id: "group-exists",
+    text: "a group's identity store id (identitystore GetGroupId by display name) exists only once the group is created: a stack that takes it as a parameter deploys after the stack that creates the group",
+    source: "IAM Identity Center identity store API reference, GetGroupId (ResourceNotFoundException)",
+    hint: "this is a bug in mlz: please report it with your config",
+};
+
 pub const OU_FIRST: Rule = Rule {
     id: "ou-exists",
     text: "an account or OU is created under an OU that exists",

@@ -177,9 +177,12 @@ impl Resolver<'_> {
         }
 
         // Which accounts attach, and to which segment: the nearest OU that is in a segment.
+        // Under Control Tower an account's VPC comes from its blueprint: an account without one
+        // (one that exists already, such as the pipeline's) has no VPC to attach.
         let blueprint_ok = |a: &Account| match (a.blueprint, ct) {
             (Some(b), Some(ct)) => attach.iter().any(|n| *n == ct.blueprints[b].name),
-            _ => true,
+            (None, Some(_)) => false,
+            (_, None) => true,
         };
         let mut seg_of: Vec<Option<usize>> = vec![None; accounts.list.len()];
         for (i, a) in accounts.list.iter().enumerate() {
