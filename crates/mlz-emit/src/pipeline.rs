@@ -60,7 +60,7 @@ pub struct RoleNames {
 pub fn role_names(prefix: &str) -> RoleNames {
     RoleNames {
         action: format!("{prefix}-pipeline-action"),
-        deploy: format!("{prefix}-pipeline-deploy"),
+        deploy: mlz_model::pipeline_deploy_role(prefix),
         read: format!("{prefix}-pipeline-read"),
         steps: format!("{prefix}-pipeline-steps"),
         pipeline: format!("{prefix}-pipeline"),

@@ -128,23 +128,39 @@ const CONTROL_TOWER_SERVICE_ROLES: &[&str] = &[
     "arn:aws:iam::*:role/stacksets-exec-*",
 ];
 
-/// The principals the builtin SCPs exempt: the deployers of member-account stacks.
-pub fn exempt_roles(control_tower: bool) -> &'static [&'static str] {
-    if control_tower {
+/// The principals the builtin SCPs exempt: the deployers of member-account stacks, and the
+/// pipeline's CloudFormation role when the config has a pipeline (`deploy_role`).
+pub fn exempt_roles(control_tower: bool, deploy_role: Option<&str>) -> Exempt {
+    let base = if control_tower {
         CONTROL_TOWER_EXEMPT
     } else {
         ORGANIZATIONS_EXEMPT
+    };
+    let mut roles: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
+    // The region-deny policy also exempts Control Tower's service roles, which work in every
+    // region the landing zone governs.
+    let mut region_deny: Vec<String> = if control_tower {
+        CONTROL_TOWER_SERVICE_ROLES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        roles.clone()
+    };
+    if let Some(r) = deploy_role {
+        let arn = format!("arn:aws:iam::*:role/{r}");
+        roles.push(arn.clone());
+        region_deny.push(arn);
     }
+    Exempt { roles, region_deny }
 }
 
-/// The principals the region-deny policy exempts: the deployers, and under Control Tower its
-/// service roles, which work in every region the landing zone governs.
-fn region_deny_exempt<'a>(exempt: &'a [&'a str]) -> &'a [&'a str] {
-    if exempt == CONTROL_TOWER_EXEMPT {
-        CONTROL_TOWER_SERVICE_ROLES
-    } else {
-        exempt
-    }
+/// Who the builtin SCPs exempt: the deployers (`roles`), and for the region-deny policy
+/// also Control Tower's own roles (`region_deny`).
+#[derive(Clone, Debug, Default)]
+pub struct Exempt {
+    pub roles: Vec<String>,
+    pub region_deny: Vec<String>,
 }
 
 pub fn policy_type(b: RawBuiltin) -> PolicyType {
@@ -156,7 +172,7 @@ pub fn policy_type(b: RawBuiltin) -> PolicyType {
     }
 }
 
-pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &[&str]) -> Value {
+pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> Value {
     match b {
         RawBuiltin::DenyLeaveOrganization => json!({
             "Version": "2012-10-17",
@@ -176,7 +192,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &[&str]) -> 
                 "Resource": "*",
                 "Condition": {
                     "StringNotEquals": { "aws:RequestedRegion": governed_regions },
-                    "ArnNotLike": { "aws:PrincipalARN": region_deny_exempt(exempt) }
+                    "ArnNotLike": { "aws:PrincipalARN": exempt.region_deny }
                 }
             }]
         }),
@@ -209,7 +225,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &[&str]) -> 
                     "securityhub:DisassociateMembers"
                 ],
                 "Resource": "*",
-                "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt } }
+                "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.roles } }
             }]
         }),
         RawBuiltin::EnforceSecureTransport => json!({
@@ -242,7 +258,7 @@ mod tests {
             RawBuiltin::ProtectSecurityServices,
             RawBuiltin::EnforceSecureTransport,
         ] {
-            let size = serde_json::to_string(&document(b, &regions, exempt_roles(true)))
+            let size = serde_json::to_string(&document(b, &regions, &exempt_roles(true, None)))
                 .unwrap()
                 .len();
             assert!(
@@ -257,7 +273,7 @@ mod tests {
         let d = document(
             RawBuiltin::DenyOutsideGovernedRegions,
             &["eu-west-1".to_owned()],
-            exempt_roles(true),
+            &exempt_roles(true, None),
         );
         let not_action = d["Statement"][0]["NotAction"].as_array().unwrap().clone();
         for a in CONTROL_TOWER_REGION_DENY {
@@ -270,7 +286,7 @@ mod tests {
         let d = document(
             RawBuiltin::DenyOutsideGovernedRegions,
             &["eu-west-1".to_owned()],
-            exempt_roles(true),
+            &exempt_roles(true, None),
         );
         assert_eq!(
             d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],

@@ -180,6 +180,12 @@ pub struct Pipeline {
     pub region: String,
 }
 
+/// The role CloudFormation runs as when the pipeline deploys a stack (one per account, made by
+/// pipeline/roles-*): the builtin SCPs exempt it as they exempt AWSControlTowerExecution.
+pub fn pipeline_deploy_role(stack_prefix: &str) -> String {
+    format!("{stack_prefix}-pipeline-deploy")
+}
+
 /// Monthly cost budgets: one per account and one per team.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budgets {

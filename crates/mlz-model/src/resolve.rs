@@ -317,7 +317,12 @@ impl<'a> Resolver<'a> {
             &bad_accounts,
             BuiltinContext {
                 governed: &organization.governed_regions,
-                exempt: builtin::exempt_roles(control_tower_on),
+                exempt: &builtin::exempt_roles(
+                    control_tower_on,
+                    doc.get("pipeline")
+                        .map(|_| crate::model::pipeline_deploy_role(&organization.stack_prefix))
+                        .as_deref(),
+                ),
             },
         );
 
@@ -1236,7 +1241,7 @@ impl<'a> Resolver<'a> {
         ptype: PolicyType,
         p: &ConfigPath,
         governed: &[String],
-        exempt: &[&str],
+        exempt: &builtin::Exempt,
     ) -> Option<Value> {
         let sources = [
             pol.document.is_some(),
@@ -1430,5 +1435,5 @@ impl Accounts {
 #[derive(Clone, Copy)]
 struct BuiltinContext<'a> {
     governed: &'a [String],
-    exempt: &'a [&'a str],
+    exempt: &'a builtin::Exempt,
 }

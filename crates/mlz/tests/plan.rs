@@ -629,7 +629,8 @@ fn the_builtin_scps_exempt_every_member_account_deployer() {
             continue;
         }
         let who = t["deployAs"]["principal"].as_str().expect("principal");
-        assert_eq!(who, "AWSControlTowerExecution", "{}", t["path"]);
+        // The reference has a pipeline: CloudFormation runs as the pipeline's role.
+        assert_eq!(who, "mlz-pipeline-deploy", "{}", t["path"]);
         assert!(
             policies.contains(&format!(":iam::*:role/{who}")),
             "{} deploys as {who}, which the builtin SCPs do not exempt",

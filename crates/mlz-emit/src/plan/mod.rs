@@ -59,6 +59,9 @@ pub enum DeployAs {
     /// End users launch product versions; Service Catalog deploys them with the
     /// portfolio's launch role.
     LaunchRole(String),
+    /// The generated pipeline's CloudFormation action: CloudFormation runs as this role of
+    /// the target account (pipeline/roles-*).
+    Pipeline(String),
 }
 
 impl DeployAs {
@@ -69,7 +72,7 @@ impl DeployAs {
             DeployAs::OrganizationAccountAccess => ORGANIZATION_ACCESS_ROLE.into(),
             DeployAs::StackSetExecution => STACK_SET_EXECUTION_ROLE.into(),
             DeployAs::AccountFactory => "controlTowerAccountFactory".into(),
-            DeployAs::LaunchRole(r) => r.clone(),
+            DeployAs::LaunchRole(r) | DeployAs::Pipeline(r) => r.clone(),
         }
     }
 
@@ -80,7 +83,7 @@ impl DeployAs {
             DeployAs::ControlTowerExecution => Some(CONTROL_TOWER_EXECUTION_ROLE),
             DeployAs::OrganizationAccountAccess => Some(ORGANIZATION_ACCESS_ROLE),
             DeployAs::StackSetExecution => Some(STACK_SET_EXECUTION_ROLE),
-            DeployAs::LaunchRole(r) => Some(r),
+            DeployAs::LaunchRole(r) | DeployAs::Pipeline(r) => Some(r),
             DeployAs::Management | DeployAs::AccountFactory => None,
         }
     }
@@ -93,6 +96,7 @@ impl DeployAs {
             DeployAs::StackSetExecution => "a service-managed StackSet in the management account creates the instances (role stacksets-exec-* in each target)",
             DeployAs::AccountFactory => "Control Tower applies the blueprint when an account is provisioned or updated with it",
             DeployAs::LaunchRole(_) => "users launch it from Service Catalog; the portfolio's launch role deploys it",
+            DeployAs::Pipeline(_) => "the pipeline's CloudFormation action (pipeline/), with this role of the target account as CloudFormation's service role",
         }
     }
 }
@@ -182,6 +186,9 @@ pub fn default_deploy_as(p: &Platform, s: &Stack) -> DeployAs {
         DeployKind::ServiceCatalogProduct => DeployAs::LaunchRole("launch role".into()),
         DeployKind::Stack => match s.account {
             AccountRef::Management => DeployAs::Management,
+            _ if p.pipeline.is_some() => DeployAs::Pipeline(mlz_model::pipeline_deploy_role(
+                &p.organization.stack_prefix,
+            )),
             a if enrolled(p, a) => DeployAs::ControlTowerExecution,
             _ => DeployAs::OrganizationAccountAccess,
         },
@@ -278,6 +285,20 @@ fn preconditions(p: &Platform) -> HashMap<Fact, String> {
             },
             why,
         );
+    }
+    // The pipeline's bootstrap installs its CloudFormation role in every member account, and
+    // in accounts vended later by automatic deployment (its resolve action waits for it).
+    if p.pipeline.is_some() {
+        let role = mlz_model::pipeline_deploy_role(&p.organization.stack_prefix);
+        for i in 0..p.accounts.len() {
+            pre.insert(
+                Fact::Role {
+                    account: AccountRef::Account(mlz_model::AccountIdx(i)),
+                    name: role.clone(),
+                },
+                "pipeline/roles-management (deployed by hand before the pipeline) puts it in every member account with a service-managed StackSet that also deploys to accounts that join later".to_owned(),
+            );
+        }
     }
     pre
 }
