@@ -25,6 +25,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROLE_WAIT_SECONDS = int(os.environ.get("MLZ_ROLE_WAIT_SECONDS", "900"))
+# The AWS CLI to run (the one on PATH unless MLZ_AWS_CLI names another).
+AWS_CLI = os.environ.get("MLZ_AWS_CLI", "aws")
 
 
 class Failure(Exception):
@@ -42,7 +44,7 @@ class Resolver:
     # --- the AWS CLI ------------------------------------------------------------------
 
     def aws(self, args, env=None, region=None):
-        cmd = ["aws"] + args + ["--output", "json", "--region", region or self.region]
+        cmd = [AWS_CLI] + args + ["--output", "json", "--region", region or self.region]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             raise Failure("%s: %s" % (" ".join(args[:2]), out.stderr.strip()[:500]))
@@ -230,7 +232,7 @@ class Resolver:
             raise Failure("step %r is not in wiring.json" % step_id)
         values = {k: self.value(v) for k, v in sorted(st["values"].items())}
         env = self.env_for(st["account"], self.w["roles"]["steps"])
-        script = []
+        script = ['aws() { "$MLZ_AWS_CLI" "$@"; }'] if AWS_CLI != "aws" else []
         for c in st["commands"]:
             for k, v in values.items():
                 c = c.replace(k, v)

@@ -33,7 +33,8 @@ accounts:\n  - {{ name: Log Archive, email: log@synth.example.com, ou: Security,
 - {{ name: Security Tooling, email: audit@synth.example.com, ou: Security, createdBy: controlTower }}\n  \
 - {{ name: Network, email: network@synth.example.com, ou: Infrastructure }}\n  \
 - {{ name: Shared Services, email: shared@synth.example.com, ou: Infrastructure }}\n  \
-- {{ name: ML Shared Services, email: mlshared@synth.example.com, ou: Deployments }}\n\
+- {{ name: ML Shared Services, email: mlshared@synth.example.com, ou: Deployments }}\n  \
+- {{ name: DevOps, email: devops@synth.example.com, ou: Deployments, createdBy: external }}\n\
 stages:\n"
     );
     for (name, ou) in &STAGES[..stages] {
@@ -72,6 +73,8 @@ teamGroups:\n    - {{ name: \"{{{{team}}}}-TeamLead\", permissionSets: [Administ
     );
     // A budget on every account and team.
     s.push_str("budgets:\n  notify: [finops@synth.example.com]\n  teamAmount: 5000\n");
+    // The generated pipeline, in a tooling account that exists before it.
+    s.push_str("pipeline:\n  account: DevOps\n");
     // Security services, and the hub-and-spoke network: prod accounts attach (dev and test
     // use the internet-only blueprint); 10.0.0.0/8 holds 4,096 /20 VPCs.
     s.push_str(
