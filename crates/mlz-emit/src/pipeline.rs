@@ -743,7 +743,8 @@ fn pack(
     acts: &[(usize, Act)],
     vended: bool,
     first_index: usize,
-    extra_last: usize,
+    reserve_first: (usize, usize),
+    reserve_last: (usize, usize),
 ) -> Vec<PipelinePlan> {
     let prefix = &p.organization.stack_prefix;
     let mut stages: Vec<StagePlan> = Vec::new();
@@ -793,24 +794,27 @@ fn pack(
     }
     let mut pipelines: Vec<PipelinePlan> = Vec::new();
     let mut current: Vec<StagePlan> = Vec::new();
-    let mut actions = 1; // the source action
+    // The source stage and its action count, and the first pipeline's reserved stage.
+    let (mut stages_used, mut actions) = (1 + reserve_first.0, 1 + reserve_first.1);
     let total = stages.len();
     for (si, st) in stages.into_iter().enumerate() {
-        let last = si + 1 == total;
-        let extra = if last { extra_last } else { 0 };
+        let (xs, xa) = if si + 1 == total {
+            reserve_last
+        } else {
+            (0, 0)
+        };
         let n = st.actions();
-        // The source stage counts as a stage and its action as an action.
         if !current.is_empty()
-            && (current.len() + 2 + usize::from(extra > 0) > MAX_STAGES
-                || actions + n + extra > MAX_ACTIONS)
+            && (stages_used + 1 + xs > MAX_STAGES || actions + n + xa > MAX_ACTIONS)
         {
             pipelines.push(PipelinePlan {
                 name: String::new(),
                 vended,
                 stages: std::mem::take(&mut current),
             });
-            actions = 1;
+            (stages_used, actions) = (1, 1);
         }
+        stages_used += 1;
         actions += n;
         current.push(st);
     }
@@ -1063,6 +1067,98 @@ fn stages(
         ]));
     }
     out
+}
+
+/// A CloudFormation action of the pipeline's own templates (in the pipeline account, but
+/// for the management account's roles), with its configuration from `Resolved`.
+fn own_action(cx: &Cx<'_>, s: &Stack, id: &StackId, caps: &str, run_order: i64) -> Value {
+    let file = id.file(cx.ext);
+    let mut conf = vec![
+        ("ActionMode", Value::str("CREATE_UPDATE")),
+        (
+            "StackName",
+            Value::str(id.stack_name(&cx.p.organization.stack_prefix)),
+        ),
+        ("TemplatePath", Value::str(format!("Source::{file}"))),
+        (
+            "TemplateConfiguration",
+            Value::str(format!("ResolvedPipeline::{}", configuration_path(&file))),
+        ),
+        ("RoleArn", cx.role(s.account, &cx.r.deploy)),
+    ];
+    if !caps.is_empty() {
+        conf.push(("Capabilities", Value::str(caps)));
+    }
+    Value::map([
+        ("Name", Value::str(action_name(&file))),
+        ("ActionTypeId", action_type("Deploy", "CloudFormation")),
+        ("Region", Value::str(s.region.clone())),
+        ("RoleArn", cx.role(s.account, &cx.r.action)),
+        ("Configuration", Value::map(conf)),
+        ("InputArtifacts", artifacts(&["Source", "ResolvedPipeline"])),
+        ("RunOrder", Value::Int(run_order)),
+    ])
+}
+
+/// The first stage of the first pipeline: the pipeline updates its roles, its artifact
+/// stores and then itself from the new output (`RestartExecutionOnUpdate` then runs the new
+/// definition), so only the first deployment is by hand.
+fn self_update(
+    cx: &Cx<'_>,
+    pipeline: &str,
+    project: &Value,
+    bootstrap: &[&Stack],
+    own: &StackId,
+    own_params: serde_json::Map<String, serde_json::Value>,
+    wiring: &mut Wiring,
+) -> Value {
+    let p = cx.p;
+    let key = Cx::stage_key(pipeline, "Pipeline");
+    let mut actions = vec![build_action(
+        "Resolve",
+        project,
+        "stage",
+        &key,
+        Some("ResolvedPipeline"),
+        1,
+    )];
+    let mut resolved = Vec::new();
+    for s in bootstrap {
+        let caps = crate::plan::capabilities(&s.template).join(",");
+        actions.push(own_action(cx, s, &s.id, &caps, 2));
+        let params: serde_json::Map<String, serde_json::Value> = s
+            .template
+            .parameters
+            .keys()
+            .map(|k| {
+                let src = match k.as_str() {
+                    "RootId" => json!({ "lookup": "rootId" }),
+                    "PipelineAccountId" => {
+                        json!({ "lookup": "accountId", "account": account_key(p, cx.home) })
+                    }
+                    _ => json!({ "lookup": "organizationId" }),
+                };
+                (k.to_string(), src)
+            })
+            .collect();
+        let file = s.id.file(cx.ext);
+        resolved.push(json!({ "template": file, "configuration": configuration_path(&file), "parameters": params }));
+    }
+    let own_file = own.file(cx.ext);
+    let home = Stack {
+        account: cx.home,
+        region: cx.region.clone(),
+        ..new_stack(p, own.clone(), Template::new(String::new()))
+    };
+    actions.push(own_action(cx, &home, own, "CAPABILITY_NAMED_IAM", 3));
+    resolved.push(json!({ "template": own_file, "configuration": configuration_path(&own_file), "parameters": own_params }));
+    wiring
+        .stages
+        .insert(key, json!({ "waitFor": [], "stacks": resolved }));
+    Value::map([
+        ("Name", Value::str("Pipeline")),
+        ("Actions", Value::List(actions)),
+    ])
 }
 
 /// `pipeline/wiring.json`: what each resolve action looks up and each step runs.
@@ -1670,6 +1766,7 @@ fn pipeline_template(
     previous: Option<String>,
     handover: Option<&Handover>,
     all: &(BTreeSet<AccountRef>, BTreeSet<AccountRef>),
+    bootstrap: &[&Stack],
     wiring: &mut Wiring,
     entries: &mut Vec<ActionEntry>,
 ) -> Result<Stack, EmitError> {
@@ -1841,6 +1938,36 @@ fn pipeline_template(
                 ])]),
             ),
         ])];
+        if n == 0 && !vended {
+            // What the self-update fills: the ids this template and the bootstrap stacks
+            // take, looked up as the handover does.
+            let mut own = serde_json::Map::new();
+            own.insert(
+                "OrganizationId".into(),
+                json!({ "lookup": "organizationId" }),
+            );
+            for a in &params {
+                own.insert(
+                    account_param(p, *a),
+                    json!({ "lookup": "accountId", "account": account_key(p, *a) }),
+                );
+            }
+            for r in keyed {
+                if *r != cx.region {
+                    own.insert(
+                        format!("ArtifactKey{}", region_id(r)),
+                        json!({ "export": {
+                            "name": export_name(p, "ArtifactKeyArn")?,
+                            "account": account_key(p, cx.home),
+                            "region": r,
+                        } }),
+                    );
+                }
+            }
+            stage_values.push(self_update(
+                cx, &pl.name, &project, bootstrap, &id, own, wiring,
+            ));
+        }
         stage_values.extend(stages(cx, pl, &project, wiring, entries));
         let used_regions = used_regions(cx, std::slice::from_ref(pl));
         if let (Some(h), true) = (handover, n + 1 == plans.len()) {
@@ -1908,7 +2035,9 @@ fn pipeline_template(
             .prop("PipelineType", "V2")
             .prop("ExecutionMode", "QUEUED")
             .prop("RoleArn", role.clone())
-            .prop("RestartExecutionOnUpdate", Value::Bool(false))
+            // The first pipeline updates itself in its first stage: CloudFormation then
+            // starts it again on the new definition. The others are started in turn.
+            .prop("RestartExecutionOnUpdate", Value::Bool(n == 0 && !vended))
             .prop("Stages", Value::List(stage_values));
         r = if used_regions.len() > 1 {
             r.prop("ArtifactStores", stores_value)
@@ -2113,15 +2242,6 @@ pub fn build(
             }
         }
     }
-    let a = pack(
-        p,
-        stacks,
-        &first,
-        false,
-        0,
-        if second.is_empty() { 0 } else { 2 },
-    );
-    let b = pack(p, stacks, &second, true, a.len(), 0);
     let mut regions: BTreeSet<String> = BTreeSet::from([cx.region.clone()]);
     let mut all_accounts: BTreeSet<AccountRef> = BTreeSet::from([AccountRef::Management]);
     for (_, act) in first.iter().chain(&second) {
@@ -2135,6 +2255,19 @@ pub fn build(
             }
         }
     }
+    // The first pipeline's first stage updates the pipeline itself (and its roles and
+    // artifact stores): a resolve action, the roles, one store per other region, the pipeline.
+    let update = (1, 2 + regions.len());
+    let a = pack(
+        p,
+        stacks,
+        &first,
+        false,
+        0,
+        update,
+        if second.is_empty() { (0, 0) } else { (1, 2) },
+    );
+    let b = pack(p, stacks, &second, true, a.len(), (0, 0), (0, 0));
     let before: BTreeSet<AccountRef> = all_accounts
         .iter()
         .copied()
@@ -2188,7 +2321,11 @@ pub fn build(
         })
     };
     let last_a = a.last().map(|x| x.name.clone());
-    out.push(pipeline_template(
+    let bootstrap: Vec<&Stack> = out
+        .iter()
+        .filter(|s| s.deploy == DeployKind::Stack)
+        .collect();
+    let first_template = pipeline_template(
         &cx,
         &a,
         false,
@@ -2196,9 +2333,11 @@ pub fn build(
         None,
         handover.as_ref(),
         &all,
+        &bootstrap,
         &mut wiring,
         &mut entries,
-    )?);
+    )?;
+    out.push(first_template);
     if !b.is_empty() {
         out.push(pipeline_template(
             &cx,
@@ -2208,6 +2347,7 @@ pub fn build(
             last_a.clone(),
             None,
             &all,
+            &[],
             &mut wiring,
             &mut entries,
         )?);
@@ -2227,8 +2367,11 @@ pub fn build(
                 } else {
                     format!("pipeline/pipeline.{ext}")
                 },
-                stages: 1 + pl.stages.len() + handed,
-                actions: 1 + pl.stages.iter().map(StagePlan::actions).sum::<usize>() + 2 * handed,
+                stages: 1 + pl.stages.len() + handed + usize::from(n == 0) * update.0,
+                actions: 1
+                    + pl.stages.iter().map(StagePlan::actions).sum::<usize>()
+                    + 2 * handed
+                    + usize::from(n == 0) * update.1,
                 starts_after: (n > 0).then(|| {
                     a.iter()
                         .chain(&b)
@@ -2263,9 +2406,10 @@ pub fn build(
         ),
         ("pipeline/resolve.py".to_owned(), RESOLVE_PY.to_owned()),
     ];
-    if handover.is_some() {
+    // The pipeline's own stacks take every value from its resolve actions.
+    for s in out.iter().filter(|s| s.deploy == DeployKind::Stack) {
         files.push((
-            configuration_path(&format!("pipeline/pipeline-vended.{ext}")),
+            configuration_path(&s.id.file(ext)),
             "{\n  \"Parameters\": {},\n  \"Tags\": {}\n}\n".to_owned(),
         ));
     }

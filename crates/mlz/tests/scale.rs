@@ -67,9 +67,11 @@ fn adding_a_team_changes_only_the_stacks_that_hold_it() {
     let a = generate(&base);
     let b = generate(&with_new);
     assert!(a.keys().all(|k| b.contains_key(k)), "nothing may disappear");
+    // (The pipeline's stages follow the waves, which a new account may shift; the pipeline
+    // updates itself in its first stage.)
     let changed: Vec<&String> = b
         .keys()
-        .filter(|k| k.ends_with(".yaml") && a.get(*k) != b.get(*k))
+        .filter(|k| k.ends_with(".yaml") && !k.starts_with("pipeline/") && a.get(*k) != b.get(*k))
         .collect();
     // Every changed template holds the new team's accounts, groups or assignments; no other
     // template changes (nothing is reshuffled).
