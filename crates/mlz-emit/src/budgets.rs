@@ -250,5 +250,9 @@ fn team_stack(
     let mut s = new_stack(p, id, t);
     s.parameters = params;
     s.limit_hint = "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)";
+    s.contents = Some((
+        "teams",
+        teams.iter().map(|&ti| p.teams[ti].name.clone()).collect(),
+    ));
     Ok(s)
 }

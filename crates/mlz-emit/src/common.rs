@@ -451,6 +451,7 @@ pub fn new_stack(p: &Platform, id: StackId, template: Template) -> Stack {
         upload: None,
         operations: None,
         limit_hint: "this template cannot be split by mlz yet: please report it with your config",
+        contents: None,
     }
 }
 

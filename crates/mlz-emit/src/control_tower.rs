@@ -1292,6 +1292,13 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         s.provides = provides;
         s.requires = requires;
         s.operations = Some((Limited::AccountFactory, order.len() as u32));
+        s.contents = Some((
+            "accounts",
+            accounts
+                .iter()
+                .map(|&i| p.account(i).name.clone())
+                .collect(),
+        ));
         stacks.push(Vending {
             stack: s,
             products: order,

@@ -1,18 +1,149 @@
 //! Human documents in the output folder, rendered with handlebars from `templates/docs/`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use handlebars::Handlebars;
+use mlz_model::Platform;
 use serde_json::{json, Value};
 
-use crate::manifest::Manifest;
+use crate::manifest::{Manifest, TemplateEntry};
+
+/// CloudFormation's limit for a template passed in the request (`--template-body`): larger
+/// ones deploy from S3 (`aws cloudformation deploy --s3-bucket`).
+const INLINE_LIMIT: usize = mlz_cfn::limits::MAX_INLINE_BODY_BYTES;
+
+/// A Mermaid label: no quotes or brackets that would end it.
+fn label(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '[' | ']' | '{' | '}' | '<' | '>' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// The organisation as a Mermaid flowchart: OUs under the root, the accounts declared in
+/// the config (team accounts counted per OU and blueprint, so that 3,000 accounts stay one
+/// readable picture), each with its blueprint, and the Transit Gateway segments with the OUs
+/// that attach to them.
+pub fn organisation_diagram(p: &Platform) -> String {
+    let mut d = String::from("flowchart LR\n  root[\"Root\"]\n");
+    for (i, ou) in p.ous.iter().enumerate() {
+        let _ = writeln!(d, "  ou{i}[\"OU {}\"]", label(&ou.name));
+        match ou.parent {
+            Some(parent) => {
+                let _ = writeln!(d, "  ou{} --> ou{i}", parent.0);
+            }
+            None => {
+                let _ = writeln!(d, "  root --> ou{i}");
+            }
+        }
+    }
+    let blueprint = |b: Option<usize>| -> Option<String> {
+        let ct = p.control_tower.as_ref()?;
+        b.and_then(|b| ct.blueprints.get(b)).map(|b| b.name.clone())
+    };
+    let _ = writeln!(
+        d,
+        "  mgmt([\"{} (management)\"])\n  root --- mgmt",
+        label(&p.organization.management.name)
+    );
+    let mut teams: BTreeMap<(usize, Option<String>), usize> = BTreeMap::new();
+    for (i, a) in p.accounts.iter().enumerate() {
+        if a.team.is_some() {
+            *teams.entry((a.ou.0, blueprint(a.blueprint))).or_default() += 1;
+            continue;
+        }
+        let bp = blueprint(a.blueprint)
+            .map_or(String::new(), |b| format!("<br/>blueprint {}", label(&b)));
+        let _ = writeln!(
+            d,
+            "  a{i}([\"{}{bp}\"])\n  ou{} --- a{i}",
+            label(&a.name),
+            a.ou.0
+        );
+    }
+    for (n, ((ou, bp), count)) in teams.iter().enumerate() {
+        let bp = bp
+            .as_ref()
+            .map_or(String::new(), |b| format!("<br/>blueprint {}", label(b)));
+        let _ = writeln!(
+            d,
+            "  t{n}([\"{count} team accounts{bp}\"])\n  ou{ou} --- t{n}"
+        );
+    }
+    if let Some(net) = &p.network {
+        for (si, seg) in net.segments.iter().enumerate() {
+            let nets: Vec<String> = seg
+                .supernets
+                .iter()
+                .map(|(r, c)| format!("{r} {c}"))
+                .collect();
+            let _ = writeln!(
+                d,
+                "  seg{si}{{{{\"segment {}<br/>{}\"}}}}",
+                label(&seg.name),
+                nets.join("<br/>")
+            );
+            for o in &seg.ous {
+                let _ = writeln!(d, "  ou{} -.->|Transit Gateway| seg{si}", o.0);
+            }
+        }
+    }
+    d
+}
+
+/// The `aws cloudformation deploy` command of a stack, as its deployer runs it: with the
+/// configuration file (CLI v2 reads CodePipeline's format), the capabilities, CloudFormation's
+/// service role when the plan has one, and the stack policy after.
+fn deploy_command(t: &TemplateEntry) -> Vec<String> {
+    let Some(name) = &t.stack_name else {
+        return Vec::new();
+    };
+    let mut c = format!(
+        "aws cloudformation deploy --region {} --stack-name {name} --template-file {}",
+        t.region, t.path
+    );
+    if let Some(config) = &t.configuration {
+        let _ = write!(c, " --parameter-overrides file://{config}");
+    }
+    if !t.capabilities.is_empty() {
+        let _ = write!(c, " --capabilities {}", t.capabilities.join(" "));
+    }
+    if t.deploy_as.principal.ends_with("-pipeline-deploy") {
+        let _ = write!(
+            c,
+            " --role-arn arn:aws:iam::<{} account id>:role/{}",
+            t.account.name, t.deploy_as.principal
+        );
+    }
+    if t.bytes > INLINE_LIMIT {
+        let _ = write!(
+            c,
+            " --s3-bucket <a bucket of {}, {}>",
+            t.account.name, t.region
+        );
+    }
+    let mut out = vec![c];
+    if t.stack_policy {
+        if let Some(config) = &t.configuration {
+            out.push(format!(
+                "aws cloudformation set-stack-policy --region {} --stack-name {name} --stack-policy-body \"$(jq -c .StackPolicy {config})\"",
+                t.region
+            ));
+        }
+    }
+    out
+}
 
 const DEPLOY_GUIDE: &str = include_str!("../../../templates/docs/deploy-guide.md.hbs");
 
 /// `README.md` of an output folder: what must already be true, the waves with their steps,
 /// and every template, from the manifest. The context holds only what the guide shows (not
 /// the dependency lists, which are most of the manifest at scale).
-pub fn deploy_guide(m: &Manifest) -> String {
+pub fn deploy_guide(m: &Manifest, diagram: &str) -> String {
     let mut hb = Handlebars::new();
     hb.register_escape_fn(handlebars::no_escape);
     hb.set_strict_mode(false);
@@ -31,6 +162,8 @@ pub fn deploy_guide(m: &Manifest) -> String {
         };
         used_by.insert(t.path.as_str(), by);
     }
+    let by_path: HashMap<&str, &TemplateEntry> =
+        m.templates.iter().map(|t| (t.path.as_str(), t)).collect();
     let waves: Vec<Value> = m
         .deploy_order
         .iter()
@@ -39,6 +172,20 @@ pub fn deploy_guide(m: &Manifest) -> String {
                 .templates
                 .iter()
                 .partition(|p| used_by.contains_key(p.as_str()));
+            let commands: Vec<Value> = stacks
+                .iter()
+                .filter_map(|p| by_path.get(p.as_str()))
+                .map(|t| {
+                    json!({
+                        "path": t.path,
+                        "account": t.account.name,
+                        "region": t.region,
+                        "deployAs": t.deploy_as.principal,
+                        "commands": deploy_command(t),
+                        "fill": t.parameters_to_fill,
+                    })
+                })
+                .collect();
             let steps: Vec<Value> = m
                 .manual_steps
                 .iter()
@@ -50,6 +197,7 @@ pub fn deploy_guide(m: &Manifest) -> String {
             json!({
                 "wave": w.wave,
                 "stacks": stacks,
+                "commands": commands,
                 "ready": ready.iter().map(|p| json!({ "path": p, "by": used_by[p.as_str()] })).collect::<Vec<_>>(),
                 "stepDetails": steps,
             })
@@ -82,8 +230,27 @@ pub fn deploy_guide(m: &Manifest) -> String {
         .iter()
         .map(|c| json!({ "fact": c.fact, "why": c.why }))
         .collect();
+    let large: Vec<&str> = m
+        .templates
+        .iter()
+        .filter(|t| t.bytes > INLINE_LIMIT)
+        .map(|t| t.path.as_str())
+        .collect();
+    let buckets: Vec<Value> = m
+        .templates
+        .iter()
+        .filter_map(|t| {
+            t.contents
+                .as_ref()
+                .map(|c| json!({ "path": t.path, "kind": c.kind, "names": c.names.join(", ") }))
+        })
+        .collect();
     let context = json!({
         "platform": m.platform,
+        "diagram": diagram,
+        "large": large,
+        "buckets": buckets,
+        "pipeline": m.pipeline,
         "generator": m.generator,
         "preconditions": preconditions,
         "limits": limits,

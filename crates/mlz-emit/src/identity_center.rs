@@ -5,7 +5,7 @@
 //! account key for platform groups, of the team name for team groups), so adding an
 //! account or a team touches only the stacks that hold it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::identity_policies::STUDIO_USER_TAG;
@@ -330,6 +330,15 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
         let inst = instance(p, ic, &mut t, &mut params, &path)?;
         let mut order = Vec::new();
         let mut created = Vec::new();
+        let mut held: BTreeSet<String> = BTreeSet::new();
+        for (_, g, a) in &items {
+            let (g, a) = (*g, *a);
+            held.insert(match (team, g.team, a) {
+                (true, Some(t), _) => p.team(t).name.clone(),
+                (_, _, Some(a)) => crate::common::account_name(p, a.account),
+                _ => continue,
+            });
+        }
         for (gi, g, a) in items {
             let gid = group_id(&g.name, &path)?;
             let Some(a) = a else {
@@ -371,6 +380,10 @@ fn access(p: &Platform, ic: &IdentityCenter) -> Result<Vec<Stack>, EmitError> {
         };
         s.parameters = params;
         s.provides = created;
+        s.contents = Some((
+            if team { "teams" } else { "accounts" },
+            held.into_iter().collect(),
+        ));
         out.push(s);
     }
     Ok(out)

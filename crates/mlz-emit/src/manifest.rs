@@ -136,6 +136,18 @@ pub struct TemplateEntry {
     pub configuration: Option<String>,
     pub upload: Option<UploadEntry>,
     pub stack_set: Option<StackSetEntry>,
+    /// The configuration has a stack policy (set it after the first deployment).
+    pub stack_policy: bool,
+    /// A stack that holds one bucket of many: its teams or accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contents: Option<ContentsEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentsEntry {
+    pub kind: &'static str,
+    pub names: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -273,9 +285,11 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     let mut manifest = manifest(p, &stacks, &rendered, &steps, &plan, &documents, opts)?;
     let mut files = BTreeMap::new();
     let mut pipeline_notes = Vec::new();
+    let mut pipeline_templates = 0;
     if let Some(built) =
         crate::pipeline::build(p, &stacks, &steps, &plan, &manifest, ext).map_err(|e| vec![e])?
     {
+        pipeline_templates = built.stacks.len();
         for s in &built.stacks {
             let (r, e, n) = prepare(s, opts);
             if !e.is_empty() {
@@ -295,7 +309,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     mtext.push('\n');
     files.insert(
         "README.md".to_owned(),
-        docs::deploy_guide(&manifest).into_bytes(),
+        docs::deploy_guide(&manifest, &docs::organisation_diagram(p)).into_bytes(),
     );
     files.insert("manifest.json".to_owned(), mtext.into_bytes());
     let mut seen_docs = BTreeSet::new();
@@ -311,7 +325,8 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         text.push('\n');
         files.insert(d.path.clone(), text.into_bytes());
     }
-    let templates = stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count();
+    let templates =
+        stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count() + pipeline_templates;
     for (s, r) in stacks.iter().zip(&rendered) {
         if matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet) {
             let mut text = serde_json::to_string_pretty(&configuration(s)).unwrap_or_default();
@@ -333,6 +348,19 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         }
     }
     notes.extend(pipeline_notes);
+    // One note for every template over the inline limit, said once (README.md lists them).
+    let notes = match notes.len() {
+        0 | 1 => notes,
+        n => {
+            let names: Vec<&str> = notes.iter().filter_map(|x| x.split(' ').next()).collect();
+            let shown = names.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+            vec![format!(
+                "{n} templates are over the {}-byte inline limit: deploy them from S3 (TemplateURL, or `aws cloudformation deploy --s3-bucket`); README.md lists them: {shown}{}",
+                limits::MAX_INLINE_BODY_BYTES,
+                if n > 3 { format!(" and {} more", n - 3) } else { String::new() }
+            )]
+        }
+    };
     Ok(Output {
         files,
         templates,
@@ -570,6 +598,12 @@ fn manifest(
                     .collect(),
                 regions: t.regions.clone(),
                 auto_deployment: t.auto_deployment,
+            }),
+            stack_policy: matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet)
+                && configuration(s).get("StackPolicy").is_some(),
+            contents: s.contents.as_ref().map(|(kind, names)| ContentsEntry {
+                kind,
+                names: names.clone(),
             }),
         });
     }

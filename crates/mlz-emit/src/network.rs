@@ -298,6 +298,10 @@ fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, Em
                 &rules::BLUEPRINTS_APPLIED,
             ));
         }
+        let held: Vec<String> = ranges
+            .iter()
+            .map(|r| p.account(r.account).name.clone())
+            .collect();
         for r in ranges {
             let a = p.account(r.account);
             let account = AccountRef::Account(r.account);
@@ -358,6 +362,7 @@ fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, Em
         s.region = region.to_owned();
         s.parameters = params;
         s.requires = requires;
+        s.contents = Some(("accounts", held));
         stacks.push(s);
     }
     Ok(stacks)

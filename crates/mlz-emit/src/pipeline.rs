@@ -15,6 +15,7 @@
 //! writes the stacks' complete configuration files.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use mlz_cfn::{LogicalId, Output, Parameter, Resource, Template, Value};
 use mlz_model::{AccountRef, CreatedBy, Platform};
@@ -295,11 +296,25 @@ fn role_arn(account: &str, name: &str) -> Value {
     ))
 }
 
+/// Trust in one role of the pipeline account. The principal is the account and the role a
+/// condition: IAM rejects a trust policy that names a role that does not exist yet, and these
+/// roles are made before the pipeline's (IAM user guide, "IAM JSON policy elements:
+/// Principal", role principals).
 fn trust_role(principal: Value) -> Value {
     document(vec![Value::map([
         ("Effect", Value::str("Allow")),
-        ("Principal", Value::map([("AWS", principal)])),
+        (
+            "Principal",
+            Value::map([(
+                "AWS",
+                Value::Sub("arn:${AWS::Partition}:iam::${PipelineAccountId}:root".into()),
+            )]),
+        ),
         ("Action", Value::str("sts:AssumeRole")),
+        (
+            "Condition",
+            Value::map([("ArnEquals", Value::map([("aws:PrincipalArn", principal)]))]),
+        ),
     ])])
 }
 
@@ -596,6 +611,8 @@ pub struct PipelineEntry {
     pub actions: Vec<ActionEntry>,
     /// Parameters only a person knows: the resolve action reads them from Parameter Store.
     pub external_values: Vec<ExternalEntry>,
+    /// After the bootstrap: upload the output folder and start the first pipeline.
+    pub run: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -615,6 +632,8 @@ pub struct BootstrapEntry {
     pub region: String,
     pub capabilities: Vec<&'static str>,
     pub parameters: Vec<String>,
+    /// The command that deploys it, each parameter's value looked up where it can be.
+    pub command: String,
 }
 
 #[derive(Serialize)]
@@ -2200,6 +2219,62 @@ fn roles_management(
     Ok(new_stack(p, id, t))
 }
 
+/// How a person deploys a bootstrap template, with each parameter's value found by a
+/// command where one exists (run as the template's account).
+fn bootstrap_command(cx: &Cx<'_>, s: &Stack, home: &str) -> String {
+    let p = cx.p;
+    let prefix = &p.organization.stack_prefix;
+    let mut c = format!(
+        "aws cloudformation deploy --region {} --stack-name {} --template-file {}",
+        s.region,
+        s.id.stack_name(prefix),
+        s.id.file(cx.ext)
+    );
+    let caps = crate::plan::capabilities(&s.template);
+    if !caps.is_empty() {
+        let _ = write!(c, " --capabilities {}", caps.join(" "));
+    }
+    let size = mlz_cfn::render(&s.template, mlz_cfn::Format::Json).map_or(0, |r| r.text.len());
+    if size > mlz_cfn::limits::MAX_INLINE_BODY_BYTES {
+        let _ = write!(c, " --s3-bucket <a bucket of {home}, {}>", s.region);
+    }
+    if !s.template.parameters.is_empty() {
+        c.push_str(" --parameter-overrides");
+    }
+    for k in s.template.parameters.keys() {
+        let k = k.as_str();
+        let v = match k {
+            "PipelineAccountId" => format!("<{home} account id>"),
+            "RootId" => "$(aws organizations list-roots --query 'Roots[0].Id' --output text)".to_owned(),
+            "OrganizationId" => "$(aws organizations describe-organization --query Organization.Id --output text)".to_owned(),
+            "ManagementAccountId" => "$(aws organizations describe-organization --query Organization.MasterAccountId --output text)".to_owned(),
+            _ => match k.strip_prefix("ArtifactKey") {
+                Some(rid) => {
+                    let region = cx
+                        .m
+                        .templates
+                        .iter()
+                        .map(|t| t.region.as_str())
+                        .chain(std::iter::once(cx.region.as_str()))
+                        .find(|r| region_id(r) == rid)
+                        .unwrap_or_default();
+                    format!("$(aws cloudformation describe-stacks --region {region} --stack-name {prefix}-pipeline-artifacts-{region} --query \"Stacks[0].Outputs[?OutputKey=='ArtifactKeyArn'].OutputValue\" --output text)")
+                }
+                None => {
+                    let name = p
+                        .accounts
+                        .iter()
+                        .find(|a| format!("{}Id", a.logical_id) == k)
+                        .map_or(k, |a| a.name.as_str());
+                    format!("<{name} account id>")
+                }
+            },
+        };
+        let _ = write!(c, " {k}=\"{v}\"");
+    }
+    c
+}
+
 /// The manifest's `pipeline` section, the pipeline's templates and its wiring.
 pub fn build(
     p: &Platform,
@@ -2413,6 +2488,7 @@ pub fn build(
             "{\n  \"Parameters\": {},\n  \"Tags\": {}\n}\n".to_owned(),
         ));
     }
+    let home_name = crate::common::account_name(p, cx.home);
     let bootstrap = out
         .iter()
         .filter(|s| s.deploy == DeployKind::Stack && s.id.path() != "pipeline/pipeline-vended")
@@ -2428,8 +2504,22 @@ pub fn build(
                 .keys()
                 .map(|k| k.to_string())
                 .collect(),
+            command: bootstrap_command(&cx, s, &home_name),
         })
         .collect();
+    let source = format!(
+        "s3://{}-pipeline-source-<{home_name} account id>-{}/{SOURCE_KEY}",
+        p.organization.stack_prefix, cx.region
+    );
+    let run = vec![
+        "zip -qr ../mlz-output.zip .".to_owned(),
+        format!("aws s3 cp ../mlz-output.zip {source}"),
+        format!(
+            "aws codepipeline start-pipeline-execution --region {} --name {}",
+            cx.region,
+            a.first().map_or("", |x| x.name.as_str())
+        ),
+    ];
     let templates = out
         .iter()
         .map(|s| PipelineTemplateEntry {
@@ -2454,6 +2544,7 @@ pub fn build(
         pipelines: summaries,
         actions: entries,
         external_values: wiring.external,
+        run,
     };
     Ok(Some(Built {
         stacks: out,

@@ -136,6 +136,9 @@ pub struct Stack {
     pub operations: Option<(Limited, u32)>,
     /// What to change in the config when this template outgrows a CloudFormation limit.
     pub limit_hint: &'static str,
+    /// For a stack that holds one bucket of many (`team-access-13`): what is in it, by
+    /// kind (`teams`, `accounts`) and name, for the deploy guide.
+    pub contents: Option<(&'static str, Vec<String>)>,
 }
 
 /// An S3 upload a template needs before anything can use it: to the artifact bucket of the
