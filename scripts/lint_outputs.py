@@ -33,6 +33,7 @@ def main() -> int:
             listed.add(t["path"])
             by_region.setdefault(t["region"], []).append(os.path.join(d, t["path"]))
         listed.update(pipeline.get("files", []))  # what the resolve actions read: not templates
+        listed.update((manifest.get("cfct") or {}).get("files", []))  # CfCT's manifest and policies
         for root, _, files in os.walk(d):
             for name in files:
                 rel = os.path.relpath(os.path.join(root, name), d)

@@ -8,6 +8,7 @@
 
 mod artifacts;
 mod budgets;
+mod cfct;
 mod common;
 mod control_tower;
 mod docs;

@@ -41,6 +41,19 @@ pub struct Manifest {
     /// The generated pipeline, when the config has a `pipeline` section.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::PipelineEntry>,
+    /// The Customizations for AWS Control Tower manifest and its files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cfct: Option<CfctEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CfctEntry {
+    pub manifest: String,
+    /// The manifest, its policy files and its templates (copies of the StackSet templates).
+    pub files: Vec<String>,
+    /// What CfCT cannot deploy from this output, and why.
+    pub left_out: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -304,6 +317,24 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
             files.insert(path, text.into_bytes());
         }
         manifest.pipeline = Some(built.entry);
+    }
+    {
+        // CfCT copies the StackSet templates it can deploy.
+        let texts: BTreeMap<String, Vec<u8>> = stacks
+            .iter()
+            .zip(&rendered)
+            .filter(|(s, _)| s.deploy == DeployKind::StackSet)
+            .map(|(_, r)| (r.file.clone(), r.text.clone().into_bytes()))
+            .collect();
+        let c = crate::cfct::build(p, &stacks, &texts, ext);
+        manifest.cfct = Some(CfctEntry {
+            manifest: "cfct/manifest.yaml".into(),
+            files: c.files.iter().map(|(f, _)| f.clone()).collect(),
+            left_out: c.left_out,
+        });
+        for (f, text) in c.files {
+            files.insert(f, text);
+        }
     }
     let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     mtext.push('\n');
@@ -679,6 +710,7 @@ fn manifest(
             .collect(),
         documents: documents.iter().map(|d| d.path.clone()).collect(),
         pipeline: None,
+        cfct: None,
     })
 }
 
