@@ -208,6 +208,11 @@ fn json_and_yaml_output_say_the_same_thing() {
         let Some(stem) = name.strip_suffix(".yaml") else {
             continue;
         };
+        // CfCT's manifest is YAML whatever the templates' format.
+        if name.starts_with("cfct/") {
+            assert!(js.contains_key(name), "{name} in both");
+            continue;
+        }
         let jbytes = js
             .get(&format!("{stem}.json"))
             .unwrap_or_else(|| panic!("no JSON twin for {name}"));
