@@ -178,9 +178,13 @@ class Resolver:
                          env=self.management())
             return r["GroupId"]
         if kind == "enabledBaselineArn":
-            for b in self.paged(["controltower", "list-enabled-baselines"], "enabledBaselines", self.management()):
-                if b.get("baselineIdentifier", "").endswith("/" + src["baseline"]) or \
-                        src["baseline"] in b.get("baselineIdentifier", ""):
+            # Baseline ARNs are opaque (baseline/<id>): find the baseline by name, then the
+            # enabled baseline of that ARN.
+            env = self.management()
+            arns = [b["arn"] for b in self.paged(["controltower", "list-baselines"], "baselines", env)
+                    if b.get("name") == src["baseline"]]
+            for b in self.paged(["controltower", "list-enabled-baselines"], "enabledBaselines", env):
+                if b.get("baselineIdentifier") in arns:
                     return b["arn"]
             raise Failure("Control Tower has no enabled baseline %s" % src["baseline"])
         if kind == "roleArn":
@@ -233,10 +237,19 @@ class Resolver:
         values = {k: self.value(v) for k, v in sorted(st["values"].items())}
         env = self.env_for(st["account"], self.w["roles"]["steps"])
         script = ['aws() { "$MLZ_AWS_CLI" "$@"; }'] if AWS_CLI != "aws" else []
+        # Steps run again on every run of the pipeline: a call that says it was done already
+        # (PolicyTypeAlreadyEnabledException, AccountAlreadyRegisteredException, "already
+        # enabled as the delegated administrator"...) has done what it is for.
+        script.append(
+            'mlz_once() { local out; if out=$("$@" 2>&1); then printf "%s\\n" "$out"; '
+            'elif grep -qiE "already|AlreadyEnabled|AlreadyRegistered|AlreadyExists" <<<"$out"; then '
+            'echo "already done: $*"; else printf "%s\\n" "$out" >&2; return 1; fi; }')
         for c in st["commands"]:
             for k, v in values.items():
                 c = c.replace(k, v)
-            script.append(c)
+            # Assignments (bucket=$(aws ...)) run as they are; calls through mlz_once.
+            first = c.split(" ", 1)[0]
+            script.append(c if "=" in first else "mlz_once " + c)
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(script)], env=env)
         if r.returncode != 0:
             raise Failure("step %s failed (exit %d)" % (step_id, r.returncode))

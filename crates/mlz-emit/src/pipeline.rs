@@ -194,7 +194,8 @@ fn source_of_lookup(p: &Platform, l: &Lookup) -> serde_json::Value {
         Lookup::PipelineDeployRoleArn => json!({
             "lookup": "roleArn",
             "account": "management",
-            "role": role_names(&p.organization.stack_prefix).action,
+            // CloudFormation calls Service Catalog as the stack's service role.
+            "role": role_names(&p.organization.stack_prefix).deploy,
         }),
         other => other.wire(),
     }
@@ -414,9 +415,10 @@ fn account_roles(
                             j(json!({ "StringEquals": { "iam:PassedToService": CLOUDFORMATION } })),
                         ),
                     ]),
+                    // The actions write no output artifacts (no OutputFileName): read only.
                     statement(
                         "Artifacts",
-                        &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                        &["s3:GetObject", "s3:GetObjectVersion"],
                         Value::Sub(format!(
                             "arn:${{AWS::Partition}}:s3:::{prefix}-pipeline-${{PipelineAccountId}}-*/*"
                         )),
@@ -426,14 +428,7 @@ fn account_roles(
                         ("Effect", Value::str("Allow")),
                         (
                             "Action",
-                            Value::list_of_str([
-                                "kms:Decrypt",
-                                "kms:DescribeKey",
-                                "kms:Encrypt",
-                                "kms:GenerateDataKey",
-                                "kms:ReEncryptFrom",
-                                "kms:ReEncryptTo",
-                            ]),
+                            Value::list_of_str(["kms:Decrypt", "kms:DescribeKey"]),
                         ),
                         (
                             "Resource",
@@ -467,17 +462,9 @@ fn account_roles(
                     "Principal",
                     Value::map([("Service", Value::str(CLOUDFORMATION))]),
                 ),
+                // No aws:SourceAccount condition: no AWS document says CloudFormation sends it
+                // when it assumes a stack's service role (review finding).
                 ("Action", Value::str("sts:AssumeRole")),
-                (
-                    "Condition",
-                    Value::map([(
-                        "StringEquals",
-                        Value::map([(
-                            "aws:SourceAccount",
-                            Value::Pseudo(mlz_cfn::Pseudo::AccountId),
-                        )]),
-                    )]),
-                ),
             ])]),
         )
         .prop(
@@ -513,6 +500,7 @@ fn account_roles(
                             "organizations:ListAccounts",
                             "sso:ListInstances",
                             "identitystore:GetGroupId",
+                            "controltower:ListBaselines",
                             "controltower:ListEnabledBaselines",
                         ],
                         Value::str("*"),
@@ -604,6 +592,9 @@ pub struct PipelineEntry {
     pub templates: Vec<PipelineTemplateEntry>,
     /// The files the resolve and step actions read (not templates).
     pub files: Vec<String>,
+    /// Run once in the management account before the bootstrap: the roles template holds a
+    /// service-managed StackSet, which needs StackSets' trusted access to Organizations.
+    pub prepare: Vec<String>,
     /// Deployed by hand, once, in this order (the README gives the commands).
     pub bootstrap: Vec<BootstrapEntry>,
     pub pipelines: Vec<PipelineSummary>,
@@ -1307,19 +1298,12 @@ fn artifact_key(p: &Platform) -> Resource {
                     "Resource": "*"
                 })),
                 Value::map([
-                    ("Sid", Value::str("ActionRolesUseThroughS3")),
+                    ("Sid", Value::str("ActionRolesReadThroughS3")),
                     ("Effect", Value::str("Allow")),
                     ("Principal", j(json!({ "AWS": "*" }))),
                     (
                         "Action",
-                        Value::list_of_str([
-                            "kms:Decrypt",
-                            "kms:DescribeKey",
-                            "kms:Encrypt",
-                            "kms:GenerateDataKey",
-                            "kms:ReEncryptFrom",
-                            "kms:ReEncryptTo",
-                        ]),
+                        Value::list_of_str(["kms:Decrypt", "kms:DescribeKey"]),
                     ),
                     ("Resource", Value::str("*")),
                     (
@@ -1366,12 +1350,12 @@ fn add_store(
                     Value::Sub("${ArtifactBucket.Arn}/*".into()),
                 ),
                 Value::map([
-                    ("Sid", Value::str("ActionRolesReadAndWrite")),
+                    ("Sid", Value::str("ActionRolesRead")),
                     ("Effect", Value::str("Allow")),
                     ("Principal", j(json!({ "AWS": "*" }))),
                     (
                         "Action",
-                        Value::list_of_str(["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]),
+                        Value::list_of_str(["s3:GetObject", "s3:GetObjectVersion"]),
                     ),
                     ("Resource", Value::Sub("${ArtifactBucket.Arn}/*".into())),
                     (
@@ -1772,6 +1756,8 @@ fn shared_resources(
 struct Handover {
     stack: StackId,
     params: serde_json::Map<String, serde_json::Value>,
+    /// The vended accounts: their roles must exist before CodePipeline accepts actions there.
+    wait_for: Vec<String>,
 }
 
 /// `pipeline/pipeline.yaml` (first phase, with the shared resources) or
@@ -1994,7 +1980,7 @@ fn pipeline_template(
             wiring.stages.insert(
                 key.clone(),
                 json!({
-                    "waitFor": [],
+                    "waitFor": h.wait_for,
                     "stacks": [{
                         "template": h.stack.file(cx.ext),
                         "configuration": configuration_path(&h.stack.file(cx.ext)),
@@ -2075,6 +2061,12 @@ fn pipeline_template(
                     .ok_or_else(|| bug(&path, "no store"))?,
             )
         };
+        // CodePipeline checks, when it creates a pipeline, that its role may assume every
+        // action role (InvalidStructureException otherwise): the grants come first.
+        if vended && !granted.is_empty() {
+            r.depends_on.insert(lid("VendedActionRoles", &path)?);
+            r.depends_on.insert(lid("VendedBuildRoles", &path)?);
+        }
         let pid = LogicalId::derive("Pipeline", &pl.name).map_err(|e| bug(&path, e))?;
         t.add_resource(pid, r).map_err(|e| bug(&path, e))?;
         if let Some(prev) = previous.take() {
@@ -2390,9 +2382,15 @@ pub fn build(
                 );
             }
         }
+        let wait_for = template_accounts(&cx, &b, true, &all.0)
+            .1
+            .into_iter()
+            .map(|a| account_key(p, a))
+            .collect();
         Some(Handover {
             stack: StackId::new(crate::plan::Area::Pipeline, "pipeline-vended"),
             params,
+            wait_for,
         })
     };
     let last_a = a.last().map(|x| x.name.clone());
@@ -2540,6 +2538,7 @@ pub fn build(
         region: cx.region.clone(),
         templates,
         files: files.iter().map(|(f, _)| f.clone()).collect(),
+        prepare: vec!["aws cloudformation activate-organizations-access".to_owned()],
         bootstrap,
         pipelines: summaries,
         actions: entries,

@@ -441,6 +441,8 @@ def arg(name):
 svc, op = (args + ["", ""])[:2]
 wiring = json.load(open(os.environ["FAKE_WIRING"]))
 out = {}
+if os.environ.get("FAKE_FAIL") and svc == "organizations" and op.startswith("enable"):
+    sys.stderr.write("An error occurred (AccessDeniedException)\n"); sys.exit(254)
 if (svc, op) == ("sts", "assume-role"):
     out = {"Credentials": {"AccessKeyId": "AK", "SecretAccessKey": "SK", "SessionToken": "ST"}}
 elif (svc, op) == ("sts", "get-caller-identity"):
@@ -459,9 +461,17 @@ elif (svc, op) == ("sso-admin", "list-instances"):
     out = {"Instances": [{"InstanceArn": "arn:aws:sso:::instance/ssoins-1234567890abcdef", "IdentityStoreId": "d-1234567890"}]}
 elif (svc, op) == ("identitystore", "get-group-id"):
     out = {"GroupId": "g-" + json.loads(arg("--alternate-identifier"))["UniqueAttribute"]["AttributeValue"]}
+elif (svc, op) == ("controltower", "list-baselines"):
+    out = {"baselines": [{"arn": "arn:aws:controltower:eu-west-1::baseline/LN25R72TTG6IGPTQ", "name": "IdentityCenterBaseline"},
+                         {"arn": "arn:aws:controltower:eu-west-1::baseline/17BSJV3IGJ2QSGA2", "name": "AWSControlTowerBaseline"}]}
 elif (svc, op) == ("controltower", "list-enabled-baselines"):
-    out = {"enabledBaselines": [{"arn": "arn:aws:controltower:eu-west-1:111111111111:enabledbaseline/XYZ",
-                                 "baselineIdentifier": "arn:aws:controltower:eu-west-1::baseline/IdentityCenterBaseline"}]}
+    out = {"enabledBaselines": [{"arn": "arn:aws:controltower:eu-west-1:111111111111:enabledbaseline/OTHER",
+                                 "baselineIdentifier": "arn:aws:controltower:eu-west-1::baseline/17BSJV3IGJ2QSGA2"},
+                                {"arn": "arn:aws:controltower:eu-west-1:111111111111:enabledbaseline/XYZ",
+                                 "baselineIdentifier": "arn:aws:controltower:eu-west-1::baseline/LN25R72TTG6IGPTQ"}]}
+elif (svc, op) == ("organizations", "enable-policy-type") and os.environ.get("FAKE_ALREADY"):
+    sys.stderr.write("An error occurred (PolicyTypeAlreadyEnabledException) when calling the EnablePolicyType operation\n")
+    sys.exit(254)
 elif (svc, op) == ("cloudformation", "list-exports"):
     names = os.environ["FAKE_EXPORTS"].split(",")
     out = {"Exports": [{"Name": n, "Value": "value-of-" + n} for n in names]}
@@ -645,5 +655,53 @@ fn steps_run_their_commands_in_their_account_with_placeholders_filled() {
             assert!(c.iter().all(|a| !a.contains('<')), "{id}: {c:?}");
         }
     }
+    let _ = fs::remove_dir_all(h.dir.parent().expect("scratch"));
+}
+
+#[test]
+fn a_step_done_already_succeeds_and_a_failing_one_fails() {
+    let h = harness("again");
+    let o = h.run("step", "enable-policy-types", &[("FAKE_ALREADY", "1")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("already done"));
+    // Any other failure fails the step.
+    let o = h.run("step", "enable-policy-types", &[("FAKE_FAIL", "1")]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let _ = fs::remove_dir_all(h.dir.parent().expect("scratch"));
+}
+
+#[test]
+fn the_identity_center_baseline_is_found_by_name_not_by_arn() {
+    let h = harness("baseline");
+    let wiring = json(&h.dir.join("pipeline/wiring.json"));
+    let (key, stack) = wiring["stages"]
+        .as_object()
+        .expect("stages")
+        .iter()
+        .flat_map(|(k, s)| {
+            s["stacks"]
+                .as_array()
+                .expect("stacks")
+                .iter()
+                .map(move |x| (k.clone(), x.clone()))
+        })
+        .find(|(_, x)| x["parameters"]["IdentityCenterEnabledBaselineArn"].is_object())
+        .expect("a stack with the baseline");
+    let o = h.run("stage", &key, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = json(
+        &h.dir
+            .join("resolved")
+            .join(stack["configuration"].as_str().expect("c")),
+    );
+    assert_eq!(
+        got["Parameters"]["IdentityCenterEnabledBaselineArn"],
+        "arn:aws:controltower:eu-west-1:111111111111:enabledbaseline/XYZ"
+    );
     let _ = fs::remove_dir_all(h.dir.parent().expect("scratch"));
 }
