@@ -69,6 +69,18 @@ pub fn private_bucket(sse_default: Value, lifecycle_rules: Value) -> Resource {
         .retained()
 }
 
+/// The key-policy statement that lets the key's own account administer it through IAM (the
+/// KMS developer guide's default key policy): every customer managed key of mlz has it.
+pub fn key_admin_statement() -> Value {
+    Value::from_json(&serde_json::json!({
+        "Sid": "AccountAdministers",
+        "Effect": "Allow",
+        "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
+        "Action": "kms:*",
+        "Resource": "*"
+    }))
+}
+
 /// The bucket-policy statement that refuses any request not made over TLS.
 pub fn tls_only_statement(bucket_arn: Value, objects_arn: Value) -> Value {
     Value::map([

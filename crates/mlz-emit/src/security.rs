@@ -178,17 +178,14 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                     (
                         "Statement",
                         Value::List(vec![
-                            j(json!({
-                                "Sid": "AccountAdministers",
-                                "Effect": "Allow",
-                                "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
-                                "Action": "kms:*",
-                                "Resource": "*"
-                            })),
+                            crate::common::key_admin_statement(),
                             Value::map([
                                 ("Sid", Value::str("GuardDutyEncryptsFindings")),
                                 ("Effect", Value::str("Allow")),
-                                ("Principal", j(json!({ "Service": "guardduty.amazonaws.com" }))),
+                                (
+                                    "Principal",
+                                    j(json!({ "Service": "guardduty.amazonaws.com" })),
+                                ),
                                 ("Action", Value::str("kms:GenerateDataKey")),
                                 ("Resource", Value::str("*")),
                                 ("Condition", Value::map([("StringEquals", source.clone())])),

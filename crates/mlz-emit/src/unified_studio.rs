@@ -9,7 +9,6 @@ use mlz_cfn::{LogicalId, Output, ParamType, Parameter, Resource, Template, Value
 use mlz_model::{
     managed_policies, AccountRef, AssociatedAccount, CreatedBy, GroupRef, Platform, UnifiedStudio,
 };
-use serde_json::json;
 
 use crate::common::{
     account_name, account_ref_ident_in, all_ok, bug, managed_policy, new_stack, slug, use_ident,
@@ -36,10 +35,6 @@ const MANAGE_ACCESS_POLICIES: &[&str] = &[
     managed_policies::AMAZON_DATAZONE_SAGEMAKER_MANAGE_ACCESS,
 ];
 const DOMAIN_ID_PATTERN: &str = "^dzd[-_][a-zA-Z0-9_-]{1,36}$";
-
-fn j(v: serde_json::Value) -> Value {
-    Value::from_json(&v)
-}
 
 fn account_key(p: &Platform, a: AccountRef) -> String {
     match a {
@@ -175,16 +170,13 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
             .prop("EnableKeyRotation", true)
             .prop(
                 "KeyPolicy",
-                j(json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "AccountAdministers",
-                        "Effect": "Allow",
-                        "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
-                        "Action": "kms:*",
-                        "Resource": "*"
-                    }]
-                })),
+                Value::map([
+                    ("Version", Value::str("2012-10-17")),
+                    (
+                        "Statement",
+                        Value::List(vec![crate::common::key_admin_statement()]),
+                    ),
+                ]),
             )
             .retained(),
     )
