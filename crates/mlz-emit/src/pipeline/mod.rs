@@ -427,26 +427,7 @@ pub fn build(
         region: pc.region.clone(),
         ext,
     };
-    let late = vended_phase(p, plan, stacks, steps);
-    let mut first: Vec<(usize, Act)> = Vec::new();
-    let mut second: Vec<(usize, Act)> = Vec::new();
-    for (w, wave) in plan.waves.iter().enumerate() {
-        for &node in wave {
-            let act = match node {
-                NodeRef::Stack(s) if stacks[s].deploy == DeployKind::Stack => Act::Deploy(s),
-                NodeRef::Stack(_) => continue,
-                NodeRef::Step(j) => Act::Step {
-                    j,
-                    automated: automatable(p, stacks, ext, &steps[j]),
-                },
-            };
-            if late[plan.index(node)] {
-                second.push((w + 1, act));
-            } else {
-                first.push((w + 1, act));
-            }
-        }
-    }
+    let (first, second) = phases(&cx, plan);
     let mut regions: BTreeSet<String> = BTreeSet::from([cx.region.clone()]);
     let mut all_accounts: BTreeSet<AccountRef> = BTreeSet::from([AccountRef::Management]);
     for (_, act) in first.iter().chain(&second) {
@@ -498,41 +479,9 @@ pub fn build(
         }
     }
     let all = (before, step_accounts);
-    let handover = if b.is_empty() {
-        None
-    } else {
-        let mut params = serde_json::Map::new();
-        for acc in template_accounts(&cx, &b, true, &all.0).0 {
-            params.insert(
-                account_param(p, acc),
-                json!({ "lookup": "accountId", "account": account_key(p, acc) }),
-            );
-        }
-        for r in &used_regions(&cx, &b) {
-            if *r != cx.region {
-                params.insert(
-                    format!("ArtifactKey{}", region_id(r)),
-                    json!({ "export": {
-                        "name": export_name(p, "ArtifactKeyArn")?,
-                        "account": account_key(p, cx.home),
-                        "region": r,
-                    } }),
-                );
-            }
-        }
-        let wait_for = template_accounts(&cx, &b, true, &all.0)
-            .1
-            .into_iter()
-            .map(|a| account_key(p, a))
-            .collect();
-        Some(Handover {
-            stack: StackId::new(crate::plan::Area::Pipeline, "pipeline-vended"),
-            params,
-            wait_for,
-        })
-    };
+    let handover = handover(&cx, &b, &all.0)?;
     let last_a = a.last().map(|x| x.name.clone());
-    let bootstrap: Vec<&Stack> = out
+    let own: Vec<&Stack> = out
         .iter()
         .filter(|s| s.deploy == DeployKind::Stack)
         .collect();
@@ -544,7 +493,7 @@ pub fn build(
         None,
         handover.as_ref(),
         &all,
-        &bootstrap,
+        &own,
         &mut wiring,
         &mut entries,
     )?;
@@ -563,99 +512,9 @@ pub fn build(
             &mut entries,
         )?);
     }
-    let summaries: Vec<PipelineSummary> = a
-        .iter()
-        .chain(&b)
-        .enumerate()
-        .map(|(n, pl)| {
-            let handed = usize::from(
-                !pl.vended && handover.is_some() && Some(&pl.name) == a.last().map(|x| &x.name),
-            );
-            PipelineSummary {
-                name: pl.name.clone(),
-                template: if pl.vended {
-                    format!("pipeline/pipeline-vended.{ext}")
-                } else {
-                    format!("pipeline/pipeline.{ext}")
-                },
-                stages: 1 + pl.stages.len() + handed + usize::from(n == 0) * update.0,
-                actions: 1
-                    + pl.stages.iter().map(StagePlan::actions).sum::<usize>()
-                    + 2 * handed
-                    + usize::from(n == 0) * update.1,
-                starts_after: (n > 0).then(|| {
-                    a.iter()
-                        .chain(&b)
-                        .nth(n - 1)
-                        .map(|x| x.name.clone())
-                        .unwrap_or_default()
-                }),
-            }
-        })
-        .collect();
-    let accounts: serde_json::Map<String, serde_json::Value> =
-        std::iter::once(("management".to_owned(), json!({ "management": true })))
-            .chain(
-                p.accounts
-                    .iter()
-                    .map(|a| (a.key.clone(), json!({ "email": a.email, "id": a.id }))),
-            )
-            .collect();
-    let wiring_doc = json!({
-        "version": 1,
-        "prefix": p.organization.stack_prefix,
-        "region": cx.region,
-        "roles": { "read": cx.r.read, "steps": cx.r.steps, "action": cx.r.action },
-        "accounts": accounts,
-        "stages": wiring.stages,
-        "steps": wiring.steps,
-    });
-    let mut files = vec![
-        (
-            "pipeline/wiring.json".to_owned(),
-            serde_json::to_string_pretty(&wiring_doc).unwrap_or_default() + "\n",
-        ),
-        ("pipeline/resolve.py".to_owned(), RESOLVE_PY.to_owned()),
-    ];
-    // The pipeline's own stacks take every value from its resolve actions.
-    for s in out.iter().filter(|s| s.deploy == DeployKind::Stack) {
-        files.push((
-            configuration_path(&s.id.file(ext)),
-            "{\n  \"Parameters\": {},\n  \"Tags\": {}\n}\n".to_owned(),
-        ));
-    }
-    let home_name = crate::common::account_name(p, cx.home);
-    let bootstrap = out
-        .iter()
-        .filter(|s| s.deploy == DeployKind::Stack && s.id.path() != "pipeline/pipeline-vended")
-        .map(|s| BootstrapEntry {
-            template: s.id.file(ext),
-            stack_name: s.id.stack_name(&p.organization.stack_prefix),
-            account: crate::common::account_name(p, s.account),
-            region: s.region.clone(),
-            capabilities: crate::plan::capabilities(&s.template),
-            parameters: s
-                .template
-                .parameters
-                .keys()
-                .map(|k| k.to_string())
-                .collect(),
-            command: bootstrap_command(&cx, s, &home_name),
-        })
-        .collect();
-    let source = format!(
-        "s3://{}-pipeline-source-<{home_name} account id>-{}/{SOURCE_KEY}",
-        p.organization.stack_prefix, cx.region
-    );
-    let run = vec![
-        "zip -qr ../mlz-output.zip .".to_owned(),
-        format!("aws s3 cp ../mlz-output.zip {source}"),
-        format!(
-            "aws codepipeline start-pipeline-execution --region {} --name {}",
-            cx.region,
-            a.first().map_or("", |x| x.name.as_str())
-        ),
-    ];
+    let summaries = summaries(&a, &b, handover.is_some(), update, ext);
+    let files = wiring_files(&cx, &wiring, &out);
+    let (bootstrap, run) = bootstrap_entries(&cx, &out, a.first().map_or("", |x| x.name.as_str()));
     let templates = out
         .iter()
         .map(|s| PipelineTemplateEntry {
@@ -688,6 +547,199 @@ pub fn build(
         files,
         entry,
     }))
+}
+
+/// An action and its wave.
+type Waved = (usize, Act);
+
+/// The plan's nodes as actions, by wave, split into the phase of accounts that exist before
+/// the pipeline and the phase of the accounts it vends.
+fn phases(cx: &Cx<'_>, plan: &Plan) -> (Vec<Waved>, Vec<Waved>) {
+    let (p, stacks, steps, ext) = (cx.p, cx.stacks, cx.steps, cx.ext);
+    let late = vended_phase(p, plan, stacks, steps);
+    let mut first: Vec<(usize, Act)> = Vec::new();
+    let mut second: Vec<(usize, Act)> = Vec::new();
+    for (w, wave) in plan.waves.iter().enumerate() {
+        for &node in wave {
+            let act = match node {
+                NodeRef::Stack(s) if stacks[s].deploy == DeployKind::Stack => Act::Deploy(s),
+                NodeRef::Stack(_) => continue,
+                NodeRef::Step(j) => Act::Step {
+                    j,
+                    automated: automatable(p, stacks, ext, &steps[j]),
+                },
+            };
+            if late[plan.index(node)] {
+                second.push((w + 1, act));
+            } else {
+                first.push((w + 1, act));
+            }
+        }
+    }
+    (first, second)
+}
+
+/// What the last stage of the first phase needs to deploy the second: the ids of the accounts
+/// its pipelines name, the other regions' artifact keys, the accounts to wait for.
+fn handover(
+    cx: &Cx<'_>,
+    b: &[PipelinePlan],
+    before: &BTreeSet<AccountRef>,
+) -> Result<Option<Handover>, EmitError> {
+    let p = cx.p;
+    Ok(if b.is_empty() {
+        None
+    } else {
+        let mut params = serde_json::Map::new();
+        for acc in template_accounts(cx, b, true, before).0 {
+            params.insert(
+                account_param(p, acc),
+                json!({ "lookup": "accountId", "account": account_key(p, acc) }),
+            );
+        }
+        for r in &used_regions(cx, b) {
+            if *r != cx.region {
+                params.insert(
+                    format!("ArtifactKey{}", region_id(r)),
+                    json!({ "export": {
+                    "name": export_name(p, "ArtifactKeyArn")?,
+                    "account": account_key(p, cx.home),
+                    "region": r,
+                } }),
+                );
+            }
+        }
+        let wait_for = template_accounts(cx, b, true, before)
+            .1
+            .into_iter()
+            .map(|a| account_key(p, a))
+            .collect();
+        Some(Handover {
+            stack: StackId::new(crate::plan::Area::Pipeline, "pipeline-vended"),
+            params,
+            wait_for,
+        })
+    })
+}
+
+/// Each pipeline's size (the source stage, the self-update and the handover included) and
+/// the one it starts after.
+fn summaries(
+    a: &[PipelinePlan],
+    b: &[PipelinePlan],
+    handed_over: bool,
+    update: (usize, usize),
+    ext: &str,
+) -> Vec<PipelineSummary> {
+    a.iter()
+        .chain(b)
+        .enumerate()
+        .map(|(n, pl)| {
+            let handed = usize::from(
+                !pl.vended && handed_over && Some(&pl.name) == a.last().map(|x| &x.name),
+            );
+            PipelineSummary {
+                name: pl.name.clone(),
+                template: if pl.vended {
+                    format!("pipeline/pipeline-vended.{ext}")
+                } else {
+                    format!("pipeline/pipeline.{ext}")
+                },
+                stages: 1 + pl.stages.len() + handed + usize::from(n == 0) * update.0,
+                actions: 1
+                    + pl.stages.iter().map(StagePlan::actions).sum::<usize>()
+                    + 2 * handed
+                    + usize::from(n == 0) * update.1,
+                starts_after: (n > 0).then(|| {
+                    a.iter()
+                        .chain(b)
+                        .nth(n - 1)
+                        .map(|x| x.name.clone())
+                        .unwrap_or_default()
+                }),
+            }
+        })
+        .collect()
+}
+
+/// `pipeline/wiring.json`, `pipeline/resolve.py` and the pipeline's own configuration files.
+fn wiring_files(cx: &Cx<'_>, wiring: &Wiring, out: &[Stack]) -> Vec<(String, String)> {
+    let (p, ext) = (cx.p, cx.ext);
+    let accounts: serde_json::Map<String, serde_json::Value> =
+        std::iter::once(("management".to_owned(), json!({ "management": true })))
+            .chain(
+                p.accounts
+                    .iter()
+                    .map(|a| (a.key.clone(), json!({ "email": a.email, "id": a.id }))),
+            )
+            .collect();
+    let wiring_doc = json!({
+        "version": 1,
+        "prefix": p.organization.stack_prefix,
+        "region": cx.region,
+        "roles": { "read": cx.r.read, "steps": cx.r.steps, "action": cx.r.action },
+        "accounts": accounts,
+        "stages": &wiring.stages,
+        "steps": &wiring.steps,
+    });
+    let mut files = vec![
+        (
+            "pipeline/wiring.json".to_owned(),
+            serde_json::to_string_pretty(&wiring_doc).unwrap_or_default() + "\n",
+        ),
+        ("pipeline/resolve.py".to_owned(), RESOLVE_PY.to_owned()),
+    ];
+    // The pipeline's own stacks take every value from its resolve actions.
+    for s in out.iter().filter(|s| s.deploy == DeployKind::Stack) {
+        files.push((
+            configuration_path(&s.id.file(ext)),
+            "{\n  \"Parameters\": {},\n  \"Tags\": {}\n}\n".to_owned(),
+        ));
+    }
+    files
+}
+
+/// The bootstrap: each template deployed by hand once, with its command, and the commands
+/// that upload the output and start the first pipeline.
+fn bootstrap_entries(
+    cx: &Cx<'_>,
+    out: &[Stack],
+    first: &str,
+) -> (Vec<BootstrapEntry>, Vec<String>) {
+    let p = cx.p;
+    let ext = cx.ext;
+    let home_name = crate::common::account_name(p, cx.home);
+    let bootstrap = out
+        .iter()
+        .filter(|s| s.deploy == DeployKind::Stack && s.id.path() != "pipeline/pipeline-vended")
+        .map(|s| BootstrapEntry {
+            template: s.id.file(ext),
+            stack_name: s.id.stack_name(&p.organization.stack_prefix),
+            account: crate::common::account_name(p, s.account),
+            region: s.region.clone(),
+            capabilities: crate::plan::capabilities(&s.template),
+            parameters: s
+                .template
+                .parameters
+                .keys()
+                .map(|k| k.to_string())
+                .collect(),
+            command: bootstrap_command(cx, s, &home_name),
+        })
+        .collect();
+    let source = format!(
+        "s3://{}-pipeline-source-<{home_name} account id>-{}/{SOURCE_KEY}",
+        p.organization.stack_prefix, cx.region
+    );
+    let run = vec![
+        "zip -qr ../mlz-output.zip .".to_owned(),
+        format!("aws s3 cp ../mlz-output.zip {source}"),
+        format!(
+            "aws codepipeline start-pipeline-execution --region {} --name {}",
+            cx.region, first
+        ),
+    ];
+    (bootstrap, run)
 }
 
 const RESOLVE_PY: &str = include_str!("../../assets/resolve.py");

@@ -280,6 +280,9 @@ pub(super) const BUILDSPEC: &str = "version: 0.2\nphases:\n  build:\n    command
 /// The shared resources of the pipeline account, made by `pipeline/pipeline.yaml`: the home
 /// region's artifact store, the source bucket, CodePipeline's, CodeBuild's and EventBridge's
 /// roles and the build project the resolve and step actions run.
+///
+/// Long but whole: one resource after another, each naming the ones before (the key, the
+/// buckets, the roles' ARNs); split, the logical ids would be spelled in several places.
 pub(super) fn shared_resources(
     t: &mut Template,
     cx: &Cx<'_>,
@@ -524,6 +527,9 @@ pub(super) struct Handover {
 
 /// `pipeline/pipeline.yaml` (first phase, with the shared resources) or
 /// `pipeline/pipeline-vended.yaml` (second phase).
+///
+/// Long but whole: the parameters it declares are the ones its pipelines' actions and its
+/// grants name, in one place; the stages, stores and rules are functions of their own.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn pipeline_template(
     cx: &Cx<'_>,
