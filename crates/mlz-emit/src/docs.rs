@@ -1,6 +1,6 @@
 //! Human documents in the output folder, rendered with handlebars from `templates/docs/`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use handlebars::Handlebars;
@@ -51,11 +51,16 @@ pub fn organisation_diagram(p: &Platform) -> String {
         label(&p.organization.management.name)
     );
     let mut teams: BTreeMap<(usize, Option<String>), usize> = BTreeMap::new();
+    // Each account's node: its own, or its team-account group's.
+    let mut node: Vec<String> = Vec::with_capacity(p.accounts.len());
     for (i, a) in p.accounts.iter().enumerate() {
         if a.team.is_some() {
-            *teams.entry((a.ou.0, blueprint(a.blueprint))).or_default() += 1;
+            let key = (a.ou.0, blueprint(a.blueprint));
+            *teams.entry(key.clone()).or_default() += 1;
+            node.push(format!("team:{}:{}", key.0, key.1.unwrap_or_default()));
             continue;
         }
+        node.push(format!("a{i}"));
         let bp = blueprint(a.blueprint)
             .map_or(String::new(), |b| format!("<br/>blueprint {}", label(&b)));
         let _ = writeln!(
@@ -65,7 +70,12 @@ pub fn organisation_diagram(p: &Platform) -> String {
             a.ou.0
         );
     }
+    let mut team_node: HashMap<String, String> = HashMap::new();
     for (n, ((ou, bp), count)) in teams.iter().enumerate() {
+        team_node.insert(
+            format!("team:{ou}:{}", bp.clone().unwrap_or_default()),
+            format!("t{n}"),
+        );
         let bp = bp
             .as_ref()
             .map_or(String::new(), |b| format!("<br/>blueprint {}", label(b)));
@@ -87,9 +97,16 @@ pub fn organisation_diagram(p: &Platform) -> String {
                 label(&seg.name),
                 nets.join("<br/>")
             );
-            for o in &seg.ous {
-                let _ = writeln!(d, "  ou{} -.->|Transit Gateway| seg{si}", o.0);
-            }
+        }
+        // The accounts whose VPC attaches, to their segment (once per node).
+        let mut edges: BTreeSet<(String, usize)> = BTreeSet::new();
+        for r in &net.ranges {
+            let n = &node[r.account.0];
+            let n = team_node.get(n).unwrap_or(n).clone();
+            edges.insert((n, r.segment));
+        }
+        for (n, si) in edges {
+            let _ = writeln!(d, "  {n} -.->|Transit Gateway| seg{si}");
         }
     }
     d
@@ -98,7 +115,7 @@ pub fn organisation_diagram(p: &Platform) -> String {
 /// The `aws cloudformation deploy` command of a stack, as its deployer runs it: with the
 /// configuration file (CLI v2 reads CodePipeline's format), the capabilities, CloudFormation's
 /// service role when the plan has one, and the stack policy after.
-fn deploy_command(t: &TemplateEntry) -> Vec<String> {
+fn deploy_command(t: &TemplateEntry, deploy_role: Option<&str>) -> Vec<String> {
     let Some(name) = &t.stack_name else {
         return Vec::new();
     };
@@ -112,11 +129,15 @@ fn deploy_command(t: &TemplateEntry) -> Vec<String> {
     if !t.capabilities.is_empty() {
         let _ = write!(c, " --capabilities {}", t.capabilities.join(" "));
     }
-    if t.deploy_as.principal.ends_with("-pipeline-deploy") {
+    // With a pipeline, CloudFormation runs as its deploy role in every account, the
+    // management account's included (the Account Factory's portfolio is granted to it).
+    if let Some(role) =
+        deploy_role.filter(|r| t.deploy_as.principal == *r || t.deploy_as.principal == "management")
+    {
         let _ = write!(
             c,
-            " --role-arn arn:aws:iam::<{} account id>:role/{}",
-            t.account.name, t.deploy_as.principal
+            " --role-arn arn:aws:iam::<{} account id>:role/{role}",
+            t.account.name
         );
     }
     if t.bytes > INLINE_LIMIT {
@@ -181,7 +202,7 @@ pub fn deploy_guide(m: &Manifest, diagram: &str) -> String {
                         "account": t.account.name,
                         "region": t.region,
                         "deployAs": t.deploy_as.principal,
-                        "commands": deploy_command(t),
+                        "commands": deploy_command(t, m.pipeline.as_ref().map(|pl| pl.deploy_role.as_str())),
                         "fill": t.parameters_to_fill,
                     })
                 })
@@ -191,7 +212,12 @@ pub fn deploy_guide(m: &Manifest, diagram: &str) -> String {
                 .iter()
                 .filter(|s| s.wave == w.wave)
                 .map(|s| {
-                    json!({ "id": s.id, "account": { "name": s.account.name }, "reason": s.reason, "commands": s.commands })
+                    {
+                        // Prose ("See docs/…") is said, not put in a shell block.
+                        let (commands, notes): (Vec<&String>, Vec<&String>) =
+                            s.commands.iter().partition(|c| c.starts_with("aws ") || c.contains("=$(aws "));
+                        json!({ "id": s.id, "account": { "name": s.account.name }, "reason": s.reason, "commands": commands, "notes": notes })
+                    }
                 })
                 .collect();
             json!({
@@ -251,6 +277,7 @@ pub fn deploy_guide(m: &Manifest, diagram: &str) -> String {
         "large": large,
         "buckets": buckets,
         "pipeline": m.pipeline,
+        "cfct": m.cfct,
         "generator": m.generator,
         "preconditions": preconditions,
         "limits": limits,

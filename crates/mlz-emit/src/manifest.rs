@@ -54,6 +54,8 @@ pub struct CfctEntry {
     pub files: Vec<String>,
     /// What CfCT cannot deploy from this output, and why.
     pub left_out: Vec<String>,
+    /// The templates that make the same policies and roles: deploy one or the other.
+    pub replaces: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -331,6 +333,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
             manifest: "cfct/manifest.yaml".into(),
             files: c.files.iter().map(|(f, _)| f.clone()).collect(),
             left_out: c.left_out,
+            replaces: c.replaces,
         });
         for (f, text) in c.files {
             files.insert(f, text);

@@ -238,6 +238,8 @@ struct PipelinePlan {
 pub struct PipelineEntry {
     pub account: String,
     pub region: String,
+    /// CloudFormation's role in every account (the management account's included).
+    pub deploy_role: String,
     /// Every template of `pipeline/`, with its region and how it deploys.
     pub templates: Vec<PipelineTemplateEntry>,
     /// The files the resolve and step actions read (not templates).
@@ -533,6 +535,7 @@ pub fn build(
     let entry = PipelineEntry {
         account: crate::common::account_name(p, cx.home),
         region: cx.region.clone(),
+        deploy_role: cx.r.deploy.clone(),
         templates,
         files: files.iter().map(|(f, _)| f.clone()).collect(),
         prepare: vec!["aws cloudformation activate-organizations-access".to_owned()],
