@@ -593,25 +593,11 @@ fn handover(
     Ok(if b.is_empty() {
         None
     } else {
-        let mut params = serde_json::Map::new();
-        for acc in template_accounts(cx, b, true, before).0 {
-            params.insert(
-                account_param(p, acc),
-                json!({ "lookup": "accountId", "account": account_key(p, acc) }),
-            );
-        }
-        for r in &used_regions(cx, b) {
-            if *r != cx.region {
-                params.insert(
-                    format!("ArtifactKey{}", region_id(r)),
-                    json!({ "export": {
-                    "name": export_name(p, "ArtifactKeyArn")?,
-                    "account": account_key(p, cx.home),
-                    "region": r,
-                } }),
-                );
-            }
-        }
+        let params = id_sources(
+            cx,
+            &template_accounts(cx, b, true, before).0,
+            &used_regions(cx, b),
+        )?;
         let wait_for = template_accounts(cx, b, true, before)
             .1
             .into_iter()

@@ -656,7 +656,13 @@ pub(super) fn pipeline_template(
     for (n, pl) in plans.iter().enumerate() {
         let mut stage_values = vec![source_stage(&source_bucket)];
         if n == 0 && !vended {
-            let own = own_parameters(cx, &params, keyed)?;
+            // What the self-update fills: the ids this template and the bootstrap stacks take.
+            let mut own = serde_json::Map::new();
+            own.insert(
+                "OrganizationId".into(),
+                json!({ "lookup": "organizationId" }),
+            );
+            own.extend(id_sources(cx, &params, keyed)?);
             stage_values.push(self_update(
                 cx, &pl.name, &project, bootstrap, &id, own, wiring,
             ));
@@ -723,40 +729,31 @@ fn vended_grants(
     step_accounts: &BTreeSet<AccountRef>,
     path: &str,
 ) -> Result<(), EmitError> {
+    if granted.is_empty() {
+        return Ok(());
+    }
     let r = &cx.r;
-    let mut statements = vec![assume(
-        "VendedActionRoles",
-        granted.iter().map(|a| cx.role(*a, &r.action)).collect(),
-    )];
-    let _ = &mut statements;
-    if !granted.is_empty() {
+    let roles = |name: &str, of: &BTreeSet<AccountRef>| -> Vec<Value> {
+        of.iter().map(|a| cx.role(*a, name)).collect()
+    };
+    let mut build = vec![assume("VendedReadRoles", roles(&r.read, granted))];
+    if !step_accounts.is_empty() {
+        build.push(assume("VendedStepRoles", roles(&r.steps, step_accounts)));
+    }
+    for (id, role, statements) in [
+        (
+            "VendedActionRoles",
+            &r.pipeline,
+            vec![assume("VendedActionRoles", roles(&r.action, granted))],
+        ),
+        ("VendedBuildRoles", &r.build, build),
+    ] {
         t.add_resource(
-            lid("VendedActionRoles", path)?,
+            lid(id, path)?,
             Resource::new(crate::types::IAM_ROLE_POLICY)
-                .prop("RoleName", r.pipeline.as_str())
+                .prop("RoleName", role.as_str())
                 .prop("PolicyName", "vended-accounts")
                 .prop("PolicyDocument", document(statements)),
-        )
-        .map_err(|e| bug(path, e))?;
-        let mut b = vec![assume(
-            "VendedReadRoles",
-            granted.iter().map(|a| cx.role(*a, &r.read)).collect(),
-        )];
-        if !step_accounts.is_empty() {
-            b.push(assume(
-                "VendedStepRoles",
-                step_accounts
-                    .iter()
-                    .map(|a| cx.role(*a, &r.steps))
-                    .collect(),
-            ));
-        }
-        t.add_resource(
-            lid("VendedBuildRoles", path)?,
-            Resource::new(crate::types::IAM_ROLE_POLICY)
-                .prop("RoleName", r.build.as_str())
-                .prop("PolicyName", "vended-accounts")
-                .prop("PolicyDocument", document(b)),
         )
         .map_err(|e| bug(path, e))?;
     }
@@ -788,30 +785,24 @@ fn source_stage(bucket: &Value) -> Value {
     ])
 }
 
-/// What the self-update fills: the ids this template and the bootstrap stacks take, looked
-/// up as the handover does.
-fn own_parameters(
+/// Where a pipeline template's ids come from: each account's by e-mail, each other region's
+/// artifact key from that region's store (the self-update and the handover fill them alike).
+pub(super) fn id_sources<'a>(
     cx: &Cx<'_>,
-    params: &BTreeSet<AccountRef>,
-    keyed: &BTreeSet<String>,
+    accounts: impl IntoIterator<Item = &'a AccountRef>,
+    regions: impl IntoIterator<Item = &'a String>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, EmitError> {
     let p = cx.p;
-    // What the self-update fills: the ids this template and the bootstrap stacks
-    // take, looked up as the handover does.
-    let mut own = serde_json::Map::new();
-    own.insert(
-        "OrganizationId".into(),
-        json!({ "lookup": "organizationId" }),
-    );
-    for a in params {
-        own.insert(
+    let mut out = serde_json::Map::new();
+    for a in accounts {
+        out.insert(
             account_param(p, *a),
             json!({ "lookup": "accountId", "account": account_key(p, *a) }),
         );
     }
-    for r in keyed {
+    for r in regions {
         if *r != cx.region {
-            own.insert(
+            out.insert(
                 format!("ArtifactKey{}", region_id(r)),
                 json!({ "export": {
                     "name": export_name(p, "ArtifactKeyArn")?,
@@ -821,7 +812,7 @@ fn own_parameters(
             );
         }
     }
-    Ok(own)
+    Ok(out)
 }
 
 /// The last stage of the first phase: look the vended accounts' ids up, and deploy the
