@@ -213,6 +213,17 @@ class Resolver:
                         raise Failure("the pipeline's roles are not in account %s yet: %s" % (key, e))
                     time.sleep(20)
 
+    def wait_policy_type(self, policy_type):
+        deadline = time.time() + ROLE_WAIT_SECONDS
+        while True:
+            root = self.aws(["organizations", "list-roots"], env=self.management())["Roots"][0]
+            if any(t.get("Type") == policy_type and t.get("Status") == "ENABLED"
+                   for t in root.get("PolicyTypes", [])):
+                return
+            if time.time() > deadline:
+                raise Failure("policy type %s is not ENABLED on the root yet" % policy_type)
+            time.sleep(10)
+
     def stage(self, key, out):
         st = self.w["stages"].get(key)
         if st is None:
@@ -253,6 +264,12 @@ class Resolver:
         r = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(script)], env=env)
         if r.returncode != 0:
             raise Failure("step %s failed (exit %d)" % (step_id, r.returncode))
+        # EnablePolicyType returns while the type is still PENDING_ENABLE: the next wave
+        # attaches policies of that type, so wait until the root says ENABLED.
+        for c in st["commands"]:
+            words = c.split()
+            if words[:3] == ["aws", "organizations", "enable-policy-type"] and "--policy-type" in words:
+                self.wait_policy_type(words[words.index("--policy-type") + 1])
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "step.json"), "w") as f:
             json.dump({"step": step_id, "done": True}, f)

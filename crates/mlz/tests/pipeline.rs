@@ -453,7 +453,9 @@ elif (svc, op) == ("organizations", "list-accounts"):
     accts = [a for a in wiring["accounts"].values() if "email" in a]
     out = {"Accounts": [{"Email": a["email"], "Id": "%012d" % (100 + i)} for i, a in enumerate(accts)]}
 elif (svc, op) == ("organizations", "list-roots"):
-    out = {"Roots": [{"Id": "r-ab12"}]}
+    status = "PENDING_ENABLE" if os.environ.get("FAKE_PENDING") else "ENABLED"
+    out = {"Roots": [{"Id": "r-ab12", "PolicyTypes": [{"Type": t, "Status": status} for t in
+                     ["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY", "TAG_POLICY"]]}]}
 elif (svc, op) == ("organizations", "list-organizational-units-for-parent"):
     out = {"OrganizationalUnits": [{"Name": n, "Id": "ou-ab12-%08d" % i, "Arn": "arn:aws:organizations::111111111111:ou/o-abcdefghij/ou-ab12-%08d" % i}
                                    for i, n in enumerate(["Security", "Sandbox", "Workloads", "Infrastructure"])]}
@@ -703,5 +705,18 @@ fn the_identity_center_baseline_is_found_by_name_not_by_arn() {
         got["Parameters"]["IdentityCenterEnabledBaselineArn"],
         "arn:aws:controltower:eu-west-1:111111111111:enabledbaseline/XYZ"
     );
+    let _ = fs::remove_dir_all(h.dir.parent().expect("scratch"));
+}
+
+#[test]
+fn enabling_a_policy_type_waits_until_the_root_says_enabled() {
+    let h = harness("policy-type");
+    let o = h.run("step", "enable-policy-types", &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(h.calls().iter().any(|c| c[0] == "organizations" && c[1] == "list-roots"));
+    // Still pending when the wait runs out: the step fails, naming the type.
+    let o = h.run("step", "enable-policy-types", &[("FAKE_PENDING", "1")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not ENABLED"));
     let _ = fs::remove_dir_all(h.dir.parent().expect("scratch"));
 }
