@@ -713,7 +713,10 @@ fn enabling_a_policy_type_waits_until_the_root_says_enabled() {
     let h = harness("policy-type");
     let o = h.run("step", "enable-policy-types", &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(h.calls().iter().any(|c| c[0] == "organizations" && c[1] == "list-roots"));
+    assert!(h
+        .calls()
+        .iter()
+        .any(|c| c[0] == "organizations" && c[1] == "list-roots"));
     // Still pending when the wait runs out: the step fails, naming the type.
     let o = h.run("step", "enable-policy-types", &[("FAKE_PENDING", "1")]);
     assert_eq!(o.status.code(), Some(1));
