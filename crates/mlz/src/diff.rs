@@ -116,12 +116,25 @@ impl<'a> Side<'a> {
             ));
         };
         let mut placed = BTreeMap::new();
-        for t in templates {
+        // The pipeline's own templates are stacks too (deployed by hand once, then by the
+        // pipeline): a change to them is a change to what is deployed.
+        let own = manifest["pipeline"]["templates"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        for t in templates.iter().chain(own) {
             if let Some(p) = t["path"].as_str() {
                 let account = t["account"]["name"].as_str().unwrap_or("?").to_owned();
                 let region = t["region"].as_str().unwrap_or("?").to_owned();
                 let stack = t["stackName"].as_str().unwrap_or(p).to_owned();
-                let kind = t["kind"].as_str().unwrap_or("stack").to_owned();
+                let kind = t["kind"]
+                    .as_str()
+                    .unwrap_or(if t["stackName"].is_null() {
+                        "stackSet"
+                    } else {
+                        "stack"
+                    })
+                    .to_owned();
                 placed.insert(
                     p.to_owned(),
                     Place {

@@ -477,3 +477,44 @@ fn a_parameter_that_becomes_its_literal_is_no_replacement() {
         "{unknown}"
     );
 }
+
+/// The pipeline's own templates are deployed stacks too: moving the pipeline shows in the diff.
+#[test]
+fn the_pipelines_own_templates_are_compared() {
+    let dir = scratch("pipeline");
+    generate(&dir, "a", REFERENCE);
+    fs::copy(dir.join("a.lock.json"), dir.join("b.lock.json")).expect("lock");
+    let moved = REFERENCE.replacen(
+        "pipeline:\n  account: DevOps\n",
+        "pipeline:\n  account: DevOps\n  region: eu-central-1\n",
+        1,
+    );
+    assert_ne!(moved, REFERENCE);
+    generate(&dir, "b", &moved);
+    let (_, r) = diff_json(&dir, "a", "b");
+    let touched: Vec<(&str, &str)> = r["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            (
+                n["template"].as_str().unwrap_or(""),
+                n["change"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // The pipeline stack leaves eu-west-1 and comes back in eu-central-1.
+    assert!(
+        touched
+            .iter()
+            .any(|(t, c)| *t == "pipeline/pipeline.yaml" && *c == "removed"),
+        "{touched:?}"
+    );
+    assert!(
+        touched
+            .iter()
+            .any(|(t, c)| *t == "pipeline/pipeline.yaml" && *c == "added"),
+        "{touched:?}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

@@ -262,6 +262,9 @@ pub struct PipelineEntry {
 #[serde(rename_all = "camelCase")]
 pub struct PipelineTemplateEntry {
     pub path: String,
+    /// The stack's name; none for the StackSet template of the member roles.
+    pub stack_name: Option<String>,
+    pub account: String,
     pub region: String,
     pub deployed_by: String,
 }
@@ -521,6 +524,9 @@ pub fn build(
         .iter()
         .map(|s| PipelineTemplateEntry {
             path: s.id.file(ext),
+            stack_name: (s.deploy == DeployKind::Stack)
+                .then(|| s.id.stack_name(&p.organization.stack_prefix)),
+            account: crate::common::account_name(p, s.account),
             region: s.region.clone(),
             deployed_by: match (s.deploy, s.id.path().as_str()) {
                 (DeployKind::StackSet, _) => "the StackSet of pipeline/roles-management".into(),
@@ -528,7 +534,7 @@ pub fn build(
                     "the last stage of pipeline {}",
                     last_a.clone().unwrap_or_default()
                 ),
-                _ => "by hand, once (bootstrap)".into(),
+                _ => "by hand once (bootstrap), then the first pipeline's Pipeline stage".into(),
             },
         })
         .collect();
