@@ -374,6 +374,21 @@ pub fn looked_up(a: &Account) -> bool {
     a.id.is_none() && a.created_by != CreatedBy::Mlz
 }
 
+/// An account's key: `management`, or the config's key of the account.
+pub fn account_key(p: &Platform, a: AccountRef) -> String {
+    match a {
+        AccountRef::Management => "management".to_owned(),
+        AccountRef::Account(i) => p.account(i).key.clone(),
+    }
+}
+
+/// A region as a logical-id part: `eu-west-1` → `EuWest1`.
+pub fn region_id(r: &str) -> String {
+    LogicalId::derive("", r)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
 /// An OU's names from the root down: how the pipeline finds an OU it did not create.
 pub fn ou_path(p: &Platform, i: OuIdx) -> Vec<String> {
     let mut names = Vec::new();

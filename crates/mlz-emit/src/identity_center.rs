@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::identity_policies::STUDIO_USER_TAG;
-use mlz_model::{AccountRef, Assignment, CreatedBy, Group, IdentityCenter, Platform};
+use mlz_model::{Assignment, CreatedBy, Group, IdentityCenter, Platform};
 
 use crate::common::{
-    account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes, managed_policy,
-    new_stack, use_ident, Ident, GROUP_ID_PATTERN,
+    account_key, account_ref_ident, all_ok, bucket_label, bucket_of, bug, chain_lanes,
+    managed_policy, new_stack, use_ident, Ident, GROUP_ID_PATTERN,
 };
 use crate::plan::{exports, Area, ExportKey, Fact, StackId};
 use crate::stack::{Emitted, Lookup, Stack, StackParam};
@@ -267,13 +267,6 @@ fn platform_group_ident(g: &Group, gi: usize, path: &str) -> Result<Ident, EmitE
             lookup: Lookup::GroupId(g.name.clone()),
         },
     })
-}
-
-fn account_key(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => "management".to_owned(),
-        AccountRef::Account(i) => p.account(i).key.clone(),
-    }
 }
 
 /// A group (with its index) to create (no assignment), or one of its assignments.

@@ -427,6 +427,20 @@ pub const PROTECTED_TYPES: &[&str] = &[
     crate::types::SAGEMAKER_DOMAIN,
 ];
 
+/// The identity resource types a stack holds: its stack policy protects them.
+fn protected_types(s: &Stack) -> Vec<&str> {
+    let mut held: Vec<&str> = s
+        .template
+        .resources
+        .values()
+        .map(|r| r.resource_type.as_str())
+        .filter(|t| PROTECTED_TYPES.contains(t))
+        .collect();
+    held.sort_unstable();
+    held.dedup();
+    held
+}
+
 /// A stack's configuration in CodePipeline's template-configuration format (which rain reads
 /// too): every parameter value mlz knows, and a stack policy that denies replacing or deleting
 /// the identity resources the stack holds (CloudFormation user guide, "Prevent updates to
@@ -437,15 +451,7 @@ fn configuration(s: &Stack) -> serde_json::Value {
         .iter()
         .filter_map(|pp| pp.value.as_ref().map(|v| (pp.name.clone(), json!(v))))
         .collect();
-    let mut held: Vec<&str> = s
-        .template
-        .resources
-        .values()
-        .map(|r| r.resource_type.as_str())
-        .filter(|t| PROTECTED_TYPES.contains(t))
-        .collect();
-    held.sort_unstable();
-    held.dedup();
+    let held = protected_types(s);
     let mut c = json!({ "Parameters": params, "Tags": {} });
     if !held.is_empty() {
         c["StackPolicy"] = json!({
@@ -634,7 +640,7 @@ fn manifest(
                 auto_deployment: t.auto_deployment,
             }),
             stack_policy: matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet)
-                && configuration(s).get("StackPolicy").is_some(),
+                && !protected_types(s).is_empty(),
             contents: s.contents.as_ref().map(|(kind, names)| ContentsEntry {
                 kind,
                 names: names.clone(),

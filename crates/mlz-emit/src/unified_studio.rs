@@ -11,8 +11,8 @@ use mlz_model::{
 };
 
 use crate::common::{
-    account_name, account_ref_ident_in, all_ok, bug, managed_policy, new_stack, slug, use_ident,
-    Ident, GROUP_ID_PATTERN,
+    account_key, account_name, account_ref_ident_in, all_ok, bug, managed_policy, new_stack,
+    region_id, slug, use_ident, Ident, GROUP_ID_PATTERN,
 };
 use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackId};
 use crate::ram;
@@ -35,13 +35,6 @@ const MANAGE_ACCESS_POLICIES: &[&str] = &[
     managed_policies::AMAZON_DATAZONE_SAGEMAKER_MANAGE_ACCESS,
 ];
 const DOMAIN_ID_PATTERN: &str = "^dzd[-_][a-zA-Z0-9_-]{1,36}$";
-
-fn account_key(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => "management".to_owned(),
-        AccountRef::Account(i) => p.account(i).key.clone(),
-    }
-}
 
 /// A role DataZone assumes, for one account's use only.
 fn datazone_role(
@@ -382,12 +375,6 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     s.provides.push(Fact::Deployed(sid));
     s.limit_hint = "one RAM share per associated account and an id parameter each: CloudFormation allows 200 parameters, so a domain stack holds about 190 associated accounts; associate business-unit accounts, not team accounts";
     Ok(s)
-}
-
-fn region_id(r: &str) -> String {
-    mlz_cfn::LogicalId::derive("", r)
-        .map(|id| id.to_string())
-        .unwrap_or_default()
 }
 
 fn associated(

@@ -19,6 +19,25 @@ fn json(path: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
 }
 
+fn templates_by_path(m: &Value) -> BTreeMap<&str, &Value> {
+    m["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .map(|t| (t["path"].as_str().expect("path"), t))
+        .collect()
+}
+
+/// The pipelines' names, in the manifest's order.
+fn pipeline_names(m: &Value) -> Vec<&str> {
+    m["pipeline"]["pipelines"]
+        .as_array()
+        .expect("pipelines")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect()
+}
+
 fn template(text: &str) -> Value {
     mlz_model::yaml::parse_cfn(text).expect("yaml").to_json()
 }
@@ -35,12 +54,7 @@ struct Action {
 /// Every action of the pipeline templates named in the manifest, in pipeline order.
 fn actions(manifest: &Value, read: &dyn Fn(&str) -> String) -> Vec<Action> {
     let pl = &manifest["pipeline"];
-    let order: Vec<&str> = pl["pipelines"]
-        .as_array()
-        .expect("pipelines")
-        .iter()
-        .map(|p| p["name"].as_str().expect("name"))
-        .collect();
+    let order = pipeline_names(manifest);
     let files: BTreeSet<&str> = pl["pipelines"]
         .as_array()
         .expect("pipelines")
@@ -92,12 +106,7 @@ fn positions(manifest: &Value, acts: &[Action]) -> BTreeMap<String, (usize, usiz
         let pipeline = e["pipeline"].as_str().expect("pipeline");
         let stage = e["stage"].as_str().expect("stage");
         let action = e["action"].as_str().expect("action");
-        let names: Vec<&str> = pl["pipelines"]
-            .as_array()
-            .expect("pipelines")
-            .iter()
-            .map(|p| p["name"].as_str().expect("name"))
-            .collect();
+        let names = pipeline_names(manifest);
         let pi = names.iter().position(|n| *n == pipeline).expect("pipeline");
         let a = acts
             .iter()
@@ -171,12 +180,7 @@ fn every_stack_node_deploys_after_everything_it_depends_on() {
 fn every_action_runs_in_its_account_and_region_with_the_pipeline_roles() {
     let m = json(&reference().join("manifest.json"));
     let acts = actions(&m, &read_reference);
-    let by_path: BTreeMap<&str, &Value> = m["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .map(|t| (t["path"].as_str().expect("path"), t))
-        .collect();
+    let by_path = templates_by_path(&m);
     let mut deploys = 0;
     for a in &acts {
         let provider = a.value["ActionTypeId"]["Provider"]
@@ -242,18 +246,8 @@ fn every_parameter_is_in_its_configuration_or_wired_by_the_stage() {
     let m = json(&dir.join("manifest.json"));
     let wiring = json(&dir.join("pipeline/wiring.json"));
     let acts = actions(&m, &read_reference);
-    let names: Vec<String> = m["pipeline"]["pipelines"]
-        .as_array()
-        .expect("pipelines")
-        .iter()
-        .map(|p| p["name"].as_str().expect("name").to_owned())
-        .collect();
-    let by_path: BTreeMap<&str, &Value> = m["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .map(|t| (t["path"].as_str().expect("path"), t))
-        .collect();
+    let names = pipeline_names(&m);
+    let by_path = templates_by_path(&m);
     let mut wired = 0;
     let mut external = 0;
     for a in &acts {

@@ -22,7 +22,7 @@ use mlz_model::{AccountRef, CreatedBy, Platform};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::common::{bug, new_stack, private_bucket, tls_only_statement};
+use crate::common::{account_key, bug, new_stack, private_bucket, region_id, tls_only_statement};
 use crate::manifest::{configuration_path, Manifest};
 use crate::plan::{exports, ExportKey, NodeRef, Plan, StackId};
 use crate::stack::{DeployKind, Lookup, ManualStep, Stack};
@@ -83,13 +83,6 @@ pub fn role_names(prefix: &str) -> RoleNames {
     }
 }
 
-fn account_key(p: &Platform, a: AccountRef) -> String {
-    match a {
-        AccountRef::Management => "management".to_owned(),
-        AccountRef::Account(i) => p.account(i).key.clone(),
-    }
-}
-
 /// An account exists before the pipeline: the management account, accounts Control Tower or
 /// someone else created, accounts whose id the config gives.
 fn exists_before(p: &Platform, a: AccountRef) -> bool {
@@ -108,18 +101,6 @@ fn account_param(p: &Platform, a: AccountRef) -> String {
         AccountRef::Management => "ManagementAccountId".to_owned(),
         AccountRef::Account(i) => format!("{}Id", p.account(i).logical_id),
     }
-}
-
-fn region_id(region: &str) -> String {
-    region
-        .split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 /// `[A-Za-z0-9.@\-_]+`, at most 100 characters (action and stage names).
@@ -163,6 +144,14 @@ fn document(statements: Vec<Value>) -> Value {
         ("Version", Value::str("2012-10-17")),
         ("Statement", Value::List(statements)),
     ])
+}
+
+/// An IAM role of the pipeline: its name, what it is for, who may assume it.
+fn named_role(name: &str, description: &str, trust: Value) -> Resource {
+    Resource::new(IAM_ROLE)
+        .prop("RoleName", name)
+        .prop("Description", description)
+        .prop("AssumeRolePolicyDocument", trust)
 }
 
 fn inline_policy(name: &str, statements: Vec<Value>) -> Value {

@@ -186,13 +186,7 @@ fn action_role(p: &Platform, r: &RoleNames) -> Resource {
     // stack operations, passing the deploy role), and the artifacts it reads and writes in
     // the pipeline account's stores (CodePipeline user guide, "Create a pipeline that uses
     // resources from another AWS account").
-    Resource::new(IAM_ROLE)
-        .prop("RoleName", r.action.as_str())
-        .prop(
-            "Description",
-            "Assumed by the mlz pipeline for its CloudFormation actions in this account.",
-        )
-        .prop("AssumeRolePolicyDocument", trust_role(pipeline_role))
+    named_role(r.action.as_str(), "Assumed by the mlz pipeline for its CloudFormation actions in this account.", trust_role(pipeline_role))
         .prop(
             "Policies",
             inline_policy(
@@ -271,40 +265,29 @@ fn deploy_role(r: &RoleNames) -> Resource {
     // and only the action role may pass it. The stacks create IAM roles, accounts, SCPs and
     // Identity Center assignments: AWS's AdministratorAccess, as CDK's bootstrap execution role
     // and Control Tower's AWSControlTowerExecution have.
-    Resource::new(IAM_ROLE)
-        .prop("RoleName", r.deploy.as_str())
-        .prop(
-            "Description",
-            "CloudFormation's service role for the mlz pipeline's stacks in this account.",
-        )
-        .prop(
-            "AssumeRolePolicyDocument",
-            document(vec![Value::map([
-                ("Effect", Value::str("Allow")),
-                (
-                    "Principal",
-                    Value::map([("Service", Value::str(CLOUDFORMATION))]),
-                ),
-                // No aws:SourceAccount condition: no AWS document says CloudFormation sends it
-                // when it assumes a stack's service role (review finding).
-                ("Action", Value::str("sts:AssumeRole")),
-            ])]),
-        )
-        .prop(
-            "ManagedPolicyArns",
-            Value::List(vec![crate::common::managed_policy("AdministratorAccess")]),
-        )
+    named_role(
+        r.deploy.as_str(),
+        "CloudFormation's service role for the mlz pipeline's stacks in this account.",
+        document(vec![Value::map([
+            ("Effect", Value::str("Allow")),
+            (
+                "Principal",
+                Value::map([("Service", Value::str(CLOUDFORMATION))]),
+            ),
+            // No aws:SourceAccount condition: no AWS document says CloudFormation sends it
+            // when it assumes a stack's service role (review finding).
+            ("Action", Value::str("sts:AssumeRole")),
+        ])]),
+    )
+    .prop(
+        "ManagedPolicyArns",
+        Value::List(vec![crate::common::managed_policy("AdministratorAccess")]),
+    )
 }
 
 fn read_role(r: &RoleNames, management: bool) -> Resource {
     let build_role = role_arn("PipelineAccountId", &r.build);
-    Resource::new(IAM_ROLE)
-        .prop("RoleName", r.read.as_str())
-        .prop(
-            "Description",
-            "Assumed by the mlz pipeline's resolve actions to read stack outputs (and, in the management account, the organisation).",
-        )
-        .prop("AssumeRolePolicyDocument", trust_role(build_role))
+    named_role(r.read.as_str(), "Assumed by the mlz pipeline's resolve actions to read stack outputs (and, in the management account, the organisation).", trust_role(build_role))
         .prop(
             "Policies",
             inline_policy("pipeline-read", {
@@ -362,14 +345,12 @@ fn steps_role(p: &Platform, r: &RoleNames, step_actions: &BTreeSet<&'static str>
         let sid: String = svc.chars().filter(char::is_ascii_alphanumeric).collect();
         statements.push(statement(&sid, &actions, resource));
     }
-    Resource::new(IAM_ROLE)
-        .prop("RoleName", r.steps.as_str())
-        .prop(
-            "Description",
-            "Assumed by the mlz pipeline's step actions: the API calls of this account's manual steps.",
-        )
-        .prop("AssumeRolePolicyDocument", trust_role(build_role))
-        .prop("Policies", inline_policy("pipeline-steps", statements))
+    named_role(
+        r.steps.as_str(),
+        "Assumed by the mlz pipeline's step actions: the API calls of this account's manual steps.",
+        trust_role(build_role),
+    )
+    .prop("Policies", inline_policy("pipeline-steps", statements))
 }
 
 /// The IAM actions of the automated steps, by the account they run in.

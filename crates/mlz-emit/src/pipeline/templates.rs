@@ -28,6 +28,42 @@ pub(super) fn org_param(t: &mut Template, path: &str) -> Result<(), EmitError> {
     )
 }
 
+/// A statement of an artifact store's key or bucket policy: the organisation's action roles
+/// (any account of the organisation, the role of that name only) may read.
+fn action_roles_read(
+    sid: &str,
+    actions: &[&str],
+    resource: Value,
+    via: Option<(&'static str, &'static str)>,
+    action_role: &str,
+    organization: Value,
+) -> Value {
+    let mut condition = vec![
+        (
+            "StringEquals",
+            Value::map([("aws:PrincipalOrgID", organization)]),
+        ),
+        (
+            "ArnLike",
+            Value::map([(
+                "aws:PrincipalArn",
+                Value::Sub(format!("arn:${{AWS::Partition}}:iam::*:role/{action_role}")),
+            )]),
+        ),
+    ];
+    if let Some((key, value)) = via {
+        condition.push(("StringLike", Value::map([(key, Value::str(value))])));
+    }
+    Value::map([
+        ("Sid", Value::str(sid)),
+        ("Effect", Value::str("Allow")),
+        ("Principal", j(json!({ "AWS": "*" }))),
+        ("Action", Value::list_of_str(actions.iter().copied())),
+        ("Resource", resource),
+        ("Condition", Value::map(condition)),
+    ])
+}
+
 /// The KMS key of an artifact store: the pipeline account administers it; the action roles
 /// of the organisation's accounts use it through S3 (cross-account actions need a customer
 /// managed key the target account's action role may use: CodePipeline user guide, "Create a
@@ -41,42 +77,14 @@ pub(super) fn artifact_key(p: &Platform) -> Resource {
             "KeyPolicy",
             document(vec![
                 crate::common::key_admin_statement(),
-                Value::map([
-                    ("Sid", Value::str("ActionRolesReadThroughS3")),
-                    ("Effect", Value::str("Allow")),
-                    ("Principal", j(json!({ "AWS": "*" }))),
-                    (
-                        "Action",
-                        Value::list_of_str(["kms:Decrypt", "kms:DescribeKey"]),
-                    ),
-                    ("Resource", Value::str("*")),
-                    (
-                        "Condition",
-                        Value::map([
-                            (
-                                "StringEquals",
-                                Value::map([(
-                                    "aws:PrincipalOrgID",
-                                    Value::Ref(LogicalId::new("OrganizationId").expect("valid id")),
-                                )]),
-                            ),
-                            (
-                                "ArnLike",
-                                Value::map([(
-                                    "aws:PrincipalArn",
-                                    Value::Sub(format!(
-                                        "arn:${{AWS::Partition}}:iam::*:role/{}",
-                                        r.action
-                                    )),
-                                )]),
-                            ),
-                            (
-                                "StringLike",
-                                Value::map([("kms:ViaService", Value::str("s3.*.amazonaws.com"))]),
-                            ),
-                        ]),
-                    ),
-                ]),
+                action_roles_read(
+                    "ActionRolesReadThroughS3",
+                    &["kms:Decrypt", "kms:DescribeKey"],
+                    Value::str("*"),
+                    Some(("kms:ViaService", "s3.*.amazonaws.com")),
+                    &r.action,
+                    Value::Ref(LogicalId::new("OrganizationId").expect("a valid logical id")),
+                ),
             ]),
         )
         .retained()
@@ -111,38 +119,14 @@ pub(super) fn add_store(
                     Value::GetAtt(lid("ArtifactBucket", path)?, "Arn".into()),
                     Value::Sub("${ArtifactBucket.Arn}/*".into()),
                 ),
-                Value::map([
-                    ("Sid", Value::str("ActionRolesRead")),
-                    ("Effect", Value::str("Allow")),
-                    ("Principal", j(json!({ "AWS": "*" }))),
-                    (
-                        "Action",
-                        Value::list_of_str(["s3:GetObject", "s3:GetObjectVersion"]),
-                    ),
-                    ("Resource", Value::Sub("${ArtifactBucket.Arn}/*".into())),
-                    (
-                        "Condition",
-                        Value::map([
-                            (
-                                "StringEquals",
-                                Value::map([(
-                                    "aws:PrincipalOrgID",
-                                    Value::Ref(lid("OrganizationId", path)?),
-                                )]),
-                            ),
-                            (
-                                "ArnLike",
-                                Value::map([(
-                                    "aws:PrincipalArn",
-                                    Value::Sub(format!(
-                                        "arn:${{AWS::Partition}}:iam::*:role/{}",
-                                        r.action
-                                    )),
-                                )]),
-                            ),
-                        ]),
-                    ),
-                ]),
+                action_roles_read(
+                    "ActionRolesRead",
+                    &["s3:GetObject", "s3:GetObjectVersion"],
+                    Value::Sub("${ArtifactBucket.Arn}/*".into()),
+                    None,
+                    &r.action,
+                    Value::Ref(lid("OrganizationId", path)?),
+                ),
             ]),
         );
     t.add_resource(lid("ArtifactBucketPolicy", path)?, policy)
@@ -355,48 +339,43 @@ pub(super) fn shared_resources(
     ));
     let mut action_roles: Vec<Value> = accounts.iter().map(|a| cx.role(*a, &r.action)).collect();
     action_roles.push(cx.role(cx.home, &r.action));
-    let pipeline_role = Resource::new(IAM_ROLE)
-        .prop("RoleName", r.pipeline.as_str())
-        .prop(
-            "Description",
-            "CodePipeline's service role for the mlz pipelines.",
-        )
-        .prop(
-            "AssumeRolePolicyDocument",
-            service_trust("codepipeline.amazonaws.com"),
-        )
-        .prop(
-            "Policies",
-            inline_policy(
-                "pipeline",
-                vec![
-                    statement(
-                        "Source",
-                        &[
-                            "s3:GetObject",
-                            "s3:GetObjectVersion",
-                            "s3:GetBucketVersioning",
-                        ],
-                        Value::List(vec![
-                            Value::GetAtt(lid("SourceBucket", path)?, "Arn".into()),
-                            Value::Sub("${SourceBucket.Arn}/*".into()),
-                        ]),
-                    ),
-                    statement(
-                        "Artifacts",
-                        &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
-                        Value::List(store_objects.clone()),
-                    ),
-                    statement("ArtifactKeys", &kms, Value::List(keys.clone())),
-                    statement(
-                        "Builds",
-                        &["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                        build_project_arn,
-                    ),
-                    assume("ActionRoles", action_roles),
-                ],
-            ),
-        );
+    let pipeline_role = named_role(
+        r.pipeline.as_str(),
+        "CodePipeline's service role for the mlz pipelines.",
+        service_trust("codepipeline.amazonaws.com"),
+    )
+    .prop(
+        "Policies",
+        inline_policy(
+            "pipeline",
+            vec![
+                statement(
+                    "Source",
+                    &[
+                        "s3:GetObject",
+                        "s3:GetObjectVersion",
+                        "s3:GetBucketVersioning",
+                    ],
+                    Value::List(vec![
+                        Value::GetAtt(lid("SourceBucket", path)?, "Arn".into()),
+                        Value::Sub("${SourceBucket.Arn}/*".into()),
+                    ]),
+                ),
+                statement(
+                    "Artifacts",
+                    &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                    Value::List(store_objects.clone()),
+                ),
+                statement("ArtifactKeys", &kms, Value::List(keys.clone())),
+                statement(
+                    "Builds",
+                    &["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                    build_project_arn,
+                ),
+                assume("ActionRoles", action_roles),
+            ],
+        ),
+    );
     t.add_resource(lid("PipelineRole", path)?, pipeline_role)
         .map_err(|e| bug(path, e))?;
     let mut read_roles: Vec<Value> = accounts.iter().map(|a| cx.role(*a, &r.read)).collect();
@@ -428,20 +407,15 @@ pub(super) fn shared_resources(
     .map_err(|e| bug(path, e))?;
     t.add_resource(
         lid("BuildRole", path)?,
-        Resource::new(IAM_ROLE)
-            .prop("RoleName", r.build.as_str())
-            .prop(
-                "Description",
-                "CodeBuild's role for the mlz pipeline's resolve and step actions.",
-            )
-            .prop(
-                "AssumeRolePolicyDocument",
-                service_trust("codebuild.amazonaws.com"),
-            )
-            .prop(
-                "Policies",
-                inline_policy("pipeline-build", build_statements),
-            ),
+        named_role(
+            r.build.as_str(),
+            "CodeBuild's role for the mlz pipeline's resolve and step actions.",
+            service_trust("codebuild.amazonaws.com"),
+        )
+        .prop(
+            "Policies",
+            inline_policy("pipeline-build", build_statements),
+        ),
     )
     .map_err(|e| bug(path, e))?;
     t.add_resource(
@@ -469,10 +443,7 @@ pub(super) fn shared_resources(
     .map_err(|e| bug(path, e))?;
     t.add_resource(
         lid("EventsRole", path)?,
-        Resource::new(IAM_ROLE)
-            .prop("RoleName", r.events.as_str())
-            .prop("Description", "Lets EventBridge start the next mlz pipeline when one succeeds.")
-            .prop("AssumeRolePolicyDocument", service_trust("events.amazonaws.com"))
+        named_role(r.events.as_str(), "Lets EventBridge start the next mlz pipeline when one succeeds.", service_trust("events.amazonaws.com"))
             .prop(
                 "Policies",
                 inline_policy(
