@@ -446,6 +446,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         "VendingPrincipalArn",
         VENDING_PRINCIPAL_DESCRIPTION,
         None,
+        Some(Lookup::PipelineDeployRoleArn),
         &rpath,
     )?;
     // The AFC guide trusts the principal that applies blueprints in the Control Tower
@@ -456,6 +457,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         "BlueprintPrincipalArn",
         BLUEPRINT_PRINCIPAL_DESCRIPTION,
         None,
+        Some(Lookup::External),
         &rpath,
     )?;
     let role = Resource::new(IAM_ROLE)
@@ -543,6 +545,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
             account: AccountRef::Management,
             region: p.organization.home_region.clone(),
         }),
+        None,
         &hpath,
     )?;
     let console_value = principal_parameter(
@@ -551,6 +554,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         "BlueprintPrincipalArn",
         BLUEPRINT_PRINCIPAL_DESCRIPTION,
         None,
+        Some(Lookup::External),
         &hpath,
     )?;
     let mut parameters = vec![
@@ -773,6 +777,7 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
         "VendingPrincipalArn",
         VENDING_PRINCIPAL_DESCRIPTION,
         None,
+        Some(Lookup::PipelineDeployRoleArn),
         path,
     )?;
     // Service Catalog's IAM_PATTERN takes the ARN without its account id
@@ -894,6 +899,7 @@ fn principal_parameter(
     name: &str,
     description: &str,
     export: Option<ExportRef>,
+    lookup: Option<Lookup>,
     path: &str,
 ) -> Result<Value, EmitError> {
     let id = LogicalId::new(name).map_err(|e| bug(path, e))?;
@@ -902,12 +908,6 @@ fn principal_parameter(
     prm.constraint_description =
         Some("an IAM role ARN of the management account; * and ? allowed".into());
     t.add_parameter(id.clone(), prm).map_err(|e| bug(path, e))?;
-    // The pipeline provisions accounts as its deploy role; the console role is a person's.
-    let lookup = match (&export, name) {
-        (Some(_), _) => None,
-        (None, "VendingPrincipalArn") => Some(Lookup::PipelineDeployRoleArn),
-        (None, _) => Some(Lookup::External),
-    };
     params.push(StackParam {
         name: name.into(),
         description: description.into(),
