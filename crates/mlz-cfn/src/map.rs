@@ -43,6 +43,14 @@ impl Map {
             .map(|i| &self.entries[i].1)
     }
 
+    /// Removes a key; returns its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        self.entries
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.entries.remove(i).1)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.entries.iter().map(|(k, v)| (k.as_ref(), v))
     }

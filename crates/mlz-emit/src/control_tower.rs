@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{
-    managed_policies, AccountIdx, AccountRef, Blueprint, ControlTower, CreatedBy, LandingZone,
+    managed_policies, AccountIdx, AccountRef, Blueprint, BlueprintDelivery, ControlTower, CreatedBy, LandingZone,
     OuIdx, Platform,
 };
 use serde_json::json;
@@ -67,7 +67,11 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         Ok(None) => {}
         Err(e) => errs.push(e),
     }
-    if let Some(hub) = ct.hub.filter(|_| !ct.blueprints.is_empty()) {
+    if ct.blueprint_delivery == BlueprintDelivery::StackSets {
+        if let Err(e) = crate::blueprint_sets::emit(p, ct, out) {
+            errs.push(e);
+        }
+    } else if let Some(hub) = ct.hub.filter(|_| !ct.blueprints.is_empty()) {
         if let Err(e) = blueprint_hub(p, ct, hub, out) {
             errs.push(e);
         }
@@ -662,7 +666,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// The manifest's view of a blueprint's parameters: who fills them, with what.
-fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
+pub(crate) fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
     b.template
         .parameters
         .iter()
@@ -1103,7 +1107,7 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         .iter()
         .flat_map(|n| n.ranges.iter())
         .filter(|r| r.region == p.organization.home_region)
-        .map(|r| (r.account, r.cidr.to_string()))
+        .filter_map(|r| Some((r.account, r.cidr?.to_string())))
         .collect();
     let mut refs: Vec<ExportRef> = Vec::new();
     let tgw = transit_gateway_ref(p);
@@ -1435,7 +1439,7 @@ fn blueprint_doc(
 }
 
 /// A blueprint's template as it is uploaded: its `mlz:` export symbols named.
-fn blueprint_template(p: &Platform, b: &Blueprint) -> Result<Template, EmitError> {
+pub(crate) fn blueprint_template(p: &Platform, b: &Blueprint) -> Result<Template, EmitError> {
     let mut t = b.template.clone();
     exports::resolve_symbols(p, &mut t, &format!("blueprints/{}", b.name))?;
     Ok(t)
@@ -1492,6 +1496,27 @@ fn vending_request(
         account: AccountRef::Management,
         region: p.organization.home_region.clone(),
     }];
+    if ct.blueprint_delivery == BlueprintDelivery::StackSets {
+        // The blueprint comes by its StackSet's automatic deployment once the account is in
+        // its OU: nothing to apply.
+        let blueprint = a.blueprint.map(|b| {
+            json!({
+                "name": ct.blueprints[b].name,
+                "delivery": "stackSets",
+                "note": "delivered by the blueprint's StackSet (control-tower/blueprint-stack-sets) when the account joins its OU: no console step",
+            })
+        });
+        let doc = json!({
+            "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
+            "accountFactory": {
+                "product": ct.account_factory_product,
+                "stack": stack.path(),
+                "accountIdExport": ExportKey::AccountId(i).name(p)?,
+            },
+            "blueprint": blueprint,
+        });
+        return Ok((doc, refs));
+    }
     let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
     if let (Some(bi), Some(hub)) = (a.blueprint, ct.hub) {
         refs.push(ExportRef {

@@ -7,12 +7,14 @@
 //! memory; writing them is the caller's job.
 
 mod artifacts;
+mod blueprint_sets;
 mod budgets;
 mod cfct;
 mod common;
 mod control_tower;
 mod docs;
 mod identity_center;
+mod ipam;
 mod manifest;
 mod network;
 mod organizations;
@@ -91,6 +93,9 @@ pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
     network::emit(p, &mut out);
     if let Err(e) = network::hubs(p, &mut out) {
         errs.extend(e);
+    }
+    if let Err(e) = ipam::emit(p, &mut out) {
+        errs.push(e);
     }
     if let Err(e) = artifacts::finish(p, ext, &mut out) {
         errs.push(e);

@@ -41,7 +41,7 @@ pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
     let mut ranges: Vec<(String, String, Cidr)> = n
         .ranges
         .iter()
-        .map(|r| (p.account(r.account).key.clone(), r.region.clone(), r.cidr))
+        .filter_map(|r| Some((p.account(r.account).key.clone(), r.region.clone(), r.cidr?)))
         .collect();
     ranges.extend(n.reserved.iter().cloned());
     let mut asns = n.asns.clone();
@@ -56,26 +56,34 @@ pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
 
 pub fn emit(p: &Platform, out: &mut Emitted) {
     let Some(n) = &p.network else { return };
-    let ranges: Vec<serde_json::Value> = n
-        .ranges
-        .iter()
-        .map(|r| {
-            let a = p.account(r.account);
-            json!({
-                "account": a.name,
-                "key": a.key,
-                "region": r.region,
-                "segment": n.segments[r.segment].name,
-                "cidr": r.cidr.to_string(),
-                "source": match r.source {
+    let mut ranges: Vec<serde_json::Value> = Vec::new();
+    let mut from_pools: Vec<serde_json::Value> = Vec::new();
+    for r in &n.ranges {
+        let a = p.account(r.account);
+        let entry = json!({
+            "account": a.name,
+            "key": a.key,
+            "region": r.region,
+            "segment": n.segments[r.segment].name,
+        });
+        let mut entry = entry;
+        match r.cidr {
+            Some(c) => {
+                entry["cidr"] = json!(c.to_string());
+                entry["source"] = json!(match r.source {
                     RangeSource::Pinned => "pinned",
                     RangeSource::Plan => "plan",
                     RangeSource::Locked => "locked",
-                    RangeSource::Allocated => "allocated",
-                },
-            })
-        })
-        .collect();
+                    RangeSource::Allocated | RangeSource::Ipam => "allocated",
+                });
+                ranges.push(entry);
+            }
+            None => {
+                entry["pool"] = json!(crate::ipam::pool_name(n, r.segment, &r.region));
+                from_pools.push(entry);
+            }
+        }
+    }
     let supernets: Vec<serde_json::Value> = n
         .segments
         .iter()
@@ -88,14 +96,26 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
             })
         })
         .collect();
-    out.documents.push(Document {
-        path: PLAN_PATH.to_owned(),
-        value: json!({
+    let value = if crate::ipam::uses_ipam(p) {
+        json!({
+            "about": "The attached accounts' VPCs take their ranges from an Amazon VPC IPAM pool per segment and region (stack network/ipam in the Network account), allocated when the blueprint's StackSet creates the VPC: the ranges are known only in IPAM (ec2 get-ipam-pool-allocations). The lock file beside the config (platform.lock.json) keeps the egress VPCs' ranges and the ranges of accounts that left the network, which the pools reserve.",
+            "vpcPrefixLength": n.vpc_prefix_length,
+            "supernets": supernets,
+            "pools": crate::ipam::pools_doc(p, n),
+            "ranges": ranges,
+            "fromPools": from_pools,
+        })
+    } else {
+        json!({
             "about": "VPC ranges of the attached accounts, for review. The lock file beside the config (platform.lock.json) keeps them for the next runs.",
             "vpcPrefixLength": n.vpc_prefix_length,
             "supernets": supernets,
             "ranges": ranges,
-        }),
+        })
+    };
+    out.documents.push(Document {
+        path: PLAN_PATH.to_owned(),
+        value,
         refs: Vec::new(),
     });
 }

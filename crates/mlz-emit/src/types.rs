@@ -67,3 +67,6 @@ pub const CODEBUILD_PROJECT: &str = "AWS::CodeBuild::Project";
 pub const EVENTS_RULE: &str = "AWS::Events::Rule";
 pub const IAM_ROLE_POLICY: &str = "AWS::IAM::RolePolicy";
 pub const KMS_ALIAS: &str = "AWS::KMS::Alias";
+pub const IPAM: &str = "AWS::EC2::IPAM";
+pub const IPAM_POOL: &str = "AWS::EC2::IPAMPool";
+pub const IPAM_ALLOCATION: &str = "AWS::EC2::IPAMAllocation";

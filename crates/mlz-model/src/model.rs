@@ -147,6 +147,8 @@ pub struct Segment {
 pub enum RangeSource {
     /// Pinned in the config.
     Pinned,
+    /// From the segment's IPAM pool, at deploy time.
+    Ipam,
     /// Kept from the previous address plan.
     Plan,
     /// Kept from the lock file.
@@ -160,7 +162,9 @@ pub struct VpcRange {
     pub account: AccountIdx,
     pub region: String,
     pub segment: usize,
-    pub cidr: Cidr,
+    /// `None`: allocated by the segment's IPAM pool when the VPC is created (blueprints
+    /// delivered by StackSets).
+    pub cidr: Option<Cidr>,
     pub source: RangeSource,
 }
 
@@ -311,11 +315,33 @@ pub struct ControlTower {
     pub identity_center_baseline_arn: Option<String>,
     /// Controls per OU, in OU order; each list in the order given, without repeats.
     pub controls: Vec<OuControls>,
-    /// The AFC hub account, when there are blueprints.
+    pub blueprint_delivery: BlueprintDelivery,
+    /// The AFC hub account, when there are blueprints delivered by AFC.
     pub hub: Option<AccountIdx>,
     pub blueprints: Vec<Blueprint>,
     /// When mlz manages the landing zone itself.
     pub landing_zone: Option<LandingZone>,
+}
+
+/// How blueprints reach the accounts that use them (`controlTower.blueprintDelivery`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BlueprintDelivery {
+    /// Account Factory Customization: a Service Catalog product per blueprint in the hub
+    /// account, attached to each account in the Control Tower console.
+    #[default]
+    Afc,
+    /// A service-managed StackSet per blueprint (and segment and region, where the blueprint
+    /// draws its VPC range from an IPAM pool), automatically deployed to whole OUs.
+    StackSets,
+}
+
+impl BlueprintDelivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            BlueprintDelivery::Afc => "afc",
+            BlueprintDelivery::StackSets => "stackSets",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -356,6 +382,8 @@ pub struct Blueprint {
     pub provisioning_policy: Option<serde_json::Value>,
     /// The accounts that get this blueprint, in account order.
     pub accounts: Vec<AccountIdx>,
+    /// Its position in `controlTower.blueprints`, for diagnostics of later sections.
+    pub config_index: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -453,7 +481,8 @@ pub struct Account {
     pub tags: BTreeMap<String, String>,
     /// For team accounts: the team and the stage name.
     pub team: Option<(TeamIdx, String)>,
-    /// Index into `ControlTower::blueprints`: the AFC blueprint this account is vended with.
+    /// Index into `ControlTower::blueprints`: the blueprint this account gets (by AFC at
+    /// vending, or by the blueprint's StackSet).
     pub blueprint: Option<usize>,
 }
 

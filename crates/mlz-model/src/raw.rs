@@ -141,6 +141,7 @@ pub struct RawControlTower {
     pub control_sets: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub controls: Vec<RawControls>,
+    pub blueprint_delivery: Option<RawBlueprintDelivery>,
     pub blueprint_hub: Option<RawHub>,
     #[serde(default)]
     pub blueprints: Vec<RawBlueprint>,
@@ -178,6 +179,13 @@ pub struct RawControls {
     pub exclude: Vec<String>,
     #[serde(default)]
     pub parameters: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum RawBlueprintDelivery {
+    Afc,
+    StackSets,
 }
 
 #[derive(Debug, Default, Deserialize)]

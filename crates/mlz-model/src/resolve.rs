@@ -26,6 +26,7 @@ mod catalog;
 mod network;
 mod pipeline;
 mod security;
+mod stack_sets;
 mod studio;
 
 pub(crate) struct Resolver<'a> {
@@ -398,6 +399,14 @@ impl<'a> Resolver<'a> {
             }
             None => None,
         };
+
+        let mut control_tower = control_tower;
+        if let Some(ct) = control_tower
+            .as_mut()
+            .filter(|c| c.enabled && c.blueprint_delivery == BlueprintDelivery::StackSets)
+        {
+            self.stack_set_blueprints(ct, network.as_ref(), security.is_some(), &accounts);
+        }
 
         let pipeline = match doc.get("pipeline") {
             Some(v) => {

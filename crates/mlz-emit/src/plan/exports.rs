@@ -54,6 +54,9 @@ pub enum ExportKey {
     /// `RoleArn`, `BuildProject`, `EventsRoleArn`), exported by pipeline/pipeline (and the
     /// artifact key by each pipeline/artifacts-<region>).
     Pipeline(&'static str),
+    /// The IPAM pool of a segment (index into `Network::segments`) in a region, exported by
+    /// network/ipam in the IPAM's home region.
+    IpamPool(usize, String),
 }
 
 fn lid(prefix: &str, name: &str) -> Result<String, EmitError> {
@@ -131,6 +134,19 @@ impl ExportKey {
                 format!("{prefix}-Studio-{}Id", lid("Blueprint", b)?)
             }
             ExportKey::Pipeline(what) => format!("{prefix}-Pipeline-{what}"),
+            ExportKey::IpamPool(s, region) => {
+                let name = p
+                    .network
+                    .as_ref()
+                    .and_then(|n| n.segments.get(*s))
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                format!(
+                    "{prefix}-Network-{}{}-Id",
+                    lid("IpamPool", &name)?,
+                    crate::common::region_id(region)
+                )
+            }
             ExportKey::StudioDomainUnitId(i) => {
                 format!("{prefix}-Studio-{}Id", lid("DomainUnit", &us_unit(*i))?)
             }

@@ -16,6 +16,7 @@ pub enum Service {
     SecurityHub,
     GuardDuty,
     Macie,
+    Ipam,
 }
 
 impl Service {
@@ -27,6 +28,7 @@ impl Service {
             Service::SecurityHub => "Security Hub",
             Service::GuardDuty => "GuardDuty",
             Service::Macie => "Macie",
+            Service::Ipam => "Amazon VPC IPAM",
         }
     }
 }

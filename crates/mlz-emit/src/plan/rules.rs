@@ -96,6 +96,20 @@ pub const SECURITY_HUB_ADMIN: Rule = Rule {
     hint: "this is a bug in mlz: please report it with your config",
 };
 
+pub const IPAM_DELEGATED_ADMIN: Rule = Rule {
+    id: "ipam-delegated-admin",
+    text: "IPAM pools can be shared with OUs through AWS RAM only by an IPAM integrated with AWS Organizations: the management account makes the IPAM's account its delegated administrator first",
+    source: "Amazon VPC IPAM user guide, 'Integrate IPAM with accounts in an AWS Organization' and 'Share an IPAM pool using AWS RAM'",
+    hint: "this is a bug in mlz: please report it with your config",
+};
+
+pub const BLUEPRINT_STACK_SETS: Rule = Rule {
+    id: "blueprint-stack-sets",
+    text: "a blueprint StackSet's instances for the accounts that exist when it is created deploy with it; accounts that join its OUs later get theirs by automatic deployment",
+    source: "CloudFormation user guide, 'Enable or disable automatic deployments for StackSets in AWS Organizations'",
+    hint: "this is a bug in mlz: please report it with your config",
+};
+
 pub const SECURITY_AUTO_ENABLE: Rule = Rule {
     id: "security-auto-enable",
     text: "GuardDuty's and Macie's organisation configuration (auto-enable) is set in the delegated administrator account, after it is designated",

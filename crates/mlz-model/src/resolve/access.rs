@@ -380,9 +380,25 @@ impl Resolver<'_> {
             .map(|(ou, controls)| OuControls { ou, controls })
             .collect();
 
+        let delivery = match raw.blueprint_delivery {
+            Some(crate::raw::RawBlueprintDelivery::StackSets) => BlueprintDelivery::StackSets,
+            _ => BlueprintDelivery::Afc,
+        };
+        let stack_sets = delivery == BlueprintDelivery::StackSets;
+        if stack_sets && raw.blueprint_hub.is_some() {
+            let d = self
+                .at(
+                    "afc-setting-unused",
+                    &base.key("blueprintHub"),
+                    "blueprintHub is the AFC hub: with blueprintDelivery stackSets there is none",
+                )
+                .warning()
+                .hint("remove blueprintHub, or set blueprintDelivery to afc");
+            self.push(d);
+        }
         // The AFC hub.
         let mut hub = None;
-        if !raw.blueprints.is_empty() {
+        if !raw.blueprints.is_empty() && !stack_sets {
             let hp = base.key("blueprintHub");
             let hub_raw = raw.blueprint_hub.unwrap_or_default();
             let name = hub_raw.account.unwrap_or_else(|| DEFAULT_HUB.to_owned());
@@ -493,18 +509,39 @@ impl Resolver<'_> {
                     );
                 }
             }
-            // Regions: the home region alone, or every governed region.
+            // Regions: under AFC the home region alone, or every governed region; a StackSet
+            // deploys to any governed regions.
             let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
             let set: BTreeSet<&String> = regions.iter().collect();
             let governed: BTreeSet<&String> = org.governed_regions.iter().collect();
-            if !(regions.len() == 1 && regions[0] == home) && set != governed {
+            if stack_sets {
+                for (k, r) in regions.iter().enumerate() {
+                    if !governed.contains(r) {
+                        let d = self
+                            .at("blueprint-region-not-governed", &p.key("regions").index(k), format!("blueprint {:?} deploys to {r}, which is not a governed region", b.name))
+                            .expected(format!("one of {}", org.governed_regions.join(", ")))
+                            .hint("the region-deny policy and Control Tower govern only organization.governedRegions: add the region there, or leave it out");
+                        self.push(d);
+                    }
+                }
+            } else if !(regions.len() == 1 && regions[0] == home) && set != governed {
                 let d = self
                     .at("afc-blueprint-regions", &p.key("regions"), format!("blueprint {:?} deploys to {}", b.name, regions.join(", ")))
                     .expected(format!("the home region alone ({home}) or every governed region ({})", org.governed_regions.join(", ")))
                     .hint("AFC deploys a blueprint to the home region or to all governed regions, nothing in between");
                 self.push(d);
             }
-            if let Some(policy) = &b.provisioning_policy {
+            if let (true, Some(_)) = (stack_sets, &b.provisioning_policy) {
+                let d = self
+                    .at(
+                        "afc-setting-unused",
+                        &p.key("provisioningPolicy"),
+                        format!("the provisioning policy of {:?} is AFC's: a StackSet deploys with its own execution role", b.name),
+                    )
+                    .warning()
+                    .hint("remove provisioningPolicy, or set blueprintDelivery to afc");
+                self.push(d);
+            } else if let Some(policy) = &b.provisioning_policy {
                 let missing = missing_stack_actions(&Value::Object(policy.clone()));
                 if !missing.is_empty() {
                     let d = self
@@ -576,11 +613,14 @@ impl Resolver<'_> {
                 parameters,
                 provisioning_policy: b.provisioning_policy.clone().map(Value::Object),
                 accounts: Vec::new(),
+                config_index: i,
             });
         }
-        // Give each vended account its blueprint.
+        // Give each vended account its blueprint; with StackSets, every account the claims
+        // cover, since a StackSet reaches every account of its OUs, vended or not.
+        let mut claimed_at: HashMap<AccountIdx, ConfigPath> = HashMap::new();
         for (ai, a) in accounts.list.iter_mut().enumerate() {
-            if a.created_by != CreatedBy::Mlz || a.id.is_some() {
+            if !stack_sets && (a.created_by != CreatedBy::Mlz || a.id.is_some()) {
                 continue;
             }
             let ai = AccountIdx(ai);
@@ -597,11 +637,17 @@ impl Resolver<'_> {
                     }
                     None
                 })
-                .map(|(b, _)| *b);
-            if let Some(b) = chosen.and_then(|raw| loaded_as.get(&raw).copied()) {
+                .cloned();
+            if let Some((b, at)) =
+                chosen.and_then(|(raw, at)| loaded_as.get(&raw).map(|&b| (b, at)))
+            {
                 a.blueprint = Some(b);
                 blueprints_out[b].accounts.push(ai);
+                claimed_at.insert(ai, at);
             }
+        }
+        if stack_sets {
+            self.whole_ous(accounts, cx, &blueprints_out, &claimed_at);
         }
 
         let landing_zone = match &raw.landing_zone {
@@ -627,8 +673,65 @@ impl Resolver<'_> {
                 .baseline
                 .and_then(|b| b.identity_center_enabled_baseline_arn),
             controls,
+            blueprint_delivery: delivery,
             hub,
             blueprints: blueprints_out,
+        }
+    }
+
+    /// A StackSet with automatic deployment reaches every account of its target OUs and of
+    /// the OUs below them: each OU that holds an account of a blueprint is a target of that
+    /// blueprint's StackSet, so every account in or below it must have that blueprint. One
+    /// error per OU that breaks it.
+    fn whole_ous(
+        &mut self,
+        accounts: &Accounts,
+        cx: &Names<'_>,
+        blueprints: &[Blueprint],
+        claimed_at: &HashMap<AccountIdx, ConfigPath>,
+    ) {
+        let mut target: BTreeMap<OuIdx, (usize, AccountIdx)> = BTreeMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            if let Some(b) = a.blueprint {
+                target.entry(a.ou).or_insert((b, AccountIdx(i)));
+            }
+        }
+        let mut broken: BTreeMap<OuIdx, AccountIdx> = BTreeMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            let mut ou = Some(a.ou);
+            while let Some(o) = ou {
+                if let Some(&(b, _)) = target.get(&o) {
+                    if a.blueprint != Some(b) {
+                        broken.entry(o).or_insert(AccountIdx(i));
+                    }
+                }
+                ou = cx.ous[o.0].parent;
+            }
+        }
+        for (o, other) in broken {
+            let (b, first) = target[&o];
+            let Some(at) = claimed_at.get(&first) else {
+                continue;
+            };
+            let x = &accounts.list[other.0];
+            let has = match x.blueprint {
+                Some(xb) => format!("blueprint {:?}", blueprints[xb].name),
+                None => "no blueprint".to_owned(),
+            };
+            let d = self
+                .at(
+                    "stacksets-whole-ou",
+                    at,
+                    format!(
+                        "blueprint {:?} would reach all of OU {:?} by StackSet (through {:?}), but {:?} there has {has}",
+                        blueprints[b].name,
+                        cx.ous[o.0].path,
+                        accounts.list[first.0].name,
+                        x.name,
+                    ),
+                )
+                .hint("with blueprintDelivery stackSets a blueprint deploys to whole OUs, nested ones included: give the accounts of each blueprint OUs of their own, or set blueprintDelivery to afc");
+            self.push(d);
         }
     }
 

@@ -65,6 +65,8 @@ impl Resolver<'_> {
             .attach_blueprints
             .unwrap_or_else(|| vec!["corporate-network".into()]);
         let mut ok = true;
+        // Blueprints delivered by StackSets draw their VPC ranges from IPAM pools.
+        let ipam = ct.is_some_and(|c| c.blueprint_delivery == BlueprintDelivery::StackSets);
         let builtin_corporate = ct.is_some_and(|ct| {
             ct.blueprints
                 .iter()
@@ -207,7 +209,7 @@ impl Resolver<'_> {
         // AFC gives a blueprint one set of parameters for all its regions, so one VpcCidr: an
         // attaching blueprint that deploys in two regions with supernets would build the same
         // range in both.
-        if let Some(ct) = ct {
+        if let (Some(ct), false) = (ct, ipam) {
             for (bi, b) in ct.blueprints.iter().enumerate() {
                 if !attach.contains(&b.name) {
                     continue;
@@ -257,7 +259,17 @@ impl Resolver<'_> {
         let mut used: HashMap<(String, usize), Used> = HashMap::new();
         let mut have: HashSet<(AccountIdx, String)> = HashSet::new();
         let mut ranges = Vec::new();
-        for (name, by_r) in &raw.ranges {
+        if ipam && !raw.ranges.is_empty() {
+            let d = self
+                .at("range-with-ipam", &base.key("ranges"), "with controlTower.blueprintDelivery stackSets, attached VPCs take their ranges from the segments' IPAM pools: there is nothing to pin")
+                .hint("remove network.ranges, or set blueprintDelivery to afc");
+            self.push(d);
+            ok = false;
+        }
+        // Attached accounts whose VPC ranges the lock or the previous plan holds, while IPAM
+        // now allocates: their VPCs came from AFC blueprints.
+        let mut switched: Vec<(usize, String)> = Vec::new();
+        for (name, by_r) in raw.ranges.iter().filter(|_| !ipam) {
             let ap = base.key("ranges").key(name);
             let Some(r) = self.account_ref(name, &ap, accounts, cx) else {
                 ok = false;
@@ -357,7 +369,7 @@ impl Resolver<'_> {
                     account: ai,
                     region: region.clone(),
                     segment: seg,
-                    cidr: c,
+                    cidr: Some(c),
                     source: RangeSource::Pinned,
                 });
             }
@@ -404,6 +416,10 @@ impl Resolver<'_> {
                     reserved.push((e.key.clone(), e.region.clone(), e.cidr));
                     continue;
                 };
+                if ipam {
+                    switched.push((i, lock.place(e.at)));
+                    continue;
+                }
                 let ai = AccountIdx(i);
                 let name = &accounts.list[i].name;
                 let sp = base
@@ -417,9 +433,9 @@ impl Resolver<'_> {
                         .iter()
                         .find(|r: &&VpcRange| r.account == ai && r.region == e.region)
                     {
-                        if r.cidr != e.cidr {
+                        if let Some(pinned) = r.cidr.filter(|c| *c != e.cidr) {
                             let d = self
-                                .at("lock-pin-changed", &base.key("ranges").key(name).key(&e.region), format!("{name:?} is pinned to {}, but the lock ({}) has {}: its VPC will be replaced", r.cidr, lock.place(e.at), e.cidr))
+                                .at("lock-pin-changed", &base.key("ranges").key(name).key(&e.region), format!("{name:?} is pinned to {}, but the lock ({}) has {}: its VPC will be replaced", pinned, lock.place(e.at), e.cidr))
                                 .warning()
                                 .hint("pin the locked range to keep the VPC");
                             self.push(d);
@@ -465,7 +481,7 @@ impl Resolver<'_> {
                     account: ai,
                     region: e.region.clone(),
                     segment: seg,
-                    cidr: e.cidr,
+                    cidr: Some(e.cidr),
                     source: RangeSource::Locked,
                 });
             }
@@ -506,6 +522,10 @@ impl Resolver<'_> {
                                 let (Some(seg), Some(c)) = (seg_of[i], Cidr::parse(&e.cidr)) else {
                                     continue;
                                 };
+                                if ipam {
+                                    switched.push((i, format!("{plan:?}")));
+                                    continue;
+                                }
                                 if have.contains(&(ai, e.region.clone())) {
                                     continue;
                                 }
@@ -522,7 +542,7 @@ impl Resolver<'_> {
                                     account: ai,
                                     region: e.region,
                                     segment: seg,
-                                    cidr: c,
+                                    cidr: Some(c),
                                     source: RangeSource::Plan,
                                 });
                             }
@@ -535,6 +555,32 @@ impl Resolver<'_> {
         // supernet, since slots below it are taken: linear in accounts and ranges. An
         // account gets a range only in the regions its blueprint deploys to: elsewhere no VPC
         // of its can exist, and so neither can an attachment.
+        if !switched.is_empty() {
+            switched.sort();
+            switched.dedup_by_key(|x| x.0);
+            let shown: Vec<String> = switched
+                .iter()
+                .take(5)
+                .map(|(i, place)| format!("{:?} ({place})", accounts.list[*i].name))
+                .collect();
+            let more = switched.len().saturating_sub(5);
+            let d = self
+                .at(
+                    "delivery-changed",
+                    &ConfigPath::root().key("controlTower").key("blueprintDelivery"),
+                    format!(
+                        "{} attached account{} already {} a VPC range from an AFC blueprint: {}{}; a blueprint StackSet would build a second VPC beside it",
+                        switched.len(),
+                        if switched.len() == 1 { "" } else { "s" },
+                        if switched.len() == 1 { "has" } else { "have" },
+                        shown.join(", "),
+                        if more > 0 { format!(" and {more} more") } else { String::new() }
+                    ),
+                )
+                .hint("keep blueprintDelivery afc while those VPCs exist; to move, remove the accounts' AFC blueprints first (Control Tower console), then delete their ranges from the lock");
+            self.push(d);
+            ok = false;
+        }
         let size = 1u64 << (32 - u32::from(prefix));
         let mut cursor: HashMap<(String, usize), u64> = HashMap::new();
         let mut exhausted: BTreeMap<(String, usize), Vec<&str>> = BTreeMap::new();
@@ -543,6 +589,16 @@ impl Resolver<'_> {
             let ai = AccountIdx(i);
             for (region, sn) in &segments[seg].supernets {
                 if have.contains(&(ai, region.clone())) || !deploys_in(a, region) {
+                    continue;
+                }
+                if ipam {
+                    ranges.push(VpcRange {
+                        account: ai,
+                        region: region.clone(),
+                        segment: seg,
+                        cidr: None,
+                        source: RangeSource::Ipam,
+                    });
                     continue;
                 }
                 let k = (region.clone(), seg);
@@ -568,7 +624,7 @@ impl Resolver<'_> {
                             account: ai,
                             region: region.clone(),
                             segment: seg,
-                            cidr: c,
+                            cidr: Some(c),
                             source: RangeSource::Allocated,
                         });
                     }
@@ -619,7 +675,9 @@ impl Resolver<'_> {
                 }
             }
         }
-        ranges.sort_by(|a, b| (&a.region, a.segment, a.cidr).cmp(&(&b.region, b.segment, b.cidr)));
+        ranges.sort_by(|a, b| {
+            (&a.region, a.segment, a.cidr, a.account).cmp(&(&b.region, b.segment, b.cidr, b.account))
+        });
         let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
         let (asns, reserved_asns) = self.asns(&base, &ranges)?;
         Some(Network {
