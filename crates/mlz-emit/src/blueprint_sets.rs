@@ -66,6 +66,18 @@ fn sets(p: &Platform, ct: &ControlTower) -> Vec<Set> {
             let mut ous: Vec<OuIdx> = accounts.iter().map(|&a| p.account(a).ou).collect();
             ous.sort_unstable();
             ous.dedup();
+            // A target OU includes the OUs below it: name only the topmost.
+            let all = ous.clone();
+            ous.retain(|&o| {
+                let mut up = p.ou(o).parent;
+                while let Some(u) = up {
+                    if all.contains(&u) {
+                        return false;
+                    }
+                    up = p.ou(u).parent;
+                }
+                true
+            });
             let regions = match &segment {
                 Some((_, r)) => vec![r.clone()],
                 None => b.regions.clone(),
@@ -164,8 +176,9 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
                                 ))
                                 .map_err(|e| bug(path, e))?,
                                 description: format!(
-                                    "The Transit Gateway of {region} (export {} of network/hub-{region} in {})",
+                                    "The Transit Gateway of {region} (export {} of {} in {})",
                                     ExportKey::TransitGatewayId.name(p)?,
+                                    crate::network::hub_id(region).path(),
                                     crate::common::account_name(p, n.account),
                                 ),
                                 pattern: TGW_PATTERN,
@@ -224,10 +237,7 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
             .prop("StackSetName", id.stack_name(&p.organization.stack_prefix))
             .prop(
                 "Description",
-                format!("mlz blueprint {}: {}", b.name, b.description)
-                    .chars()
-                    .take(1024)
-                    .collect::<String>(),
+                b.description.chars().take(1024).collect::<String>(),
             )
             .prop("PermissionModel", "SERVICE_MANAGED")
             // Retained on removal: an account that leaves the OUs keeps its VPC and roles
@@ -237,7 +247,10 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
                 Value::from_json(&json!({ "Enabled": true, "RetainStacksOnAccountRemoval": true })),
             )
             .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
-            .prop("ManagedExecution", Value::from_json(&json!({ "Active": true })))
+            .prop(
+                "ManagedExecution",
+                Value::from_json(&json!({ "Active": true })),
+            )
             .prop(
                 "OperationPreferences",
                 Value::from_json(&json!({

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{
-    managed_policies, AccountIdx, AccountRef, Blueprint, BlueprintDelivery, ControlTower, CreatedBy, LandingZone,
-    OuIdx, Platform,
+    managed_policies, AccountIdx, AccountRef, Blueprint, BlueprintDelivery, ControlTower,
+    CreatedBy, LandingZone, OuIdx, Platform,
 };
 use serde_json::json;
 

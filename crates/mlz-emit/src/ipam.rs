@@ -15,9 +15,7 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, BlueprintDelivery, Network, OuIdx, Platform};
 use serde_json::json;
 
-use crate::common::{
-    account_name, bug, new_stack, ou_arn_ident_in, region_id, use_ident,
-};
+use crate::common::{account_name, bug, new_stack, ou_arn_ident_in, region_id, use_ident};
 use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, Service, StackId};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep};
@@ -33,9 +31,9 @@ pub const STACK: &str = "ipam";
 /// Whether attached VPCs take their ranges from IPAM pools.
 pub fn uses_ipam(p: &Platform) -> bool {
     p.network.is_some()
-        && p.control_tower.as_ref().is_some_and(|c| {
-            c.enabled && c.blueprint_delivery == BlueprintDelivery::StackSets
-        })
+        && p.control_tower
+            .as_ref()
+            .is_some_and(|c| c.enabled && c.blueprint_delivery == BlueprintDelivery::StackSets)
 }
 
 /// A pool's name in the address plan and its tags: `<segment>-<region>`.
@@ -157,8 +155,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
     .map_err(|e| bug(&path, e))?;
     let mut by_segment: BTreeMap<usize, (Vec<Value>, Vec<OuIdx>)> = BTreeMap::new();
     for ((si, region), ous) in &pools {
-        let sn = supernet(n, *si, region)
-            .ok_or_else(|| bug(&path, "a pool without a supernet"))?;
+        let sn = supernet(n, *si, region).ok_or_else(|| bug(&path, "a pool without a supernet"))?;
         let pool = LogicalId::new(format!(
             "{}{}",
             LogicalId::derive("Pool", &n.segments[*si].name).map_err(|e| bug(&path, e))?,
@@ -179,10 +176,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                 .prop("Locale", region.as_str())
                 .prop(
                     "Description",
-                    format!(
-                        "VPC ranges of segment {} in {region}",
-                        n.segments[*si].name
-                    ),
+                    format!("VPC ranges of segment {} in {region}", n.segments[*si].name),
                 )
                 .prop(
                     "ProvisionedCidrs",
@@ -220,7 +214,10 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
             t.add_resource(
                 LogicalId::new(format!("{pool}Reserved{}", k + 1)).map_err(|e| bug(&path, e))?,
                 Resource::new(IPAM_ALLOCATION)
-                    .prop("IpamPoolId", Value::GetAtt(pool.clone(), "IpamPoolId".into()))
+                    .prop(
+                        "IpamPoolId",
+                        Value::GetAtt(pool.clone(), "IpamPoolId".into()),
+                    )
                     .prop("Cidr", c.to_string())
                     .prop(
                         "Description",

@@ -44,6 +44,60 @@ pub struct Manifest {
     /// The Customizations for AWS Control Tower manifest and its files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cfct: Option<CfctEntry>,
+    /// How the blueprints reach their accounts, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blueprints: Option<BlueprintsEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueprintsEntry {
+    /// `afc` or `stackSets` (`controlTower.blueprintDelivery`).
+    pub delivery: &'static str,
+    pub how: String,
+    /// The step a person runs per account (AFC only: no API attaches a blueprint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_step: Option<String>,
+    /// By blueprint: the templates that deliver it (products or StackSets).
+    pub templates: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn blueprints_entry(p: &Platform, stacks: &[Stack], ext: &str) -> Option<BlueprintsEntry> {
+    let ct = p.control_tower.as_ref().filter(|c| c.enabled)?;
+    if ct.blueprints.iter().all(|b| b.accounts.is_empty()) {
+        return None;
+    }
+    let mut templates: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for s in stacks
+        .iter()
+        .filter(|s| s.id.area() == crate::plan::Area::Blueprints)
+    {
+        let path = s.id.path();
+        let name = path.trim_start_matches("blueprints/").to_owned();
+        let blueprint = ct
+            .blueprints
+            .iter()
+            .map(|b| b.name.as_str())
+            .filter(|b| name == *b || name.starts_with(&format!("{b}-")))
+            .max_by_key(|b| b.len())
+            .unwrap_or(name.as_str())
+            .to_owned();
+        templates.entry(blueprint).or_default().push(s.id.file(ext));
+    }
+    Some(match ct.blueprint_delivery {
+        mlz_model::BlueprintDelivery::Afc => BlueprintsEntry {
+            delivery: "afc",
+            how: "Account Factory Customization: each blueprint is a Service Catalog product in the hub account (control-tower/blueprint-hub), which a person attaches to each vended account in the Control Tower console (Update account, Account factory customization); no API does it. Updates count against Control Tower's five concurrent account operations.".into(),
+            console_step: Some("apply-blueprints".into()),
+            templates,
+        },
+        mlz_model::BlueprintDelivery::StackSets => BlueprintsEntry {
+            delivery: "stackSets",
+            how: "Each blueprint is a service-managed StackSet (control-tower/blueprint-stack-sets) with automatic deployment to the OUs whose accounts use it: accounts that exist when it is created get it then, accounts that join those OUs later get it automatically, with the StackSet's own parameters. No console step. Attached VPCs take their ranges from the segments' IPAM pools (network/ipam).".into(),
+            console_step: None,
+            templates,
+        },
+    })
 }
 
 #[derive(Serialize)]
@@ -720,6 +774,7 @@ fn manifest(
         documents: documents.iter().map(|d| d.path.clone()).collect(),
         pipeline: None,
         cfct: None,
+        blueprints: blueprints_entry(p, stacks, ext),
     })
 }
 

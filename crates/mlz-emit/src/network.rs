@@ -163,7 +163,7 @@ fn name_tag(name: String) -> Value {
     ])])
 }
 
-fn hub_id(region: &str) -> StackId {
+pub(crate) fn hub_id(region: &str) -> StackId {
     StackId::new(Area::Network, format!("transit-gateway-{region}"))
 }
 

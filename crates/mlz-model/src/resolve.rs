@@ -405,7 +405,7 @@ impl<'a> Resolver<'a> {
             .as_mut()
             .filter(|c| c.enabled && c.blueprint_delivery == BlueprintDelivery::StackSets)
         {
-            self.stack_set_blueprints(ct, network.as_ref(), security.is_some(), &accounts);
+            self.stack_set_blueprints(ct, network.as_ref(), security.is_some(), &accounts, &ous);
         }
 
         let pipeline = match doc.get("pipeline") {

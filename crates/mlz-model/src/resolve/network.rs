@@ -676,7 +676,8 @@ impl Resolver<'_> {
             }
         }
         ranges.sort_by(|a, b| {
-            (&a.region, a.segment, a.cidr, a.account).cmp(&(&b.region, b.segment, b.cidr, b.account))
+            (&a.region, a.segment, a.cidr, a.account)
+                .cmp(&(&b.region, b.segment, b.cidr, b.account))
         });
         let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
         let (asns, reserved_asns) = self.asns(&base, &ranges)?;

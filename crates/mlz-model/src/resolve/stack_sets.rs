@@ -29,6 +29,7 @@ impl Resolver<'_> {
         network: Option<&Network>,
         security: bool,
         accounts: &Accounts,
+        ous: &[Ou],
     ) {
         // The segment and regions of each account whose VPC draws from a pool.
         let mut attached: BTreeMap<AccountIdx, (usize, Vec<&str>)> = BTreeMap::new();
@@ -41,6 +42,7 @@ impl Resolver<'_> {
                     .push(r.region.as_str());
             }
         }
+        self.one_segment_per_ou(ct, network, &attached, accounts, ous);
         for b in &mut ct.blueprints {
             let at = ConfigPath::root()
                 .key("controlTower")
@@ -147,6 +149,67 @@ impl Resolver<'_> {
     }
 }
 
+impl Resolver<'_> {
+    /// An attached blueprint has a StackSet per segment, each aimed at the OUs of its
+    /// accounts and so at every OU below them: an OU below a target of one segment's StackSet
+    /// must not hold accounts of another segment (they would get both VPCs). One error per
+    /// OU.
+    fn one_segment_per_ou(
+        &mut self,
+        ct: &ControlTower,
+        network: Option<&Network>,
+        attached: &BTreeMap<AccountIdx, (usize, Vec<&str>)>,
+        accounts: &Accounts,
+        ous: &[Ou],
+    ) {
+        let Some(n) = network else { return };
+        let mut target: BTreeMap<OuIdx, (usize, usize, AccountIdx)> = BTreeMap::new();
+        for (&a, (seg, _)) in attached {
+            if let Some(b) = accounts.list[a.0].blueprint {
+                target.entry(accounts.list[a.0].ou).or_insert((b, *seg, a));
+            }
+        }
+        let mut broken: BTreeMap<OuIdx, AccountIdx> = BTreeMap::new();
+        for (&a, (seg, _)) in attached {
+            let b = accounts.list[a.0].blueprint;
+            let mut ou = Some(accounts.list[a.0].ou);
+            while let Some(o) = ou {
+                if let Some(&(tb, ts, _)) = target.get(&o) {
+                    if Some(tb) == b && ts != *seg {
+                        broken.entry(o).or_insert(a);
+                    }
+                }
+                ou = ous.get(o.0).and_then(|x| x.parent);
+            }
+        }
+        for (o, other) in broken {
+            let (b, seg, first) = target[&o];
+            let x = &accounts.list[other.0];
+            let xseg = attached[&other].0;
+            let d = self
+                .at(
+                    "stacksets-segment-ou",
+                    &ConfigPath::root()
+                        .key("controlTower")
+                        .key("blueprints")
+                        .index(ct.blueprints[b].config_index)
+                        .key("name"),
+                    format!(
+                        "blueprint {:?} would reach all of OU {:?} (through {:?}) with segment {:?}'s StackSet, but {:?} below it is in segment {:?}: it would get two VPCs",
+                        ct.blueprints[b].name,
+                        ous[o.0].path,
+                        accounts.list[first.0].name,
+                        n.segments[seg].name,
+                        x.name,
+                        n.segments[xseg].name,
+                    ),
+                )
+                .hint("a StackSet deploys to whole OUs, nested ones included: give the segments OUs that do not nest, or set blueprintDelivery to afc");
+            self.push(d);
+        }
+    }
+}
+
 fn shown(names: &[&str]) -> String {
     let mut s: Vec<String> = names.iter().take(3).map(|n| format!("{n:?}")).collect();
     if names.len() > 3 {
@@ -171,7 +234,10 @@ pub(super) fn draw_from_pool(t: &mut mlz_cfn::Template, prefix: u8) -> Result<()
         .map(|(id, _)| id.clone())
         .collect();
     let [vpc] = vpcs.as_slice() else {
-        return Err(format!("it has {} AWS::EC2::VPC resources, not one", vpcs.len()));
+        return Err(format!(
+            "it has {} AWS::EC2::VPC resources, not one",
+            vpcs.len()
+        ));
     };
     let vpc = vpc.clone();
     let r = t
@@ -184,7 +250,10 @@ pub(super) fn draw_from_pool(t: &mut mlz_cfn::Template, prefix: u8) -> Result<()
     if t.conditions.values().any(|c| mentions(c, &param)) {
         return Err("a condition uses VpcCidr".into());
     }
-    let r = t.resources.get_mut(&vpc).ok_or_else(|| "no VPC".to_owned())?;
+    let r = t
+        .resources
+        .get_mut(&vpc)
+        .ok_or_else(|| "no VPC".to_owned())?;
     r.properties.remove("CidrBlock");
     r.properties
         .insert("Ipv4IpamPoolId", Value::Ref(pool_param()?));
