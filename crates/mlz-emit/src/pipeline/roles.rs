@@ -86,6 +86,20 @@ pub(super) const STEP_APIS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // VPC IPAM user guide, "Integrate IPAM with accounts in an AWS Organization": the
+        // policy the management account's caller needs.
+        "ec2 enable-ipam-organization-admin-account",
+        &[
+            "ec2:EnableIpamOrganizationAdminAccount",
+            "organizations:EnableAWSServiceAccess",
+            "organizations:RegisterDelegatedAdministrator",
+            "organizations:ListDelegatedAdministrators",
+            "organizations:ListAWSServiceAccessForOrganization",
+            "organizations:DescribeOrganization",
+            "iam:CreateServiceLinkedRole",
+        ],
+    ),
+    (
         "guardduty update-organization-configuration",
         &["guardduty:UpdateOrganizationConfiguration"],
     ),
