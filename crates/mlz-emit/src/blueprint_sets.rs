@@ -240,11 +240,15 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
                 b.description.chars().take(1024).collect::<String>(),
             )
             .prop("PermissionModel", "SERVICE_MANAGED")
-            // Retained on removal: an account that leaves the OUs keeps its VPC and roles
-            // until a person removes them (deleting them could cut a workload off).
+            // Not retained: an account that leaves the OUs loses this blueprint's instance,
+            // so one that moves to another blueprint's or segment's OUs gets the new one
+            // without two VPCs, two attachments or a clash of role names (a VPC still in use
+            // fails to delete, and the StackSet operation says so).
             .prop(
                 "AutoDeployment",
-                Value::from_json(&json!({ "Enabled": true, "RetainStacksOnAccountRemoval": true })),
+                Value::from_json(
+                    &json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false }),
+                ),
             )
             .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
             .prop(

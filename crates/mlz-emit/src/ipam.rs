@@ -182,9 +182,11 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                     "ProvisionedCidrs",
                     Value::List(vec![Value::map([("Cidr", Value::str(sn.to_string()))])]),
                 )
+                // Allocations no larger than the plan's VPC size, and the plan's size when a
+                // VPC asks for none (CreateIpamPool: the maximum must be greater than the
+                // minimum, so it stays at AWS's default).
                 .prop("AllocationDefaultNetmaskLength", Value::Int(len))
                 .prop("AllocationMinNetmaskLength", Value::Int(len))
-                .prop("AllocationMaxNetmaskLength", Value::Int(len))
                 .prop("AutoImport", false)
                 .prop(
                     "Tags",

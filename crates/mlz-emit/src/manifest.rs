@@ -93,7 +93,7 @@ fn blueprints_entry(p: &Platform, stacks: &[Stack], ext: &str) -> Option<Bluepri
         },
         mlz_model::BlueprintDelivery::StackSets => BlueprintsEntry {
             delivery: "stackSets",
-            how: "Each blueprint is a service-managed StackSet (control-tower/blueprint-stack-sets) with automatic deployment to the OUs whose accounts use it: accounts that exist when it is created get it then, accounts that join those OUs later get it automatically, with the StackSet's own parameters. No console step. Attached VPCs take their ranges from the segments' IPAM pools (network/ipam).".into(),
+            how: "Each blueprint is a service-managed StackSet (control-tower/blueprint-stack-sets) with automatic deployment to the OUs whose accounts use it: accounts that exist when it is created get it then, accounts that join those OUs later get it automatically, with the StackSet's own parameters. No console step; an account added to the config this way is still associated with its segment by the regenerated attachments stacks (network/attachments-*), which wait for its VPC attachment. Attached VPCs take their ranges from the segments' IPAM pools (network/ipam).".into(),
             console_step: None,
             templates,
         },

@@ -431,7 +431,7 @@ def handler(event, context):
                 break
             if time.time() > deadline:
                 if not found:
-                    raise Exception(f"account {account} has no VPC attachment to {tgw}: apply its AFC blueprint (corporate-network) first, then update this stack")
+                    raise Exception(f"account {account} has no VPC attachment to {tgw}: apply its blueprint (corporate-network: by AFC, or by its StackSet) first, then update this stack")
                 raise Exception(f"attachment {found[0]['TransitGatewayAttachmentId']} of account {account} is still {found[0]['State']}")
             time.sleep(20)
         attachment = found[0]["TransitGatewayAttachmentId"]

@@ -132,6 +132,10 @@ fn every_blueprint_is_an_auto_deployed_stack_set_on_the_ous_of_its_accounts() {
     for (id, props) in &sets {
         assert_eq!(props["PermissionModel"], "SERVICE_MANAGED", "{id}");
         assert_eq!(props["AutoDeployment"]["Enabled"], true, "{id}");
+        assert_eq!(
+            props["AutoDeployment"]["RetainStacksOnAccountRemoval"], false,
+            "{id}"
+        );
         assert!(props["Capabilities"]
             .as_array()
             .is_some_and(|c| c.iter().any(|x| x == "CAPABILITY_NAMED_IAM")));
@@ -269,6 +273,36 @@ fn attached_vpcs_draw_their_ranges_from_the_segment_pool() {
 }
 
 #[test]
+fn a_blueprint_in_two_regions_makes_its_named_role_in_one() {
+    for f in [
+        "blueprints/corporate-network-prod-eu-west-1.yaml",
+        "blueprints/corporate-network-prod-eu-central-1.yaml",
+    ] {
+        let t = template("stacksets", f);
+        assert_eq!(
+            t["Resources"]["SecurityAuditRole"]["Condition"], "AccountWide",
+            "{f}"
+        );
+    }
+    for (id, props) in stack_sets()
+        .iter()
+        .filter(|(id, _)| id.starts_with("StackSetCorporateNetwork"))
+    {
+        let primary = props["Parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|x| x["ParameterKey"] == "PrimaryRegion")
+            .map(|x| x["ParameterValue"].clone());
+        assert_eq!(
+            primary,
+            Some(Value::from("eu-west-1")),
+            "{id}: the home region"
+        );
+    }
+}
+
+#[test]
 fn the_ipam_stack_shares_a_pool_per_segment_and_region() {
     let t = template("stacksets", "network/ipam.yaml");
     let plan = json("stacksets", "network/address-plan.json");
@@ -293,10 +327,8 @@ fn the_ipam_stack_shares_a_pool_per_segment_and_region() {
     for pool in &pools {
         let pp = &pool["Properties"];
         assert!(operating.contains(pp["Locale"].as_str().expect("locale")));
-        assert_eq!(
-            pp["AllocationMinNetmaskLength"],
-            pp["AllocationMaxNetmaskLength"]
-        );
+        assert_eq!(pp["AllocationMinNetmaskLength"], plan["vpcPrefixLength"]);
+        assert!(pp.get("AllocationMaxNetmaskLength").is_none());
         assert_eq!(
             pp["AllocationDefaultNetmaskLength"],
             plan["vpcPrefixLength"]

@@ -195,7 +195,10 @@ impl Fact {
             Fact::AccountFactoryAccess => {
                 "the vending principal may use the Account Factory portfolio".into()
             }
-            Fact::BlueprintsApplied => "AFC blueprints are applied to the vended accounts".into(),
+            Fact::BlueprintsApplied => {
+                "the blueprints are applied to their accounts (by AFC, or by their StackSets)"
+                    .into()
+            }
             Fact::Deployed(id) => format!("{} is deployed", id.file(ext)),
             Fact::GroupExists(g) => format!(
                 "group {} exists in the identity store",

@@ -600,6 +600,18 @@ impl Resolver<'_> {
                 };
                 parameters.insert(k.clone(), text);
             }
+            // Account-wide resources of a blueprint in several regions are made in one: the
+            // home region when it is one of them (an IAM role name is unique in the account).
+            let primary = mlz_cfn::LogicalId::new("PrimaryRegion")
+                .is_ok_and(|id| template.parameters.contains_key(&id));
+            if primary && regions.len() > 1 && !parameters.contains_key("PrimaryRegion") {
+                let r = if regions.iter().any(|r| r == home) {
+                    home.to_owned()
+                } else {
+                    regions[0].clone()
+                };
+                parameters.insert("PrimaryRegion".to_owned(), r);
+            }
             loaded_as.insert(i, blueprints_out.len());
             blueprints_out.push(Blueprint {
                 name: b.name.clone(),
