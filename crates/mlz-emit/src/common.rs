@@ -547,6 +547,19 @@ const OU_ARN_PATTERN: &str =
 /// mlz creates the OU, a parameter otherwise.
 /// [`ou_arn_ident`] for a stack deployed in `consumer`: imports become parameters that name
 /// the export they take.
+/// The ARNs of `ous` as principals of a RAM share made in `consumer`'s stack `t`.
+pub fn ou_principals(
+    p: &Platform,
+    ous: &[OuIdx],
+    consumer: AccountRef,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+) -> Result<Vec<Value>, EmitError> {
+    ous.iter()
+        .map(|&ou| use_ident(p, ou_arn_ident_in(p, ou, consumer)?, t, params))
+        .collect()
+}
+
 pub fn ou_arn_ident_in(p: &Platform, i: OuIdx, consumer: AccountRef) -> Result<Ident, EmitError> {
     Ok(match ou_arn_ident(p, i)? {
         Ident::Import(key) if consumer != AccountRef::Management => Ident::ExportParam {

@@ -1496,88 +1496,80 @@ fn vending_request(
         account: AccountRef::Management,
         region: p.organization.home_region.clone(),
     }];
-    if ct.blueprint_delivery == BlueprintDelivery::StackSets {
+    let blueprint = if ct.blueprint_delivery == BlueprintDelivery::StackSets {
         // The blueprint comes by its StackSet's automatic deployment once the account is in
         // its OU: nothing to apply.
-        let blueprint = a.blueprint.map(|b| {
+        a.blueprint.map(|b| {
             json!({
                 "name": ct.blueprints[b].name,
                 "delivery": "stackSets",
                 "note": "delivered by the blueprint's StackSet (control-tower/blueprint-stack-sets) when the account joins its OU: no console step",
             })
-        });
-        let doc = json!({
-            "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
-            "accountFactory": {
-                "product": ct.account_factory_product,
-                "stack": stack.path(),
-                "accountIdExport": ExportKey::AccountId(i).name(p)?,
-            },
-            "blueprint": blueprint,
-        });
-        return Ok((doc, refs));
-    }
-    let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
-    if let (Some(bi), Some(hub)) = (a.blueprint, ct.hub) {
-        refs.push(ExportRef {
-            key: ExportKey::BlueprintProduct(bi),
-            account: AccountRef::Account(hub),
-            region: p.organization.home_region.clone(),
-        });
-    }
-    if let Some(doc) = blueprint.as_mut() {
-        let asks = |doc: &serde_json::Value, name: &str| {
-            doc["parametersToFill"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x["name"] == name))
-        };
-        if let (Some(t), true) = (tgw, asks(doc, "TransitGatewayId")) {
-            refs.push(t.clone());
+        })
+    } else {
+        let mut blueprint = a.blueprint.and_then(|b| blueprint_docs.get(b)).cloned();
+        if let (Some(bi), Some(hub)) = (a.blueprint, ct.hub) {
+            refs.push(ExportRef {
+                key: ExportKey::BlueprintProduct(bi),
+                account: AccountRef::Account(hub),
+                region: p.organization.home_region.clone(),
+            });
         }
-        let fill = |doc: &mut serde_json::Value, name: &str, value: &str| {
-            if let Some(fill) = doc["parametersToFill"].as_array_mut() {
-                fill.retain(|x| x["name"] != name);
+        if let Some(doc) = blueprint.as_mut() {
+            let asks = |doc: &serde_json::Value, name: &str| {
+                doc["parametersToFill"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["name"] == name))
+            };
+            if let (Some(t), true) = (tgw, asks(doc, "TransitGatewayId")) {
+                refs.push(t.clone());
             }
-            if let Some(params) = doc["parameters"].as_object_mut() {
-                params.insert(name.into(), serde_json::Value::String(value.to_owned()));
-            }
-        };
-        // The address plan's range fills VpcCidr, when the blueprint asks for it.
-        if let (Some(cidr), true) = (vpc, asks(doc, "VpcCidr")) {
-            fill(doc, "VpcCidr", cidr);
-        }
-        // The sandbox's budget alerts go to the account's owner: its e-mail address.
-        if asks(doc, "BudgetAlertEmail") {
-            fill(doc, "BudgetAlertEmail", &a.email);
-        }
-        // The Security Tooling account: its id from the config, or the export of the stack
-        // that vends it; an account Control Tower made without an id in the config stays to
-        // fill (docs/control-tower.md).
-        if let (Some(sec), true) = (&p.security, asks(doc, "SecurityToolingAccountId")) {
-            match crate::common::account_ref_ident(p, sec.admin)? {
-                crate::common::Ident::Literal(id) => fill(doc, "SecurityToolingAccountId", &id),
-                crate::common::Ident::Import(key) => {
-                    let export = ExportRef {
-                        key,
-                        account: AccountRef::Management,
-                        region: p.organization.home_region.clone(),
-                    };
-                    if let Some(x) = doc["parametersToFill"].as_array_mut().and_then(|f| {
-                        f.iter_mut()
-                            .find(|x| x["name"] == "SecurityToolingAccountId")
-                    }) {
-                        x["valueFromExport"] = json!({
-                            "export": export.key.name(p)?,
-                            "account": crate::common::account_name(p, export.account),
-                            "region": export.region,
-                        });
-                    }
-                    refs.push(export);
+            let fill = |doc: &mut serde_json::Value, name: &str, value: &str| {
+                if let Some(fill) = doc["parametersToFill"].as_array_mut() {
+                    fill.retain(|x| x["name"] != name);
                 }
-                _ => {}
+                if let Some(params) = doc["parameters"].as_object_mut() {
+                    params.insert(name.into(), serde_json::Value::String(value.to_owned()));
+                }
+            };
+            // The address plan's range fills VpcCidr, when the blueprint asks for it.
+            if let (Some(cidr), true) = (vpc, asks(doc, "VpcCidr")) {
+                fill(doc, "VpcCidr", cidr);
+            }
+            // The sandbox's budget alerts go to the account's owner: its e-mail address.
+            if asks(doc, "BudgetAlertEmail") {
+                fill(doc, "BudgetAlertEmail", &a.email);
+            }
+            // The Security Tooling account: its id from the config, or the export of the stack
+            // that vends it; an account Control Tower made without an id in the config stays to
+            // fill (docs/control-tower.md).
+            if let (Some(sec), true) = (&p.security, asks(doc, "SecurityToolingAccountId")) {
+                match crate::common::account_ref_ident(p, sec.admin)? {
+                    crate::common::Ident::Literal(id) => fill(doc, "SecurityToolingAccountId", &id),
+                    crate::common::Ident::Import(key) => {
+                        let export = ExportRef {
+                            key,
+                            account: AccountRef::Management,
+                            region: p.organization.home_region.clone(),
+                        };
+                        if let Some(x) = doc["parametersToFill"].as_array_mut().and_then(|f| {
+                            f.iter_mut()
+                                .find(|x| x["name"] == "SecurityToolingAccountId")
+                        }) {
+                            x["valueFromExport"] = json!({
+                                "export": export.key.name(p)?,
+                                "account": crate::common::account_name(p, export.account),
+                                "region": export.region,
+                            });
+                        }
+                        refs.push(export);
+                    }
+                    _ => {}
+                }
             }
         }
-    }
+        blueprint
+    };
     let doc = json!({
         "account": { "name": a.name, "key": a.key, "email": a.email, "organizationalUnit": ou.name, "ouPath": ou.path },
         "accountFactory": {

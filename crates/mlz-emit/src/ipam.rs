@@ -15,7 +15,7 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, BlueprintDelivery, Network, OuIdx, Platform};
 use serde_json::json;
 
-use crate::common::{account_name, bug, new_stack, ou_arn_ident_in, region_id, use_ident};
+use crate::common::{account_name, bug, new_stack, ou_principals, region_id};
 use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, Service, StackId};
 use crate::ram;
 use crate::stack::{Emitted, ManualStep};
@@ -251,15 +251,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
     for (si, (arns, mut ous)) in by_segment {
         ous.sort_unstable();
         ous.dedup();
-        let mut principals = Vec::new();
-        for ou in ous {
-            principals.push(use_ident(
-                p,
-                ou_arn_ident_in(p, ou, n.account)?,
-                &mut t,
-                &mut params,
-            )?);
-        }
+        let principals = ou_principals(p, &ous, n.account, &mut t, &mut params)?;
         let segment = &n.segments[si].name;
         t.add_resource(
             LogicalId::derive("Share", segment).map_err(|e| bug(&path, e))?,

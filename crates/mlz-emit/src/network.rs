@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::common::{
     account_name, account_ref_ident_in, all_ok, bucket_label, bug, custom_function, new_stack,
-    ou_arn_ident_in, team_bucket, use_ident, CustomFunction,
+    team_bucket, use_ident, CustomFunction,
 };
 use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, StackId};
 use crate::ram;
@@ -564,15 +564,7 @@ fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
         .collect();
     ous.sort_unstable();
     ous.dedup();
-    let mut principals = Vec::new();
-    for ou in ous {
-        principals.push(use_ident(
-            p,
-            ou_arn_ident_in(p, ou, n.account)?,
-            &mut t,
-            &mut params,
-        )?);
-    }
+    let principals = crate::common::ou_principals(p, &ous, n.account, &mut t, &mut params)?;
     t.add_resource(
         LogicalId::new("HubShare").map_err(|e| bug(&path, e))?,
         ram::share(
