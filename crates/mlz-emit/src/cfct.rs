@@ -126,9 +126,45 @@ pub fn build(
         };
         let path = s.id.file(ext);
         if !s.template.parameters.is_empty() {
+            // The values its holder passes that are not literals: other stacks' outputs or
+            // lookups (the holder's parameters, imports).
+            let passed = stacks
+                .iter()
+                .find(|h| h.id == t.holder)
+                .and_then(|h| h.template.resources.get(&t.resource))
+                .and_then(|r| match r.properties.get("Parameters") {
+                    Some(mlz_cfn::Value::List(items)) => Some(items),
+                    _ => None,
+                });
+            let dynamic: Vec<String> = passed
+                .into_iter()
+                .flatten()
+                .filter_map(|x| match x {
+                    mlz_cfn::Value::Map(m) => {
+                        match (m.get("ParameterKey"), m.get("ParameterValue")) {
+                            (Some(mlz_cfn::Value::Str(k)), Some(v))
+                                if !matches!(v, mlz_cfn::Value::Str(_)) =>
+                            {
+                                Some(k.clone())
+                            }
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                })
+                .collect();
+            let named = if dynamic.is_empty() {
+                s.template
+                    .parameters
+                    .keys()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+            } else {
+                dynamic
+            };
             left_out.push(format!(
-                "StackSet {path}: its parameters are values of other stacks ({}), which a CfCT manifest cannot name",
-                s.template.parameters.keys().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                "StackSet {path}: its parameters take values of other stacks or lookups ({}), which a CfCT manifest cannot name",
+                named.join(", ")
             ));
             continue;
         }
