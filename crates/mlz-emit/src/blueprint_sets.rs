@@ -300,13 +300,8 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
         let mut ms = new_stack(p, id, template);
         ms.deploy = DeployKind::StackSet;
         ms.upload = Some(Upload { key });
-        ms.parameters = crate::control_tower::blueprint_params(b)
-            .into_iter()
-            .map(|mut sp| {
-                sp.value = Some("passed by the StackSet".into());
-                sp
-            })
-            .collect();
+        ms.parameters =
+            crate::common::passed_by_stack_set(crate::control_tower::blueprint_params(b));
         ms.stack_set = Some(StackSetTargets {
             holder: holder.clone(),
             resource: lid,

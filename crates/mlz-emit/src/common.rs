@@ -743,6 +743,17 @@ pub fn platform_vpc_regions(p: &Platform, i: AccountIdx) -> &[String] {
     }
 }
 
+/// A StackSet template's parameters, as the manifest shows them: its holder passes them all.
+pub fn passed_by_stack_set(params: Vec<StackParam>) -> Vec<StackParam> {
+    params
+        .into_iter()
+        .map(|mut sp| {
+            sp.value = Some("passed by the StackSet".into());
+            sp
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

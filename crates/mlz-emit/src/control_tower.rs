@@ -622,13 +622,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
     let mut rs = new_stack(p, role_id.clone(), rt);
     rs.deploy = DeployKind::StackSet;
     rs.upload = Some(Upload { key });
-    rs.parameters = rparams
-        .into_iter()
-        .map(|mut sp| {
-            sp.value = Some("passed by the StackSet".into());
-            sp
-        })
-        .collect();
+    rs.parameters = crate::common::passed_by_stack_set(rparams);
     rs.stack_set = Some(StackSetTargets {
         holder: holder_id.clone(),
         resource: set_id,
