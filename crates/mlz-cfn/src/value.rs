@@ -228,6 +228,14 @@ impl Value {
         }
     }
 
+    /// Compact JSON text of the value: the bytes of `to_json().to_string()` (tested), without
+    /// building the `serde_json::Value` first. For content hashes.
+    pub fn compact_json(&self) -> String {
+        let mut out = String::new();
+        crate::write::compact(&crate::write::value(self), &mut out);
+        out
+    }
+
     /// The JSON form CloudFormation reads (long-form intrinsics, `{"Ref": …}`).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::{json, Value as J};
@@ -307,5 +315,43 @@ mod tests {
             vec!["AWS::Partition", "Foo.Arn"]
         );
         assert!(sub_references("no refs").is_empty());
+    }
+
+    #[test]
+    fn compact_json_is_serde_jsons_text() {
+        let id = LogicalId::new("Bucket").unwrap();
+        let v = Value::map([
+            ("Plain", Value::str("a\"b\\c\nd\te\u{1}f\u{7f}g é")),
+            ("Int", Value::Int(-42)),
+            ("Bool", Value::Bool(true)),
+            ("Empty", Value::List(vec![])),
+            ("EmptyMap", Value::Map(Map::new())),
+            ("Ref", Value::Ref(id.clone())),
+            ("Pseudo", Value::Pseudo(Pseudo::Region)),
+            ("GetAtt", Value::GetAtt(id, "Arn".into())),
+            ("Sub", Value::Sub("x-${AWS::Region}".into())),
+            (
+                "SubWith",
+                Value::SubWith(
+                    "${B}${A}".into(),
+                    [
+                        ("B".to_string(), Value::Int(1)),
+                        ("A".into(), Value::str("a")),
+                    ]
+                    .into(),
+                ),
+            ),
+            ("Join", Value::Join(",".into(), vec![Value::str("x")])),
+            ("Import", Value::ImportValue(Box::new(Value::str("e")))),
+            (
+                "If",
+                Value::If("C".into(), Box::new(Value::Int(1)), Box::new(Value::Int(2))),
+            ),
+            (
+                "Call",
+                Value::Call(Func::Select, Box::new(Value::List(vec![Value::Int(0)]))),
+            ),
+        ]);
+        assert_eq!(v.compact_json(), v.to_json().to_string());
     }
 }

@@ -196,8 +196,14 @@ pub(crate) fn yaml(d: &Doc<'_>) -> String {
     out
 }
 
-fn pad(out: &mut String, n: usize) {
-    out.extend(std::iter::repeat_n(' ', n));
+pub(crate) fn pad(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut n = n;
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
+    }
+    out.push_str(&SPACES[..n]);
 }
 
 fn yaml_map<'d, 'a: 'd>(
@@ -209,7 +215,7 @@ fn yaml_map<'d, 'a: 'd>(
         if i > 0 {
             pad(out, indent);
         }
-        out.push_str(&crate::yaml::string(k));
+        crate::yaml::string(k, out);
         out.push(':');
         yaml_value_after_key(v, indent, out);
     }
@@ -318,7 +324,7 @@ fn yaml_list<'d, 'a: 'd>(
 
 fn yaml_scalar(d: &Doc<'_>, out: &mut String) {
     match d {
-        Doc::Str(s) => out.push_str(&crate::yaml::string(s)),
+        Doc::Str(s) => crate::yaml::string(s, out),
         Doc::Int(i) => {
             let _ = write!(out, "{i}");
         }
@@ -339,23 +345,32 @@ pub(crate) fn json(d: &Doc<'_>) -> String {
     out
 }
 
-fn json_str(s: &str, out: &mut String) {
+pub(crate) fn json_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Copy runs of bytes that need no escape at once; only `"`, `\\` and control characters
+    // (all ASCII, so never inside a multi-byte character) are escaped.
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
         }
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 

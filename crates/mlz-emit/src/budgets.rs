@@ -92,8 +92,8 @@ fn budget(
     // the budget, and CloudFormation creates the replacement before deleting the old one. The
     // name therefore carries a hash of the notifications, so that the replacement has a name
     // of its own instead of failing on the old one's.
-    let notifications: Vec<Value> = notifications;
-    let tag = crate::common::stable_hash(&Value::List(notifications.clone()).to_json().to_string());
+    let notifications = Value::List(notifications);
+    let tag = crate::common::stable_hash(&notifications.compact_json());
     Resource::new(BUDGET)
         .prop(
             "Budget",
@@ -130,7 +130,7 @@ fn budget(
                 ),
             ]),
         )
-        .prop("NotificationsWithSubscribers", Value::List(notifications))
+        .prop("NotificationsWithSubscribers", notifications)
 }
 
 fn account_id(

@@ -73,39 +73,95 @@ impl std::fmt::Display for EmitError {
 }
 
 /// Every stack, document and manual step of the platform, before checks and rendering.
+///
+/// The areas emit on two threads: Control Tower and Identity Center (the vending and
+/// assignment stacks, the largest at scale) beside the others. Each thread fills its own
+/// `Emitted`, and they are joined in the sequential order, organisations first, so the output
+/// is the same bytes as one thread would give (`emit_sequential`, tested).
 pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
+    let ((first, rest), second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| emit_group(p, &SECOND));
+        let first = emit_group(p, &FIRST);
+        let rest = emit_group(p, &REST);
+        let second = second
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        ((first, rest), second)
+    });
+    finish(p, opts, [first, second, rest])
+}
+
+/// [`emit`] on one thread: every area into one `Emitted`, in order, so that a shared step
+/// is kept once by the emitters themselves rather than by the join.
+pub fn emit_sequential(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
+    let all: Vec<AreaEmitter> = [&FIRST[..], &SECOND[..], &REST[..]].concat();
+    let none = || (Emitted::default(), Vec::new());
+    finish(p, opts, [emit_group(p, &all), none(), none()])
+}
+
+type AreaEmitter = fn(&Platform, &mut Emitted) -> Result<(), Vec<EmitError>>;
+
+/// The areas, in output order, cut in three: `FIRST` and `REST` on one thread, `SECOND` on
+/// the other. No emitter reads what another wrote.
+const FIRST: [AreaEmitter; 1] = [organizations::emit];
+const SECOND: [AreaEmitter; 2] = [control_tower::emit, identity_center::emit];
+const REST: [AreaEmitter; 7] = [
+    service_catalog::emit,
+    unified_studio::emit,
+    budgets::emit,
+    security::emit,
+    |p, out| {
+        network::emit(p, out);
+        Ok(())
+    },
+    network::hubs,
+    |p, out| ipam::emit(p, out).map_err(|e| vec![e]),
+];
+
+fn emit_group(p: &Platform, group: &[AreaEmitter]) -> (Emitted, Vec<EmitError>) {
     let mut out = Emitted::default();
     let mut errs = Vec::new();
-    let ext = opts.format.extension();
-    for r in [
-        organizations::emit(p, &mut out),
-        control_tower::emit(p, &mut out),
-        identity_center::emit(p, &mut out),
-        service_catalog::emit(p, &mut out),
-        unified_studio::emit(p, &mut out),
-        budgets::emit(p, &mut out),
-        security::emit(p, &mut out),
-    ] {
-        if let Err(e) = r {
+    for f in group {
+        if let Err(e) = f(p, &mut out) {
             errs.extend(e);
         }
     }
-    network::emit(p, &mut out);
-    if let Err(e) = network::hubs(p, &mut out) {
-        errs.extend(e);
-    }
-    if let Err(e) = ipam::emit(p, &mut out) {
-        errs.push(e);
-    }
-    if let Err(e) = artifacts::finish(p, ext, &mut out) {
-        errs.push(e);
-    }
-    require_groups(p, &mut out);
     // No literal `arn:aws:` in any template, ours or the user's: the partition is
-    // CloudFormation's to fill.
+    // CloudFormation's to fill. (Here, on the group's thread.)
     for s in &mut out.stacks {
         common::partition_aware(&mut s.template);
     }
+    (out, errs)
+}
+
+/// Joins the groups in order (a step that several areas require, such as RAM's sharing with
+/// the organisation, is kept once, where it first appears), then what needs every stack.
+fn finish(
+    p: &Platform,
+    opts: Options,
+    groups: [(Emitted, Vec<EmitError>); 3],
+) -> Result<Emitted, Vec<EmitError>> {
+    let mut out = Emitted::default();
+    let mut errs = Vec::new();
+    for (g, e) in groups {
+        out.stacks.extend(g.stacks);
+        out.documents.extend(g.documents);
+        let earlier = out.steps.len();
+        for step in g.steps {
+            if !out.steps[..earlier].iter().any(|s| s.id == step.id) {
+                out.steps.push(step);
+            }
+        }
+        errs.extend(e);
+    }
+    let emitted = out.stacks.len();
+    if let Err(e) = artifacts::finish(p, opts.format.extension(), &mut out) {
+        errs.push(e);
+    }
+    for s in &mut out.stacks[emitted..] {
+        common::partition_aware(&mut s.template);
+    }
+    require_groups(p, &mut out);
     if errs.is_empty() {
         Ok(out)
     } else {

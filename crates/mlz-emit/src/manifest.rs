@@ -298,7 +298,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     let ext = opts.format.extension();
     // Checking and rendering is most of the work and each stack is independent: spread it
     // over the cores, then collect in stack order so the output never depends on timing.
-    let prepared = parallel_map(&stacks, |s| prepare(s, opts));
+    let prepared = crate::common::parallel_map(&stacks, |s| prepare(s, opts));
     let mut errs = Vec::new();
     let mut rendered: Vec<Rendered> = Vec::with_capacity(stacks.len());
     let mut notes = Vec::new();
@@ -775,27 +775,6 @@ fn manifest(
         pipeline: None,
         cfct: None,
         blueprints: blueprints_entry(p, stacks, ext),
-    })
-}
-
-/// Maps `f` over `items` on up to `available_parallelism` threads, keeping the order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    if threads <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
     })
 }
 

@@ -6,7 +6,7 @@
 //! so `yes` is a string and `012345678901` is a number (which the schema then rejects
 //! with a hint to quote it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 
@@ -228,6 +228,7 @@ fn parse_with(text: &str, cfn_tags: bool) -> Result<Node, YamlError> {
                         NodeValue::Seq(Vec::new())
                     },
                     pending_key: None,
+                    keys: HashSet::new(),
                     wrap,
                 });
                 None
@@ -293,11 +294,17 @@ impl Builder {
     }
 }
 
+/// From this many entries on, a mapping keeps a set of its keys.
+const KEY_SET_FROM: usize = 16;
+
 struct Frame {
     span: Span,
     anchor: usize,
     value: NodeValue,
     pending_key: Option<(String, Span)>,
+    /// The keys of a large mapping, for the duplicate check (a scan of the entries would be
+    /// quadratic: the lock's maps have an entry per account). Empty below `KEY_SET_FROM`.
+    keys: HashSet<String>,
     /// A CloudFormation short-form tag on this collection: wrap it when it ends.
     wrap: Option<String>,
 }
@@ -321,7 +328,15 @@ impl Frame {
                             })
                         }
                     };
-                    if entries.iter().any(|e| e.key == key) {
+                    if entries.len() == KEY_SET_FROM {
+                        self.keys = entries.iter().map(|e| e.key.clone()).collect();
+                    }
+                    let duplicate = if entries.len() < KEY_SET_FROM {
+                        entries.iter().any(|e| e.key == key)
+                    } else {
+                        !self.keys.insert(key.clone())
+                    };
+                    if duplicate {
                         return Err(YamlError {
                             span: n.span,
                             message: format!("duplicate key `{key}`"),
@@ -465,6 +480,17 @@ mod tests {
         assert_eq!(ks.unwrap().col, 3);
         assert_eq!(n.to_json()["a"]["d"], serde_json::json!("yes"));
         assert_eq!(n.to_json()["a"]["e"], serde_json::json!([1, 2.5, null]));
+    }
+
+    #[test]
+    fn finds_duplicates_in_large_mappings() {
+        let keys: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        assert!(parse(&keys).is_ok());
+        for dup in ["k3", "k15", "k16", "k39"] {
+            let e = parse(&format!("{keys}{dup}: x\n")).unwrap_err();
+            assert_eq!(e.message, format!("duplicate key `{dup}`"));
+            assert_eq!(e.span.line, 41);
+        }
     }
 
     #[test]

@@ -7,6 +7,10 @@
 
 use std::time::{Duration, Instant};
 
+/// The allocator the binary uses (src/main.rs), so that the figures are the CLI's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use mlz::{compile, Outcome};
 use mlz_emit::Options;
 use mlz_model::NoFiles;

@@ -165,3 +165,23 @@ fn a_thousand_teams_vend_in_five_balanced_lanes() {
         );
     }
 }
+
+/// The areas emit on two threads; joined, they are the same bytes as on one (the reference,
+/// whose shared steps several areas require, and a synthetic organisation).
+#[test]
+fn emitting_on_two_threads_gives_the_same_output_as_on_one() {
+    let reference = mlz_model::REFERENCE_CONFIG;
+    for text in [reference.to_string(), mlz_model::synth::config(40, 3)] {
+        let loaded = mlz_model::load("platform.yaml", &text, &NoFiles);
+        let p = loaded.platform.expect("valid");
+        let opts = Options::default();
+        let files = |e| match mlz_emit::generate_from(&p, e, opts) {
+            Ok(out) => out.files,
+            Err(e) => panic!("{e:?}"),
+        };
+        let threaded = files(mlz_emit::emit(&p, opts).expect("emit"));
+        let sequential = files(mlz_emit::emit_sequential(&p, opts).expect("emit"));
+        assert!(threaded.keys().any(|k| k.starts_with("vending/")));
+        assert_eq!(threaded, sequential);
+    }
+}

@@ -498,8 +498,12 @@ pub fn link(
         }
         all_needs.push(needs);
     };
-    for (i, s) in stacks.iter().enumerate() {
-        match needs_of(p, s, &deploy_as[i]) {
+    // Each stack's needs (a walk of its whole template) on every core; resolved in order.
+    let indices: Vec<usize> = (0..stacks.len()).collect();
+    let stack_needs =
+        crate::common::parallel_map(&indices, |&i| needs_of(p, &stacks[i], &deploy_as[i]));
+    for (i, found) in stack_needs.into_iter().enumerate() {
+        match found {
             Ok(needs) => resolve(i, needs),
             Err(e) => {
                 errs.push(e);
