@@ -754,22 +754,6 @@ pub fn passed_by_stack_set(params: Vec<StackParam>) -> Vec<StackParam> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_is_frozen() {
-        // These values are a contract: team accounts must never move between stacks.
-        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(
-            team_bucket("fraud-detection", 32),
-            (stable_hash("fraud-detection") % 32) as u32
-        );
-    }
-}
-
 /// `items.iter().map(f)` on every core, in order. Threads take the next item as they finish
 /// one (templates differ a hundredfold in size, so equal shares would leave a core idle).
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -801,4 +785,20 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
     });
     results.sort_unstable_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_frozen() {
+        // These values are a contract: team accounts must never move between stacks.
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(
+            team_bucket("fraud-detection", 32),
+            (stable_hash("fraud-detection") % 32) as u32
+        );
+    }
 }
