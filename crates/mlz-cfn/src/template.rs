@@ -213,9 +213,7 @@ impl Template {
     /// Compact JSON of the whole template, for content hashes: the same whatever the output
     /// format.
     pub fn fingerprint(&self) -> String {
-        let mut out = String::new();
-        crate::write::compact(&crate::write::template(self), &mut out);
-        out
+        crate::write::compact(&crate::write::template(self))
     }
 
     /// The JSON form of the whole template, keys in CloudFormation's customary order.

@@ -231,9 +231,7 @@ impl Value {
     /// Compact JSON text of the value: the bytes of `to_json().to_string()` (tested), without
     /// building the `serde_json::Value` first. For content hashes.
     pub fn compact_json(&self) -> String {
-        let mut out = String::new();
-        crate::write::compact(&crate::write::value(self), &mut out);
-        out
+        crate::write::compact(&crate::write::value(self))
     }
 
     /// The JSON form CloudFormation reads (long-form intrinsics, `{"Ref": …}`).

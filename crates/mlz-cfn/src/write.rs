@@ -337,117 +337,38 @@ fn yaml_scalar(d: &Doc<'_>, out: &mut String) {
 
 // ----------------------------------------------------------------------------- JSON
 
-/// Pretty JSON in serde_json's layout (two-space indent).
+/// The document as serde_json sees it: JSON text is serde_json's (its escaping, its pretty
+/// layout), written straight from the borrowed tree without a `serde_json::Value`.
+impl serde::Serialize for Doc<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Doc::Str(x) => s.serialize_str(x),
+            Doc::Int(i) => s.serialize_i64(*i),
+            Doc::Bool(b) => s.serialize_bool(*b),
+            Doc::Json(j) => serde::Serialize::serialize(*j, s),
+            Doc::List(l) => s.collect_seq(l),
+            Doc::Map(m) => s.collect_map(m.iter().map(|(k, v)| (*k, v))),
+        }
+    }
+}
+
+/// Pretty JSON in serde_json's layout (two-space indent), with a final newline.
 pub(crate) fn json(d: &Doc<'_>) -> String {
-    let mut out = String::with_capacity(8192);
-    json_value(d, 0, &mut out);
+    let mut out = serde_json::to_string_pretty(d)
+        .expect("a document of strings, numbers, lists and string-keyed maps always serializes");
     out.push('\n');
     out
 }
 
-pub(crate) fn json_str(s: &str, out: &mut String) {
-    out.push('"');
-    // Copy runs of bytes that need no escape at once; only `"`, `\\` and control characters
-    // (all ASCII, so never inside a multi-byte character) are escaped.
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
-        }
-        out.push_str(&s[start..i]);
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0c => out.push_str("\\f"),
-            _ => {
-                let _ = write!(out, "\\u{:04x}", b);
-            }
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
-
-fn json_value(d: &Doc<'_>, indent: usize, out: &mut String) {
-    match d {
-        Doc::Str(s) => json_str(s, out),
-        Doc::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Doc::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Doc::Json(j) => {
-            let text = serde_json::to_string_pretty(j).unwrap_or_default();
-            for (n, line) in text.lines().enumerate() {
-                if n > 0 {
-                    out.push('\n');
-                    pad(out, indent);
-                }
-                out.push_str(line);
-            }
-        }
-        Doc::List(l) if l.is_empty() => out.push_str("[]"),
-        Doc::Map(m) if m.is_empty() => out.push_str("{}"),
-        Doc::List(l) => {
-            out.push('[');
-            for (i, v) in l.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                pad(out, indent + 2);
-                json_value(v, indent + 2, out);
-            }
-            out.push('\n');
-            pad(out, indent);
-            out.push(']');
-        }
-        Doc::Map(m) => {
-            out.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                out.push_str(if i == 0 { "\n" } else { ",\n" });
-                pad(out, indent + 2);
-                json_str(k, out);
-                out.push_str(": ");
-                json_value(v, indent + 2, out);
-            }
-            out.push('\n');
-            pad(out, indent);
-            out.push('}');
-        }
-    }
-}
-
 /// Compact JSON, for content hashes.
-pub(crate) fn compact(d: &Doc<'_>, out: &mut String) {
-    match d {
-        Doc::List(l) => {
-            out.push('[');
-            for (i, v) in l.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                compact(v, out);
-            }
-            out.push(']');
-        }
-        Doc::Map(m) => {
-            out.push('{');
-            for (i, (k, v)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_str(k, out);
-                out.push(':');
-                compact(v, out);
-            }
-            out.push('}');
-        }
-        Doc::Json(j) => out.push_str(&serde_json::to_string(j).unwrap_or_default()),
-        other => json_value(other, 0, out),
-    }
+pub(crate) fn compact(d: &Doc<'_>) -> String {
+    serde_json::to_string(d)
+        .expect("a document of strings, numbers, lists and string-keyed maps always serializes")
+}
+
+/// A string as a JSON string literal (serde_json's escaping), for YAML double-quoted scalars.
+pub(crate) fn json_str(s: &str, out: &mut String) {
+    out.push_str(&serde_json::to_string(s).expect("a string always serializes"));
 }
 
 #[cfg(test)]

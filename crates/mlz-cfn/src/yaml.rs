@@ -119,9 +119,14 @@ pub(crate) fn string(s: &str, out: &mut String) {
     }
 }
 
+/// Plain scalars that YAML 1.1 or 1.2 resolves to something other than a string: booleans,
+/// nulls, and YAML 1.1's value (`=`) and merge (`<<`) keys, which PyYAML (the loader of
+/// cfn-lint and many pipelines) refuses or merges. Numbers, dates and `.inf` start with a
+/// digit, a sign or a dot, which `is_plain_safe` quotes anyway.
 const RESERVED: &[&str] = &[
     "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
-    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", "=",
+    "<<",
 ];
 
 fn is_plain_safe(s: &str) -> bool {
@@ -228,6 +233,9 @@ mod tests {
             "*",
             "a,b",
             "ON",
+            // YAML 1.1's value and merge keys: PyYAML fails on a plain `=` and merges on `<<`.
+            "=",
+            "<<",
         ] {
             assert_ne!(string(s), s, "{s:?} must be quoted");
         }
