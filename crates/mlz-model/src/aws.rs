@@ -61,19 +61,59 @@ pub fn is_known_region(r: &str) -> bool {
     REGIONS.binary_search(&r).is_ok()
 }
 
-/// The shape AWS Organizations accepts for an account e-mail: one `@`, something before it,
-/// a dotted domain after it, no spaces.
+/// An account e-mail address as AWS Organizations' CreateAccount documents its `Email` rules
+/// (the length, 6 to 64, is the schema's): 7-bit ASCII; exactly one `@`; a local name without
+/// whitespace or any of `" ' ( ) < > [ ] : ; , \ | % &` and not beginning with a dot; a domain
+/// of letters, digits, hyphens and dots, with at least one dot, not beginning or ending with a
+/// hyphen or a dot. CloudFormation's schema for `AWS::Organizations::Account.Email` says only
+/// `[^\s@]+@[^\s@]+\.[^\s@]+`; the API's rules are narrower, and they are what account
+/// creation applies. docs/aws-rules.md (`account-email`) gives both sources.
 pub fn is_valid_email(e: &str) -> bool {
+    const LOCAL_FORBIDDEN: &[u8] = b"\"'()<>[]:;,\\|%&";
     let Some((local, domain)) = e.split_once('@') else {
         return false;
     };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && domain.split('.').count() >= 2
+    e.is_ascii()
+        && !local.is_empty()
+        && !local.starts_with('.')
+        && local.bytes().all(|b| {
+            !b.is_ascii_whitespace() && !b.is_ascii_control() && !LOCAL_FORBIDDEN.contains(&b)
+        })
+        && domain.contains('.')
+        && !domain.starts_with(['-', '.'])
+        && !domain.ends_with(['-', '.'])
         && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// IAM's `*` and `?` wildcards (any run of characters, any one character), ASCII
+/// case-insensitive: IAM action names are case-insensitive; ARN patterns are compared the same
+/// way, which no mlz role name depends on. Greedy with one backtrack point, so linear in
+/// practice and never exponential.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 #[cfg(test)]
@@ -89,16 +129,72 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert!(is_valid_email("aws+fraud-dev@example.com"));
+        for good in [
+            "aws+fraud-dev@example.com",
+            "aws_team_dev@example.com",
+            "first.last@mail.example.co.uk",
+            "a!#$*=?^`{}~b@example.com",
+            "a@b-c.example",
+        ] {
+            assert!(is_valid_email(good), "{good}");
+        }
         for bad in [
             "no-at.example.com",
             "@example.com",
             "a@b",
             "a@@b.com",
+            "a@b@c.com",
             "a b@c.com",
-            "a@b..com",
+            "a(b@example.com",
+            "a<b>@example.com",
+            "a,b@example.com",
+            "a%b@example.com",
+            "a&b@example.com",
+            "a|b@example.com",
+            "a\\b@example.com",
+            "a'b@example.com",
+            ".ab@example.com",
+            "ab@-example.com",
+            "ab@example.com.",
+            "ab@exa_mple.com",
+            "åb@example.com",
         ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn globs_match_like_iam() {
+        assert!(glob("guardduty:*", "guardduty:UpdateDetector"));
+        assert!(glob("GuardDuty:update*", "guardduty:UpdateDetector"));
+        assert!(!glob("guardduty:Delete*", "guardduty:UpdateDetector"));
+        assert!(glob(
+            "arn:aws:iam::*:role/stacksets-exec-*",
+            "arn:aws:iam::123456789012:role/stacksets-exec-*"
+        ));
+        assert!(glob("*AWSControlTower*", "AWSControlTowerBlueprintAccess"));
+        assert!(!glob("aws-controltower-*", "mlz-launch"));
+        // More than one `*`, and `?`.
+        assert!(glob("cloudformation:*Stack*", "cloudformation:CreateStack"));
+        assert!(glob(
+            "cloudformation:*Stack*",
+            "cloudformation:DescribeStackEvents"
+        ));
+        assert!(!glob(
+            "cloudformation:*Stack*",
+            "cloudformation:ListExports"
+        ));
+        assert!(glob(
+            "cloudformation:?reateStack",
+            "cloudformation:CreateStack"
+        ));
+        assert!(!glob(
+            "cloudformation:?reateStack",
+            "cloudformation:reateStack"
+        ));
+        assert!(glob("*", ""));
+        assert!(!glob("?", ""));
+        assert!(glob("a*b*c", "aXbYbZc"));
+        assert!(!glob("a*b*c", "aXbYbZ"));
     }
 }

@@ -57,23 +57,20 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// `10.0.0.0/16`; `None` when malformed or when host bits are set.
+    /// `10.0.0.0/16`; `None` when malformed or when host bits are set. The address is read by
+    /// `std::net::Ipv4Addr` (four decimal octets, no leading zeros, no signs: `010.0.0.0`
+    /// could be octal to some readers and AWS rejects it), the prefix length is decimal
+    /// digits up to 32.
     pub fn parse(s: &str) -> Option<Cidr> {
         let (a, l) = s.split_once('/')?;
+        if l.is_empty() || l.len() > 2 || !l.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         let len: u8 = l.parse().ok()?;
         if len > 32 {
             return None;
         }
-        let mut addr = 0u32;
-        let mut parts = 0;
-        for o in a.split('.') {
-            let o: u8 = o.parse().ok()?;
-            addr = (addr << 8) | u32::from(o);
-            parts += 1;
-        }
-        if parts != 4 {
-            return None;
-        }
+        let addr = u32::from(a.parse::<std::net::Ipv4Addr>().ok()?);
         let c = Cidr { addr, len };
         (c.addr & !c.mask() == 0).then_some(c)
     }
@@ -547,5 +544,38 @@ impl Platform {
 
     pub fn team(&self, i: TeamIdx) -> &Team {
         &self.teams[i.0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cidr;
+
+    #[test]
+    fn cidrs_are_read_as_aws_reads_them() {
+        for ok in [
+            "10.0.0.0/16",
+            "0.0.0.0/0",
+            "172.16.0.0/12",
+            "192.168.1.128/25",
+        ] {
+            assert_eq!(Cidr::parse(ok).map(|c| c.to_string()).as_deref(), Some(ok));
+        }
+        for bad in [
+            "010.0.0.0/14",
+            "+10.0.0.0/16",
+            "10.0.0.0/+16",
+            "10.0.0.0/016",
+            "10.0.0.0/33",
+            "10.0.0.1/16",
+            "10.0.0/16",
+            "10.0.0.0.0/16",
+            " 10.0.0.0/16",
+            "10.0.0.0/",
+            "10.0.0.0",
+            "256.0.0.0/8",
+        ] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
     }
 }

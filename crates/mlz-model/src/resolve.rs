@@ -500,7 +500,7 @@ impl<'a> Resolver<'a> {
             path,
             format!("{email:?} is not a valid e-mail address"),
         )
-        .expected("name@domain.tld, with no spaces")
+        .expected("name@domain.tld in 7-bit ASCII: no spaces or \" ' ( ) < > [ ] : ; , \\ | % & before the @, no leading dot; after it letters, digits, hyphens and dots only")
     }
 
     fn ous(

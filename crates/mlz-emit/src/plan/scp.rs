@@ -70,33 +70,7 @@ const PROTECTED_ACTIONS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// `*` and `?` glob, ASCII case-insensitive (IAM action names are case-insensitive; ARN
-/// patterns are compared the same way here, which can only make the check stricter about
-/// what counts as exempt… or looser for odd casing, which no mlz role uses).
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
-}
+pub use mlz_model::aws::glob;
 
 fn strings(v: &serde_json::Value) -> Vec<&str> {
     match v {
@@ -279,23 +253,5 @@ fn control_tower_roles(
                 hint: Some(rules::CONTROL_TOWER_ROLE_SCP.hint.into()),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs_match_like_iam() {
-        assert!(glob("guardduty:*", "guardduty:UpdateDetector"));
-        assert!(glob("GuardDuty:update*", "guardduty:UpdateDetector"));
-        assert!(!glob("guardduty:Delete*", "guardduty:UpdateDetector"));
-        assert!(glob(
-            "arn:aws:iam::*:role/stacksets-exec-*",
-            "arn:aws:iam::123456789012:role/stacksets-exec-*"
-        ));
-        assert!(glob("*AWSControlTower*", "AWSControlTowerBlueprintAccess"));
-        assert!(!glob("aws-controltower-*", "mlz-launch"));
     }
 }

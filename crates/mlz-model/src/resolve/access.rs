@@ -40,17 +40,10 @@ const DEFAULT_SESSION: &str = "PT4H";
 /// Identity Center's quota of managed policies per permission set.
 const MAX_MANAGED_POLICIES: usize = 20;
 
-/// Whether an IAM action pattern (`cloudformation:*`, `*`, `cloudformation:Create*`) covers `action`.
+/// Whether an IAM action pattern (`cloudformation:*`, `*`, `cloudformation:*Stack*`,
+/// `cloudformation:?reateStack`) covers `action`.
 fn action_matches(pattern: &str, action: &str) -> bool {
-    let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
-    match p.split_once('*') {
-        None => p == a,
-        Some((head, tail)) => {
-            a.starts_with(head)
-                && a[head.len()..].ends_with(tail)
-                && a.len() >= head.len() + tail.len()
-        }
-    }
+    crate::aws::glob(pattern, action)
 }
 
 fn actions_of(stmt: &Value) -> Vec<String> {
@@ -1153,6 +1146,13 @@ mod tests {
             {"Effect": "Allow", "Action": "*", "Resource": "*"},
             {"Effect": "Deny", "Action": "cloudformation:DeleteStack", "Resource": "*"}]}));
         assert_eq!(denied, vec!["cloudformation:DeleteStack"]);
+        // Several wildcards in one pattern, and `?`.
+        assert!(missing_stack_actions(&json!({"Statement": [{"Effect": "Allow", "Action": "cloudformation:*Stack*", "Resource": "*"}]})).is_empty());
+        assert!(missing_stack_actions(&json!({"Statement": [{"Effect": "Allow", "Action": ["cloudformation:??????Stack", "cloudformation:Describe*"], "Resource": "*"}]})).is_empty());
+        let denied = missing_stack_actions(&json!({"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "cloudformation:*Stack*", "Resource": "*"}]}));
+        assert_eq!(denied, BLUEPRINT_STACK_ACTIONS.to_vec());
     }
 
     #[test]

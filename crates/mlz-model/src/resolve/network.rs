@@ -829,7 +829,7 @@ impl Resolver<'_> {
             let d = self
                 .at("bad-cidr", path, format!("{text:?} is not an IPv4 range"))
                 .expected(
-                    "an address and prefix length with no host bits set, such as 10.0.0.0/16",
+                    "four decimal octets without leading zeros, a prefix length of 0 to 32 and no host bits set, such as 10.0.0.0/16",
                 );
             self.push(d);
         }
