@@ -69,6 +69,39 @@ impl SourceText for Sources {
     }
 }
 
+/// A file's bytes as text, or the diagnostic for the first byte that is not UTF-8 (its line
+/// and column, counted in characters) with the lossy text to show it in.
+pub fn decode(file: &str, bytes: &[u8]) -> Result<String, (Diagnostic, String)> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(t) => return Ok(t.to_owned()),
+        Err(e) => e,
+    };
+    let good = &bytes[..e.valid_up_to()];
+    // Everything before the bad byte is valid UTF-8, so it can be counted as text.
+    let before = std::str::from_utf8(good).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    let byte = bytes[e.valid_up_to()];
+    let hint = if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        "the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8"
+    } else if bytes.contains(&0) {
+        "this looks like a binary file, not a YAML config: check the path given to -c"
+    } else {
+        "save the file as UTF-8 (an editor's \"Save with encoding\"; `iconv -f latin1 -t utf-8` converts a Latin-1 file)"
+    };
+    let d = Diagnostic::error(
+        "not-utf8",
+        file,
+        Some(yaml::Span::point(line, col)),
+        ConfigPath::root(),
+        format!("the file is not UTF-8 text: byte 0x{byte:02X} at line {line}, column {col} is not valid UTF-8"),
+    )
+    .hint(hint)
+    .without_path();
+    Err((d, String::from_utf8_lossy(bytes).into_owned()))
+}
+
 /// What loading produced: the platform if there were no errors, and every diagnostic
 /// (errors and warnings), sorted.
 pub struct Loaded {

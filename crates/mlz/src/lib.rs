@@ -125,7 +125,14 @@ impl FileSource for DirFiles {
                 "policy files must be inside the config's folder (no absolute paths, no ..)".into(),
             );
         }
-        std::fs::read_to_string(self.base.join(p)).map_err(|e| e.to_string())
+        let bytes = std::fs::read(self.base.join(p)).map_err(|e| e.to_string())?;
+        mlz_model::decode(path, &bytes).map_err(|(d, _)| {
+            format!(
+                "{}; {}",
+                d.message,
+                d.hint.as_deref().unwrap_or("save it as UTF-8")
+            )
+        })
     }
 }
 
@@ -213,6 +220,16 @@ fn read_lock(config: Option<&Path>) -> Result<Option<(String, String)>, i32> {
     }
 }
 
+/// A config's text from its bytes, or the rendered error at the first byte that is not
+/// UTF-8 (binary input, a Latin-1 or UTF-16 file).
+pub fn config_text(file: &str, bytes: &[u8]) -> Result<String, String> {
+    mlz_model::decode(file, bytes).map_err(|(d, lossy)| {
+        let mut sources = mlz_model::Sources::default();
+        sources.insert(file, &lossy);
+        render_all(&[d], &sources)
+    })
+}
+
 fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> {
     match config {
         None => {
@@ -223,12 +240,17 @@ fn read_config(config: Option<&Path>) -> Result<(String, String, PathBuf), i32> 
                 PathBuf::from("."),
             ))
         }
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) => {
+        Some(p) => match std::fs::read(p) {
+            Ok(bytes) => {
+                let name = p.display().to_string();
+                let t = config_text(&name, &bytes).map_err(|report| {
+                    eprint!("{report}");
+                    exit::INVALID_CONFIG
+                })?;
                 let base = p
                     .parent()
                     .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                Ok((p.display().to_string(), t, base))
+                Ok((name, t, base))
             }
             Err(e) => {
                 eprintln!("mlz: error: cannot read config {}: {e}", p.display());

@@ -277,3 +277,32 @@ fn help_texts_match_their_snapshots() {
     }
     let _ = fs::remove_dir_all(&d);
 }
+
+#[test]
+fn binary_and_utf16_configs_fail_at_their_first_bad_byte_with_a_hint() {
+    let d = scratch("not-utf8");
+    fs::write(
+        d.join("binary.yaml"),
+        b"version: 1\n\x7fELF\x02\x01\x00\x00\xff\xfe\n",
+    )
+    .expect("write");
+    let o = mlz(&["validate", "-c", "binary.yaml"], &d);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("error[not-utf8]"), "{e}");
+    assert!(e.contains("--> binary.yaml:2:9"), "{e}");
+    assert!(e.contains("binary file"), "{e}");
+    assert!(!e.contains("stream did not contain valid UTF-8"), "{e}");
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain("version: 1\n".encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    fs::write(d.join("utf16.yaml"), utf16).expect("write");
+    let e = stderr(&mlz(&["generate", "-c", "utf16.yaml", "-o", "out"], &d));
+    assert!(
+        e.contains("--> utf16.yaml:1:1") && e.contains("UTF-16"),
+        "{e}"
+    );
+    assert!(!d.join("out").exists());
+    let _ = fs::remove_dir_all(&d);
+}

@@ -23,11 +23,18 @@ const BLESS_HINT: &str = "MLZ_BLESS=1 cargo test -p mlz --test golden";
 
 /// The files a case produces, as they would appear in its expected folder.
 fn actual(case: &Path) -> BTreeMap<String, Vec<u8>> {
-    let text = fs::read_to_string(case.join("platform.yaml")).expect("platform.yaml");
+    let bytes = fs::read(case.join("platform.yaml")).expect("platform.yaml");
     let files = DirFiles {
         base: case.to_path_buf(),
     };
     let mut out = BTreeMap::new();
+    let text = match mlz::config_text("platform.yaml", &bytes) {
+        Ok(t) => t,
+        Err(report) => {
+            out.insert("errors.txt".to_owned(), report.into_bytes());
+            return out;
+        }
+    };
     match compile("platform.yaml", &text, &files, Options::default()) {
         Outcome::Generated { output, report } => {
             out.extend(output.files);
