@@ -115,11 +115,12 @@ pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    if d.show_path {
-        let _ = writeln!(out, "{level}[{}]: {}: {}", d.code, d.path, d.message);
+    let head = if d.show_path {
+        format!("{level}[{}]: {}: {}", d.code, d.path, d.message)
     } else {
-        let _ = writeln!(out, "{level}[{}]: {}", d.code, d.message);
-    }
+        format!("{level}[{}]: {}", d.code, d.message)
+    };
+    let _ = writeln!(out, "{}", capped(&head));
     match d.span {
         Some(s) => {
             let _ = writeln!(out, "  --> {}:{}:{}", d.file, s.line, s.col);
@@ -162,12 +163,64 @@ pub fn render(d: &Diagnostic, sources: &dyn SourceText) -> String {
         }
     }
     if let Some(e) = &d.expected {
-        let _ = writeln!(out, "  = expected: {e}");
+        let _ = writeln!(out, "  = expected: {}", capped(e));
     }
     if let Some(h) = &d.hint {
-        let _ = writeln!(out, "  = hint: {h}");
+        let _ = writeln!(out, "  = hint: {}", capped(h));
     }
     out
+}
+
+/// A quoted value longer than this many characters is shown shortened.
+const MAX_QUOTED: usize = 80;
+/// And a line of a diagnostic longer than this is cut, whatever it echoes.
+const MAX_LINE: usize = 1000;
+
+/// The text with every `"quoted"` value over [`MAX_QUOTED`] characters shortened to its start
+/// and its length (`"PPPP…" (5000000 characters)`), and cut at [`MAX_LINE`]: a value pasted by
+/// mistake (a whole file, a 5 MB scalar) must not be echoed whole.
+fn capped(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_QUOTED {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len().min(2 * MAX_LINE));
+    let mut rest = text;
+    while let Some(q) = rest.find('"') {
+        out.push_str(&rest[..=q]);
+        let after = &rest[q + 1..];
+        // A Debug-quoted value ends at the next `"` that is not escaped; a lone `"` in prose
+        // has none, and the text is left as it is.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            if !escaped && c == '"' {
+                end = Some(i);
+                break;
+            }
+            escaped = !escaped && c == '\\';
+        }
+        let Some(end) = end else {
+            rest = after;
+            break;
+        };
+        let inner = &after[..end];
+        let n = inner.chars().count();
+        if n > MAX_QUOTED {
+            let keep: String = inner.chars().take(MAX_QUOTED - 20).collect();
+            let _ = write!(out, "{keep}…\" ({n} characters)");
+        } else {
+            out.push_str(inner);
+            out.push('"');
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    let n = out.chars().count();
+    if n > MAX_LINE {
+        let keep: String = out.chars().take(MAX_LINE).collect();
+        return format!("{keep}… ({n} characters)").into();
+    }
+    out.into()
 }
 
 /// Renders every diagnostic (sorted by the caller) and a closing count.
@@ -230,6 +283,30 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn long_quoted_values_are_shortened() {
+        let long = "P".repeat(5000);
+        let msg = format!("no OU is named {long:?}; did you mean \"Prod\"?");
+        let shown = capped(&msg);
+        // A lone `"` in prose is not a value.
+        let prose = format!("no spaces or \" ' ( ) before the @{}", "x".repeat(100));
+        assert_eq!(capped(&prose), prose);
+        assert!(shown.len() < 200, "{shown}");
+        assert!(shown.contains("(5000 characters)"), "{shown}");
+        assert!(shown.ends_with("did you mean \"Prod\"?"), "{shown}");
+        // Escaped quotes stay inside the value; short text is untouched.
+        let esc = format!("value {:?} here", format!("a\"b{}", "x".repeat(100)));
+        assert!(
+            capped(&esc).ends_with("(104 characters) here"),
+            "{}",
+            capped(&esc)
+        );
+        assert_eq!(capped("short \"x\""), "short \"x\"");
+        // An unquoted run is cut at the line limit.
+        let bare = "y".repeat(3000);
+        assert!(capped(&bare).ends_with("… (3000 characters)"));
+    }
     use super::*;
 
     struct One(&'static str);

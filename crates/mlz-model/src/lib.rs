@@ -71,7 +71,7 @@ impl SourceText for Sources {
 
 /// A file's bytes as text, or the diagnostic for the first byte that is not UTF-8 (its line
 /// and column, counted in characters) with the lossy text to show it in.
-pub fn decode(file: &str, bytes: &[u8]) -> Result<String, (Diagnostic, String)> {
+pub fn decode(file: &str, bytes: &[u8]) -> Result<String, Box<(Diagnostic, String)>> {
     let e = match std::str::from_utf8(bytes) {
         Ok(t) => return Ok(t.to_owned()),
         Err(e) => e,
@@ -99,7 +99,7 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<String, (Diagnostic, String)> 
     )
     .hint(hint)
     .without_path();
-    Err((d, String::from_utf8_lossy(bytes).into_owned()))
+    Err(Box::new((d, String::from_utf8_lossy(bytes).into_owned())))
 }
 
 /// What loading produced: the platform if there were no errors, and every diagnostic

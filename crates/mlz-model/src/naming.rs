@@ -59,6 +59,18 @@ impl Patterns {
         }
     }
 
+    /// Whether a checked pattern's output changes with `var` (two renderings that differ only
+    /// in it): a pattern without `{{team}}` gives every team the same name.
+    pub fn depends_on(&self, name: &str, var: &str) -> bool {
+        let probe = |value: &'static str| -> BTreeMap<&str, &str> {
+            VARIABLES
+                .iter()
+                .map(|v| (*v, if *v == var { value } else { "x" }))
+                .collect()
+        };
+        self.render(name, &probe("a1")) != self.render(name, &probe("b2"))
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.hb.has_template(name)
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::aws;
 use crate::builtin;
-use crate::diag::{did_you_mean, Diagnostic};
+use crate::diag::{did_you_mean, Diagnostic, Severity};
 use crate::model::*;
 use crate::naming::{self, PatternError, Patterns};
 use crate::path::ConfigPath;
@@ -37,6 +37,9 @@ pub(crate) struct Resolver<'a> {
     /// What earlier runs allocated (the lock file), when there is one.
     pub lock: Option<&'a crate::lock::Lock>,
     pub diags: Vec<Diagnostic>,
+    /// Duplicate checks already answered by one error at a naming pattern that cannot tell
+    /// accounts apart (`naming-not-unique`): the accounts it makes say nothing more.
+    silenced: Vec<&'static str>,
 }
 
 /// A kind of name that references point at, for "no X is named Y" errors.
@@ -67,6 +70,7 @@ impl<'a> Resolver<'a> {
             sources,
             lock: None,
             diags: Vec::new(),
+            silenced: Vec::new(),
         }
     }
 
@@ -86,6 +90,12 @@ impl<'a> Resolver<'a> {
 
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    /// Whether an error has been reported: a warning that something is unused would then
+    /// often be the error's echo (a team with no accounts leaves its segment empty).
+    fn has_errors(&self) -> bool {
+        self.diags.iter().any(|d| d.severity == Severity::Error)
     }
 
     fn decode<T: DeserializeOwned>(&mut self, v: &Value, path: &ConfigPath) -> Option<T> {
@@ -287,7 +297,16 @@ impl<'a> Resolver<'a> {
         let stages = self.stages(&raw_stages, &ou_names, &bad_ous);
         let mut teams = Vec::new();
         if raw_teams.iter().any(Option::is_some) {
+            let declared = raw_stages.iter().flatten().count();
+            let teams_declared = raw_teams.iter().flatten().count();
+            let several_stages = raw_teams
+                .iter()
+                .flatten()
+                .any(|t| t.stages.as_ref().map_or(declared, Vec::len) > 1);
             let patterns = self.patterns(&raw_naming);
+            if let Some(p) = &patterns {
+                self.patterns_tell_accounts_apart(p, teams_declared > 1, several_stages);
+            }
             self.teams(
                 &raw_teams,
                 &stages,
@@ -728,9 +747,12 @@ impl<'a> Resolver<'a> {
         for (i, s) in raw.iter().enumerate() {
             let Some(s) = s else { continue };
             let p = list.index(i);
-            let ou =
-                s.ou.as_ref()
-                    .and_then(|o| self.lookup_ou(o, &p.key("ou"), ous, bad_ous));
+            // Some(None): the stage names no OU; None: it names one that is unknown or broken,
+            // which is reported there (once), so its teams say nothing more.
+            let target = match &s.ou {
+                None => Some(None),
+                Some(o) => self.lookup_ou(o, &p.key("ou"), ous, bad_ous).map(Some),
+            };
             if let Some(first) = out.get(&s.name) {
                 let line = self.line_of(&first.path);
                 let d = self
@@ -746,12 +768,58 @@ impl<'a> Resolver<'a> {
                     s.name.clone(),
                     Declared {
                         path: p.key("name"),
-                        target: Some(ou),
+                        target,
                     },
                 );
             }
         }
         out
+    }
+
+    /// A pattern that does not use `{{team}}` (or `{{stage}}`) names every team's (or stage's)
+    /// account alike: one error at the pattern, instead of one per colliding account.
+    fn patterns_tell_accounts_apart(
+        &mut self,
+        pats: &Patterns,
+        several_teams: bool,
+        several_stages: bool,
+    ) {
+        for (key, what, plural, duplicate) in [
+            ("accountName", "name", "names", "duplicate-account-name"),
+            (
+                "accountEmail",
+                "e-mail address",
+                "e-mail addresses",
+                "duplicate-email",
+            ),
+        ] {
+            if !pats.has(key) {
+                continue;
+            }
+            for (var, several, whose) in [
+                ("team", several_teams, "every team's accounts"),
+                ("stage", several_stages, "every stage's account of a team"),
+            ] {
+                if several && !pats.depends_on(key, var) {
+                    let example = if key == "accountName" {
+                        "\"{{team}}-{{stage}}\""
+                    } else {
+                        "\"aws+{{team}}-{{stage}}@example.com\""
+                    };
+                    let d = self
+                        .at(
+                            "naming-not-unique",
+                            &ConfigPath::root().key("naming").key(key),
+                            format!("the pattern does not use {{{{{var}}}}}, so {whose} would get the same {what}"),
+                        )
+                        .hint(format!("account {plural} must be unique: use {{{{{var}}}}} in the pattern, for example {example}"));
+                    self.push(d);
+                    if !self.silenced.contains(&duplicate) {
+                        self.silenced.push(duplicate);
+                    }
+                }
+            }
+        }
     }
 
     fn patterns(&mut self, naming: &RawNaming) -> Option<Patterns> {
@@ -862,6 +930,17 @@ impl<'a> Resolver<'a> {
             let team_ou =
                 t.ou.as_ref()
                     .map(|o| self.lookup_ou(o, &p.key("ou"), ou_names, bad_ous));
+            if t.stages.as_ref().is_some_and(Vec::is_empty) {
+                let d = self
+                    .at(
+                        "team-no-stages",
+                        &p.key("stages"),
+                        format!("team {:?} lists no stages, so it would get no account", t.name),
+                    )
+                    .hint("list the stages it needs, or leave `stages` out to give it every stage; to retire a team, remove it from `teams`");
+                self.push(d);
+                // The team is still declared (with no accounts), so what names it resolves.
+            }
             let wanted: Vec<(String, ConfigPath)> = match &t.stages {
                 Some(list) => list
                     .iter()
@@ -1046,6 +1125,10 @@ impl<'a> Resolver<'a> {
                 &mut accs.names
             };
             if let Some((first, first_label)) = seen.get(&value) {
+                if c.generated.is_some() && self.silenced.contains(&code) {
+                    ok = false;
+                    continue;
+                }
                 let (first, first_label) = (first.clone(), first_label.clone());
                 let line = self.line_of(&first);
                 let d = self

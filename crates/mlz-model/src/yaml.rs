@@ -135,10 +135,13 @@ fn parse_with(text: &str, cfn_tags: bool) -> Result<Node, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     while let Some(ev) = parser.next_event() {
-        let (ev, yspan) = ev.map_err(|e| YamlError {
-            span: Span::point(e.marker().line(), e.marker().col() + 1),
-            message: format!("this is not valid YAML: {}", e.info()),
-            hint: None,
+        let (ev, yspan) = ev.map_err(|e| {
+            let (line, col) = (e.marker().line(), e.marker().col() + 1);
+            YamlError {
+                span: Span::point(line, col),
+                message: format!("this is not valid YAML: {}", e.info()),
+                hint: syntax_hint(e.info(), text.lines().nth(line.wrapping_sub(1)), col),
+            }
         })?;
         let span = Span::from_yaml(yspan);
         let is_map = matches!(ev, Event::MappingStart(..));
@@ -263,6 +266,34 @@ fn parse_with(text: &str, cfn_tags: bool) -> Result<Node, YamlError> {
         span: Span::point(1, 1),
         value: NodeValue::Null,
     }))
+}
+
+/// What most likely went wrong, from the parser's message and the line it stopped on: a
+/// tab, a key indented out of line, a `: ` inside a plain value, an unclosed flow collection.
+fn syntax_hint(info: &str, line: Option<&str>, col: usize) -> Option<String> {
+    let line = line.unwrap_or("");
+    let before: String = line.chars().take(col.saturating_sub(1)).collect();
+    let hint = if info.contains("tab") || line.starts_with('\t') {
+        "YAML indents with spaces only: replace the tabs at the start of the line with spaces"
+    } else if info.contains("mapping values are not allowed") {
+        // A `: ` before the column on the same line: the value itself holds a colon.
+        if before.trim_start().trim_start_matches("- ").contains(": ") {
+            "a value that contains \": \" must be quoted, for example name: \"a: b\""
+        } else {
+            "this key is indented further than the keys above it: keys of one mapping start in the same column"
+        }
+    } else if info.contains("did not find expected key")
+        || info.contains("did not find expected '-'")
+    {
+        "the indentation of this line does not match the lines above: keys of one mapping, and the `- ` items of one list, start in the same column"
+    } else if info.contains("expected ',' or '}'") || info.contains("expected ',' or ']'") {
+        "a flow collection ({ … } or [ … ]) is not closed before this point: check for a missing `}`, `]` or `,` on the lines above"
+    } else if info.contains("cannot start any token") || info.contains("unexpected character") {
+        "a plain value cannot start with @ or `: quote it"
+    } else {
+        return None;
+    };
+    Some(hint.to_owned())
 }
 
 struct Builder {
@@ -480,6 +511,18 @@ mod tests {
         assert_eq!(ks.unwrap().col, 3);
         assert_eq!(n.to_json()["a"]["d"], serde_json::json!("yes"));
         assert_eq!(n.to_json()["a"]["e"], serde_json::json!([1, 2.5, null]));
+    }
+
+    #[test]
+    fn syntax_errors_say_what_probably_went_wrong() {
+        let hint = |text: &str| parse(text).unwrap_err().hint.unwrap_or_default();
+        assert!(hint("a:\n\tb: 1\n").contains("spaces only"));
+        assert!(hint("a:\n  b: x\n   c: y\n").contains("indented further"));
+        assert!(hint("a:\n  name: a: b\n").contains("must be quoted"));
+        assert!(hint("- name: a: b\n").contains("must be quoted"));
+        assert!(hint("a:\n  b: x\n c: y\n").contains("does not match"));
+        assert!(hint("a: { b: 1\nc: 2\n").contains("not closed"));
+        assert!(hint("a: @x\n").contains("quote it"));
     }
 
     #[test]

@@ -126,7 +126,8 @@ impl FileSource for DirFiles {
             );
         }
         let bytes = std::fs::read(self.base.join(p)).map_err(|e| e.to_string())?;
-        mlz_model::decode(path, &bytes).map_err(|(d, _)| {
+        mlz_model::decode(path, &bytes).map_err(|e| {
+            let d = e.0;
             format!(
                 "{}; {}",
                 d.message,
@@ -223,7 +224,8 @@ fn read_lock(config: Option<&Path>) -> Result<Option<(String, String)>, i32> {
 /// A config's text from its bytes, or the rendered error at the first byte that is not
 /// UTF-8 (binary input, a Latin-1 or UTF-16 file).
 pub fn config_text(file: &str, bytes: &[u8]) -> Result<String, String> {
-    mlz_model::decode(file, bytes).map_err(|(d, lossy)| {
+    mlz_model::decode(file, bytes).map_err(|e| {
+        let (d, lossy) = *e;
         let mut sources = mlz_model::Sources::default();
         sources.insert(file, &lossy);
         render_all(&[d], &sources)

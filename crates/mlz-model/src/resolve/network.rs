@@ -85,6 +85,9 @@ impl Resolver<'_> {
 
         // Segments: their OUs and supernets.
         let mut segments = Vec::new();
+        // Segments that name an OU which did not resolve (reported there): what they would
+        // hold is unknown, so nothing is said of them being empty.
+        let mut partial = Vec::new();
         let mut seg_of_ou: HashMap<OuIdx, usize> = HashMap::new();
         let mut seg_names: HashMap<String, ConfigPath> = HashMap::new();
         let mut by_region: HashMap<String, Vec<(Cidr, usize, ConfigPath)>> = HashMap::new();
@@ -171,6 +174,7 @@ impl Resolver<'_> {
                     .push((c, si, rp.clone()));
                 supernets.push((region.clone(), c));
             }
+            partial.push(seg_ous.len() < s.ous.len());
             segments.push(Segment {
                 name: s.name.clone(),
                 ous: seg_ous,
@@ -655,6 +659,9 @@ impl Resolver<'_> {
         }
         // A supernet no account can use makes no hub: say so rather than build an empty one.
         for (si, seg) in segments.iter().enumerate() {
+            if partial[si] || self.has_errors() {
+                continue;
+            }
             for (region, _) in &seg.supernets {
                 if !ranges
                     .iter()

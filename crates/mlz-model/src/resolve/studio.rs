@@ -346,6 +346,8 @@ impl Resolver<'_> {
                     None => continue,
                 },
                 None if profile.accounts.len() == 1 => profile.accounts[0],
+                // A profile whose accounts did not resolve: each was reported where it is named.
+                None if !profile.dynamic || profile.accounts.is_empty() => continue,
                 None => {
                     let d = self
                         .at("project-account", &p.key("profile"), format!("{:?} is a dynamic profile: say which of its accounts the project uses", profile.name))
