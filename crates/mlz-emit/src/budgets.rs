@@ -1,4 +1,4 @@
-//! Budgets (REFERENCE §9): a monthly cost budget per account and per team, created in the
+//! Budgets (docs/budgets.md): a monthly cost budget per account and per team, created in the
 //! management account (the payer sees every linked account's spend) and filtered by linked
 //! account. Declared accounts share `budgets/platform`; team accounts and their team budget
 //! live in `budgets/teams-NN`, spread by the same team hash as the vending stacks, so adding

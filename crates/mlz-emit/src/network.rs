@@ -1,6 +1,8 @@
-//! The network (REFERENCE §8). For now: the address plan, written as
-//! `network/address-plan.json` for review and to be given back as `network.addressPlan`
-//! on the next run, so that existing ranges stay where they are.
+//! The network (docs/network.md): the address plan, written as `network/address-plan.json`
+//! for review and to be given back as `network.addressPlan` on the next run (existing ranges
+//! stay where they are); per region, the Transit Gateway hub with its segment route tables
+//! and RAM share, the central egress VPC, and the attachments stacks that associate and
+//! propagate each spoke's attachment. IPAM pools are `ipam.rs`.
 
 use std::collections::BTreeMap;
 

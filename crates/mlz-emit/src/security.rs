@@ -1,4 +1,4 @@
-//! Security services (REFERENCE §4): Security Hub, GuardDuty and Macie administered from one
+//! Security services (docs/security.md): Security Hub, GuardDuty and Macie administered from one
 //! delegated administrator account for the whole organisation, and a central log bucket in
 //! Log Archive. CloudFormation has Security Hub's organisation types; it has none for the
 //! GuardDuty and Macie organisation administrator or their auto-enable configuration, so

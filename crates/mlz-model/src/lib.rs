@@ -27,7 +27,7 @@ pub use diag::{Diagnostic, Severity, SourceText};
 pub use model::*;
 pub use path::ConfigPath;
 
-/// The reference platform of REFERENCE.md: what `mlz generate` builds with no config, and
+/// The reference platform (docs/reference-platform.md): what `mlz generate` builds with no config, and
 /// what `mlz init` writes out. It is also the golden case `fixtures/reference`.
 pub const REFERENCE_CONFIG: &str = include_str!("../../../fixtures/reference/platform.yaml");
 

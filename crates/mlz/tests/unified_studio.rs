@@ -1,5 +1,5 @@
 //! Unified Studio: the manifest deploys the central and associated-account stacks in the
-//! order the service needs, and the reference output holds what REFERENCE §7 asks for.
+//! order the service needs, and the reference output holds what docs/unified-studio.md says.
 
 use std::collections::HashMap;
 use std::fs;

@@ -372,8 +372,8 @@ impl Resolver<'_> {
         out
     }
 
-    /// REFERENCE §7's advice, as warnings: one project per business initiative, not one per
-    /// stage, pipeline or person.
+    /// The advice of docs/unified-studio.md, as warnings: one project per business initiative,
+    /// not one per stage, pipeline or person.
     fn project_boundary(&mut self, name: &str, path: &ConfigPath) {
         let lower = name.to_ascii_lowercase();
         let words: Vec<&str> = lower
