@@ -270,3 +270,221 @@ fn every_rule_is_needed_somewhere() {
         );
     }
 }
+
+/// The project's documents: README, docs/ (with the ADRs) and the READMEs beside the sources.
+fn documents() -> Vec<(PathBuf, String)> {
+    let mut paths = vec![
+        root().join("README.md"),
+        root().join("blueprints/README.md"),
+    ];
+    for dir in ["docs", "docs/adr"] {
+        let mut more: Vec<PathBuf> = fs::read_dir(root().join(dir))
+            .expect("docs")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect();
+        more.sort();
+        paths.extend(more);
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = fs::read_to_string(&p).expect("read doc");
+            (p, text)
+        })
+        .collect()
+}
+
+/// GitHub's anchor for a heading: lower case, spaces to hyphens, punctuation dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| anchor(l.trim_start_matches('#')))
+        .collect()
+}
+
+/// `[text](target)` links in a markdown text.
+fn links(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("](") {
+        let after = &rest[i + 2..];
+        if let Some(end) = after.find(')') {
+            out.push(after[..end].to_owned());
+        }
+        rest = after;
+    }
+    out
+}
+
+#[test]
+fn every_relative_link_in_the_docs_exists() {
+    let mut broken = Vec::new();
+    for (doc, text) in documents() {
+        let dir = doc.parent().expect("doc folder");
+        for target in links(&text) {
+            if target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+                continue;
+            }
+            let (file, frag) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() {
+                doc.clone()
+            } else {
+                dir.join(file)
+            };
+            let name = doc
+                .strip_prefix(root())
+                .unwrap_or(&doc)
+                .display()
+                .to_string();
+            if !path.exists() {
+                broken.push(format!("{name}: {target}: no such file"));
+            } else if !frag.is_empty() && path.extension().is_some_and(|x| x == "md") {
+                let t = fs::read_to_string(&path).expect("read linked doc");
+                if !anchors(&t).iter().any(|a| a == frag) {
+                    broken.push(format!("{name}: {target}: no such heading"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// Every file of every golden output, by its path in the output folder.
+fn output_paths() -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.display().to_string().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for case in fs::read_dir(root().join("fixtures"))
+        .expect("fixtures")
+        .flatten()
+    {
+        let expected = case.path().join("expected");
+        if expected.is_dir() {
+            walk(&expected, &expected, &mut out);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A path as the docs write it (`network/attachments-<region>[-teams-NN]`,
+/// `budgets/teams-NN`, `pipeline/…`) as globs: placeholders match anything, an optional part
+/// gives a pattern with and one without it.
+fn path_globs(written: &str) -> Vec<String> {
+    let mut variants = vec![written.to_owned()];
+    while let Some(v) = variants.iter().position(|v| v.contains('[')) {
+        let v = variants.remove(v);
+        let (head, tail) = v.split_once('[').expect("[");
+        let (inner, rest) = tail.split_once(']').unwrap_or((tail, ""));
+        variants.push(format!("{head}{inner}{rest}"));
+        variants.push(format!("{head}{rest}"));
+    }
+    variants
+        .into_iter()
+        .map(|v| {
+            let mut g = String::new();
+            let mut in_angle = false;
+            for part in v.split_inclusive(|c| c == '-' || c == '/' || c == '.') {
+                let (word, sep) = part
+                    .strip_suffix(['-', '/', '.'])
+                    .map_or((part, ""), |w| (w, &part[w.len()..]));
+                let placeholder = !word.is_empty() && word.chars().all(|c| c == 'N');
+                if placeholder {
+                    g.push('*');
+                    g.push_str(sep);
+                    continue;
+                }
+                for c in part.chars() {
+                    match c {
+                        '<' => in_angle = true,
+                        '>' => {
+                            in_angle = false;
+                            g.push('*');
+                        }
+                        _ if in_angle => {}
+                        '…' => g.push('*'),
+                        c => g.push(c),
+                    }
+                }
+            }
+            if g.ends_with('/') {
+                g.push('*');
+            }
+            g
+        })
+        .collect()
+}
+
+#[test]
+fn every_output_path_the_docs_name_exists() {
+    const AREAS: &[&str] = &[
+        "organizations/",
+        "control-tower/",
+        "identity-center/",
+        "service-catalog/",
+        "unified-studio/",
+        "network/",
+        "security/",
+        "budgets/",
+        "pipeline/",
+        "cfct/",
+        "vending/",
+        "config/",
+        "artifacts/",
+        "blueprints/",
+    ];
+    let outputs = output_paths();
+    assert!(outputs.len() > 100, "{} output paths", outputs.len());
+    let mut missing = Vec::new();
+    for (doc, text) in documents() {
+        let name = doc
+            .strip_prefix(root())
+            .unwrap_or(&doc)
+            .display()
+            .to_string();
+        for written in text.split('`').skip(1).step_by(2) {
+            if !AREAS.iter().any(|a| written.starts_with(a)) || written.contains(' ') {
+                continue;
+            }
+            let found = path_globs(written).iter().any(|g| {
+                outputs.iter().any(|o| {
+                    mlz_model::aws::glob(g, o)
+                        || mlz_model::aws::glob(&format!("{g}.*"), o)
+                        || mlz_model::aws::glob(&format!("{g}/*"), o)
+                })
+            }) || root().join(written).exists();
+            if !found {
+                missing.push(format!("{name}: `{written}`"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "output paths the docs name but no golden output has:\n{}",
+        missing.join("\n")
+    );
+}
