@@ -408,7 +408,7 @@ fn path_globs(written: &str) -> Vec<String> {
         .map(|v| {
             let mut g = String::new();
             let mut in_angle = false;
-            for part in v.split_inclusive(|c| c == '-' || c == '/' || c == '.') {
+            for part in v.split_inclusive(['-', '/', '.']) {
                 let (word, sep) = part
                     .strip_suffix(['-', '/', '.'])
                     .map_or((part, ""), |w| (w, &part[w.len()..]));
