@@ -186,6 +186,16 @@ pub fn load(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_built_in_that_redeclares_the_standard_part_is_a_bug_reported_as_such() {
+        let mut doc =
+            serde_json::json!({"Resources": {"SecurityAuditRole": {"Type": "AWS::SNS::Topic"}}});
+        let errs = merge_standard(&mut doc, "blueprints/x.yaml");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].code, "blueprint-standard");
+        assert!(errs[0].message.contains("Resources.SecurityAuditRole"));
+    }
     use super::*;
 
     #[test]

@@ -1169,9 +1169,9 @@ impl<'a> Resolver<'a> {
                     .at(
                         "bad-account-key",
                         &c.key_path,
-                        format!("account key {:?} has no letters or digits", c.key),
+                        format!("account key {:?} makes a template id of more than {} characters", c.key, mlz_cfn::limits::MAX_LOGICAL_ID_LEN),
                     )
-                    .hint("set `key` to a name made of letters, digits and hyphens");
+                    .hint("set a shorter `key` (the id is \"Account\" and the key's letters and digits)");
                 self.push(d);
                 ok = false;
             }

@@ -518,7 +518,20 @@ pub fn diff(
     let mut dangerous: Vec<Value> = Vec::new();
     let mut security: Vec<Value> = Vec::new();
     let mut nodes: Vec<Value> = Vec::new();
-    let mut counts = BTreeMap::<&str, u64>::new();
+    // Every count is in the summary, zero or not, so that a reader of the JSON never has
+    // to tell a missing key from none.
+    let mut counts: BTreeMap<&str, u64> = [
+        "templatesChanged",
+        "templatesAdded",
+        "templatesRemoved",
+        "resourcesAdded",
+        "resourcesModified",
+        "resourcesRemoved",
+        "replacements",
+    ]
+    .into_iter()
+    .map(|k| (k, 0))
+    .collect();
     // Templates are matched by what CloudFormation knows them by: account, region and stack
     // name (a format switch renames the files, not the stacks).
     type Key = (String, String, String);

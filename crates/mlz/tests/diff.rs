@@ -106,8 +106,8 @@ fn a_new_team_is_a_change_without_replacement() {
     generate(&dir, "b", &more);
     let (code, r) = diff_json(&dir, "a", "b");
     assert_eq!(code, 1, "{}", r["dangerous"]);
-    assert_eq!(r["summary"]["replacements"].as_u64().unwrap_or(0), 0);
-    assert!(r["summary"]["resourcesAdded"].as_u64().unwrap_or(0) > 10);
+    assert_eq!(r["summary"]["replacements"].as_u64().expect("a number"), 0);
+    assert!(r["summary"]["resourcesAdded"].as_u64().expect("a number") > 10);
     assert!(r["dangerous"].as_array().expect("dangerous").is_empty());
     // Unchanged: exit 0, and "no change".
     let o = mlz(&["diff", "a", "a"], &dir);
@@ -325,14 +325,25 @@ fn renames_descriptions_and_tags_change_in_place() {
     let (code, r) = diff_json(&dir, "a", "b");
     assert_eq!(code, 1, "{}", r["dangerous"]);
     assert_eq!(
-        r["summary"]["replacements"].as_u64().unwrap_or(0),
+        r["summary"]["replacements"].as_u64().expect("a number"),
         0,
         "{}",
         r["nodes"]
     );
-    assert_eq!(r["summary"]["resourcesAdded"].as_u64().unwrap_or(0), 0);
-    assert_eq!(r["summary"]["resourcesRemoved"].as_u64().unwrap_or(0), 0);
-    assert!(r["summary"]["resourcesModified"].as_u64().unwrap_or(0) >= 3);
+    assert_eq!(
+        r["summary"]["resourcesAdded"].as_u64().expect("a number"),
+        0
+    );
+    assert_eq!(
+        r["summary"]["resourcesRemoved"].as_u64().expect("a number"),
+        0
+    );
+    assert!(
+        r["summary"]["resourcesModified"]
+            .as_u64()
+            .expect("a number")
+            >= 3
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -411,7 +422,7 @@ fn a_new_alert_address_replaces_budgets_without_blocking() {
     generate(&dir, "b", &changed);
     let (code, r) = diff_json(&dir, "a", "b");
     assert!(
-        r["summary"]["replacements"].as_u64().unwrap_or(0) > 0,
+        r["summary"]["replacements"].as_u64().expect("a number") > 0,
         "{}",
         r["summary"]
     );

@@ -25,8 +25,11 @@ fn three_hundred_teams_generate_within_limits() {
     let templates = manifest["templates"].as_array().expect("templates");
     for t in templates {
         let path = t["path"].as_str().unwrap_or_default();
-        assert!(t["resources"].as_u64().unwrap_or(0) <= 500, "{path}");
-        assert!(t["bytes"].as_u64().unwrap_or(0) <= 1_000_000, "{path}");
+        assert!(t["resources"].as_u64().expect("a number") <= 500, "{path}");
+        assert!(
+            t["bytes"].as_u64().expect("a number") <= 1_000_000,
+            "{path}"
+        );
         let text = String::from_utf8_lossy(&files[path]);
         assert!(
             count(&text, "\n    Export:\n") <= 200,

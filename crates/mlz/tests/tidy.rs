@@ -488,3 +488,151 @@ fn every_output_path_the_docs_name_exists() {
         missing.join("\n")
     );
 }
+
+/// The string literal at the start of `text` (after whitespace), if there is one.
+fn literal_at(text: &str) -> Option<&str> {
+    let t = text.trim_start();
+    let rest = t.strip_prefix('"')?;
+    rest.find('"').map(|end| &rest[..end])
+}
+
+/// The diagnostic codes the model's code can report: the first argument of `at(`,
+/// `Diagnostic::error(` and `unknown(`, the code argument of `declare_once(` and the
+/// `*_code:` fields of the template kinds.
+fn codes_in_source() -> std::collections::BTreeSet<String> {
+    let mut codes = std::collections::BTreeSet::new();
+    for (_, text) in sources("mlz-model") {
+        let text = shipped(&text);
+        for needle in [".at(", "Diagnostic::error(", ".unknown(", "_code: "] {
+            for (i, _) in text.match_indices(needle) {
+                if let Some(code) = literal_at(&text[i + needle.len()..]) {
+                    codes.insert(code.to_owned());
+                }
+            }
+        }
+        // The duplicate checks of one account, a table of (code, what, value, path).
+        if let Some(i) = text.find("let checks: [(&'static str") {
+            let table = &text[i..text[i..].find("];").map_or(text.len(), |e| i + e)];
+            for (j, _) in table.match_indices('(') {
+                if let Some(code) = literal_at(&table[j + 1..]) {
+                    codes.insert(code.to_owned());
+                }
+            }
+        }
+        for (i, _) in text.match_indices("declare_once(") {
+            let args = &text[i + "declare_once(".len()..];
+            // The fourth argument, at depth 0.
+            let (mut depth, mut arg, mut start) = (0i32, 0, 0);
+            for (j, c) in args.char_indices() {
+                match c {
+                    '(' | '[' | '{' => depth += 1,
+                    ')' | ']' | '}' if depth == 0 => break,
+                    ')' | ']' | '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        arg += 1;
+                        if arg == 3 {
+                            start = j + 1;
+                        } else if arg == 4 {
+                            if let Some(code) = literal_at(&args[start..j]) {
+                                codes.insert(code.to_owned());
+                            }
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    codes
+}
+
+/// The codes of docs/config.md's table of what validation checks.
+fn documented_codes() -> std::collections::BTreeSet<String> {
+    let doc = fs::read_to_string(root().join("docs/config.md")).expect("config.md");
+    let table = doc
+        .split("## What validation checks")
+        .nth(1)
+        .expect("the section")
+        .split("\n## ")
+        .next()
+        .unwrap_or("");
+    table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The codes some test or golden case renders (`error[code]`, `warning[code]`).
+fn tested_codes() -> std::collections::BTreeSet<String> {
+    let mut texts = Vec::new();
+    for krate in ["mlz", "mlz-model", "mlz-emit", "mlz-cfn"] {
+        let mut files = Vec::new();
+        let dir = root().join("crates").join(krate).join("tests");
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        }
+        texts.extend(
+            files
+                .iter()
+                .map(|p| fs::read_to_string(p).expect("test source")),
+        );
+    }
+    for case in fs::read_dir(root().join("fixtures"))
+        .expect("fixtures")
+        .flatten()
+    {
+        for name in ["errors.txt", "diagnostics.txt"] {
+            if let Ok(t) = fs::read_to_string(case.path().join("expected").join(name)) {
+                texts.push(t);
+            }
+        }
+    }
+    let mut codes = std::collections::BTreeSet::new();
+    for t in &texts {
+        for level in ["error[", "warning["] {
+            for (i, _) in t.match_indices(level) {
+                let rest = &t[i + level.len()..];
+                if let Some(end) = rest.find(']') {
+                    codes.insert(rest[..end].to_owned());
+                }
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_diagnostic_code_is_documented_and_has_a_test() {
+    let source = codes_in_source();
+    let documented = documented_codes();
+    let tested = tested_codes();
+    assert!(
+        source.len() > 100,
+        "found only {} codes in the source",
+        source.len()
+    );
+    let undocumented: Vec<&String> = source.difference(&documented).collect();
+    let stale: Vec<&String> = documented.difference(&source).collect();
+    // Codes only a bug in mlz can raise: no config reaches them (each has a unit test).
+    const BUG_CODES: &[&str] = &["internal", "blueprint-standard"];
+    let untested: Vec<&String> = documented
+        .difference(&tested)
+        .filter(|c| !BUG_CODES.contains(&c.as_str()))
+        .collect();
+    assert!(
+        undocumented.is_empty() && stale.is_empty() && untested.is_empty(),
+        "codes the model reports but docs/config.md does not list: {undocumented:?}\n\
+         codes docs/config.md lists that nothing reports: {stale:?}\n\
+         documented codes no test or golden case renders (add one to \
+         crates/mlz-model/tests/diagnostics.rs): {untested:?}"
+    );
+}

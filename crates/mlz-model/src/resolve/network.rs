@@ -84,10 +84,11 @@ impl Resolver<'_> {
         }
 
         // Segments: their OUs and supernets.
-        let mut segments = Vec::new();
+        let mut segments: Vec<Segment> = Vec::new();
         // Segments that name an OU which did not resolve (reported there): what they would
         // hold is unknown, so nothing is said of them being empty.
         let mut partial = Vec::new();
+        let mut raw_of: Vec<usize> = Vec::new();
         let mut seg_of_ou: HashMap<OuIdx, usize> = HashMap::new();
         let mut seg_names: HashMap<String, ConfigPath> = HashMap::new();
         let mut by_region: HashMap<String, Vec<(Cidr, usize, ConfigPath)>> = HashMap::new();
@@ -104,15 +105,17 @@ impl Resolver<'_> {
                 continue;
             }
             let seg_ous = self.ou_list(&s.ous, &sp.key("ous"), cx);
+            // Segments are indexed as resolved (a duplicate is left out), their config paths
+            // by `raw_of`.
             for (oi, &ou) in seg_ous.iter().enumerate() {
-                if let Some(prev) = seg_of_ou.insert(ou, si) {
+                if let Some(prev) = seg_of_ou.insert(ou, segments.len()) {
                     let d = self
                         .at(
                             "ou-in-two-segments",
                             &sp.key("ous").index(oi),
                             format!(
                                 "OU {} is already in segment {:?}",
-                                cx.ous[ou.0].name, raw.segments[prev].name
+                                cx.ous[ou.0].name, segments[prev].name
                             ),
                         )
                         .hint("an OU's accounts attach to one route table: list it in one segment");
@@ -175,6 +178,7 @@ impl Resolver<'_> {
                 supernets.push((region.clone(), c));
             }
             partial.push(seg_ous.len() < s.ous.len());
+            raw_of.push(si);
             segments.push(Segment {
                 name: s.name.clone(),
                 ous: seg_ous,
@@ -267,8 +271,9 @@ impl Resolver<'_> {
             let d = self
                 .at("range-with-ipam", &base.key("ranges"), "with controlTower.blueprintDelivery stackSets, attached VPCs take their ranges from the segments' IPAM pools: there is nothing to pin")
                 .hint("remove network.ranges, or set blueprintDelivery to afc");
+            // The ranges are left out below; the rest of the network still resolves, so that
+            // nothing else echoes this one mistake.
             self.push(d);
-            ok = false;
         }
         // Attached accounts whose VPC ranges the lock or the previous plan holds, while IPAM
         // now allocates: their VPCs came from AFC blueprints.
@@ -642,7 +647,7 @@ impl Resolver<'_> {
             let d = self
                 .at(
                     "supernet-exhausted",
-                    &base.key("segments").index(*seg).key("supernets").key(region),
+                    &base.key("segments").index(raw_of[*seg]).key("supernets").key(region),
                     format!(
                         "no /{prefix} left in this supernet for {} account{}: {}{}",
                         names.len(),
@@ -670,7 +675,7 @@ impl Resolver<'_> {
                     let d = self
                         .at(
                             "supernet-unused",
-                            &base.key("segments").index(si).key("supernets").key(region),
+                            &base.key("segments").index(raw_of[si]).key("supernets").key(region),
                             format!(
                                 "no account of segment {:?} has a VPC in {region} (their blueprints deploy elsewhere), so nothing attaches there",
                                 seg.name
