@@ -105,3 +105,65 @@ fn hostile_inputs_are_refused_cleanly() {
         assert!(!loaded.diagnostics.is_empty());
     }
 }
+
+/// The same at the byte level, from every golden case's config: bytes that are not UTF-8,
+/// NULs, long runs. Decoding gives text or one `not-utf8` error at a position; the report is
+/// bounded by the number of diagnostics, whatever the input echoes.
+#[test]
+fn mutated_bytes_of_every_fixture_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let mut bases: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("platform.yaml")).ok())
+        .collect();
+    bases.sort();
+    assert!(bases.len() > 20);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for round in 0..600 {
+        let mut bytes = bases[round % bases.len()].clone();
+        for _ in 0..=rng.below(6) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(4) {
+                0 => {
+                    let end = (at + rng.below(64)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                1 => {
+                    let b = (rng.next() & 0xff) as u8;
+                    bytes.insert(at, b);
+                }
+                2 => {
+                    let s = SNIPPETS[rng.below(SNIPPETS.len())].as_bytes();
+                    bytes.splice(at..at, s.iter().copied());
+                }
+                _ => {
+                    let run = vec![b'x'; rng.below(5_000)];
+                    bytes.splice(at..at, run);
+                }
+            }
+        }
+        let text = match mlz_model::decode("platform.yaml", &bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                assert_eq!(e.0.code, "not-utf8", "round {round}");
+                assert!(e.0.span.is_some(), "round {round}");
+                continue;
+            }
+        };
+        let loaded = load("platform.yaml", &text, &NoFiles);
+        if loaded.platform.is_none() {
+            assert!(
+                loaded.diagnostics.iter().any(|d| d.is_error()),
+                "round {round}: no platform and no error"
+            );
+        }
+        let report = mlz_model::diag::render_all(&loaded.diagnostics, &loaded.sources);
+        assert!(
+            report.len() <= 100 + 8_000 * loaded.diagnostics.len(),
+            "round {round}: a report of {} bytes for {} diagnostics",
+            report.len(),
+            loaded.diagnostics.len()
+        );
+    }
+}
