@@ -178,7 +178,9 @@ fn parameters(cx: &mut Ctx, ps: &J, t: &mut Template) {
                     }),
                 }
             }
-            let _ = t.add_parameter(id, param);
+            // Parameters are read first, from a mapping: no id is taken yet.
+            t.add_parameter(id, param)
+                .expect("parameters are added first, each key once");
         });
     }
 }
@@ -290,7 +292,9 @@ fn outputs(cx: &mut Ctx, os: &J, t: &mut Template) {
                     .and_then(J::as_str)
                     .map(ToOwned::to_owned),
             };
-            let _ = t.add_output(id, out);
+            // Outputs have a namespace of their own, and a mapping holds each key once.
+            t.add_output(id, out)
+                .expect("each output key of a mapping is added once");
         });
     }
 }

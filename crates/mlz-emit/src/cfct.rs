@@ -106,7 +106,8 @@ pub fn build(
             replaces.insert(s.id.file(ext));
         }
         let file = format!("policies/{}.json", slug(&pol.name));
-        let mut text = serde_json::to_string_pretty(&pol.document).unwrap_or_default();
+        let mut text = serde_json::to_string_pretty(&pol.document)
+            .expect("string-keyed JSON always serializes");
         text.push('\n');
         out.push((format!("cfct/{file}"), text.into_bytes()));
         let _ = writeln!(m, "  - name: {}", quote(&pol.name));

@@ -448,8 +448,9 @@ fn param_ident(
             pattern,
             "must be an id of the form shown in the description",
         );
-        // Cannot collide: parameter ids end in "Id" and resource ids never do.
-        let _ = t.add_parameter(id.clone(), param);
+        t.add_parameter(id.clone(), param).expect(
+            "not there yet (checked above), and no resource id ends in Id as parameter ids do",
+        );
         params.push(StackParam {
             name: id.to_string(),
             description,

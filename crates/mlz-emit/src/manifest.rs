@@ -393,7 +393,8 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
             files.insert(f, text);
         }
     }
-    let mut mtext = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    let mut mtext =
+        serde_json::to_string_pretty(&manifest).expect("string-keyed JSON always serializes");
     mtext.push('\n');
     files.insert(
         "README.md".to_owned(),
@@ -409,7 +410,8 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
                 hint: Some("give the accounts keys that differ in more than punctuation".into()),
             }]);
         }
-        let mut text = serde_json::to_string_pretty(&d.value).unwrap_or_default();
+        let mut text =
+            serde_json::to_string_pretty(&d.value).expect("string-keyed JSON always serializes");
         text.push('\n');
         files.insert(d.path.clone(), text.into_bytes());
     }
@@ -417,7 +419,8 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         stacks.len() + stacks.iter().filter(|s| !s.imports.is_empty()).count() + pipeline_templates;
     for (s, r) in stacks.iter().zip(&rendered) {
         if matches!(s.deploy, DeployKind::Stack | DeployKind::StackSet) {
-            let mut text = serde_json::to_string_pretty(&configuration(s)).unwrap_or_default();
+            let mut text = serde_json::to_string_pretty(&configuration(s))
+                .expect("string-keyed JSON always serializes");
             text.push('\n');
             files.insert(configuration_path(&r.file), text.into_bytes());
         }
@@ -549,7 +552,8 @@ fn import_steps(p: &Platform, stacks: &[Stack], rendered: &[Rendered]) -> Vec<Ma
                 "aws cloudformation create-change-set --region {} --stack-name {stack_name} --change-set-name mlz-import --change-set-type IMPORT --template-body file://{} --resources-to-import '{}'",
                 s.region,
                 r.import.as_ref().map_or(r.file.as_str(), |(f, _)| f.as_str()),
-                serde_json::to_string(&resources).unwrap_or_default()
+                serde_json::to_string(&resources)
+            .expect("string-keyed JSON always serializes")
             )],
             provides: vec![Fact::Imported(s.id.clone())],
             requires: s

@@ -412,7 +412,8 @@ fn associated(
             let mut prm = Parameter::string(description.clone());
             prm.allowed_pattern = Some(pattern.to_owned());
             prm.constraint_description = Some("see the description".into());
-            let _ = t.add_parameter(id.clone(), prm);
+            t.add_parameter(id.clone(), prm)
+                .map_err(|e| bug(&path, e))?;
             params.push(StackParam {
                 name: name.to_owned(),
                 description,
@@ -477,7 +478,8 @@ fn associated(
                 ))
                     .with_default(value);
                     prm.param_type = ParamType::Other(ty.to_owned());
-                    let _ = t.add_parameter(id.clone(), prm);
+                    t.add_parameter(id.clone(), prm)
+                        .map_err(|e| bug(&path, e))?;
                     params.push(StackParam {
                         name: name.to_owned(),
                         description: format!("The SSM parameter that holds {what}"),
@@ -545,7 +547,7 @@ fn associated(
     let mut unit_ids = Vec::new();
     for u in &units {
         let lid = LogicalId::derive("DomainUnit", u).map_err(|e| bug(&path, e))?;
-        let ui = us.domain_units.iter().position(|x| x == u).unwrap_or(0);
+        let ui = unit_index(us, u).map_err(|e| bug(&path, e))?;
         unit_ids.push(param(
             &mut t,
             &mut params,
@@ -655,10 +657,18 @@ fn associated(
     Ok(s)
 }
 
+/// Where a domain unit is in the domain's list (the resolver checked every name).
+fn unit_index(us: &UnifiedStudio, unit: &str) -> Result<usize, String> {
+    us.domain_units
+        .iter()
+        .position(|x| x == unit)
+        .ok_or_else(|| format!("domain unit {unit:?} is not one of the domain's"))
+}
+
 fn unit_id(p: &Platform, us: &UnifiedStudio, unit: &Option<String>) -> Result<Value, EmitError> {
     match unit {
         Some(u) => {
-            let ui = us.domain_units.iter().position(|x| x == u).unwrap_or(0);
+            let ui = unit_index(us, u).map_err(|e| bug("unified-studio/projects", e))?;
             exports::import(p, &ExportKey::StudioDomainUnitId(ui))
         }
         None => exports::import(p, &ExportKey::StudioRootDomainUnitId),
@@ -719,7 +729,7 @@ fn group(
         GroupRef::Named(_) => None,
     };
     let ident = match found {
-        Some((_, x)) if x.id.is_some() => Ident::Literal(x.id.clone().unwrap_or_default()),
+        Some((_, x)) if let Some(id) = &x.id => Ident::Literal(id.clone()),
         Some((i, x)) if x.team.is_none() && x.created_by == CreatedBy::Mlz => Ident::ExportParam {
             export: ExportRef {
                 key: ExportKey::GroupId(i),

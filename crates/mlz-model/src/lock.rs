@@ -93,7 +93,7 @@ impl Allocations {
                 "transitGatewayAsns": asns.iter().map(|(r, a)| (r.clone(), json!(a))).collect::<serde_json::Map<_, _>>(),
             },
         });
-        let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
+        let mut s = serde_json::to_string_pretty(&v).expect("string-keyed JSON always serializes");
         s.push('\n');
         s
     }

@@ -411,7 +411,7 @@ fn unified(old: &str, new: &str) -> Vec<String> {
 fn pretty(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+        other => serde_json::to_string_pretty(other).expect("string-keyed JSON always serializes"),
     }
 }
 

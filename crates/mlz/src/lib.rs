@@ -389,7 +389,11 @@ fn run_diff(
         Ok(r) => {
             match format {
                 DiffFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default())
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&r)
+                            .expect("string-keyed JSON always serializes")
+                    )
                 }
                 DiffFormat::Text => print!("{}", diff::render(&r)),
             }

@@ -669,7 +669,8 @@ fn wiring_files(cx: &Cx<'_>, wiring: &Wiring, out: &[Stack]) -> Vec<(String, Str
     let mut files = vec![
         (
             "pipeline/wiring.json".to_owned(),
-            serde_json::to_string_pretty(&wiring_doc).unwrap_or_default() + "\n",
+            serde_json::to_string_pretty(&wiring_doc).expect("string-keyed JSON always serializes")
+                + "\n",
         ),
         ("pipeline/resolve.py".to_owned(), RESOLVE_PY.to_owned()),
     ];

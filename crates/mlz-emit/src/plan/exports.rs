@@ -69,12 +69,16 @@ impl ExportKey {
     /// The export name: `mlz-OuWorkloads-Id`. Names are per account and region.
     pub fn name(&self, p: &Platform) -> Result<String, EmitError> {
         let prefix = &p.organization.stack_prefix;
-        let us_unit = |i: usize| {
-            p.unified_studio
+        // A key names something of the platform by index: one that is not there is a bug in
+        // mlz, never an export named after an empty string.
+        let missing =
+            || crate::common::bug("exports", format!("{self:?} names nothing in the platform"));
+        let segment = |s: usize| {
+            p.network
                 .as_ref()
-                .and_then(|u| u.domain_units.get(i))
-                .cloned()
-                .unwrap_or_default()
+                .and_then(|n| n.segments.get(s))
+                .map(|s| s.name.as_str())
+                .ok_or_else(missing)
         };
         Ok(match self {
             ExportKey::OuId(i) => format!("{prefix}-{}-Id", lid("Ou", &p.ou(*i).name)?),
@@ -86,9 +90,9 @@ impl ExportKey {
                     .control_tower
                     .as_ref()
                     .and_then(|c| c.blueprints.get(*b))
-                    .map(|b| b.name.clone())
-                    .unwrap_or_default();
-                format!("{prefix}-{}-ProductId", lid("Blueprint", &name)?)
+                    .map(|b| b.name.as_str())
+                    .ok_or_else(missing)?;
+                format!("{prefix}-{}-ProductId", lid("Blueprint", name)?)
             }
             ExportKey::AccountFactoryLookup => {
                 format!("{prefix}-ControlTower-AccountFactoryLookupArn")
@@ -100,28 +104,22 @@ impl ExportKey {
                     .identity_center
                     .as_ref()
                     .and_then(|ic| ic.permission_sets.get(*i))
-                    .map(|ps| ps.name.clone())
-                    .unwrap_or_default();
-                format!("{prefix}-{}-Arn", lid("PermissionSet", &name)?)
+                    .map(|ps| ps.name.as_str())
+                    .ok_or_else(missing)?;
+                format!("{prefix}-{}-Arn", lid("PermissionSet", name)?)
             }
             ExportKey::GroupId(i) => {
                 let name = p
                     .identity_center
                     .as_ref()
                     .and_then(|ic| ic.groups.get(*i))
-                    .map(|g| g.name.clone())
-                    .unwrap_or_default();
-                format!("{prefix}-{}-Id", lid("Group", &name)?)
+                    .map(|g| g.name.as_str())
+                    .ok_or_else(missing)?;
+                format!("{prefix}-{}-Id", lid("Group", name)?)
             }
             ExportKey::TransitGatewayId => format!("{prefix}-Network-TransitGatewayId"),
             ExportKey::SegmentRouteTable(s) => {
-                let name = p
-                    .network
-                    .as_ref()
-                    .and_then(|n| n.segments.get(*s))
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default();
-                format!("{prefix}-Network-{}", lid("RouteTable", &name)?)
+                format!("{prefix}-Network-{}", lid("RouteTable", segment(*s)?)?)
             }
             ExportKey::EgressRouteTable => format!("{prefix}-Network-EgressRouteTable"),
             ExportKey::EgressAttachment => format!("{prefix}-Network-EgressAttachmentId"),
@@ -134,21 +132,18 @@ impl ExportKey {
                 format!("{prefix}-Studio-{}Id", lid("Blueprint", b)?)
             }
             ExportKey::Pipeline(what) => format!("{prefix}-Pipeline-{what}"),
-            ExportKey::IpamPool(s, region) => {
-                let name = p
-                    .network
-                    .as_ref()
-                    .and_then(|n| n.segments.get(*s))
-                    .map(|s| s.name.clone())
-                    .unwrap_or_default();
-                format!(
-                    "{prefix}-Network-{}{}-Id",
-                    lid("IpamPool", &name)?,
-                    crate::common::region_id(region)
-                )
-            }
+            ExportKey::IpamPool(s, region) => format!(
+                "{prefix}-Network-{}{}-Id",
+                lid("IpamPool", segment(*s)?)?,
+                crate::common::region_id(region)
+            ),
             ExportKey::StudioDomainUnitId(i) => {
-                format!("{prefix}-Studio-{}Id", lid("DomainUnit", &us_unit(*i))?)
+                let unit = p
+                    .unified_studio
+                    .as_ref()
+                    .and_then(|u| u.domain_units.get(*i))
+                    .ok_or_else(missing)?;
+                format!("{prefix}-Studio-{}Id", lid("DomainUnit", unit)?)
             }
         })
     }

@@ -19,7 +19,9 @@ pub fn partition(items: &[(&str, u32)], lanes: u32) -> Vec<u32> {
     let mut load = vec![0u64; lanes];
     let mut lane_of = vec![0usize; items.len()];
     for &i in &order {
-        let l = (0..lanes).min_by_key(|&l| (load[l], l)).unwrap_or(0);
+        let l = (0..lanes)
+            .min_by_key(|&l| (load[l], l))
+            .expect("lanes is at least one (max(1) above)");
         lane_of[i] = l;
         load[l] += u64::from(items[i].1);
     }
