@@ -22,9 +22,9 @@ mod yaml;
 pub use check::{CheckError, CheckErrorKind};
 pub use id::{LogicalId, LogicalIdError};
 pub use map::Map;
-pub use parse::{parse_template, referenced_ids, ParseError};
+pub use parse::{parse_template, parse_value, referenced_ids, ParseError};
 pub use render::{render, Format, Rendered, SizeNote};
 pub use template::{
     DeletionPolicy, Output, ParamType, Parameter, Resource, Template, TemplateError,
 };
-pub use value::{Func, Pseudo, Value};
+pub use value::{Func, IntrinsicInJson, Pseudo, Value};

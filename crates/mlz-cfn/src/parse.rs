@@ -300,6 +300,22 @@ fn outputs(cx: &mut Ctx, os: &J, t: &mut Template) {
 }
 
 /// A property value, with intrinsic functions recognised.
+/// JSON written with intrinsic functions (`{"Fn::Sub": …}`, `{"Ref": …}`) as a typed value,
+/// each intrinsic read and checked as in a template. For JSON that mlz itself writes with
+/// `json!`; plain JSON (a policy) goes through `Value::from_json`, which refuses intrinsics.
+pub fn parse_value(v: &J) -> Result<Value, Vec<ParseError>> {
+    let mut cx = Ctx {
+        errors: Vec::new(),
+        path: Vec::new(),
+    };
+    let out = value(&mut cx, v);
+    if cx.errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(cx.errors)
+    }
+}
+
 fn value(cx: &mut Ctx, v: &J) -> Value {
     match v {
         J::Null => Value::Map(Map::new()),

@@ -160,9 +160,12 @@ impl Value {
         )
     }
 
-    /// Converts plain JSON (a policy document, say) into a value with no intrinsics.
-    pub fn from_json(v: &serde_json::Value) -> Value {
-        match v {
+    /// Converts plain JSON (a policy document, say) into a value with no intrinsics. A map
+    /// whose one key is `Ref`, `Condition` or `Fn::…` is refused: CloudFormation would run it
+    /// as an intrinsic function, past every check of the typed tree (references, partitions).
+    /// Write those with the typed variants instead.
+    pub fn from_json(v: &serde_json::Value) -> Result<Value, IntrinsicInJson> {
+        Ok(match v {
             serde_json::Value::Null => Value::Map(Map::new()),
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => match n.as_i64() {
@@ -170,13 +173,22 @@ impl Value {
                 None => Value::Str(n.to_string()),
             },
             serde_json::Value::String(s) => Value::Str(s.clone()),
-            serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => Value::Map(
-                o.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
-        }
+            serde_json::Value::Array(a) => {
+                Value::List(a.iter().map(Value::from_json).collect::<Result<_, _>>()?)
+            }
+            serde_json::Value::Object(o) => {
+                if let (1, Some(k)) = (o.len(), o.keys().next()) {
+                    if k == "Ref" || k == "Condition" || k.starts_with("Fn::") {
+                        return Err(IntrinsicInJson(k.clone()));
+                    }
+                }
+                Value::Map(
+                    o.iter()
+                        .map(|(k, v)| Ok((k.clone(), Value::from_json(v)?)))
+                        .collect::<Result<Map, IntrinsicInJson>>()?,
+                )
+            }
+        })
     }
 
     /// Calls `f` on this value and every value inside it.
@@ -302,9 +314,38 @@ pub(crate) fn sub_references(s: &str) -> Vec<&str> {
     out
 }
 
+/// A map in plain JSON that CloudFormation would read as an intrinsic function (its key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrinsicInJson(pub String);
+
+impl std::fmt::Display for IntrinsicInJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a map with the one key {:?}, which CloudFormation would run as an intrinsic function",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for IntrinsicInJson {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_json_cannot_smuggle_intrinsics() {
+        let ok = serde_json::json!({"Statement": [{"Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": "true"}}, "Action": "s3:*"}]});
+        assert!(Value::from_json(&ok).is_ok());
+        for bad in [
+            serde_json::json!({"a": {"Ref": "X"}}),
+            serde_json::json!([{"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}]),
+            serde_json::json!({"Condition": "IsProd"}),
+        ] {
+            assert!(Value::from_json(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn sub_references_skip_escapes() {

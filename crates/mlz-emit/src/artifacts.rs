@@ -30,7 +30,10 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
         p.organization.name
     ));
     let id = LogicalId::new("ArtifactBucket").map_err(|e| bug(path, e))?;
-    let j = |v: serde_json::Value| Value::from_json(&v);
+    let j = |v: serde_json::Value| {
+        Value::from_json(&v)
+            .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
+    };
     let bucket = private_bucket(
         j(json!({ "SSEAlgorithm": "AES256" })),
         j(
@@ -44,7 +47,7 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
         .prop(
             "PolicyDocument",
             Value::map([
-                ("Version", Value::str("2012-10-17")),
+                ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                 (
                     "Statement",
                     Value::List(vec![tls_only_statement(

@@ -248,12 +248,15 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
                 "AutoDeployment",
                 Value::from_json(
                     &json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false }),
-                ),
+                )
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
             )
             .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
             .prop(
                 "ManagedExecution",
-                Value::from_json(&json!({ "Active": true })),
+                Value::from_json(&json!({ "Active": true })).expect(
+                    "mlz's own JSON holds no intrinsic functions (typed values write those)",
+                ),
             )
             .prop(
                 "OperationPreferences",
@@ -261,7 +264,8 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
                     "FailureTolerancePercentage": 10,
                     "MaxConcurrentPercentage": 25,
                     "RegionConcurrencyType": "PARALLEL"
-                })),
+                }))
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
             )
             .prop(
                 "StackInstancesGroup",

@@ -72,13 +72,19 @@ pub fn private_bucket(sse_default: Value, lifecycle_rules: Value) -> Resource {
 /// The key-policy statement that lets the key's own account administer it through IAM (the
 /// KMS developer guide's default key policy): every customer managed key of mlz has it.
 pub fn key_admin_statement() -> Value {
-    Value::from_json(&serde_json::json!({
-        "Sid": "AccountAdministers",
-        "Effect": "Allow",
-        "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },
-        "Action": "kms:*",
-        "Resource": "*"
-    }))
+    Value::map([
+        ("Sid", Value::str("AccountAdministers")),
+        ("Effect", Value::str("Allow")),
+        ("Principal", Value::map([("AWS", account_root())])),
+        ("Action", Value::str("kms:*")),
+        ("Resource", Value::str("*")),
+    ])
+}
+
+/// The principal of this stack's own account (`arn:<partition>:iam::<account>:root`): one
+/// place, typed, so the partition and account are CloudFormation's to fill.
+pub fn account_root() -> Value {
+    Value::Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root".into())
 }
 
 /// The bucket-policy statement that refuses any request not made over TLS.
@@ -110,6 +116,11 @@ pub fn template_url(p: &Platform, key: &str) -> Result<Value, EmitError> {
         )]),
     ))
 }
+
+/// An IAM Identity Center instance ARN, as the AWS::SSO resource schemas give it (the
+/// `InstanceArn` pattern of AWS::SSO::PermissionSet and AWS::SSO::Assignment).
+pub const INSTANCE_ARN_PATTERN: &str =
+    "^arn:aws(-[a-z]{1,5}){0,3}:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
 
 /// A Lambda function's log group, kept a year.
 pub fn log_group() -> Resource {
@@ -168,7 +179,7 @@ pub fn custom_function(
         ("Resource", Value::GetAtt(logs.clone(), "Arn".into())),
     ]));
     let lambda_trust = Value::map([
-        ("Version", Value::str("2012-10-17")),
+        ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
         (
             "Statement",
             Value::List(vec![Value::map([
@@ -193,7 +204,7 @@ pub fn custom_function(
                     (
                         "PolicyDocument",
                         Value::map([
-                            ("Version", Value::str("2012-10-17")),
+                            ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                             ("Statement", Value::List(statements)),
                         ]),
                     ),

@@ -265,13 +265,16 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
                 .prop("ControlIdentifier", c.arn.as_str())
                 .prop("TargetIdentifier", target.clone());
             if !c.parameters.is_empty() {
-                let ps = c.parameters.iter().map(|(k, v)| {
-                    Value::map([
-                        ("Key", Value::str(k.clone())),
-                        ("Value", Value::from_json(v)),
-                    ])
-                });
-                r = r.prop("Parameters", Value::List(ps.collect()));
+                let ps = c
+                    .parameters
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = Value::from_json(v)
+                            .map_err(|e| bug(&path, format!("control parameter {k}: {e}")))?;
+                        Ok(Value::map([("Key", Value::str(k.clone())), ("Value", v)]))
+                    })
+                    .collect::<Result<Vec<_>, EmitError>>()?;
+                r = r.prop("Parameters", Value::List(ps));
             }
             // A control needs its OU registered first.
             if let Some(b) = baselines.get(&oc.ou.0) {
@@ -470,7 +473,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         .prop(
             "AssumeRolePolicyDocument",
             Value::map([
-                ("Version", Value::str("2012-10-17")),
+                ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                 (
                     "Statement",
                     Value::List(vec![
@@ -590,12 +593,14 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         .prop("PermissionModel", "SERVICE_MANAGED")
         .prop(
             "AutoDeployment",
-            Value::from_json(&json!({ "Enabled": false })),
+            Value::from_json(&json!({ "Enabled": false }))
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
         )
         .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
         .prop(
             "ManagedExecution",
-            Value::from_json(&json!({ "Active": true })),
+            Value::from_json(&json!({ "Active": true }))
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
         )
         .prop(
             "StackInstancesGroup",

@@ -23,7 +23,7 @@ use crate::EmitError;
 /// Identity Center applies assignments slowly and refuses too many at once on one
 /// permission set: at most this many are created in parallel.
 const ASSIGNMENT_LANES: usize = 10;
-const INSTANCE_ARN_PATTERN: &str = "^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
+pub(crate) use crate::common::INSTANCE_ARN_PATTERN;
 const STORE_ID_PATTERN: &str =
     "^d-[0-9a-f]{10}$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
@@ -161,7 +161,7 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 "Condition": { "StringEqualsIfExists": { "servicecatalog:userLevel": "self" } }
             });
             let doc = inline.get_or_insert_with(
-                || serde_json::json!({ "Version": "2012-10-17", "Statement": [] }),
+                || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
             );
             if let Some(list) = doc["Statement"].as_array_mut() {
                 list.push(launch);
@@ -181,14 +181,20 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 "Resource": format!("arn:aws:iam::*:role/{}", crate::common::CLOUD_ADMIN_ROLE)
             });
             let doc = inline.get_or_insert_with(
-                || serde_json::json!({ "Version": "2012-10-17", "Statement": [] }),
+                || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
             );
             if let Some(list) = doc["Statement"].as_array_mut() {
                 list.push(assume);
             }
         }
         if let Some(doc) = &inline {
-            r = r.prop("InlinePolicy", Value::from_json(doc));
+            let doc = Value::from_json(doc).map_err(|e| {
+                bug(
+                    path,
+                    format!("the inline policy of permission set {}: {e}", ps.name),
+                )
+            })?;
+            r = r.prop("InlinePolicy", doc);
         }
         t.add_resource(lid.clone(), r).map_err(|e| bug(path, e))?;
         t.add_output(

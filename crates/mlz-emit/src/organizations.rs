@@ -188,16 +188,12 @@ def handler(event, context):
 /// so that one is left out when Control Tower is on.
 fn enable_policy_types(p: &Platform) -> Option<ManualStep> {
     let control_tower = p.control_tower.as_ref().is_some_and(|c| c.enabled);
-    let types: Vec<&'static str> = [
-        PolicyType::ServiceControl,
-        PolicyType::ResourceControl,
-        PolicyType::Tag,
-    ]
-    .into_iter()
-    .filter(|t| p.policies.iter().any(|x| x.policy_type == *t))
-    .filter(|t| !(control_tower && *t == PolicyType::ServiceControl))
-    .map(PolicyType::cfn_name)
-    .collect();
+    let types: Vec<&'static str> = PolicyType::ALL
+        .into_iter()
+        .filter(|t| p.policies.iter().any(|x| x.policy_type == *t))
+        .filter(|t| !(control_tower && *t == PolicyType::ServiceControl))
+        .map(PolicyType::cfn_name)
+        .collect();
     if types.is_empty() {
         return None;
     }
@@ -461,7 +457,14 @@ fn policies(p: &Platform) -> Result<Vec<Stack>, EmitError> {
         let mut r = Resource::new(ORG_POLICY)
             .prop("Name", pol.name.as_str())
             .prop("Type", pol.policy_type.cfn_name())
-            .prop("Content", Value::from_json(&pol.document));
+            .prop(
+                "Content",
+                Value::from_json(&pol.document).map_err(|e| EmitError {
+                    template: path.to_owned(),
+                    message: format!("the document of policy {}: {e}", pol.name),
+                    hint: Some("a policy document is plain JSON: CloudFormation functions cannot be used in it".into()),
+                })?,
+            );
         if let Some(d) = &pol.description {
             r = r.prop("Description", d.as_str());
         }

@@ -29,8 +29,15 @@ fn id(name: &str) -> StackId {
     StackId::new(Area::Security, name)
 }
 
+/// mlz's own plain JSON as a value.
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
+        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
+}
+
+/// mlz's own JSON that holds intrinsic functions, read as typed values.
+fn jx(v: serde_json::Value) -> Value {
+    mlz_cfn::parse_value(&v).expect("mlz's own intrinsics are well formed")
 }
 
 pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
@@ -174,7 +181,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
             .prop(
                 "KeyPolicy",
                 Value::map([
-                    ("Version", Value::str("2012-10-17")),
+                    ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                     (
                         "Statement",
                         Value::List(vec![
@@ -228,7 +235,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
             .prop(
                 "PolicyDocument",
                 Value::map([
-                    ("Version", Value::str("2012-10-17")),
+                    ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                     (
                         "Statement",
                         Value::List(vec![
@@ -336,7 +343,7 @@ fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                 .prop("Description", "Security Hub on, with AWS Foundational Security Best Practices, in every account")
                 .prop(
                     "ConfigurationPolicy",
-                    j(json!({ "SecurityHub": {
+                    jx(json!({ "SecurityHub": {
                         "ServiceEnabled": true,
                         "EnabledStandardIdentifiers": [{ "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}::standards/aws-foundational-security-best-practices/v/1.0.0" }],
                         "SecurityControlsConfiguration": { "DisabledSecurityControlIdentifiers": [] }

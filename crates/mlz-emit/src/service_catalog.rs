@@ -31,8 +31,15 @@ use crate::EmitError;
 /// The role consuming accounts' cloud administrators assume to provision products.
 pub use crate::common::CLOUD_ADMIN_ROLE;
 
+/// mlz's own plain JSON as a value.
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
+        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
+}
+
+/// mlz's own JSON that holds intrinsic functions, read as typed values.
+fn jx(v: serde_json::Value) -> Value {
+    mlz_cfn::parse_value(&v).expect("mlz's own intrinsics are well formed")
 }
 
 /// Whether an account lies in one of the OUs (or below them), and which.
@@ -533,7 +540,7 @@ fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
 /// What a launch role may do: deploy the built-in products' resources, nothing broader.
 fn launch_role_policy() -> serde_json::Value {
     json!({
-        "Version": "2012-10-17",
+        "Version": mlz_model::aws::IAM_POLICY_VERSION,
         "Statement": [
             {
                 "Sid": "ProductStacks",
@@ -579,7 +586,7 @@ fn launch_role_policy() -> serde_json::Value {
                     "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRoleDescription", "iam:TagRole", "iam:UntagRole",
                     "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PassRole"
                 ],
-                "Resource": "arn:aws:iam::*:role/mlz-sagemaker-*"
+                "Resource": format!("arn:aws:iam::*:role/{}*", mlz_model::products::ROLE_PREFIX)
             },
             {
                 "Sid": "AutoscalingServiceRole",
@@ -627,7 +634,7 @@ fn launch_role_policy() -> serde_json::Value {
                     "s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls", "s3:PutLifecycleConfiguration",
                     "s3:GetLifecycleConfiguration", "s3:PutBucketTagging", "s3:GetBucketTagging"
                 ],
-                "Resource": ["arn:aws:s3:::*-artefacts-*", "arn:aws:s3:::*-capture-*"]
+                "Resource": mlz_model::products::BUCKET_MARKS.iter().map(|m| format!("arn:aws:s3:::*{m}*")).collect::<Vec<_>>()
             },
             {
                 "Sid": "EndpointAutoscaling",
@@ -647,7 +654,7 @@ fn launch_role_policy() -> serde_json::Value {
 /// (the launch role does the SageMaker work).
 pub fn cloud_admin_policy() -> serde_json::Value {
     json!({
-        "Version": "2012-10-17",
+        "Version": mlz_model::aws::IAM_POLICY_VERSION,
         "Statement": [
             {
                 "Sid": "ProvisionProducts",
@@ -688,12 +695,12 @@ fn role(
     Resource::new(IAM_ROLE)
         .prop("RoleName", name)
         .prop("Description", description)
-        .prop("AssumeRolePolicyDocument", j(trust))
+        .prop("AssumeRolePolicyDocument", jx(trust))
         .prop(
             "Policies",
             Value::List(vec![Value::map([
                 ("PolicyName", Value::str(policy_name)),
-                ("PolicyDocument", j(policy)),
+                ("PolicyDocument", jx(policy)),
             ])]),
         )
 }
@@ -734,7 +741,7 @@ fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                 role(
                     &pf.launch_role,
                     "Service Catalog launches this portfolio's products with this role, so users need no rights on the services.",
-                    json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Principal": { "Service": "servicecatalog.amazonaws.com" }, "Action": "sts:AssumeRole" }] }),
+                    json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [{ "Effect": "Allow", "Principal": { "Service": "servicecatalog.amazonaws.com" }, "Action": "sts:AssumeRole" }] }),
                     "launch-products",
                     launch_role_policy(),
                 ),
@@ -809,7 +816,7 @@ fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
                     CLOUD_ADMIN_ROLE,
                     "Provisions Service Catalog products; has no SageMaker permissions (the launch role does that work).",
                     json!({
-                        "Version": "2012-10-17",
+                        "Version": mlz_model::aws::IAM_POLICY_VERSION,
                         "Statement": [{
                             "Effect": "Allow",
                             "Principal": { "AWS": { "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root" } },

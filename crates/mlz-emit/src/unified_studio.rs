@@ -71,7 +71,7 @@ fn datazone_role_with(
         .prop(
             "AssumeRolePolicyDocument",
             Value::map([
-                ("Version", Value::str("2012-10-17")),
+                ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                 (
                     "Statement",
                     Value::List(vec![Value::map([
@@ -164,7 +164,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
             .prop(
                 "KeyPolicy",
                 Value::map([
-                    ("Version", Value::str("2012-10-17")),
+                    ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
                     (
                         "Statement",
                         Value::List(vec![crate::common::key_admin_statement()]),
@@ -210,7 +210,7 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
                 id: LogicalId::new("IdentityCenterInstanceArn").map_err(|e| bug(path, e))?,
                 description:
                     "The IAM Identity Center instance ARN, for single sign-on to the portal".into(),
-                pattern: "^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$",
+                pattern: crate::common::INSTANCE_ARN_PATTERN,
                 lookup: Lookup::IdentityCenterInstanceArn,
             },
             &mut t,

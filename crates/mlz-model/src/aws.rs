@@ -57,6 +57,10 @@ pub const MAX_OU_DEPTH: usize = 5;
 /// Tags whose keys start with this are reserved for AWS.
 pub const RESERVED_TAG_PREFIX: &str = "aws:";
 
+/// The IAM policy language version every policy mlz writes declares (IAM user guide, "IAM
+/// JSON policy elements: Version": the current one, and the one policy variables need).
+pub const IAM_POLICY_VERSION: &str = "2012-10-17";
+
 pub fn is_known_region(r: &str) -> bool {
     REGIONS.binary_search(&r).is_ok()
 }

@@ -175,7 +175,7 @@ pub fn policy_type(b: RawBuiltin) -> PolicyType {
 pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> Value {
     match b {
         RawBuiltin::DenyLeaveOrganization => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [{
                 "Sid": "DenyLeaveOrganization",
                 "Effect": "Deny",
@@ -184,7 +184,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
             }]
         }),
         RawBuiltin::DenyOutsideGovernedRegions => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [{
                 "Sid": "DenyOutsideGovernedRegions",
                 "Effect": "Deny",
@@ -197,7 +197,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
             }]
         }),
         RawBuiltin::ProtectSecurityServices => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [{
                 "Sid": "ProtectSecurityServices",
                 "Effect": "Deny",
@@ -229,7 +229,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
             }]
         }),
         RawBuiltin::EnforceSecureTransport => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [{
                 "Sid": "EnforceSecureTransport",
                 "Effect": "Deny",

@@ -43,7 +43,7 @@ fn pass_role(pattern: &str, service: &str) -> Value {
 pub fn document(b: RawInlineBuiltin) -> Value {
     match b {
         RawInlineBuiltin::DataScientist => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [
                 {
                     "Sid": "SeeSageMaker",
@@ -99,7 +99,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 },
                 // Only the teams' Studio execution roles: the pipeline and endpoint roles
                 // (which approve and serve models) are not theirs to borrow.
-                pass_role("mlz-sagemaker-*-studio", "sagemaker.amazonaws.com"),
+                pass_role(&format!("{}*{}", crate::products::ROLE_PREFIX, crate::products::STUDIO_ROLE_SUFFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 {
                     "Sid": "QueryTheCatalog",
@@ -115,7 +115,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
             ]
         }),
         RawInlineBuiltin::MlEngineering => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [
                 {
                     "Sid": "SeeSageMaker",
@@ -144,7 +144,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     "Resource": "arn:aws:ecr:*:*:repository/*"
                 },
                 { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
-                pass_role("mlz-sagemaker-*", "sagemaker.amazonaws.com"),
+                pass_role(&format!("{}*", crate::products::ROLE_PREFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 {
                     "Sid": "WatchModels",
@@ -156,7 +156,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
             ]
         }),
         RawInlineBuiltin::DataEngineering => json!({
-            "Version": "2012-10-17",
+            "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [
                 {
                     "Sid": "BuildPipelines",

@@ -497,6 +497,23 @@ pub enum PolicyType {
 }
 
 impl PolicyType {
+    /// Every type, in the order the manifest names them.
+    pub const ALL: [PolicyType; 3] = [
+        PolicyType::ServiceControl,
+        PolicyType::ResourceControl,
+        PolicyType::Tag,
+    ];
+
+    /// Whether documents of this type are in the IAM policy language (`Version`,
+    /// `Statement`) and restrict principals: SCPs and RCPs. Tag policies have their own
+    /// syntax and only report or enforce tags, on the management account too.
+    pub fn is_authorization(self) -> bool {
+        match self {
+            PolicyType::ServiceControl | PolicyType::ResourceControl => true,
+            PolicyType::Tag => false,
+        }
+    }
+
     /// The `AWS::Organizations::Policy` `Type` value.
     pub fn cfn_name(self) -> &'static str {
         match self {

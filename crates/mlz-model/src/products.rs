@@ -27,6 +27,17 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "realtime-endpoint",
 ];
 
+/// Every IAM role a built-in product creates is named with this prefix (`RoleName` in
+/// `products/*.yaml`): the launch role may create and pass these only, and people may pass
+/// them to SageMaker. Tested against the templates.
+pub const ROLE_PREFIX: &str = "mlz-sagemaker-";
+/// The suffix of the Studio execution roles (`mlz-sagemaker-<team>-studio`): the one role a
+/// data scientist may pass.
+pub const STUDIO_ROLE_SUFFIX: &str = "-studio";
+/// Every bucket a built-in product creates has one of these in its name (`BucketName`): the
+/// launch role's S3 rights are limited to them. Tested against the templates.
+pub const BUCKET_MARKS: &[&str] = &["-artefacts-", "-capture-"];
+
 pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
@@ -46,6 +57,30 @@ mod tests {
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
             assert!(warnings.is_empty(), "{name}: {warnings:?}");
             assert!(!t.resources.is_empty());
+        }
+    }
+
+    /// The names the emitters' policies match (ROLE_PREFIX, BUCKET_MARKS) are the names the
+    /// templates give.
+    #[test]
+    fn product_roles_and_buckets_are_named_as_the_policies_expect() {
+        for name in BUILTIN_NAMES {
+            let text = builtin(name).unwrap();
+            for line in text.lines().map(str::trim) {
+                if let Some(v) = line.strip_prefix("RoleName:") {
+                    let v = v.trim().trim_start_matches("!Sub ").trim_matches('"');
+                    assert!(v.starts_with(ROLE_PREFIX), "{name}: role {v}");
+                    if *name == "studio-domain" {
+                        assert!(v.ends_with(STUDIO_ROLE_SUFFIX), "{name}: role {v}");
+                    }
+                }
+                if let Some(v) = line.strip_prefix("BucketName:") {
+                    assert!(
+                        BUCKET_MARKS.iter().any(|m| v.contains(m)),
+                        "{name}: bucket {v}"
+                    );
+                }
+            }
         }
     }
 

@@ -1272,7 +1272,7 @@ impl<'a> Resolver<'a> {
             for (j, a) in pol.targets.accounts.iter().enumerate() {
                 let ap = p.key("targets").key("accounts").index(j);
                 if a == &accounts.management_name {
-                    if ptype != PolicyType::Tag {
+                    if ptype.is_authorization() {
                         let d = self
                             .at("policy-on-management", &ap, format!("{a:?} is the management account, which service and resource control policies never restrict"))
                             .warning()
@@ -1427,7 +1427,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         };
-        if ptype != PolicyType::Tag
+        if ptype.is_authorization()
             && (doc.get("Version").is_none() || doc.get("Statement").is_none())
         {
             let d = self

@@ -126,8 +126,10 @@ fn lid(s: impl Into<String>, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::new(s.into()).map_err(|e| bug(path, e))
 }
 
+/// mlz's own plain JSON as a value.
 fn j(v: serde_json::Value) -> Value {
     Value::from_json(&v)
+        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
 }
 
 fn statement(sid: &str, actions: &[&str], resource: Value) -> Value {
@@ -141,7 +143,7 @@ fn statement(sid: &str, actions: &[&str], resource: Value) -> Value {
 
 fn document(statements: Vec<Value>) -> Value {
     Value::map([
-        ("Version", Value::str("2012-10-17")),
+        ("Version", Value::str(mlz_model::aws::IAM_POLICY_VERSION)),
         ("Statement", Value::List(statements)),
     ])
 }
