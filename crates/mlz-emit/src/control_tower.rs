@@ -270,7 +270,7 @@ fn governance(p: &Platform, ct: &ControlTower) -> Result<Option<Stack>, EmitErro
                     .iter()
                     .map(|(k, v)| {
                         let v = Value::from_json(v)
-                            .map_err(|e| bug(&path, format!("control parameter {k}: {e}")))?;
+                            .map_err(|e| bug(path, format!("control parameter {k}: {e}")))?;
                         Ok(Value::map([("Key", Value::str(k.clone())), ("Value", v)]))
                     })
                     .collect::<Result<Vec<_>, EmitError>>()?;
