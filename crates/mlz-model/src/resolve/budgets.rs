@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::access::Names;
+use super::Names;
 use super::{Accounts, Resolver};
 use crate::aws;
 use crate::diag::did_you_mean;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::access::Names;
+use super::Names;
 use super::{Accounts, Resolver};
 use crate::model::*;
 use crate::path::ConfigPath;

@@ -1,7 +1,7 @@
 //! The generated deployment pipeline: which account and region it runs in. The account must
 //! exist before the pipeline does, so it cannot be one that the pipeline itself vends.
 
-use super::access::Names;
+use super::Names;
 use super::{Accounts, Resolver};
 use crate::model::*;
 use crate::path::ConfigPath;

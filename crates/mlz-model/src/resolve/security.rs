@@ -1,6 +1,6 @@
 //! Security services: the delegated administrator and the central log bucket's account.
 
-use super::access::Names;
+use super::Names;
 use super::{Accounts, Resolver};
 use crate::model::*;
 use crate::path::ConfigPath;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use super::access::Names;
+use super::Names;
 use super::{Accounts, Resolver};
 use crate::diag::did_you_mean;
 use crate::model::*;
@@ -189,7 +189,7 @@ impl Resolver<'_> {
                     continue;
                 }
                 let Some(loaded) = self.load_template(
-                    &super::access::PRODUCT,
+                    &super::templates::PRODUCT,
                     &prod.name,
                     prod.file.as_deref(),
                     &pp,

@@ -1,0 +1,300 @@
+//! IAM Identity Center: permission sets (managed, builtin and inline policies), groups, team
+//! groups and their assignments to accounts, OUs and teams.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use super::{Accounts, Names, Namespace, Resolver};
+use crate::diag::did_you_mean;
+use crate::identity_policies;
+use crate::model::*;
+use crate::naming::{PatternError, Patterns};
+use crate::path::ConfigPath;
+use crate::raw::*;
+
+const DEFAULT_SESSION: &str = "PT4H";
+/// Identity Center's quota of managed policies per permission set.
+const MAX_MANAGED_POLICIES: usize = 20;
+
+impl Resolver<'_> {
+    pub(super) fn identity_center(
+        &mut self,
+        raw: RawIdentityCenter,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        teams: &[Team],
+    ) -> IdentityCenter {
+        let base = ConfigPath::root().key("identityCenter");
+        let mut sets = Vec::new();
+        let mut set_index: HashMap<String, usize> = HashMap::new();
+        for (i, ps) in raw.permission_sets.iter().enumerate() {
+            let p = base.key("permissionSets").index(i);
+            if set_index.contains_key(&ps.name) {
+                let d = self.at(
+                    "duplicate-permission-set",
+                    &p.key("name"),
+                    format!("permission set {:?} is declared twice", ps.name),
+                );
+                self.push(d);
+                continue;
+            }
+            if ps.managed_policies.len() > MAX_MANAGED_POLICIES {
+                let d = self
+                    .at("too-many-managed-policies", &p.key("managedPolicies"), format!("{} managed policies", ps.managed_policies.len()))
+                    .expected(format!("at most {MAX_MANAGED_POLICIES}, Identity Center's quota per permission set"));
+                self.push(d);
+            }
+            if ps.builtin.is_some() && ps.inline_policy.is_some() {
+                let d = self.at(
+                    "permission-set-policy",
+                    &p.key("inlinePolicy"),
+                    "give either `builtin` or `inlinePolicy`, not both",
+                );
+                self.push(d);
+            }
+            if ps.managed_policies.is_empty() && ps.builtin.is_none() && ps.inline_policy.is_none()
+            {
+                let d = self
+                    .at(
+                        "permission-set-policy",
+                        &p.key("name"),
+                        format!("permission set {:?} grants nothing", ps.name),
+                    )
+                    .hint("add managedPolicies, builtin or inlinePolicy");
+                self.push(d);
+            }
+            // AWS managed policies by name (with their path), customer ones by ARN. A name mlz
+            // has not checked is a warning: CloudFormation fails if it does not exist.
+            for (j, m) in ps.managed_policies.iter().enumerate() {
+                if !m.starts_with("arn:") && crate::managed_policies::find(m).is_none() {
+                    let d = self
+                        .at(
+                            "unchecked-managed-policy",
+                            &p.key("managedPolicies").index(j),
+                            format!("{m:?} is not among the AWS managed policies mlz has checked"),
+                        )
+                        .warning()
+                        .expected("the name (with its path, such as job-function/ViewOnlyAccess) of an AWS managed policy, or a policy ARN")
+                        .maybe_hint(crate::diag::did_you_mean(
+                            m,
+                            crate::managed_policies::ALL.iter().map(|x| x.name),
+                        ));
+                    self.push(d);
+                }
+            }
+            let managed = ps.managed_policies.clone();
+            let inline_policy = match (ps.builtin, &ps.inline_policy) {
+                (Some(b), _) => Some(identity_policies::document(b)),
+                (None, Some(doc)) => Some(Value::Object(doc.clone())),
+                (None, None) => None,
+            };
+            set_index.insert(ps.name.clone(), sets.len());
+            sets.push(PermissionSet {
+                name: ps.name.clone(),
+                description: ps.description.clone(),
+                session_duration: ps
+                    .session_duration
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SESSION.to_owned()),
+                managed_policies: managed,
+                inline_policy,
+            });
+        }
+        let set_names: Vec<String> = raw.permission_sets.iter().map(|p| p.name.clone()).collect();
+        let lookup_sets = |me: &mut Self, names: &[String], path: &ConfigPath| -> Vec<usize> {
+            let mut out = Vec::new();
+            for (k, n) in names.iter().enumerate() {
+                match set_index.get(n) {
+                    Some(i) => out.push(*i),
+                    None => {
+                        let d = me
+                            .at(
+                                "unknown-permission-set",
+                                &path.index(k),
+                                format!("no permission set is named {n:?}"),
+                            )
+                            .expected("the name of an entry in identityCenter.permissionSets")
+                            .maybe_hint(did_you_mean(n, set_names.iter().map(String::as_str)));
+                        me.push(d);
+                    }
+                }
+            }
+            out
+        };
+
+        // Accounts per OU (nested OUs included), computed once.
+        let mut direct: HashMap<OuIdx, Vec<AccountIdx>> = HashMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            direct.entry(a.ou).or_default().push(AccountIdx(i));
+        }
+
+        let mut groups = Vec::new();
+        let mut group_names: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, g) in raw.groups.iter().enumerate() {
+            let p = base.key("groups").index(i);
+            if !self.declare_once(
+                &mut group_names,
+                &g.name,
+                p.key("name"),
+                "duplicate-group",
+                "group",
+            ) {
+                continue;
+            }
+            let mut assignments = BTreeSet::new();
+            for (j, acc) in g.access.iter().enumerate() {
+                let ap = p.key("access").index(j);
+                let ps = lookup_sets(self, &acc.permission_sets, &ap.key("permissionSets"));
+                let mut targets: BTreeSet<AccountRef> = BTreeSet::new();
+                for (k, a) in acc.accounts.iter().enumerate() {
+                    if let Some(r) = self.account_ref(a, &ap.key("accounts").index(k), accounts, cx)
+                    {
+                        targets.insert(r);
+                    }
+                }
+                for ou in self.ou_list(&acc.ous, &ap.key("ous"), cx) {
+                    // An assignment targets one account: an OU is every account in it.
+                    for o in Self::subtree(cx.ous, ou) {
+                        targets.extend(
+                            direct
+                                .get(&o)
+                                .into_iter()
+                                .flatten()
+                                .map(|a| AccountRef::Account(*a)),
+                        );
+                    }
+                }
+                for t in targets {
+                    for &s in &ps {
+                        assignments.insert(Assignment {
+                            account: t,
+                            permission_set: s,
+                        });
+                    }
+                }
+            }
+            groups.push(Group {
+                name: g.name.clone(),
+                description: g.description.clone(),
+                created_by: g.created_by,
+                id: g.id.clone(),
+                team: None,
+                assignments: assignments.into_iter().collect(),
+            });
+        }
+
+        // Team groups: one per team and pattern, given access to that team's accounts.
+        let mut patterns = Patterns::new();
+        for (i, tg) in raw.team_groups.iter().enumerate() {
+            let p = base.key("teamGroups").index(i);
+            let key = format!("teamGroup{i}");
+            match patterns.add(&key, &tg.name) {
+                Ok(()) if !tg.name.contains("{{team}}") => {
+                    let d = self
+                        .at("team-group-name", &p.key("name"), format!("{:?} does not use {{{{team}}}}, so every team would get the same group", tg.name))
+                        .hint("for example {{team}}-DataScientists");
+                    self.push(d);
+                    continue;
+                }
+                Ok(()) => {}
+                Err(PatternError::UnknownVariable(v)) => {
+                    let d = self.at(
+                        "unknown-naming-variable",
+                        &p.key("name"),
+                        format!("the pattern uses {{{{{v}}}}}, which is not a naming variable"),
+                    );
+                    self.push(d);
+                    continue;
+                }
+                Err(PatternError::Syntax(e)) => {
+                    let d = self.at(
+                        "naming-syntax",
+                        &p.key("name"),
+                        format!("the pattern is not valid handlebars: {e}"),
+                    );
+                    self.push(d);
+                    continue;
+                }
+            }
+            let ps = lookup_sets(self, &tg.permission_sets, &p.key("permissionSets"));
+            for (k, st) in tg.stages.iter().enumerate() {
+                if !cx.stages.contains_key(st) {
+                    self.unknown(
+                        "unknown-stage",
+                        st,
+                        &p.key("stages").index(k),
+                        Namespace {
+                            what: "stage",
+                            list: "stages",
+                            known: cx.stages,
+                            poisoned: cx.bad_stages,
+                        },
+                    );
+                }
+            }
+            for (ti, team) in teams.iter().enumerate() {
+                let vars: BTreeMap<&str, &str> = [
+                    ("team", team.name.as_str()),
+                    ("stage", ""),
+                    ("ou", ""),
+                    ("prefix", org.stack_prefix.as_str()),
+                ]
+                .into();
+                let name = patterns.render(&key, &vars);
+                if let Some(first) = group_names.get(&name) {
+                    let first = first.clone();
+                    let d = self
+                        .at(
+                            "duplicate-group",
+                            &p.key("name"),
+                            format!(
+                                "team {:?} gets a group named {name:?}, which {} also makes",
+                                team.name, first
+                            ),
+                        )
+                        .hint("group names must be unique in the identity store");
+                    self.push(d);
+                    continue;
+                }
+                group_names.insert(name.clone(), p.key("name"));
+                let mut assignments = BTreeSet::new();
+                for &ai in &team.accounts {
+                    let stage_ok = tg.stages.is_empty()
+                        || accounts.list[ai.0]
+                            .team
+                            .as_ref()
+                            .is_some_and(|(_, st)| tg.stages.contains(st));
+                    if stage_ok {
+                        for &s in &ps {
+                            assignments.insert(Assignment {
+                                account: AccountRef::Account(ai),
+                                permission_set: s,
+                            });
+                        }
+                    }
+                }
+                groups.push(Group {
+                    name,
+                    description: tg.description.clone(),
+                    created_by: CreatedBy::Mlz,
+                    id: None,
+                    team: Some(TeamIdx(ti)),
+                    assignments: assignments.into_iter().collect(),
+                });
+            }
+        }
+
+        IdentityCenter {
+            instance_arn: raw.instance_arn,
+            identity_store_id: raw.identity_store_id,
+            platform_stacks: raw
+                .platform_stacks
+                .unwrap_or(DEFAULT_PLATFORM_ACCESS_STACKS),
+            team_stacks: raw.team_stacks.unwrap_or(DEFAULT_TEAM_ACCESS_STACKS),
+            permission_sets: sets,
+            groups,
+        }
+    }
+}
