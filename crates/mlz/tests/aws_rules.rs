@@ -1,12 +1,11 @@
 //! Rules the output relies on that no linter checks, tested on every golden output
 //! (docs/aws-rules.md lists each with its source).
 
-use std::fs;
-use std::path::{Path, PathBuf};
+mod common;
+use common::fixtures;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
+use std::fs;
+use std::path::Path;
 
 /// Every generated template of every valid golden case: (case/path, text).
 fn templates() -> Vec<(String, String)> {

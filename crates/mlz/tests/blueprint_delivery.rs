@@ -4,27 +4,16 @@
 //! pools; with `afc` (the reference) the console step stays, stated as such.
 
 mod common;
+use common::{expected, template};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-fn expected(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(case)
-        .join("expected")
-}
-
 fn json(case: &str, file: &str) -> Value {
     serde_json::from_str(&fs::read_to_string(expected(case).join(file)).expect(file)).expect(file)
-}
-
-fn template(case: &str, file: &str) -> Value {
-    let text = fs::read_to_string(expected(case).join(file)).expect(file);
-    mlz_model::yaml::parse(&text).expect("yaml").to_json()
 }
 
 fn config() -> String {

@@ -1,20 +1,18 @@
 //! Budgets: every account and every team of the reference platform has exactly one monthly
 //! budget, filtered to its own accounts, with the configured amounts.
 
+mod common;
+use common::reference;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-
-fn expected() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
-}
 
 /// Budget name → (amount, linked-account filter values as JSON text).
 fn budgets() -> BTreeMap<String, (i64, Vec<String>)> {
     let mut out = BTreeMap::new();
-    for e in fs::read_dir(expected().join("budgets"))
+    for e in fs::read_dir(reference().join("budgets"))
         .expect("budgets folder")
         .flatten()
     {

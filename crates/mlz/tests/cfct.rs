@@ -2,14 +2,12 @@
 //! manifest (version 2021-03-15) names them. scripts/cfct_check.py validates the manifests with
 //! pykwalify as CfCT's build stage does; these tests check what they say.
 
+mod common;
+use common::reference;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-
-fn reference() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
-}
 
 fn manifest() -> (String, Value) {
     let text = fs::read_to_string(reference().join("cfct/manifest.yaml")).expect("manifest");

@@ -2,14 +2,13 @@
 //! with its exact `aws cloudformation deploy` command in its wave, every bucketed stack's
 //! contents, the bootstrap of the pipeline, and notes said once.
 
+mod common;
+use common::reference;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
-
-fn reference() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
-}
 
 fn guide_and_manifest(dir: &Path) -> (String, Value) {
     let guide = fs::read_to_string(dir.join("README.md")).expect("README.md");

@@ -3,20 +3,16 @@
 
 mod common;
 use common::mlz;
+use common::stderr;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch("lock", name)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Writes the config and generates; the exit code and stderr.

@@ -3,21 +3,14 @@
 //! CodePipeline's limits at 1,000 teams; and pipeline/resolve.py run against a stubbed AWS CLI.
 
 mod common;
+use common::{json, reference};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn reference() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
-}
-
-fn json(path: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
-}
 
 fn templates_by_path(m: &Value) -> BTreeMap<&str, &Value> {
     m["templates"]

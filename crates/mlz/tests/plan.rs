@@ -4,18 +4,16 @@
 //! binary; providers no valid config can lose are removed from the emitted plan, which then
 //! goes through the same linker the CLI runs (`mlz_emit::generate_from`).
 
+mod common;
+use common::fixtures;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mlz::DirFiles;
 use mlz_emit::plan::{Fact, Limited, Service};
 use mlz_emit::{Emitted, Options};
 use mlz_model::{AccountRef, Platform};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 fn load(case: &str) -> Platform {
     let dir = fixtures().join(case);

@@ -1,19 +1,12 @@
 //! Security services: the reference output is secure by default and says what CloudFormation
 //! cannot do.
 
+mod common;
+use common::{expected, template};
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-
-fn expected(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../fixtures/{case}/expected"))
-}
-
-fn template(case: &str, path: &str) -> Value {
-    let text = fs::read_to_string(expected(case).join(path)).expect("golden template");
-    mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json()
-}
 
 fn manifest(case: &str) -> Value {
     serde_json::from_str(

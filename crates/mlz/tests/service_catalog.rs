@@ -1,40 +1,16 @@
 //! Service Catalog: product versions follow content, persona policies keep their separation,
 //! and OU shares reach every account.
 
+mod common;
+use common::{fixtures, tree};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use mlz::{compile, Outcome};
 use mlz_emit::Options;
 use mlz_model::NoFiles;
 use serde_json::Value;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
-
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).expect("dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(
-                    p.strip_prefix(root)
-                        .expect("prefix")
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                    fs::read(&p).expect("read"),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
 
 /// A generated template, read back as JSON.
 fn template(case: &str, path: &str) -> Value {

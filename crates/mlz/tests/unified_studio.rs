@@ -1,23 +1,21 @@
 //! Unified Studio: the manifest deploys the central and associated-account stacks in the
 //! order the service needs, and the reference output holds what docs/unified-studio.md says.
 
+mod common;
+use common::reference;
+
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-fn expected() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/reference/expected")
-}
-
 fn manifest() -> Value {
-    let text = fs::read_to_string(expected().join("manifest.json")).expect("manifest");
+    let text = fs::read_to_string(reference().join("manifest.json")).expect("manifest");
     serde_json::from_str(&text).expect("json")
 }
 
 fn template(path: &str) -> Value {
-    let text = fs::read_to_string(expected().join(path)).expect("golden template");
+    let text = fs::read_to_string(reference().join(path)).expect("golden template");
     mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json()
 }
 

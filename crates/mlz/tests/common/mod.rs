@@ -1,8 +1,67 @@
-//! What the binary's end-to-end tests share: running `mlz` and a scratch folder per test.
+//! What the test suites share, once: running `mlz`, scratch folders, the golden cases and
+//! their files. (Each suite uses some of them.)
+#![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// `fixtures/`, the golden cases.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// A golden case's expected output folder.
+pub fn expected(case: &str) -> PathBuf {
+    fixtures().join(case).join("expected")
+}
+
+/// The reference platform's expected output folder.
+pub fn reference() -> PathBuf {
+    expected("reference")
+}
+
+/// A golden YAML template (short-form tags read too), as JSON.
+pub fn template(case: &str, path: &str) -> Value {
+    let text = fs::read_to_string(expected(case).join(path)).expect(path);
+    mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json()
+}
+
+/// A JSON file.
+pub fn json(path: &Path) -> Value {
+    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
+}
+
+/// Every file under `dir`, by `/`-separated relative path.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in fs::read_dir(dir).expect("read dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root)
+                        .expect("prefix")
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                    fs::read(&p).expect("read"),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// A run's standard error, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
 
 /// Runs the `mlz` binary in `cwd`.
 pub fn mlz(args: &[&str], cwd: &Path) -> Output {
