@@ -48,8 +48,67 @@ impl Used {
     }
 }
 
+/// The segments as resolved, with what the phases after them need.
+struct Segments {
+    segments: Vec<Segment>,
+    /// Segments that name an OU which did not resolve (reported there): what they would hold
+    /// is unknown, so nothing is said of them being empty.
+    partial: Vec<bool>,
+    /// Each segment's index in the config (a duplicate segment is left out of `segments`).
+    raw_of: Vec<usize>,
+    seg_of_ou: HashMap<OuIdx, usize>,
+}
+
+/// What the range phases read.
+#[derive(Clone, Copy)]
+struct Space<'x> {
+    base: &'x ConfigPath,
+    segments: &'x [Segment],
+    raw_of: &'x [usize],
+    /// Each account's segment, if it attaches.
+    seg_of: &'x [Option<usize>],
+    accounts: &'x Accounts,
+    ct: Option<&'x ControlTower>,
+    prefix: u8,
+    /// Blueprints delivered by StackSets draw their VPC ranges from IPAM pools.
+    ipam: bool,
+    builtin_corporate: bool,
+}
+
+impl Space<'_> {
+    fn supernet(&self, seg: usize, region: &str) -> Option<Cidr> {
+        self.segments.get(seg).and_then(|s| {
+            s.supernets
+                .iter()
+                .find(|(r, _)| r == region)
+                .map(|(_, c)| *c)
+        })
+    }
+
+    /// Where an attached account's VPC can exist: the regions of its blueprint (all of the
+    /// segment's when it has none, or without Control Tower).
+    fn deploys_in(&self, a: &Account, region: &str) -> bool {
+        match (a.blueprint, self.ct) {
+            (Some(b), Some(ct)) => ct.blueprints[b].regions.iter().any(|r| r == region),
+            _ => true,
+        }
+    }
+}
+
+/// The address plan as the phases build it.
+#[derive(Default)]
+struct Plan {
+    used: HashMap<(String, usize), Used>,
+    have: HashSet<(AccountIdx, String)>,
+    ranges: Vec<VpcRange>,
+    /// Attached accounts whose VPC ranges the lock or the previous plan holds, while IPAM
+    /// now allocates: their VPCs came from AFC blueprints.
+    switched: Vec<(usize, String)>,
+    reserved: Vec<(String, String, Cidr)>,
+    ok: bool,
+}
+
 impl Resolver<'_> {
-    #[allow(clippy::too_many_lines)]
     pub(super) fn network(
         &mut self,
         raw: RawNetwork,
@@ -63,6 +122,7 @@ impl Resolver<'_> {
         let prefix = raw.vpc_prefix_length.unwrap_or(DEFAULT_PREFIX);
         let attach = raw
             .attach_blueprints
+            .clone()
             .unwrap_or_else(|| vec!["corporate-network".into()]);
         let mut ok = true;
         // Blueprints delivered by StackSets draw their VPC ranges from IPAM pools.
@@ -83,7 +143,62 @@ impl Resolver<'_> {
             ok = false;
         }
 
-        // Segments: their OUs and supernets.
+        let segs = self.segments(&raw, org, cx, &mut ok);
+        let seg_of = self.attached(&attach, cx, accounts, ct, &segs, ipam, &mut ok);
+        let sp = Space {
+            base: &base,
+            segments: &segs.segments,
+            raw_of: &segs.raw_of,
+            seg_of: &seg_of,
+            accounts,
+            ct,
+            prefix,
+            ipam,
+            builtin_corporate,
+        };
+        // Pinned ranges, then the lock's, then the previous plan's, then new ones.
+        let mut st = Plan {
+            ok,
+            ..Plan::default()
+        };
+        self.pinned_ranges(&raw, cx, &sp, &mut st);
+        self.locked_ranges(&sp, &mut st);
+        self.previous_plan(&raw, &sp, &mut st);
+        let complete = self.new_ranges(&sp, &mut st);
+        if !st.ok || !complete {
+            return None;
+        }
+        self.unused_supernets(&sp, &mut st, &segs.partial);
+        let Plan {
+            ranges, reserved, ..
+        } = st;
+        let segments = segs.segments;
+        let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
+        let (asns, reserved_asns) = self.asns(&base, &ranges)?;
+        Some(Network {
+            account: hub?,
+            vpc_prefix_length: prefix,
+            segments,
+            ranges,
+            egress,
+            asns,
+            reserved,
+            reserved_asns,
+        })
+    }
+
+    /// The segments: their OUs (each in one segment) and supernets (governed regions, no
+    /// overlaps). Segments are indexed as resolved (a duplicate is left out); `raw_of` maps
+    /// each back to its place in the config.
+    fn segments(
+        &mut self,
+        raw: &RawNetwork,
+        org: &Organization,
+        cx: &Names<'_>,
+        ok: &mut bool,
+    ) -> Segments {
+        let base = ConfigPath::root().key("network");
+        let prefix = raw.vpc_prefix_length.unwrap_or(DEFAULT_PREFIX);
         let mut segments: Vec<Segment> = Vec::new();
         // Segments that name an OU which did not resolve (reported there): what they would
         // hold is unknown, so nothing is said of them being empty.
@@ -101,7 +216,7 @@ impl Resolver<'_> {
                 "duplicate-segment",
                 "segment",
             ) {
-                ok = false;
+                *ok = false;
                 continue;
             }
             let seg_ous = self.ou_list(&s.ous, &sp.key("ous"), cx);
@@ -120,7 +235,7 @@ impl Resolver<'_> {
                         )
                         .hint("an OU's accounts attach to one route table: list it in one segment");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                 }
             }
             let mut supernets = Vec::new();
@@ -135,11 +250,11 @@ impl Resolver<'_> {
                         )
                         .expected(format!("one of: {}", org.governed_regions.join(", ")));
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 let Some(c) = self.cidr(text, &rp) else {
-                    ok = false;
+                    *ok = false;
                     continue;
                 };
                 if c.len > prefix {
@@ -151,7 +266,7 @@ impl Resolver<'_> {
                         )
                         .hint("use a larger supernet or a larger network.vpcPrefixLength");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 for (other, oseg, _) in by_region.get(region).map(Vec::as_slice).unwrap_or_default()
@@ -168,7 +283,7 @@ impl Resolver<'_> {
                             )
                             .hint("segments route separately: give them disjoint supernets");
                         self.push(d);
-                        ok = false;
+                        *ok = false;
                     }
                 }
                 by_region
@@ -186,9 +301,33 @@ impl Resolver<'_> {
             });
         }
 
-        // Which accounts attach, and to which segment: the nearest OU that is in a segment.
-        // Under Control Tower an account's VPC comes from its blueprint: an account without one
-        // (one that exists already, such as the pipeline's) has no VPC to attach.
+        Segments {
+            segments,
+            partial,
+            raw_of,
+            seg_of_ou,
+        }
+    }
+
+    /// Which accounts attach, and to which segment: the nearest OU that is in a segment.
+    /// Under Control Tower an account's VPC comes from its blueprint: an account without one
+    /// (one that exists already, such as the pipeline's) has no VPC to attach. AFC gives a
+    /// blueprint one set of parameters for all its regions, so an attaching blueprint in two
+    /// regions with supernets is an error.
+    #[allow(clippy::too_many_arguments)]
+    fn attached(
+        &mut self,
+        attach: &[String],
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        ct: Option<&ControlTower>,
+        segs: &Segments,
+        ipam: bool,
+        ok: &mut bool,
+    ) -> Vec<Option<usize>> {
+        let base = ConfigPath::root().key("network");
+        let seg_of_ou = &segs.seg_of_ou;
+        let segments = &segs.segments;
         let blueprint_ok = |a: &Account| match (a.blueprint, ct) {
             (Some(b), Some(ct)) => attach.iter().any(|n| *n == ct.blueprints[b].name),
             (None, Some(_)) => false,
@@ -208,12 +347,6 @@ impl Resolver<'_> {
                 ou = cx.ous[o.0].parent;
             }
         }
-        // Where an attached account's VPC can exist: the regions of its blueprint (all of the
-        // segment's when it has none, or without Control Tower).
-        let deploys_in = |a: &Account, region: &str| match (a.blueprint, ct) {
-            (Some(b), Some(ct)) => ct.blueprints[b].regions.iter().any(|r| r == region),
-            _ => true,
-        };
         // AFC gives a blueprint one set of parameters for all its regions, so one VpcCidr: an
         // attaching blueprint that deploys in two regions with supernets would build the same
         // range in both.
@@ -250,23 +383,35 @@ impl Resolver<'_> {
                         )
                         .hint("deploy the attaching blueprint in the home region only (its regions), or give the segments a supernet in one of them");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                 }
             }
         }
-        let supernet = |seg: usize, region: &str| {
-            segments.get(seg).and_then(|s: &Segment| {
-                s.supernets
-                    .iter()
-                    .find(|(r, _)| r == region)
-                    .map(|(_, c)| *c)
-            })
-        };
+        seg_of
+    }
 
-        // Pinned ranges, then the previous plan's, then new ones.
-        let mut used: HashMap<(String, usize), Used> = HashMap::new();
-        let mut have: HashSet<(AccountIdx, String)> = HashSet::new();
-        let mut ranges = Vec::new();
+    /// Pinned ranges (`network.ranges`): each in its account's segment and region, of the
+    /// blueprint's size, overlapping nothing.
+    fn pinned_ranges(&mut self, raw: &RawNetwork, cx: &Names<'_>, sp: &Space<'_>, st: &mut Plan) {
+        let Space {
+            base,
+            segments,
+            seg_of,
+            accounts,
+            prefix,
+            ipam,
+            builtin_corporate,
+            ..
+        } = *sp;
+        let supernet = |seg: usize, region: &str| sp.supernet(seg, region);
+        let deploys_in = |a: &Account, region: &str| sp.deploys_in(a, region);
+        let Plan {
+            used,
+            have,
+            ranges,
+            ok,
+            ..
+        } = st;
         if ipam && !raw.ranges.is_empty() {
             let d = self
                 .at("range-with-ipam", &base.key("ranges"), "with controlTower.blueprintDelivery stackSets, attached VPCs take their ranges from the segments' IPAM pools: there is nothing to pin")
@@ -277,11 +422,10 @@ impl Resolver<'_> {
         }
         // Attached accounts whose VPC ranges the lock or the previous plan holds, while IPAM
         // now allocates: their VPCs came from AFC blueprints.
-        let mut switched: Vec<(usize, String)> = Vec::new();
         for (name, by_r) in raw.ranges.iter().filter(|_| !ipam) {
             let ap = base.key("ranges").key(name);
             let Some(r) = self.account_ref(name, &ap, accounts, cx) else {
-                ok = false;
+                *ok = false;
                 continue;
             };
             let AccountRef::Account(ai) = r else {
@@ -291,7 +435,7 @@ impl Resolver<'_> {
                     "the management account does not attach to the network",
                 );
                 self.push(d);
-                ok = false;
+                *ok = false;
                 continue;
             };
             let Some(seg) = seg_of[ai.0] else {
@@ -299,13 +443,13 @@ impl Resolver<'_> {
                     .at("range-not-attached", &ap, format!("{name:?} does not attach to the network, so it gets no range"))
                     .hint("its OU is in no segment, or its blueprint is not in network.attachBlueprints");
                 self.push(d);
-                ok = false;
+                *ok = false;
                 continue;
             };
             for (region, text) in by_r {
                 let rp = ap.key(region);
                 let Some(c) = self.cidr(text, &rp) else {
-                    ok = false;
+                    *ok = false;
                     continue;
                 };
                 let Some(sn) = supernet(seg, region) else {
@@ -318,7 +462,7 @@ impl Resolver<'_> {
                         ),
                     );
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 };
                 if !deploys_in(&accounts.list[ai.0], region) {
@@ -330,7 +474,7 @@ impl Resolver<'_> {
                         )
                         .hint("pin ranges only in the regions of the account's blueprint");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 if builtin_corporate && c.len != prefix {
@@ -338,7 +482,7 @@ impl Resolver<'_> {
                         .at("range-size", &rp, format!("{c} is not a /{prefix}: the {CORPORATE_BLUEPRINT} blueprint builds a /{prefix} VPC"))
                         .hint(format!("pin a /{prefix}"));
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 if !sn.contains(c) {
@@ -353,7 +497,7 @@ impl Resolver<'_> {
                         )
                         .hint("pin a range inside the supernet, or widen the supernet");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 let u = used.entry((region.clone(), seg)).or_default();
@@ -369,7 +513,7 @@ impl Resolver<'_> {
                         )
                         .hint("attached VPCs must not overlap: pin disjoint ranges");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 u.add(c, ai);
@@ -383,11 +527,34 @@ impl Resolver<'_> {
                 });
             }
         }
-        // The lock's ranges: each account keeps the range it has; the range of an account
-        // that left the network stays reserved (never given to another) until its entry is
-        // deleted from the lock. A locked range the config now contradicts is an error that
-        // names both places.
-        let mut reserved: Vec<(String, String, Cidr)> = Vec::new();
+    }
+
+    /// The lock's ranges: each account keeps the range it has; the range of an account that
+    /// left the network stays reserved (never given to another) until its entry is deleted
+    /// from the lock. A locked range the config now contradicts is an error that names both
+    /// places.
+    fn locked_ranges(&mut self, sp: &Space<'_>, st: &mut Plan) {
+        let Space {
+            base,
+            segments,
+            raw_of,
+            seg_of,
+            accounts,
+            prefix,
+            ipam,
+            ..
+        } = *sp;
+        let supernet = |seg: usize, region: &str| sp.supernet(seg, region);
+        let deploys_in = |a: &Account, region: &str| sp.deploys_in(a, region);
+        let Plan {
+            used,
+            have,
+            ranges,
+            switched,
+            reserved,
+            ok,
+            ..
+        } = st;
         if let Some(lock) = self.lock {
             let by_key: HashMap<&str, usize> = accounts
                 .list
@@ -416,7 +583,7 @@ impl Resolver<'_> {
                                     .at("lock-conflict", &base.key("ranges").key(&accounts.list[other.0].name), format!("this range overlaps {}, which the lock ({}) reserves for {:?}, an account that left the network", e.cidr, lock.place(e.at), e.key))
                                     .hint("pin another range, or delete the reserved entry from the lock once that VPC is gone");
                                 self.push(d);
-                                ok = false;
+                                *ok = false;
                                 continue;
                             }
                             u.add(e.cidr, RESERVED);
@@ -433,7 +600,7 @@ impl Resolver<'_> {
                 let name = &accounts.list[i].name;
                 let sp = base
                     .key("segments")
-                    .index(seg)
+                    .index(raw_of[seg])
                     .key("supernets")
                     .key(&e.region);
                 if have.contains(&(ai, e.region.clone())) {
@@ -468,7 +635,7 @@ impl Resolver<'_> {
                         )
                         .hint("change the supernet or network.vpcPrefixLength back, or delete the entry from the lock to let mlz allocate a new range (CloudFormation then replaces the account's VPC)");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 let u = used.entry((e.region.clone(), seg)).or_default();
@@ -481,7 +648,7 @@ impl Resolver<'_> {
                         )
                         .hint("attached VPCs must not overlap: correct the lock entry or the pinned range");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                     continue;
                 }
                 u.add(e.cidr, ai);
@@ -495,6 +662,26 @@ impl Resolver<'_> {
                 });
             }
         }
+    }
+
+    /// The ranges of a previous address plan (`network.addressPlan`), after the lock's.
+    fn previous_plan(&mut self, raw: &RawNetwork, sp: &Space<'_>, st: &mut Plan) {
+        let Space {
+            base,
+            seg_of,
+            accounts,
+            ipam,
+            ..
+        } = *sp;
+        let supernet = |seg: usize, region: &str| sp.supernet(seg, region);
+        let Plan {
+            used,
+            have,
+            ranges,
+            switched,
+            ok,
+            ..
+        } = st;
         if let Some(plan) = &raw.address_plan {
             let pp = base.key("addressPlan");
             match self.files.read(plan) {
@@ -503,7 +690,7 @@ impl Resolver<'_> {
                         .at("address-plan", &pp, format!("cannot read the address plan {plan:?}: {e}"))
                         .hint("the path is relative to the folder of the config file; leave it out on the first run");
                     self.push(d);
-                    ok = false;
+                    *ok = false;
                 }
                 Ok(text) => {
                     match serde_json::from_str::<PlanFile>(&text) {
@@ -512,7 +699,7 @@ impl Resolver<'_> {
                             .at("address-plan", &pp, format!("{plan:?} is not an address plan mlz wrote: {e}"))
                             .hint("point at network/address-plan.json from a previous `mlz generate`");
                             self.push(d);
-                            ok = false;
+                            *ok = false;
                         }
                         Ok(file) => {
                             let by_key: HashMap<&str, usize> = accounts
@@ -560,10 +747,33 @@ impl Resolver<'_> {
                 }
             }
         }
-        // New ranges (also after errors above, so one run reports an exhausted supernet too): the lowest free slot of the supernet, in config order. One cursor per
-        // supernet, since slots below it are taken: linear in accounts and ranges. An
-        // account gets a range only in the regions its blueprint deploys to: elsewhere no VPC
-        // of its can exist, and so neither can an attachment.
+    }
+
+    /// New ranges (also after errors above, so one run reports an exhausted supernet too):
+    /// the lowest free slot of the supernet, in config order. One cursor per supernet, since
+    /// slots below it are taken: linear in accounts and ranges. An account gets a range only
+    /// in the regions its blueprint deploys to: elsewhere no VPC of its can exist, and so
+    /// neither can an attachment. False when a supernet is exhausted (reported).
+    fn new_ranges(&mut self, sp: &Space<'_>, st: &mut Plan) -> bool {
+        let Space {
+            base,
+            segments,
+            raw_of,
+            seg_of,
+            accounts,
+            prefix,
+            ipam,
+            ..
+        } = *sp;
+        let deploys_in = |a: &Account, region: &str| sp.deploys_in(a, region);
+        let Plan {
+            used,
+            have,
+            ranges,
+            switched,
+            ok,
+            ..
+        } = st;
         if !switched.is_empty() {
             switched.sort();
             switched.dedup_by_key(|x| x.0);
@@ -588,7 +798,7 @@ impl Resolver<'_> {
                 )
                 .hint("keep blueprintDelivery afc while those VPCs exist; to move, remove the accounts' AFC blueprints first (Control Tower console), then delete their ranges from the lock");
             self.push(d);
-            ok = false;
+            *ok = false;
         }
         let size = 1u64 << (32 - u32::from(prefix));
         let mut cursor: HashMap<(String, usize), u64> = HashMap::new();
@@ -659,10 +869,18 @@ impl Resolver<'_> {
                 .hint("widen the supernet, or give VPCs fewer addresses (a larger network.vpcPrefixLength)");
             self.push(d);
         }
-        if !ok || !exhausted.is_empty() {
-            return None;
-        }
-        // A supernet no account can use makes no hub: say so rather than build an empty one.
+        exhausted.is_empty()
+    }
+
+    /// A supernet no account can use makes no hub: say so rather than build an empty one.
+    fn unused_supernets(&mut self, sp: &Space<'_>, st: &mut Plan, partial: &[bool]) {
+        let Space {
+            base,
+            segments,
+            raw_of,
+            ..
+        } = *sp;
+        let Plan { ranges, .. } = st;
         for (si, seg) in segments.iter().enumerate() {
             if partial[si] || self.has_errors() {
                 continue;
@@ -691,18 +909,6 @@ impl Resolver<'_> {
             (&a.region, a.segment, a.cidr, a.account)
                 .cmp(&(&b.region, b.segment, b.cidr, b.account))
         });
-        let egress = self.egress(&raw.egress, &base, &segments, &ranges)?;
-        let (asns, reserved_asns) = self.asns(&base, &ranges)?;
-        Some(Network {
-            account: hub?,
-            vpc_prefix_length: prefix,
-            segments,
-            ranges,
-            egress,
-            asns,
-            reserved,
-            reserved_asns,
-        })
     }
 
     /// The Amazon-side ASN of each region's Transit Gateway: the lock's, or the lowest private
