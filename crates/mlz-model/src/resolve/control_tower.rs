@@ -29,10 +29,19 @@ fn control_arn(id: &str, home: &str) -> Option<String> {
     ok.then(|| format!("arn:aws:controltower:{home}::control/{id}"))
 }
 
+/// Which blueprint each account, stage and OU claims (config index, and where), and the
+/// index each loaded blueprint got.
+struct Claims {
+    by_account: HashMap<AccountIdx, (usize, ConfigPath)>,
+    by_stage: HashMap<String, (usize, ConfigPath)>,
+    by_ou: HashMap<OuIdx, (usize, ConfigPath)>,
+    loaded_as: HashMap<usize, usize>,
+}
+
 impl Resolver<'_> {
     pub(super) fn control_tower(
         &mut self,
-        raw: RawControlTower,
+        mut raw: RawControlTower,
         org: &Organization,
         cx: &Names<'_>,
         accounts: &mut Accounts,
@@ -40,107 +49,7 @@ impl Resolver<'_> {
         let base = ConfigPath::root().key("controlTower");
         let home = org.home_region.as_str();
 
-        // Controls: sets, additions and exclusions, merged per OU in OU order.
-        let mut per_ou: BTreeMap<OuIdx, Vec<Control>> = BTreeMap::new();
-        for (i, entry) in raw.controls.iter().enumerate() {
-            let p = base.key("controls").index(i);
-            let ous = self.ou_list(&entry.ous, &p.key("ous"), cx);
-            let mut ids: Vec<(String, ConfigPath)> = Vec::new();
-            for (j, set) in entry.sets.iter().enumerate() {
-                match raw.control_sets.get(set) {
-                    Some(list) => ids.extend(
-                        list.iter()
-                            .enumerate()
-                            .map(|(k, id)| (id.clone(), base.key("controlSets").key(set).index(k))),
-                    ),
-                    None => {
-                        let d = self
-                            .at(
-                                "unknown-control-set",
-                                &p.key("sets").index(j),
-                                format!("no control set is named {set:?}"),
-                            )
-                            .expected("the name of an entry in controlTower.controlSets")
-                            .maybe_hint(did_you_mean(
-                                set,
-                                raw.control_sets.keys().map(String::as_str),
-                            ));
-                        self.push(d);
-                    }
-                }
-            }
-            ids.extend(
-                entry
-                    .enable
-                    .iter()
-                    .enumerate()
-                    .map(|(k, id)| (id.clone(), p.key("enable").index(k))),
-            );
-            let excluded: HashSet<&str> = entry.exclude.iter().map(String::as_str).collect();
-            for (k, x) in entry.exclude.iter().enumerate() {
-                if !ids.iter().any(|(id, _)| id == x) {
-                    let d = self
-                        .at(
-                            "control-not-enabled",
-                            &p.key("exclude").index(k),
-                            format!("{x:?} is excluded but none of this entry's sets enables it"),
-                        )
-                        .warning()
-                        .hint("remove it from `exclude`, or check the spelling");
-                    self.push(d);
-                }
-            }
-            let mut controls = Vec::new();
-            let mut seen = HashSet::new();
-            for (id, idp) in ids {
-                if excluded.contains(id.as_str()) || !seen.insert(id.clone()) {
-                    continue;
-                }
-                match control_arn(&id, home) {
-                    Some(arn) => {
-                        let parameters = entry
-                            .parameters
-                            .get(&id)
-                            .map(|m| m.clone().into_iter().collect())
-                            .unwrap_or_default();
-                        controls.push(Control { arn, parameters });
-                    }
-                    None => {
-                        let d = self
-                            .at("bad-control-id", &idp, format!("{id:?} is not a control identifier"))
-                            .expected("a control name such as AWS-GR_RESTRICT_ROOT_USER, or a control ARN");
-                        self.push(d);
-                    }
-                }
-            }
-            for key in entry.parameters.keys() {
-                if !seen.contains(key) {
-                    let pp = p.key("parameters").key(key);
-                    let d = crate::diag::Diagnostic::error(
-                        "control-parameters",
-                        self.file,
-                        Some(self.root.key_span_of(&pp)),
-                        pp.clone(),
-                        format!(
-                            "parameters are given for {key:?}, which this entry does not enable"
-                        ),
-                    );
-                    self.push(d);
-                }
-            }
-            for ou in ous {
-                let list = per_ou.entry(ou).or_default();
-                for c in &controls {
-                    if !list.iter().any(|x| x.arn == c.arn) {
-                        list.push(c.clone());
-                    }
-                }
-            }
-        }
-        let controls = per_ou
-            .into_iter()
-            .map(|(ou, controls)| OuControls { ou, controls })
-            .collect();
+        let controls = self.controls(&raw, &base, home, cx);
 
         let delivery = match raw.blueprint_delivery {
             Some(crate::raw::RawBlueprintDelivery::StackSets) => BlueprintDelivery::StackSets,
@@ -158,36 +67,11 @@ impl Resolver<'_> {
                 .hint("remove blueprintHub, or set blueprintDelivery to afc");
             self.push(d);
         }
-        // The AFC hub.
-        let mut hub = None;
-        if !raw.blueprints.is_empty() && !stack_sets {
-            let hp = base.key("blueprintHub");
-            let hub_raw = raw.blueprint_hub.unwrap_or_default();
-            let name = hub_raw.account.unwrap_or_else(|| DEFAULT_HUB.to_owned());
-            let at = if self.root.find(&hp.key("account")).is_some() {
-                hp.key("account")
-            } else {
-                base.key("blueprints")
-            };
-            if name == accounts.management_name {
-                let d = self
-                    .at("afc-hub-management", &at, "the AFC blueprint hub cannot be the management account")
-                    .hint("AFC refuses the management account as hub; use Shared Services or another member account");
-                self.push(d);
-            } else {
-                if let Some(AccountRef::Account(i)) = self.account_ref(&name, &at, accounts, cx) {
-                    hub = Some(i);
-                }
-            }
-            if let Some(r) = &hub_raw.region {
-                if r != home {
-                    let d = self
-                        .at("afc-hub-region", &hp.key("region"), format!("the blueprint hub is in {r}, but Control Tower's home region is {home}"))
-                        .hint("AFC reads blueprints from the home region only: remove `region` or set it to the home region");
-                    self.push(d);
-                }
-            }
-        }
+        let hub = if !raw.blueprints.is_empty() && !stack_sets {
+            self.blueprint_hub(raw.blueprint_hub.take(), &base, home, cx, accounts)
+        } else {
+            None
+        };
 
         // Blueprints: load, check, and decide which account gets which.
         let mut blueprints_out: Vec<Blueprint> = Vec::new();
@@ -390,8 +274,212 @@ impl Resolver<'_> {
                 config_index: i,
             });
         }
-        // Give each vended account its blueprint; with StackSets, every account the claims
-        // cover, since a StackSet reaches every account of its OUs, vended or not.
+        let claims = Claims {
+            by_account,
+            by_stage,
+            by_ou,
+            loaded_as,
+        };
+        self.assign_blueprints(accounts, cx, stack_sets, &claims, &mut blueprints_out);
+
+        let landing_zone = match &raw.landing_zone {
+            Some(lz) => self.landing_zone(lz, &base.key("landingZone"), cx, accounts),
+            None => None,
+        };
+
+        ControlTower {
+            enabled: raw.enabled.unwrap_or(true),
+            landing_zone,
+            account_factory_product: raw
+                .account_factory_product
+                .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
+            account_factory_concurrency: raw
+                .account_factory_concurrency
+                .unwrap_or(crate::model::DEFAULT_ACCOUNT_FACTORY_CONCURRENCY),
+            baseline_version: raw
+                .baseline
+                .as_ref()
+                .and_then(|b| b.version.clone())
+                .unwrap_or_else(|| DEFAULT_BASELINE_VERSION.to_owned()),
+            identity_center_baseline_arn: raw
+                .baseline
+                .and_then(|b| b.identity_center_enabled_baseline_arn),
+            controls,
+            blueprint_delivery: delivery,
+            hub,
+            blueprints: blueprints_out,
+        }
+    }
+
+    /// Controls: sets, additions and exclusions, merged per OU in OU order.
+    fn controls(
+        &mut self,
+        raw: &RawControlTower,
+        base: &ConfigPath,
+        home: &str,
+        cx: &Names<'_>,
+    ) -> Vec<OuControls> {
+        let mut per_ou: BTreeMap<OuIdx, Vec<Control>> = BTreeMap::new();
+        for (i, entry) in raw.controls.iter().enumerate() {
+            let p = base.key("controls").index(i);
+            let ous = self.ou_list(&entry.ous, &p.key("ous"), cx);
+            let mut ids: Vec<(String, ConfigPath)> = Vec::new();
+            for (j, set) in entry.sets.iter().enumerate() {
+                match raw.control_sets.get(set) {
+                    Some(list) => ids.extend(
+                        list.iter()
+                            .enumerate()
+                            .map(|(k, id)| (id.clone(), base.key("controlSets").key(set).index(k))),
+                    ),
+                    None => {
+                        let d = self
+                            .at(
+                                "unknown-control-set",
+                                &p.key("sets").index(j),
+                                format!("no control set is named {set:?}"),
+                            )
+                            .expected("the name of an entry in controlTower.controlSets")
+                            .maybe_hint(did_you_mean(
+                                set,
+                                raw.control_sets.keys().map(String::as_str),
+                            ));
+                        self.push(d);
+                    }
+                }
+            }
+            ids.extend(
+                entry
+                    .enable
+                    .iter()
+                    .enumerate()
+                    .map(|(k, id)| (id.clone(), p.key("enable").index(k))),
+            );
+            let excluded: HashSet<&str> = entry.exclude.iter().map(String::as_str).collect();
+            for (k, x) in entry.exclude.iter().enumerate() {
+                if !ids.iter().any(|(id, _)| id == x) {
+                    let d = self
+                        .at(
+                            "control-not-enabled",
+                            &p.key("exclude").index(k),
+                            format!("{x:?} is excluded but none of this entry's sets enables it"),
+                        )
+                        .warning()
+                        .hint("remove it from `exclude`, or check the spelling");
+                    self.push(d);
+                }
+            }
+            let mut controls = Vec::new();
+            let mut seen = HashSet::new();
+            for (id, idp) in ids {
+                if excluded.contains(id.as_str()) || !seen.insert(id.clone()) {
+                    continue;
+                }
+                match control_arn(&id, home) {
+                    Some(arn) => {
+                        let parameters = entry
+                            .parameters
+                            .get(&id)
+                            .map(|m| m.clone().into_iter().collect())
+                            .unwrap_or_default();
+                        controls.push(Control { arn, parameters });
+                    }
+                    None => {
+                        let d = self
+                            .at("bad-control-id", &idp, format!("{id:?} is not a control identifier"))
+                            .expected("a control name such as AWS-GR_RESTRICT_ROOT_USER, or a control ARN");
+                        self.push(d);
+                    }
+                }
+            }
+            for key in entry.parameters.keys() {
+                if !seen.contains(key) {
+                    let pp = p.key("parameters").key(key);
+                    let d = crate::diag::Diagnostic::error(
+                        "control-parameters",
+                        self.file,
+                        Some(self.root.key_span_of(&pp)),
+                        pp.clone(),
+                        format!(
+                            "parameters are given for {key:?}, which this entry does not enable"
+                        ),
+                    );
+                    self.push(d);
+                }
+            }
+            for ou in ous {
+                let list = per_ou.entry(ou).or_default();
+                for c in &controls {
+                    if !list.iter().any(|x| x.arn == c.arn) {
+                        list.push(c.clone());
+                    }
+                }
+            }
+        }
+        per_ou
+            .into_iter()
+            .map(|(ou, controls)| OuControls { ou, controls })
+            .collect()
+    }
+
+    /// The AFC hub: a member account (AFC refuses the management account), in the home
+    /// region (AFC reads blueprints there only).
+    fn blueprint_hub(
+        &mut self,
+        raw_hub: Option<RawHub>,
+        base: &ConfigPath,
+        home: &str,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+    ) -> Option<AccountIdx> {
+        let mut hub = None;
+        {
+            let hp = base.key("blueprintHub");
+            let hub_raw = raw_hub.unwrap_or_default();
+            let name = hub_raw.account.unwrap_or_else(|| DEFAULT_HUB.to_owned());
+            let at = if self.root.find(&hp.key("account")).is_some() {
+                hp.key("account")
+            } else {
+                base.key("blueprints")
+            };
+            if name == accounts.management_name {
+                let d = self
+                    .at("afc-hub-management", &at, "the AFC blueprint hub cannot be the management account")
+                    .hint("AFC refuses the management account as hub; use Shared Services or another member account");
+                self.push(d);
+            } else {
+                if let Some(AccountRef::Account(i)) = self.account_ref(&name, &at, accounts, cx) {
+                    hub = Some(i);
+                }
+            }
+            if let Some(r) = &hub_raw.region {
+                if r != home {
+                    let d = self
+                        .at("afc-hub-region", &hp.key("region"), format!("the blueprint hub is in {r}, but Control Tower's home region is {home}"))
+                        .hint("AFC reads blueprints from the home region only: remove `region` or set it to the home region");
+                    self.push(d);
+                }
+            }
+        }
+        hub
+    }
+
+    /// Gives each vended account its blueprint (by account, then stage, then the nearest
+    /// OU); with StackSets, every account the claims cover, since a StackSet reaches every
+    /// account of its OUs, vended or not.
+    fn assign_blueprints(
+        &mut self,
+        accounts: &mut Accounts,
+        cx: &Names<'_>,
+        stack_sets: bool,
+        claims: &Claims,
+        blueprints_out: &mut [Blueprint],
+    ) {
+        let Claims {
+            by_account,
+            by_stage,
+            by_ou,
+            loaded_as,
+        } = claims;
         let mut claimed_at: HashMap<AccountIdx, ConfigPath> = HashMap::new();
         for (ai, a) in accounts.list.iter_mut().enumerate() {
             if !stack_sets && (a.created_by != CreatedBy::Mlz || a.id.is_some()) {
@@ -421,35 +509,7 @@ impl Resolver<'_> {
             }
         }
         if stack_sets {
-            self.whole_ous(accounts, cx, &blueprints_out, &claimed_at);
-        }
-
-        let landing_zone = match &raw.landing_zone {
-            Some(lz) => self.landing_zone(lz, &base.key("landingZone"), cx, accounts),
-            None => None,
-        };
-
-        ControlTower {
-            enabled: raw.enabled.unwrap_or(true),
-            landing_zone,
-            account_factory_product: raw
-                .account_factory_product
-                .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
-            account_factory_concurrency: raw
-                .account_factory_concurrency
-                .unwrap_or(crate::model::DEFAULT_ACCOUNT_FACTORY_CONCURRENCY),
-            baseline_version: raw
-                .baseline
-                .as_ref()
-                .and_then(|b| b.version.clone())
-                .unwrap_or_else(|| DEFAULT_BASELINE_VERSION.to_owned()),
-            identity_center_baseline_arn: raw
-                .baseline
-                .and_then(|b| b.identity_center_enabled_baseline_arn),
-            controls,
-            blueprint_delivery: delivery,
-            hub,
-            blueprints: blueprints_out,
+            self.whole_ous(accounts, cx, blueprints_out, &claimed_at);
         }
     }
 
