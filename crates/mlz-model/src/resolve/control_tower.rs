@@ -74,13 +74,61 @@ impl Resolver<'_> {
         };
 
         // Blueprints: load, check, and decide which account gets which.
+        let (mut blueprints_out, claims) =
+            self.blueprints(&raw.blueprints, &base, org, cx, accounts, stack_sets);
+        self.assign_blueprints(accounts, cx, stack_sets, &claims, &mut blueprints_out);
+
+        let landing_zone = match &raw.landing_zone {
+            Some(lz) => self.landing_zone(lz, &base.key("landingZone"), cx, accounts),
+            None => None,
+        };
+
+        ControlTower {
+            enabled: raw.enabled.unwrap_or(true),
+            landing_zone,
+            account_factory_product: raw
+                .account_factory_product
+                .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
+            account_factory_concurrency: raw
+                .account_factory_concurrency
+                .unwrap_or(crate::model::DEFAULT_ACCOUNT_FACTORY_CONCURRENCY),
+            baseline_version: raw
+                .baseline
+                .as_ref()
+                .and_then(|b| b.version.clone())
+                .unwrap_or_else(|| DEFAULT_BASELINE_VERSION.to_owned()),
+            identity_center_baseline_arn: raw
+                .baseline
+                .and_then(|b| b.identity_center_enabled_baseline_arn),
+            controls,
+            blueprint_delivery: delivery,
+            hub,
+            blueprints: blueprints_out,
+        }
+    }
+
+    /// The blueprints: each loaded and checked (built-in or from a file), its regions and
+    /// parameters, and the claims of accounts, stages and OUs on it (at most one blueprint
+    /// per account at each level: AFC allows one).
+    fn blueprints(
+        &mut self,
+        raw_blueprints: &[RawBlueprint],
+        base: &ConfigPath,
+        org: &Organization,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        stack_sets: bool,
+    ) -> (Vec<Blueprint>, Claims) {
+        let home = org.home_region.as_str();
         let mut blueprints_out: Vec<Blueprint> = Vec::new();
-        let mut by_account: HashMap<AccountIdx, (usize, ConfigPath)> = HashMap::new();
-        let mut by_stage: HashMap<String, (usize, ConfigPath)> = HashMap::new();
-        let mut by_ou: HashMap<OuIdx, (usize, ConfigPath)> = HashMap::new();
+        let mut claims = Claims {
+            by_account: HashMap::new(),
+            by_stage: HashMap::new(),
+            by_ou: HashMap::new(),
+            loaded_as: HashMap::new(),
+        };
         let mut names_seen: HashMap<String, ConfigPath> = HashMap::new();
-        let mut loaded_as: HashMap<usize, usize> = HashMap::new();
-        for (i, b) in raw.blueprints.iter().enumerate() {
+        for (i, b) in raw_blueprints.iter().enumerate() {
             let p = base.key("blueprints").index(i);
             if !self.declare_once(
                 &mut names_seen,
@@ -92,69 +140,7 @@ impl Resolver<'_> {
                 continue;
             }
             // Claims use the position in the config; `loaded_as` maps it to the loaded blueprint.
-            let idx = i;
-            // Claims, most specific first: accounts, stages, OUs. Two claims at one level is
-            // two blueprints for one account, which AFC does not allow.
-            for (j, a) in b.accounts.iter().enumerate() {
-                let ap = p.key("accounts").index(j);
-                match self.account_ref(a, &ap, accounts, cx) {
-                    Some(AccountRef::Account(ai)) => self.claim(
-                        &mut by_account,
-                        ai,
-                        idx,
-                        &ap,
-                        &format!("account {a:?}"),
-                        &raw.blueprints,
-                    ),
-                    Some(AccountRef::Management) => {
-                        let d = self.at(
-                            "afc-management-account",
-                            &ap,
-                            "the management account is never vended, so it takes no blueprint",
-                        );
-                        self.push(d);
-                    }
-                    None => {}
-                }
-            }
-            for (j, st) in b.stages.iter().enumerate() {
-                let sp = p.key("stages").index(j);
-                if cx.stages.contains_key(st) {
-                    self.claim(
-                        &mut by_stage,
-                        st.clone(),
-                        idx,
-                        &sp,
-                        &format!("the accounts of stage {st:?}"),
-                        &raw.blueprints,
-                    );
-                } else {
-                    self.unknown(
-                        "unknown-stage",
-                        st,
-                        &sp,
-                        Namespace {
-                            what: "stage",
-                            list: "stages",
-                            known: cx.stages,
-                            poisoned: cx.bad_stages,
-                        },
-                    );
-                }
-            }
-            for (j, o) in b.ous.iter().enumerate() {
-                let op = p.key("ous").index(j);
-                if let Some(ou) = self.lookup_ou(o, &op, cx.ou_names, cx.bad_ous) {
-                    self.claim(
-                        &mut by_ou,
-                        ou,
-                        idx,
-                        &op,
-                        &format!("the accounts of OU {o:?}"),
-                        &raw.blueprints,
-                    );
-                }
-            }
+            self.claims_of(i, b, &p, raw_blueprints, cx, accounts, &mut claims);
             // Regions: under AFC the home region alone, or every governed region; a StackSet
             // deploys to any governed regions.
             let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
@@ -258,7 +244,7 @@ impl Resolver<'_> {
                 };
                 parameters.insert("PrimaryRegion".to_owned(), r);
             }
-            loaded_as.insert(i, blueprints_out.len());
+            claims.loaded_as.insert(i, blueprints_out.len());
             blueprints_out.push(Blueprint {
                 name: b.name.clone(),
                 description: b
@@ -274,40 +260,82 @@ impl Resolver<'_> {
                 config_index: i,
             });
         }
-        let claims = Claims {
-            by_account,
-            by_stage,
-            by_ou,
-            loaded_as,
-        };
-        self.assign_blueprints(accounts, cx, stack_sets, &claims, &mut blueprints_out);
+        (blueprints_out, claims)
+    }
 
-        let landing_zone = match &raw.landing_zone {
-            Some(lz) => self.landing_zone(lz, &base.key("landingZone"), cx, accounts),
-            None => None,
-        };
-
-        ControlTower {
-            enabled: raw.enabled.unwrap_or(true),
-            landing_zone,
-            account_factory_product: raw
-                .account_factory_product
-                .unwrap_or_else(|| DEFAULT_FACTORY_PRODUCT.to_owned()),
-            account_factory_concurrency: raw
-                .account_factory_concurrency
-                .unwrap_or(crate::model::DEFAULT_ACCOUNT_FACTORY_CONCURRENCY),
-            baseline_version: raw
-                .baseline
-                .as_ref()
-                .and_then(|b| b.version.clone())
-                .unwrap_or_else(|| DEFAULT_BASELINE_VERSION.to_owned()),
-            identity_center_baseline_arn: raw
-                .baseline
-                .and_then(|b| b.identity_center_enabled_baseline_arn),
-            controls,
-            blueprint_delivery: delivery,
-            hub,
-            blueprints: blueprints_out,
+    /// The claims of blueprint `idx` (its position in the config), most specific first:
+    /// accounts, stages, OUs. Two claims at one level is two blueprints for one account,
+    /// which AFC does not allow.
+    #[allow(clippy::too_many_arguments)]
+    fn claims_of(
+        &mut self,
+        idx: usize,
+        b: &RawBlueprint,
+        p: &ConfigPath,
+        raw_blueprints: &[RawBlueprint],
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        claims: &mut Claims,
+    ) {
+        for (j, a) in b.accounts.iter().enumerate() {
+            let ap = p.key("accounts").index(j);
+            match self.account_ref(a, &ap, accounts, cx) {
+                Some(AccountRef::Account(ai)) => self.claim(
+                    &mut claims.by_account,
+                    ai,
+                    idx,
+                    &ap,
+                    &format!("account {a:?}"),
+                    raw_blueprints,
+                ),
+                Some(AccountRef::Management) => {
+                    let d = self.at(
+                        "afc-management-account",
+                        &ap,
+                        "the management account is never vended, so it takes no blueprint",
+                    );
+                    self.push(d);
+                }
+                None => {}
+            }
+        }
+        for (j, st) in b.stages.iter().enumerate() {
+            let sp = p.key("stages").index(j);
+            if cx.stages.contains_key(st) {
+                self.claim(
+                    &mut claims.by_stage,
+                    st.clone(),
+                    idx,
+                    &sp,
+                    &format!("the accounts of stage {st:?}"),
+                    raw_blueprints,
+                );
+            } else {
+                self.unknown(
+                    "unknown-stage",
+                    st,
+                    &sp,
+                    Namespace {
+                        what: "stage",
+                        list: "stages",
+                        known: cx.stages,
+                        poisoned: cx.bad_stages,
+                    },
+                );
+            }
+        }
+        for (j, o) in b.ous.iter().enumerate() {
+            let op = p.key("ous").index(j);
+            if let Some(ou) = self.lookup_ou(o, &op, cx.ou_names, cx.bad_ous) {
+                self.claim(
+                    &mut claims.by_ou,
+                    ou,
+                    idx,
+                    &op,
+                    &format!("the accounts of OU {o:?}"),
+                    raw_blueprints,
+                );
+            }
         }
     }
 
