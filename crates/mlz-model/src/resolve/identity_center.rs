@@ -17,6 +17,22 @@ const DEFAULT_SESSION: &str = "PT4H";
 /// Identity Center's quota of managed policies per permission set.
 const MAX_MANAGED_POLICIES: usize = 20;
 
+/// What team groups are made from.
+#[derive(Clone, Copy)]
+struct TeamContext<'x> {
+    org: &'x Organization,
+    cx: &'x Names<'x>,
+    accounts: &'x Accounts,
+    teams: &'x [Team],
+}
+
+/// The permission sets as resolved, and their names for lookups.
+struct PermissionSets {
+    list: Vec<PermissionSet>,
+    index: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
 impl Resolver<'_> {
     pub(super) fn identity_center(
         &mut self,
@@ -27,9 +43,52 @@ impl Resolver<'_> {
         teams: &[Team],
     ) -> IdentityCenter {
         let base = ConfigPath::root().key("identityCenter");
+        let sets = self.permission_sets(&raw.permission_sets, &base);
+        // Accounts per OU (nested OUs included), computed once.
+        let mut direct: HashMap<OuIdx, Vec<AccountIdx>> = HashMap::new();
+        for (i, a) in accounts.list.iter().enumerate() {
+            direct.entry(a.ou).or_default().push(AccountIdx(i));
+        }
+
+        let (mut groups, mut group_names) =
+            self.platform_groups(&raw.groups, &base, cx, accounts, &sets, &direct);
+        let team = TeamContext {
+            org,
+            cx,
+            accounts,
+            teams,
+        };
+        self.team_groups(
+            &raw.team_groups,
+            &base,
+            &team,
+            &sets,
+            &mut groups,
+            &mut group_names,
+        );
+
+        IdentityCenter {
+            instance_arn: raw.instance_arn,
+            identity_store_id: raw.identity_store_id,
+            platform_stacks: raw
+                .platform_stacks
+                .unwrap_or(DEFAULT_PLATFORM_ACCESS_STACKS),
+            team_stacks: raw.team_stacks.unwrap_or(DEFAULT_TEAM_ACCESS_STACKS),
+            permission_sets: sets.list,
+            groups,
+        }
+    }
+
+    /// The permission sets: each once, within Identity Center's quota of managed policies,
+    /// with one of `builtin` or `inlinePolicy`.
+    fn permission_sets(
+        &mut self,
+        raw_sets: &[RawPermissionSet],
+        base: &ConfigPath,
+    ) -> PermissionSets {
         let mut sets = Vec::new();
         let mut set_index: HashMap<String, usize> = HashMap::new();
-        for (i, ps) in raw.permission_sets.iter().enumerate() {
+        for (i, ps) in raw_sets.iter().enumerate() {
             let p = base.key("permissionSets").index(i);
             if set_index.contains_key(&ps.name) {
                 let d = self.at(
@@ -102,37 +161,55 @@ impl Resolver<'_> {
                 inline_policy,
             });
         }
-        let set_names: Vec<String> = raw.permission_sets.iter().map(|p| p.name.clone()).collect();
-        let lookup_sets = |me: &mut Self, names: &[String], path: &ConfigPath| -> Vec<usize> {
-            let mut out = Vec::new();
-            for (k, n) in names.iter().enumerate() {
-                match set_index.get(n) {
-                    Some(i) => out.push(*i),
-                    None => {
-                        let d = me
-                            .at(
-                                "unknown-permission-set",
-                                &path.index(k),
-                                format!("no permission set is named {n:?}"),
-                            )
-                            .expected("the name of an entry in identityCenter.permissionSets")
-                            .maybe_hint(did_you_mean(n, set_names.iter().map(String::as_str)));
-                        me.push(d);
-                    }
+        let names = raw_sets.iter().map(|p| p.name.clone()).collect();
+        PermissionSets {
+            list: sets,
+            index: set_index,
+            names,
+        }
+    }
+
+    /// The indices of the permission sets named at `path`; each unknown name is reported.
+    fn set_refs(
+        &mut self,
+        sets: &PermissionSets,
+        names: &[String],
+        path: &ConfigPath,
+    ) -> Vec<usize> {
+        let mut out = Vec::new();
+        for (k, n) in names.iter().enumerate() {
+            match sets.index.get(n) {
+                Some(i) => out.push(*i),
+                None => {
+                    let d = self
+                        .at(
+                            "unknown-permission-set",
+                            &path.index(k),
+                            format!("no permission set is named {n:?}"),
+                        )
+                        .expected("the name of an entry in identityCenter.permissionSets")
+                        .maybe_hint(did_you_mean(n, sets.names.iter().map(String::as_str)));
+                    self.push(d);
                 }
             }
-            out
-        };
-
-        // Accounts per OU (nested OUs included), computed once.
-        let mut direct: HashMap<OuIdx, Vec<AccountIdx>> = HashMap::new();
-        for (i, a) in accounts.list.iter().enumerate() {
-            direct.entry(a.ou).or_default().push(AccountIdx(i));
         }
+        out
+    }
 
+    /// The groups and their access: permission sets on accounts, OUs (their accounts,
+    /// nested OUs included) and teams.
+    fn platform_groups(
+        &mut self,
+        raw_groups: &[RawGroup],
+        base: &ConfigPath,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+        sets: &PermissionSets,
+        direct: &HashMap<OuIdx, Vec<AccountIdx>>,
+    ) -> (Vec<Group>, HashMap<String, ConfigPath>) {
         let mut groups = Vec::new();
         let mut group_names: HashMap<String, ConfigPath> = HashMap::new();
-        for (i, g) in raw.groups.iter().enumerate() {
+        for (i, g) in raw_groups.iter().enumerate() {
             let p = base.key("groups").index(i);
             if !self.declare_once(
                 &mut group_names,
@@ -146,7 +223,7 @@ impl Resolver<'_> {
             let mut assignments = BTreeSet::new();
             for (j, acc) in g.access.iter().enumerate() {
                 let ap = p.key("access").index(j);
-                let ps = lookup_sets(self, &acc.permission_sets, &ap.key("permissionSets"));
+                let ps = self.set_refs(sets, &acc.permission_sets, &ap.key("permissionSets"));
                 let mut targets: BTreeSet<AccountRef> = BTreeSet::new();
                 for (k, a) in acc.accounts.iter().enumerate() {
                     if let Some(r) = self.account_ref(a, &ap.key("accounts").index(k), accounts, cx)
@@ -185,9 +262,27 @@ impl Resolver<'_> {
             });
         }
 
-        // Team groups: one per team and pattern, given access to that team's accounts.
+        (groups, group_names)
+    }
+
+    /// Team groups: one per team and pattern, given access to that team's accounts.
+    fn team_groups(
+        &mut self,
+        raw_team_groups: &[RawTeamGroup],
+        base: &ConfigPath,
+        team: &TeamContext<'_>,
+        sets: &PermissionSets,
+        groups: &mut Vec<Group>,
+        group_names: &mut HashMap<String, ConfigPath>,
+    ) {
+        let TeamContext {
+            org,
+            cx,
+            accounts,
+            teams,
+        } = *team;
         let mut patterns = Patterns::new();
-        for (i, tg) in raw.team_groups.iter().enumerate() {
+        for (i, tg) in raw_team_groups.iter().enumerate() {
             let p = base.key("teamGroups").index(i);
             let key = format!("teamGroup{i}");
             match patterns.add(&key, &tg.name) {
@@ -218,7 +313,7 @@ impl Resolver<'_> {
                     continue;
                 }
             }
-            let ps = lookup_sets(self, &tg.permission_sets, &p.key("permissionSets"));
+            let ps = self.set_refs(sets, &tg.permission_sets, &p.key("permissionSets"));
             for (k, st) in tg.stages.iter().enumerate() {
                 if !cx.stages.contains_key(st) {
                     self.unknown(
@@ -284,17 +379,6 @@ impl Resolver<'_> {
                     assignments: assignments.into_iter().collect(),
                 });
             }
-        }
-
-        IdentityCenter {
-            instance_arn: raw.instance_arn,
-            identity_store_id: raw.identity_store_id,
-            platform_stacks: raw
-                .platform_stacks
-                .unwrap_or(DEFAULT_PLATFORM_ACCESS_STACKS),
-            team_stacks: raw.team_stacks.unwrap_or(DEFAULT_TEAM_ACCESS_STACKS),
-            permission_sets: sets,
-            groups,
         }
     }
 }
