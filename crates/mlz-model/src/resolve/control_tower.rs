@@ -141,47 +141,7 @@ impl Resolver<'_> {
             }
             // Claims use the position in the config; `loaded_as` maps it to the loaded blueprint.
             self.claims_of(i, b, &p, raw_blueprints, cx, accounts, &mut claims);
-            // Regions: under AFC the home region alone, or every governed region; a StackSet
-            // deploys to any governed regions.
-            let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
-            let set: BTreeSet<&String> = regions.iter().collect();
-            let governed: BTreeSet<&String> = org.governed_regions.iter().collect();
-            if stack_sets {
-                for (k, r) in regions.iter().enumerate() {
-                    if !governed.contains(r) {
-                        let d = self
-                            .at("blueprint-region-not-governed", &p.key("regions").index(k), format!("blueprint {:?} deploys to {r}, which is not a governed region", b.name))
-                            .expected(format!("one of {}", org.governed_regions.join(", ")))
-                            .hint("the region-deny policy and Control Tower govern only organization.governedRegions: add the region there, or leave it out");
-                        self.push(d);
-                    }
-                }
-            } else if !(regions.len() == 1 && regions[0] == home) && set != governed {
-                let d = self
-                    .at("afc-blueprint-regions", &p.key("regions"), format!("blueprint {:?} deploys to {}", b.name, regions.join(", ")))
-                    .expected(format!("the home region alone ({home}) or every governed region ({})", org.governed_regions.join(", ")))
-                    .hint("AFC deploys a blueprint to the home region or to all governed regions, nothing in between");
-                self.push(d);
-            }
-            if let (true, Some(_)) = (stack_sets, &b.provisioning_policy) {
-                let d = self
-                    .at(
-                        "afc-setting-unused",
-                        &p.key("provisioningPolicy"),
-                        format!("the provisioning policy of {:?} is AFC's: a StackSet deploys with its own execution role", b.name),
-                    )
-                    .warning()
-                    .hint("remove provisioningPolicy, or set blueprintDelivery to afc");
-                self.push(d);
-            } else if let Some(policy) = &b.provisioning_policy {
-                let missing = missing_stack_actions(&Value::Object(policy.clone()));
-                if !missing.is_empty() {
-                    let d = self
-                        .at("afc-provisioning-policy", &p.key("provisioningPolicy"), format!("the custom provisioning policy of {:?} does not allow {}", b.name, missing.join(", ")))
-                        .hint("Service Catalog deploys the blueprint as a CloudFormation stack with this policy: allow those actions (and deny none of them)");
-                    self.push(d);
-                }
-            }
+            let regions = self.blueprint_regions(b, &p, org, stack_sets);
             if b.file.is_some() && blueprints::builtin(&b.name).is_some() {
                 let d = self
                     .at(
@@ -261,6 +221,59 @@ impl Resolver<'_> {
             });
         }
         (blueprints_out, claims)
+    }
+
+    /// A blueprint's regions (under AFC the home region alone, or every governed region; a
+    /// StackSet deploys to any governed regions), and its provisioning policy, which only AFC
+    /// uses and which must leave the stack actions allowed.
+    fn blueprint_regions(
+        &mut self,
+        b: &RawBlueprint,
+        p: &ConfigPath,
+        org: &Organization,
+        stack_sets: bool,
+    ) -> Vec<String> {
+        let home = org.home_region.as_str();
+        let regions = b.regions.clone().unwrap_or_else(|| vec![home.to_owned()]);
+        let set: BTreeSet<&String> = regions.iter().collect();
+        let governed: BTreeSet<&String> = org.governed_regions.iter().collect();
+        if stack_sets {
+            for (k, r) in regions.iter().enumerate() {
+                if !governed.contains(r) {
+                    let d = self
+                        .at("blueprint-region-not-governed", &p.key("regions").index(k), format!("blueprint {:?} deploys to {r}, which is not a governed region", b.name))
+                        .expected(format!("one of {}", org.governed_regions.join(", ")))
+                        .hint("the region-deny policy and Control Tower govern only organization.governedRegions: add the region there, or leave it out");
+                    self.push(d);
+                }
+            }
+        } else if !(regions.len() == 1 && regions[0] == home) && set != governed {
+            let d = self
+                .at("afc-blueprint-regions", &p.key("regions"), format!("blueprint {:?} deploys to {}", b.name, regions.join(", ")))
+                .expected(format!("the home region alone ({home}) or every governed region ({})", org.governed_regions.join(", ")))
+                .hint("AFC deploys a blueprint to the home region or to all governed regions, nothing in between");
+            self.push(d);
+        }
+        if let (true, Some(_)) = (stack_sets, &b.provisioning_policy) {
+            let d = self
+                .at(
+                    "afc-setting-unused",
+                    &p.key("provisioningPolicy"),
+                    format!("the provisioning policy of {:?} is AFC's: a StackSet deploys with its own execution role", b.name),
+                )
+                .warning()
+                .hint("remove provisioningPolicy, or set blueprintDelivery to afc");
+            self.push(d);
+        } else if let Some(policy) = &b.provisioning_policy {
+            let missing = missing_stack_actions(&Value::Object(policy.clone()));
+            if !missing.is_empty() {
+                let d = self
+                    .at("afc-provisioning-policy", &p.key("provisioningPolicy"), format!("the custom provisioning policy of {:?} does not allow {}", b.name, missing.join(", ")))
+                    .hint("Service Catalog deploys the blueprint as a CloudFormation stack with this policy: allow those actions (and deny none of them)");
+                self.push(d);
+            }
+        }
+        regions
     }
 
     /// The claims of blueprint `idx` (its position in the config), most specific first:
