@@ -104,6 +104,66 @@ fn group_id(name: &str, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::derive("Group", name).map_err(|e| bug(path, e))
 }
 
+/// A permission set's inline policy: its own, plus the Service Catalog end-user statements
+/// when a portfolio names it as principal, and the right to assume the cloud admin role when
+/// it is a cloud-admin permission set.
+fn inline_policy(p: &Platform, ps: &mlz_model::PermissionSet) -> Option<serde_json::Value> {
+    // A permission set a portfolio names as principal (its Identity Center role matches
+    // the portfolio's IAM_PATTERN) may launch that portfolio's products: the Service
+    // Catalog end-user actions, on top of its own policy.
+    let launches = p.portfolios.iter().any(|pf| {
+        pf.principals
+            .iter()
+            .any(|pat| pat.contains(&format!("AWSReservedSSO_{}_", ps.name)))
+    });
+    let mut inline = ps.inline_policy.clone();
+    if launches {
+        // Find and launch; manage their own provisioned products only
+        // (servicecatalog:userLevel self, as AWS's end-user examples; IfExists because not
+        // every action carries the key): no one updates or terminates a colleague's.
+        let launch = serde_json::json!({
+            "Sid": "LaunchPortfolioProducts",
+            "Effect": "Allow",
+            "Action": crate::common::SERVICE_CATALOG_LAUNCH_ACTIONS,
+            "Resource": "*"
+        });
+        let manage = serde_json::json!({
+            "Sid": "ManageOwnProvisionedProducts",
+            "Effect": "Allow",
+            "Action": crate::common::SERVICE_CATALOG_MANAGE_ACTIONS,
+            "Resource": "*",
+            "Condition": { "StringEqualsIfExists": { "servicecatalog:userLevel": "self" } }
+        });
+        let doc = inline.get_or_insert_with(
+            || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
+        );
+        if let Some(list) = doc["Statement"].as_array_mut() {
+            list.push(launch);
+            list.push(manage);
+        }
+    }
+    // A cloud-admin permission set may assume the cloud admin role in the accounts that
+    // receive portfolios (which trusts these Identity Center roles only).
+    if p.cloud_admins
+        .as_ref()
+        .is_some_and(|c| c.contains(&ps.name))
+    {
+        let assume = serde_json::json!({
+            "Sid": "AssumeCloudAdmin",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": format!("arn:aws:iam::*:role/{}", crate::common::CLOUD_ADMIN_ROLE)
+        });
+        let doc = inline.get_or_insert_with(
+            || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
+        );
+        if let Some(list) = doc["Statement"].as_array_mut() {
+            list.push(assume);
+        }
+    }
+    inline
+}
+
 fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError> {
     let id = StackId::new(Area::IdentityCenter, "permission-sets");
     let path = id.path();
@@ -134,59 +194,7 @@ fn permission_sets(p: &Platform, ic: &IdentityCenter) -> Result<Stack, EmitError
                 ),
             );
         }
-        // A permission set a portfolio names as principal (its Identity Center role matches
-        // the portfolio's IAM_PATTERN) may launch that portfolio's products: the Service
-        // Catalog end-user actions, on top of its own policy.
-        let launches = p.portfolios.iter().any(|pf| {
-            pf.principals
-                .iter()
-                .any(|pat| pat.contains(&format!("AWSReservedSSO_{}_", ps.name)))
-        });
-        let mut inline = ps.inline_policy.clone();
-        if launches {
-            // Find and launch; manage their own provisioned products only
-            // (servicecatalog:userLevel self, as AWS's end-user examples; IfExists because not
-            // every action carries the key): no one updates or terminates a colleague's.
-            let launch = serde_json::json!({
-                "Sid": "LaunchPortfolioProducts",
-                "Effect": "Allow",
-                "Action": crate::common::SERVICE_CATALOG_LAUNCH_ACTIONS,
-                "Resource": "*"
-            });
-            let manage = serde_json::json!({
-                "Sid": "ManageOwnProvisionedProducts",
-                "Effect": "Allow",
-                "Action": crate::common::SERVICE_CATALOG_MANAGE_ACTIONS,
-                "Resource": "*",
-                "Condition": { "StringEqualsIfExists": { "servicecatalog:userLevel": "self" } }
-            });
-            let doc = inline.get_or_insert_with(
-                || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
-            );
-            if let Some(list) = doc["Statement"].as_array_mut() {
-                list.push(launch);
-                list.push(manage);
-            }
-        }
-        // A cloud-admin permission set may assume the cloud admin role in the accounts that
-        // receive portfolios (which trusts these Identity Center roles only).
-        if p.cloud_admins
-            .as_ref()
-            .is_some_and(|c| c.contains(&ps.name))
-        {
-            let assume = serde_json::json!({
-                "Sid": "AssumeCloudAdmin",
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Resource": format!("arn:aws:iam::*:role/{}", crate::common::CLOUD_ADMIN_ROLE)
-            });
-            let doc = inline.get_or_insert_with(
-                || serde_json::json!({ "Version": mlz_model::aws::IAM_POLICY_VERSION, "Statement": [] }),
-            );
-            if let Some(list) = doc["Statement"].as_array_mut() {
-                list.push(assume);
-            }
-        }
+        let inline = inline_policy(p, ps);
         if let Some(doc) = &inline {
             let doc = Value::from_json(doc).map_err(|e| {
                 bug(
