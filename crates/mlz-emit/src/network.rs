@@ -442,6 +442,41 @@ def handler(event, context):
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
 
+/// The gateway's RAM share: only with the OUs of the accounts that attach in this region
+/// (their own OUs, the narrowest that hold them). Auto-accept lets any account the gateway is
+/// shared with attach a VPC without approval, so the share is the admission control; segments
+/// stay apart by their route tables.
+fn hub_share(
+    p: &Platform,
+    n: &Network,
+    region: &str,
+    tgw: &LogicalId,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    path: &str,
+) -> Result<(), EmitError> {
+    let mut ous: Vec<mlz_model::OuIdx> = n
+        .ranges
+        .iter()
+        .filter(|r| r.region == region)
+        .map(|r| p.account(r.account).ou)
+        .collect();
+    ous.sort_unstable();
+    ous.dedup();
+    let principals = crate::common::ou_principals(p, &ous, n.account, t, params)?;
+    t.add_resource(
+        LogicalId::new("HubShare").map_err(|e| bug(path, e))?,
+        ram::share(
+            format!("{}-transit-gateway-{region}", p.organization.stack_prefix),
+            vec![Value::GetAtt(tgw.clone(), "TransitGatewayArn".into())],
+            principals,
+            &[],
+        ),
+    )
+    .map_err(|e| bug(path, e))?;
+    Ok(())
+}
+
 fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
     let id = hub_id(region);
     let path = id.path();
@@ -554,29 +589,7 @@ fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
         Value::GetAtt(lookup, "Arn".into()),
         ExportKey::AttachmentLookup,
     ));
-    // Shared only with the OUs of the accounts that attach in this region (their own OUs,
-    // the narrowest that hold them): auto-accept lets any account the gateway is shared with
-    // attach a VPC without approval, so the share is the admission control; segments stay
-    // apart by their route tables.
-    let mut ous: Vec<mlz_model::OuIdx> = n
-        .ranges
-        .iter()
-        .filter(|r| r.region == region)
-        .map(|r| p.account(r.account).ou)
-        .collect();
-    ous.sort_unstable();
-    ous.dedup();
-    let principals = crate::common::ou_principals(p, &ous, n.account, &mut t, &mut params)?;
-    t.add_resource(
-        LogicalId::new("HubShare").map_err(|e| bug(&path, e))?,
-        ram::share(
-            format!("{}-transit-gateway-{region}", p.organization.stack_prefix),
-            vec![Value::GetAtt(tgw, "TransitGatewayArn".into())],
-            principals,
-            &[],
-        ),
-    )
-    .map_err(|e| bug(&path, e))?;
+    hub_share(p, n, region, &tgw, &mut t, &mut params, &path)?;
     for (name, value, key) in outputs {
         t.add_output(
             LogicalId::new(name.clone()).map_err(|e| bug(&path, e))?,
