@@ -710,7 +710,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/mlz-emit/src/ipam.rs: emit",
     "crates/mlz-emit/src/manifest.rs: build",
     "crates/mlz-emit/src/manifest.rs: manifest",
-    "crates/mlz-emit/src/plan/mod.rs: link",
     "crates/mlz-emit/src/service_catalog.rs: portfolio",
     "crates/mlz-emit/src/service_catalog.rs: consumer_roles",
     "crates/mlz-emit/src/unified_studio.rs: domain",

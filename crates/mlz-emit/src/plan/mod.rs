@@ -407,6 +407,44 @@ fn provides_of(s: &Stack) -> Vec<Fact> {
     out
 }
 
+/// The providers of every fact (stacks by index, then steps after them), each export's
+/// stack wherever it is, and an error for an export made twice in one account and region.
+#[allow(clippy::type_complexity)]
+fn providers(
+    stacks: &[Stack],
+    steps: &[ManualStep],
+    files: &[String],
+    errs: &mut Vec<EmitError>,
+) -> (HashMap<Fact, Vec<usize>>, HashMap<String, usize>) {
+    let n_stacks = stacks.len();
+    let mut providers: HashMap<Fact, Vec<usize>> = HashMap::new();
+    let mut export_anywhere: HashMap<String, usize> = HashMap::new();
+    for (i, s) in stacks.iter().enumerate() {
+        for f in provides_of(s) {
+            if let Fact::Export { name, .. } = &f {
+                export_anywhere.insert(name.clone(), i);
+                if let Some(prev) = providers.get(&f).and_then(|v| v.first()) {
+                    errs.push(EmitError {
+                        template: files[i].clone(),
+                        message: format!(
+                            "export {name} is also exported by {} in the same account and region",
+                            files[*prev]
+                        ),
+                        hint: None,
+                    });
+                }
+            }
+            providers.entry(f).or_default().push(i);
+        }
+    }
+    for (j, st) in steps.iter().enumerate() {
+        for f in &st.provides {
+            providers.entry(f.clone()).or_default().push(n_stacks + j);
+        }
+    }
+    (providers, export_anywhere)
+}
+
 /// Links the plan: needs to providers, waves, deployers, checks and critical paths.
 pub fn link(
     p: &Platform,
@@ -433,32 +471,7 @@ pub fn link(
                 .unwrap_or_else(|| default_deploy_as(p, s))
         })
         .collect();
-    // Providers of every fact.
-    let mut providers: HashMap<Fact, Vec<usize>> = HashMap::new();
-    let mut export_anywhere: HashMap<String, usize> = HashMap::new();
-    for (i, s) in stacks.iter().enumerate() {
-        for f in provides_of(s) {
-            if let Fact::Export { name, .. } = &f {
-                export_anywhere.insert(name.clone(), i);
-                if let Some(prev) = providers.get(&f).and_then(|v| v.first()) {
-                    errs.push(EmitError {
-                        template: files[i].clone(),
-                        message: format!(
-                            "export {name} is also exported by {} in the same account and region",
-                            files[*prev]
-                        ),
-                        hint: None,
-                    });
-                }
-            }
-            providers.entry(f).or_default().push(i);
-        }
-    }
-    for (j, st) in steps.iter().enumerate() {
-        for f in &st.provides {
-            providers.entry(f.clone()).or_default().push(n_stacks + j);
-        }
-    }
+    let (providers, export_anywhere) = providers(stacks, steps, files, &mut errs);
     let assumed = preconditions(p);
     let mut used_pre: BTreeMap<Fact, String> = BTreeMap::new();
     let mut depends_on: Vec<BTreeMap<NodeRef, Vec<u32>>> = vec![BTreeMap::new(); n];
