@@ -549,44 +549,9 @@ impl Resolver<'_> {
                     }
                 };
                 let Some(pats) = patterns else { continue };
-                let ou_name = ou.map_or("", |o| ous[o.0].name.as_str());
-                let vars: BTreeMap<&str, &str> = [
-                    ("team", t.name.as_str()),
-                    ("stage", stage.as_str()),
-                    ("ou", ou_name),
-                    ("prefix", org.stack_prefix.as_str()),
-                ]
-                .into();
-                let name = pats.render("accountName", &vars);
-                let email = if pats.has("accountEmail") {
-                    pats.render("accountEmail", &vars)
-                } else {
-                    String::new()
-                };
-                let mut tags: BTreeMap<String, String> = [
-                    ("team".to_owned(), t.name.clone()),
-                    ("stage".to_owned(), stage.clone()),
-                ]
-                .into();
-                tags.extend(t.tags.clone());
-                let cand = Candidate {
-                    key: format!("{}-{stage}", t.name),
-                    name,
-                    email: email.clone(),
-                    ou,
-                    id: None,
-                    created_by: CreatedBy::Mlz,
-                    tags,
-                    team: Some((tidx, stage.clone())),
-                    name_path: p.key("name"),
-                    email_path: p.key("name"),
-                    key_path: p.key("name"),
-                    id_path: p.key("name"),
-                    generated: Some(stage),
-                };
-                if email.is_empty() {
+                let Some(cand) = team_account(t, &stage, tidx, ou, ous, pats, org, &p) else {
                     continue;
-                }
+                };
                 if let Some(a) = self.add_account(accounts, cand) {
                     team.accounts.push(a);
                 }
@@ -1023,6 +988,56 @@ impl Resolver<'_> {
 
 fn ous_path(ous: &[Ou], i: OuIdx) -> &str {
     &ous[i.0].path
+}
+
+/// The account a team gets for a stage: its name and e-mail from the naming patterns, tagged
+/// with team and stage. None without an e-mail pattern (reported once, for all teams).
+#[allow(clippy::too_many_arguments)]
+fn team_account(
+    t: &RawTeam,
+    stage: &str,
+    tidx: TeamIdx,
+    ou: Option<OuIdx>,
+    ous: &[Ou],
+    pats: &Patterns,
+    org: &Organization,
+    p: &ConfigPath,
+) -> Option<Candidate> {
+    let ou_name = ou.map_or("", |o| ous[o.0].name.as_str());
+    let vars: BTreeMap<&str, &str> = [
+        ("team", t.name.as_str()),
+        ("stage", stage),
+        ("ou", ou_name),
+        ("prefix", org.stack_prefix.as_str()),
+    ]
+    .into();
+    let name = pats.render("accountName", &vars);
+    let email = if pats.has("accountEmail") {
+        pats.render("accountEmail", &vars)
+    } else {
+        String::new()
+    };
+    let mut tags: BTreeMap<String, String> = [
+        ("team".to_owned(), t.name.clone()),
+        ("stage".to_owned(), stage.to_owned()),
+    ]
+    .into();
+    tags.extend(t.tags.clone());
+    (!email.is_empty()).then_some(Candidate {
+        key: format!("{}-{stage}", t.name),
+        name,
+        email: email.clone(),
+        ou,
+        id: None,
+        created_by: CreatedBy::Mlz,
+        tags,
+        team: Some((tidx, stage.to_owned())),
+        name_path: p.key("name"),
+        email_path: p.key("name"),
+        key_path: p.key("name"),
+        id_path: p.key("name"),
+        generated: Some(stage.to_owned()),
+    })
 }
 
 pub(super) struct Candidate {
