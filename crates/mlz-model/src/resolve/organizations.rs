@@ -561,7 +561,9 @@ impl Resolver<'_> {
     }
 
     /// Checks one account against the others and adds it. Returns its index if it was added.
-    pub(super) fn add_account(&mut self, accs: &mut Accounts, c: Candidate) -> Option<AccountIdx> {
+    /// What AWS Organizations accepts of one account's name and e-mail (their length, the
+    /// address's form), with where a pattern made them.
+    fn account_name_and_email_valid(&mut self, c: &Candidate) -> bool {
         let made = |what: &str| match &c.generated {
             Some(stage) => format!(" (the {what} made by the naming pattern for stage {stage:?})"),
             None => String::new(),
@@ -623,6 +625,15 @@ impl Resolver<'_> {
             self.push(d);
             ok = false;
         }
+        ok
+    }
+
+    pub(super) fn add_account(&mut self, accs: &mut Accounts, c: Candidate) -> Option<AccountIdx> {
+        let made = |what: &str| match &c.generated {
+            Some(stage) => format!(" (the {what} made by the naming pattern for stage {stage:?})"),
+            None => String::new(),
+        };
+        let mut ok = self.account_name_and_email_valid(&c);
         let label = match (&c.generated, &c.team) {
             (Some(stage), Some(_)) => {
                 format!("the {stage:?} account of {}", c.name_path.parent_display())
