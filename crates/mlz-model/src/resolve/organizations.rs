@@ -82,6 +82,79 @@ impl Resolver<'_> {
         .expected("name@domain.tld in 7-bit ASCII: no spaces or \" ' ( ) < > [ ] : ; , \\ | % & before the @, no leading dot; after it letters, digits, hyphens and dots only")
     }
 
+    /// Each OU's depth below the root, by walking up with memoisation (linear overall); None
+    /// for an OU whose chain of parents breaks (an unknown parent) or is a cycle, which is
+    /// reported once, at its first OU.
+    fn ou_depths(
+        &mut self,
+        raw: &[Option<RawOu>],
+        parent: &[Result<Option<usize>, ()>],
+        list: &ConfigPath,
+    ) -> Vec<Option<usize>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum St {
+            Todo,
+            Depth(usize),
+            Broken,
+        }
+        let mut st = vec![St::Todo; raw.len()];
+        for start in 0..raw.len() {
+            if raw[start].is_none() || st[start] != St::Todo {
+                continue;
+            }
+            let mut chain: Vec<usize> = Vec::new();
+            let mut on_chain: HashMap<usize, usize> = HashMap::new();
+            let mut cur = start;
+            let base = loop {
+                match st[cur] {
+                    St::Depth(d) => break Some(d),
+                    St::Broken => break None,
+                    St::Todo => {}
+                }
+                if let Some(&pos) = on_chain.get(&cur) {
+                    let cycle = &chain[pos..];
+                    let first = cycle.iter().copied().min().unwrap_or(cur);
+                    let mut names: Vec<&str> = Vec::new();
+                    let at = cycle.iter().position(|&c| c == first).unwrap_or(0);
+                    for k in 0..=cycle.len() {
+                        let idx = cycle[(at + k) % cycle.len()];
+                        names.push(raw[idx].as_ref().map_or("?", |o| o.name.as_str()));
+                    }
+                    let d = self
+                        .at("ou-cycle", &list.index(first).key("parent"), format!("OU parents form a cycle: {}", names.join(" → ")))
+                        .hint("every chain of parents must end at the root: remove `parent` from one of these OUs");
+                    self.push(d);
+                    for &c in cycle {
+                        st[c] = St::Broken;
+                    }
+                    break None;
+                }
+                on_chain.insert(cur, chain.len());
+                chain.push(cur);
+                match parent[cur] {
+                    Ok(None) => break Some(0),
+                    Ok(Some(p)) => cur = p,
+                    Err(()) => break None,
+                }
+            };
+            let mut depth = base;
+            for &c in chain.iter().rev() {
+                if st[c] == St::Broken {
+                    depth = None;
+                    continue;
+                }
+                depth = depth.map(|d| d + 1);
+                st[c] = depth.map_or(St::Broken, St::Depth);
+            }
+        }
+        st.into_iter()
+            .map(|x| match x {
+                St::Depth(d) => Some(d),
+                St::Todo | St::Broken => None,
+            })
+            .collect()
+    }
+
     pub(super) fn ous(
         &mut self,
         raw: &[Option<RawOu>],
@@ -142,68 +215,12 @@ impl Resolver<'_> {
                 },
             };
         }
-        // Depths by walking up with memoisation: linear overall, and finds cycles.
-        #[derive(Clone, Copy, PartialEq)]
-        enum St {
-            Todo,
-            Depth(usize),
-            Broken,
-        }
-        let mut st = vec![St::Todo; raw.len()];
-        for start in 0..raw.len() {
-            if raw[start].is_none() || st[start] != St::Todo {
-                continue;
-            }
-            let mut chain: Vec<usize> = Vec::new();
-            let mut on_chain: HashMap<usize, usize> = HashMap::new();
-            let mut cur = start;
-            let base = loop {
-                match st[cur] {
-                    St::Depth(d) => break Some(d),
-                    St::Broken => break None,
-                    St::Todo => {}
-                }
-                if let Some(&pos) = on_chain.get(&cur) {
-                    let cycle = &chain[pos..];
-                    let first = cycle.iter().copied().min().unwrap_or(cur);
-                    let mut names: Vec<&str> = Vec::new();
-                    let at = cycle.iter().position(|&c| c == first).unwrap_or(0);
-                    for k in 0..=cycle.len() {
-                        let idx = cycle[(at + k) % cycle.len()];
-                        names.push(raw[idx].as_ref().map_or("?", |o| o.name.as_str()));
-                    }
-                    let d = self
-                        .at("ou-cycle", &list.index(first).key("parent"), format!("OU parents form a cycle: {}", names.join(" → ")))
-                        .hint("every chain of parents must end at the root: remove `parent` from one of these OUs");
-                    self.push(d);
-                    for &c in cycle {
-                        st[c] = St::Broken;
-                    }
-                    break None;
-                }
-                on_chain.insert(cur, chain.len());
-                chain.push(cur);
-                match parent[cur] {
-                    Ok(None) => break Some(0),
-                    Ok(Some(p)) => cur = p,
-                    Err(()) => break None,
-                }
-            };
-            let mut depth = base;
-            for &c in chain.iter().rev() {
-                if st[c] == St::Broken {
-                    depth = None;
-                    continue;
-                }
-                depth = depth.map(|d| d + 1);
-                st[c] = depth.map_or(St::Broken, St::Depth);
-            }
-        }
+        let depth_of = self.ou_depths(raw, &parent, &list);
         // Order: parents before children, siblings in file order.
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); raw.len()];
         let mut roots = Vec::new();
         for (i, p) in parent.iter().enumerate() {
-            if !matches!(st[i], St::Depth(_)) {
+            if depth_of[i].is_none() {
                 continue;
             }
             match p {
@@ -217,7 +234,7 @@ impl Resolver<'_> {
         let mut stack: Vec<usize> = roots.into_iter().rev().collect();
         while let Some(i) = stack.pop() {
             let Some(ou) = &raw[i] else { continue };
-            let St::Depth(depth) = st[i] else { continue };
+            let Some(depth) = depth_of[i] else { continue };
             let parent_idx = match parent[i] {
                 Ok(Some(j)) => idx_of[j],
                 _ => None,
