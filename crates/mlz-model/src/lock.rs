@@ -217,63 +217,10 @@ impl Reader<'_> {
             ],
         );
         if let Some(v) = top.get("vendingStacks") {
-            let vp = base.key("vendingStacks");
-            match &v.value {
-                NodeValue::Map(entries) => {
-                    for e in entries {
-                        let p = vp.key(&e.key);
-                        if let Some(stack) = self.string(&e.value, &p) {
-                            if stack.starts_with("vending-")
-                                && stack.chars().all(|c| {
-                                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-                                })
-                            {
-                                lock.vending.push((e.key.clone(), stack));
-                            } else {
-                                self.err(
-                                    e.value.span,
-                                    &p,
-                                    format!("{stack:?} is not a vending stack name"),
-                                    "vending-accounts-NN or vending-team-accounts-NNN",
-                                );
-                            }
-                        }
-                    }
-                }
-                _ => self.err(
-                    v.span,
-                    &vp,
-                    format!("{} here, not an object", kind(v)),
-                    "account key → vending stack",
-                ),
-            }
+            self.vending_stacks(v, &mut lock);
         }
         if let Some(accounts) = top.get("accounts") {
-            let ap = base.key("accounts");
-            match &accounts.value {
-                NodeValue::Map(entries) => {
-                    for e in entries {
-                        if let Some(key) = self.string(&e.value, &ap.key(&e.key)) {
-                            if key.chars().any(char::is_alphanumeric) {
-                                lock.accounts.push((e.key.to_ascii_lowercase(), key));
-                            } else {
-                                self.err(
-                                    e.value.span,
-                                    &ap.key(&e.key),
-                                    format!("{key:?} is not an account key"),
-                                    "a key with letters or digits",
-                                );
-                            }
-                        }
-                    }
-                }
-                _ => self.err(
-                    accounts.span,
-                    &ap,
-                    format!("{} here, not an object", kind(accounts)),
-                    "e-mail → account key",
-                ),
-            }
+            self.account_keys(accounts, &mut lock);
         }
         match top.get("lockVersion").map(|n| &n.value) {
             Some(NodeValue::Int(LOCK_VERSION)) => {}
@@ -299,87 +246,163 @@ impl Reader<'_> {
         let np = base.key("network");
         let net = self.fields(net, &np, &["ranges", "transitGatewayAsns"]);
         if let Some(ranges) = net.get("ranges") {
-            let rp = np.key("ranges");
-            match &ranges.value {
-                NodeValue::Seq(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let ip = rp.index(i);
-                        let f = self.fields(item, &ip, &["key", "region", "cidr"]);
-                        let mut get = |name: &str| match f.get(name) {
-                            Some(n) => self.string(n, &ip.key(name)).map(|s| (s, n.span)),
-                            None => {
-                                self.err(
-                                    item.span,
-                                    &ip,
-                                    format!("the range has no {name:?}"),
-                                    "key, region and cidr",
-                                );
-                                None
-                            }
-                        };
-                        let (key, region, cidr) = (get("key"), get("region"), get("cidr"));
-                        let (Some((key, _)), Some((region, _)), Some((cidr, at))) =
-                            (key, region, cidr)
-                        else {
-                            continue;
-                        };
-                        match Cidr::parse(&cidr) {
-                            Some(c) => lock.ranges.push(LockedRange {
-                                key,
-                                region,
-                                cidr: c,
-                                at: item.span,
-                            }),
-                            None => self.err(
-                                at,
-                                &ip.key("cidr"),
-                                format!("{cidr:?} is not an IPv4 range"),
-                                "an address and prefix length with no host bits set, such as 10.0.16.0/20",
-                            ),
-                        }
-                    }
-                }
-                _ => self.err(
-                    ranges.span,
-                    &rp,
-                    format!("{} here, not a list", kind(ranges)),
-                    "a list of ranges",
-                ),
-            }
+            self.ranges(ranges, &mut lock);
         }
         if let Some(asns) = net.get("transitGatewayAsns") {
-            let ap = np.key("transitGatewayAsns");
-            match &asns.value {
-                NodeValue::Map(entries) => {
-                    for e in entries {
-                        let region = e.key.clone();
-                        let p = ap.key(&region);
-                        match e.value.value {
-                            NodeValue::Int(n) if u32::try_from(n).is_ok_and(private_asn) => {
-                                lock.asns.push(LockedAsn {
-                                    region,
-                                    asn: n as u32,
-                                    at: e.value.span,
-                                });
-                            }
-                            _ => self.err(
+            self.asns(asns, &mut lock);
+        }
+        lock
+    }
+
+    /// `vendingStacks`: account key → vending stack.
+    fn vending_stacks(&mut self, v: &Node, lock: &mut Lock) {
+        let base = ConfigPath::root();
+        let vp = base.key("vendingStacks");
+        match &v.value {
+            NodeValue::Map(entries) => {
+                for e in entries {
+                    let p = vp.key(&e.key);
+                    if let Some(stack) = self.string(&e.value, &p) {
+                        if stack.starts_with("vending-")
+                            && stack
+                                .chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                        {
+                            lock.vending.push((e.key.clone(), stack));
+                        } else {
+                            self.err(
                                 e.value.span,
                                 &p,
-                                "not a private ASN a Transit Gateway may take".into(),
-                                "64512 to 65534, or 4200000000 to 4294967294",
-                            ),
+                                format!("{stack:?} is not a vending stack name"),
+                                "vending-accounts-NN or vending-team-accounts-NNN",
+                            );
                         }
                     }
                 }
-                _ => self.err(
-                    asns.span,
-                    &ap,
-                    format!("{} here, not an object", kind(asns)),
-                    "region → ASN",
-                ),
             }
+            _ => self.err(
+                v.span,
+                &vp,
+                format!("{} here, not an object", kind(v)),
+                "account key → vending stack",
+            ),
         }
-        lock
+    }
+
+    /// `accounts`: e-mail → account key.
+    fn account_keys(&mut self, accounts: &Node, lock: &mut Lock) {
+        let base = ConfigPath::root();
+        let ap = base.key("accounts");
+        match &accounts.value {
+            NodeValue::Map(entries) => {
+                for e in entries {
+                    if let Some(key) = self.string(&e.value, &ap.key(&e.key)) {
+                        if key.chars().any(char::is_alphanumeric) {
+                            lock.accounts.push((e.key.to_ascii_lowercase(), key));
+                        } else {
+                            self.err(
+                                e.value.span,
+                                &ap.key(&e.key),
+                                format!("{key:?} is not an account key"),
+                                "a key with letters or digits",
+                            );
+                        }
+                    }
+                }
+            }
+            _ => self.err(
+                accounts.span,
+                &ap,
+                format!("{} here, not an object", kind(accounts)),
+                "e-mail → account key",
+            ),
+        }
+    }
+
+    /// `network.ranges`: each account's VPC range per region.
+    fn ranges(&mut self, ranges: &Node, lock: &mut Lock) {
+        let np = ConfigPath::root().key("network");
+        let rp = np.key("ranges");
+        match &ranges.value {
+            NodeValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let ip = rp.index(i);
+                    let f = self.fields(item, &ip, &["key", "region", "cidr"]);
+                    let mut get = |name: &str| match f.get(name) {
+                        Some(n) => self.string(n, &ip.key(name)).map(|s| (s, n.span)),
+                        None => {
+                            self.err(
+                                item.span,
+                                &ip,
+                                format!("the range has no {name:?}"),
+                                "key, region and cidr",
+                            );
+                            None
+                        }
+                    };
+                    let (key, region, cidr) = (get("key"), get("region"), get("cidr"));
+                    let (Some((key, _)), Some((region, _)), Some((cidr, at))) = (key, region, cidr)
+                    else {
+                        continue;
+                    };
+                    match Cidr::parse(&cidr) {
+                        Some(c) => lock.ranges.push(LockedRange {
+                            key,
+                            region,
+                            cidr: c,
+                            at: item.span,
+                        }),
+                        None => self.err(
+                            at,
+                            &ip.key("cidr"),
+                            format!("{cidr:?} is not an IPv4 range"),
+                            "an address and prefix length with no host bits set, such as 10.0.16.0/20",
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                ranges.span,
+                &rp,
+                format!("{} here, not a list", kind(ranges)),
+                "a list of ranges",
+            ),
+        }
+    }
+
+    /// `network.transitGatewayAsns`: region → private ASN.
+    fn asns(&mut self, asns: &Node, lock: &mut Lock) {
+        let np = ConfigPath::root().key("network");
+        let ap = np.key("transitGatewayAsns");
+        match &asns.value {
+            NodeValue::Map(entries) => {
+                for e in entries {
+                    let region = e.key.clone();
+                    let p = ap.key(&region);
+                    match e.value.value {
+                        NodeValue::Int(n) if u32::try_from(n).is_ok_and(private_asn) => {
+                            lock.asns.push(LockedAsn {
+                                region,
+                                asn: n as u32,
+                                at: e.value.span,
+                            });
+                        }
+                        _ => self.err(
+                            e.value.span,
+                            &p,
+                            "not a private ASN a Transit Gateway may take".into(),
+                            "64512 to 65534, or 4200000000 to 4294967294",
+                        ),
+                    }
+                }
+            }
+            _ => self.err(
+                asns.span,
+                &ap,
+                format!("{} here, not an object", kind(asns)),
+                "region → ASN",
+            ),
+        }
     }
 }
 
