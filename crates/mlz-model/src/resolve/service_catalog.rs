@@ -53,6 +53,79 @@ impl Resolver<'_> {
         Some(out)
     }
 
+    /// A portfolio's shares: with accounts (not its own), and with OUs as organisation-node
+    /// shares or, with `ouShareMode: accounts`, with each of their accounts, which needs the
+    /// accounts' ids. Returns the accounts, the OU shares, and the OUs whose accounts consume.
+    fn shares(
+        &mut self,
+        pf: &RawPortfolio,
+        p: &ConfigPath,
+        account: AccountRef,
+        cx: &Names<'_>,
+        accounts: &Accounts,
+    ) -> (BTreeSet<AccountRef>, Vec<OuIdx>, Vec<OuIdx>) {
+        let sp = p.key("shareWith");
+        let mut share_accounts: BTreeSet<AccountRef> = BTreeSet::new();
+        for (j, a) in pf.share_with.accounts.iter().enumerate() {
+            if let Some(r) = self.account_ref(a, &sp.key("accounts").index(j), accounts, cx) {
+                if r == account {
+                    let d = self
+                        .at(
+                            "share-with-self",
+                            &sp.key("accounts").index(j),
+                            format!("{a:?} holds the portfolio; it needs no share"),
+                        )
+                        .warning();
+                    self.push(d);
+                } else {
+                    share_accounts.insert(r);
+                }
+            }
+        }
+        let ous = self.ou_list(&pf.share_with.ous, &sp.key("ous"), cx);
+        let mut share_ous = Vec::new();
+        match pf.share_with.ou_share_mode {
+            RawOuShareMode::Organization => share_ous.extend(ous.iter().copied()),
+            RawOuShareMode::Accounts => {
+                for (j, &ou) in ous.iter().enumerate() {
+                    let subtree = Self::subtree(cx.ous, ou);
+                    let members: Vec<AccountIdx> = (0..accounts.list.len())
+                        .map(AccountIdx)
+                        .filter(|a| subtree.contains(&accounts.list[a.0].ou))
+                        .collect();
+                    let (known, unknown): (Vec<AccountIdx>, Vec<AccountIdx>) = members
+                        .iter()
+                        .partition(|a| accounts.list[a.0].id.is_some());
+                    let op = sp.key("ous").index(j);
+                    let ou_name = &cx.ous[ou.0].name;
+                    if known.is_empty() {
+                        let d = self
+                            .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has no accounts with known ids, so a per-account share would reach nobody"))
+                            .hint("give the accounts' ids in the config, or use ouShareMode: organization (one organization-node share that reaches every account)");
+                        self.push(d);
+                    } else if !unknown.is_empty() {
+                        let names: Vec<&str> = unknown
+                            .iter()
+                            .map(|a| accounts.list[a.0].name.as_str())
+                            .collect();
+                        let d = self
+                            .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has accounts without known ids: {}", names.join(", ")))
+                            .hint("a PortfolioShare needs a 12-digit account id: give these accounts' ids, or use ouShareMode: organization");
+                        self.push(d);
+                    }
+                    share_accounts.extend(
+                        known
+                            .into_iter()
+                            .filter(|a| AccountRef::Account(*a) != account)
+                            .map(AccountRef::Account),
+                    );
+                }
+            }
+        }
+
+        (share_accounts, share_ous, ous)
+    }
+
     pub(super) fn service_catalog(
         &mut self,
         raw: RawServiceCatalog,
@@ -114,65 +187,7 @@ impl Resolver<'_> {
                 self.push(d);
             }
 
-            // Shares.
-            let sp = p.key("shareWith");
-            let mut share_accounts: BTreeSet<AccountRef> = BTreeSet::new();
-            for (j, a) in pf.share_with.accounts.iter().enumerate() {
-                if let Some(r) = self.account_ref(a, &sp.key("accounts").index(j), accounts, cx) {
-                    if r == account {
-                        let d = self
-                            .at(
-                                "share-with-self",
-                                &sp.key("accounts").index(j),
-                                format!("{a:?} holds the portfolio; it needs no share"),
-                            )
-                            .warning();
-                        self.push(d);
-                    } else {
-                        share_accounts.insert(r);
-                    }
-                }
-            }
-            let ous = self.ou_list(&pf.share_with.ous, &sp.key("ous"), cx);
-            let mut share_ous = Vec::new();
-            match pf.share_with.ou_share_mode {
-                RawOuShareMode::Organization => share_ous.extend(ous.iter().copied()),
-                RawOuShareMode::Accounts => {
-                    for (j, &ou) in ous.iter().enumerate() {
-                        let subtree = Self::subtree(cx.ous, ou);
-                        let members: Vec<AccountIdx> = (0..accounts.list.len())
-                            .map(AccountIdx)
-                            .filter(|a| subtree.contains(&accounts.list[a.0].ou))
-                            .collect();
-                        let (known, unknown): (Vec<AccountIdx>, Vec<AccountIdx>) = members
-                            .iter()
-                            .partition(|a| accounts.list[a.0].id.is_some());
-                        let op = sp.key("ous").index(j);
-                        let ou_name = &cx.ous[ou.0].name;
-                        if known.is_empty() {
-                            let d = self
-                                .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has no accounts with known ids, so a per-account share would reach nobody"))
-                                .hint("give the accounts' ids in the config, or use ouShareMode: organization (one organization-node share that reaches every account)");
-                            self.push(d);
-                        } else if !unknown.is_empty() {
-                            let names: Vec<&str> = unknown
-                                .iter()
-                                .map(|a| accounts.list[a.0].name.as_str())
-                                .collect();
-                            let d = self
-                                .at("share-needs-account-ids", &op, format!("OU {ou_name:?} has accounts without known ids: {}", names.join(", ")))
-                                .hint("a PortfolioShare needs a 12-digit account id: give these accounts' ids, or use ouShareMode: organization");
-                            self.push(d);
-                        }
-                        share_accounts.extend(
-                            known
-                                .into_iter()
-                                .filter(|a| AccountRef::Account(*a) != account)
-                                .map(AccountRef::Account),
-                        );
-                    }
-                }
-            }
+            let (share_accounts, share_ous, ous) = self.shares(pf, &p, account, cx, accounts);
 
             // Products.
             let mut products_out = Vec::new();
