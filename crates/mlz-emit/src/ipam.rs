@@ -106,6 +106,107 @@ pub fn pool_export(p: &Platform, n: &Network, segment: usize, region: &str) -> e
     }
 }
 
+/// One segment's pool in one region: the supernet provisioned, allocations of the plan's VPC
+/// size, the lock's reserved ranges allocated so IPAM never gives them to another VPC, and
+/// the pool id exported for the blueprints. Returns the pool's id.
+fn pool(
+    p: &Platform,
+    n: &Network,
+    si: usize,
+    region: &String,
+    ipam: &LogicalId,
+    t: &mut Template,
+    path: &str,
+) -> Result<LogicalId, EmitError> {
+    let sn = supernet(n, si, region).ok_or_else(|| bug(path, "a pool without a supernet"))?;
+    let pool = LogicalId::new(format!(
+        "{}{}",
+        LogicalId::derive("Pool", &n.segments[si].name).map_err(|e| bug(path, e))?,
+        region_id(region)
+    ))
+    .map_err(|e| bug(path, e))?;
+    let len = i64::from(n.vpc_prefix_length);
+    // Locale and the scope are create-only, so is the address family: the pool is
+    // retained like the gateway, since the VPCs allocated from it outlive any change.
+    t.add_resource(
+        pool.clone(),
+        Resource::new(IPAM_POOL)
+            .prop("AddressFamily", "ipv4")
+            .prop(
+                "IpamScopeId",
+                Value::GetAtt(ipam.clone(), "PrivateDefaultScopeId".into()),
+            )
+            .prop("Locale", region.as_str())
+            .prop(
+                "Description",
+                format!("VPC ranges of segment {} in {region}", n.segments[si].name),
+            )
+            .prop(
+                "ProvisionedCidrs",
+                Value::List(vec![Value::map([("Cidr", Value::str(sn.to_string()))])]),
+            )
+            // Allocations no larger than the plan's VPC size, and the plan's size when a
+            // VPC asks for none (CreateIpamPool: the maximum must be greater than the
+            // minimum, so it stays at AWS's default).
+            .prop("AllocationDefaultNetmaskLength", Value::Int(len))
+            .prop("AllocationMinNetmaskLength", Value::Int(len))
+            .prop("AutoImport", false)
+            .prop(
+                "Tags",
+                Value::List(vec![Value::map([
+                    ("Key", Value::str("Name")),
+                    (
+                        "Value",
+                        Value::str(format!(
+                            "{}-{}",
+                            p.organization.stack_prefix,
+                            pool_name(n, si, region)
+                        )),
+                    ),
+                ])]),
+            )
+            .retained(),
+    )
+    .map_err(|e| bug(path, e))?;
+    // The lock's reserved ranges (accounts that left the network, whose VPCs may still
+    // exist): allocations IPAM never gives to another VPC.
+    for (k, (key, _, c)) in n
+        .reserved
+        .iter()
+        .filter(|(_, r, c)| r == region && sn.contains(*c))
+        .enumerate()
+    {
+        t.add_resource(
+            LogicalId::new(format!("{pool}Reserved{}", k + 1)).map_err(|e| bug(path, e))?,
+            Resource::new(IPAM_ALLOCATION)
+                .prop(
+                    "IpamPoolId",
+                    Value::GetAtt(pool.clone(), "IpamPoolId".into()),
+                )
+                .prop("Cidr", c.to_string())
+                .prop(
+                    "Description",
+                    format!("reserved by the mlz lock for {key}, which left the network"),
+                ),
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    t.add_output(
+        LogicalId::new(format!("{pool}Id")).map_err(|e| bug(path, e))?,
+        Output {
+            description: Some(format!(
+                "IPAM pool of segment {} in {region}",
+                n.segments[si].name
+            )),
+            value: Value::GetAtt(pool.clone(), "IpamPoolId".into()),
+            export: exports::export(p, &ExportKey::IpamPool(si, region.clone()))?,
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(path, e))?;
+    Ok(pool)
+}
+
 pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
     let Some(n) = &p.network else { return Ok(()) };
     if !uses_ipam(p) {
@@ -155,92 +256,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
     .map_err(|e| bug(&path, e))?;
     let mut by_segment: BTreeMap<usize, (Vec<Value>, Vec<OuIdx>)> = BTreeMap::new();
     for ((si, region), ous) in &pools {
-        let sn = supernet(n, *si, region).ok_or_else(|| bug(&path, "a pool without a supernet"))?;
-        let pool = LogicalId::new(format!(
-            "{}{}",
-            LogicalId::derive("Pool", &n.segments[*si].name).map_err(|e| bug(&path, e))?,
-            region_id(region)
-        ))
-        .map_err(|e| bug(&path, e))?;
-        let len = i64::from(n.vpc_prefix_length);
-        // Locale and the scope are create-only, so is the address family: the pool is
-        // retained like the gateway, since the VPCs allocated from it outlive any change.
-        t.add_resource(
-            pool.clone(),
-            Resource::new(IPAM_POOL)
-                .prop("AddressFamily", "ipv4")
-                .prop(
-                    "IpamScopeId",
-                    Value::GetAtt(ipam.clone(), "PrivateDefaultScopeId".into()),
-                )
-                .prop("Locale", region.as_str())
-                .prop(
-                    "Description",
-                    format!("VPC ranges of segment {} in {region}", n.segments[*si].name),
-                )
-                .prop(
-                    "ProvisionedCidrs",
-                    Value::List(vec![Value::map([("Cidr", Value::str(sn.to_string()))])]),
-                )
-                // Allocations no larger than the plan's VPC size, and the plan's size when a
-                // VPC asks for none (CreateIpamPool: the maximum must be greater than the
-                // minimum, so it stays at AWS's default).
-                .prop("AllocationDefaultNetmaskLength", Value::Int(len))
-                .prop("AllocationMinNetmaskLength", Value::Int(len))
-                .prop("AutoImport", false)
-                .prop(
-                    "Tags",
-                    Value::List(vec![Value::map([
-                        ("Key", Value::str("Name")),
-                        (
-                            "Value",
-                            Value::str(format!(
-                                "{}-{}",
-                                p.organization.stack_prefix,
-                                pool_name(n, *si, region)
-                            )),
-                        ),
-                    ])]),
-                )
-                .retained(),
-        )
-        .map_err(|e| bug(&path, e))?;
-        // The lock's reserved ranges (accounts that left the network, whose VPCs may still
-        // exist): allocations IPAM never gives to another VPC.
-        for (k, (key, _, c)) in n
-            .reserved
-            .iter()
-            .filter(|(_, r, c)| r == region && sn.contains(*c))
-            .enumerate()
-        {
-            t.add_resource(
-                LogicalId::new(format!("{pool}Reserved{}", k + 1)).map_err(|e| bug(&path, e))?,
-                Resource::new(IPAM_ALLOCATION)
-                    .prop(
-                        "IpamPoolId",
-                        Value::GetAtt(pool.clone(), "IpamPoolId".into()),
-                    )
-                    .prop("Cidr", c.to_string())
-                    .prop(
-                        "Description",
-                        format!("reserved by the mlz lock for {key}, which left the network"),
-                    ),
-            )
-            .map_err(|e| bug(&path, e))?;
-        }
-        t.add_output(
-            LogicalId::new(format!("{pool}Id")).map_err(|e| bug(&path, e))?,
-            Output {
-                description: Some(format!(
-                    "IPAM pool of segment {} in {region}",
-                    n.segments[*si].name
-                )),
-                value: Value::GetAtt(pool.clone(), "IpamPoolId".into()),
-                export: exports::export(p, &ExportKey::IpamPool(*si, region.clone()))?,
-                condition: None,
-            },
-        )
-        .map_err(|e| bug(&path, e))?;
+        let pool = pool(p, n, *si, region, &ipam, &mut t, &path)?;
         let e = by_segment.entry(*si).or_default();
         e.0.push(Value::GetAtt(pool, "Arn".into()));
         e.1.extend(ous.iter().copied());
