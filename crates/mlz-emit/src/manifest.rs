@@ -289,6 +289,78 @@ fn import_template(s: &Stack) -> Template {
     t
 }
 
+/// Documents name exports like parameters do: each must exist where it says (a missing one
+/// is a bug in mlz, reported per document).
+fn check_document_exports(
+    p: &Platform,
+    stacks: &[Stack],
+    documents: &[crate::Document],
+    ext: &str,
+    errs: &mut Vec<EmitError>,
+) -> Result<(), Vec<EmitError>> {
+    let exported: std::collections::HashSet<(AccountRef, &str, &str)> = stacks
+        .iter()
+        .flat_map(|s| {
+            s.template
+                .outputs
+                .values()
+                .filter_map(move |o| match &o.export {
+                    Some(Value::Str(n)) => Some((s.account, s.region.as_str(), n.as_str())),
+                    _ => None,
+                })
+        })
+        .collect();
+    for d in documents {
+        for r in &d.refs {
+            let fact = match plan::export_fact(p, r) {
+                Ok(f) => f,
+                Err(e) => return Err(vec![e]),
+            };
+            let found = matches!(&fact, Fact::Export { name, .. } if exported.contains(&(r.account, r.region.as_str(), name.as_str())));
+            if !found {
+                errs.push(EmitError {
+                    template: d.path.clone(),
+                    message: format!(
+                        "names an export that no generated template provides: {}",
+                        fact.describe(p, ext)
+                    ),
+                    hint: Some("this is a bug in mlz: please report it with your config".into()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cfct/`: the CfCT manifest and its files (policy files, copies of the StackSet templates
+/// it can deploy), named in the manifest.
+fn add_cfct(
+    p: &Platform,
+    stacks: &[Stack],
+    rendered: &[Rendered],
+    ext: &str,
+    manifest: &mut Manifest,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) {
+    // CfCT copies the StackSet templates it can deploy.
+    let texts: BTreeMap<String, Vec<u8>> = stacks
+        .iter()
+        .zip(rendered)
+        .filter(|(s, _)| s.deploy == DeployKind::StackSet)
+        .map(|(_, r)| (r.file.clone(), r.text.clone().into_bytes()))
+        .collect();
+    let c = crate::cfct::build(p, stacks, &texts, ext);
+    manifest.cfct = Some(CfctEntry {
+        manifest: "cfct/manifest.yaml".into(),
+        files: c.files.iter().map(|(f, _)| f.clone()).collect(),
+        left_out: c.left_out,
+        replaces: c.replaces,
+    });
+    for (f, text) in c.files {
+        files.insert(f, text);
+    }
+}
+
 pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Vec<EmitError>> {
     let Emitted {
         stacks,
@@ -315,38 +387,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
     let mut steps = import_steps(p, &stacks, &rendered);
     steps.extend(emitter_steps);
     let files: Vec<String> = rendered.iter().map(|r| r.file.clone()).collect();
-    // Documents name exports like parameters do: each must exist where it says.
-    let exported: std::collections::HashSet<(AccountRef, &str, &str)> = stacks
-        .iter()
-        .flat_map(|s| {
-            s.template
-                .outputs
-                .values()
-                .filter_map(move |o| match &o.export {
-                    Some(Value::Str(n)) => Some((s.account, s.region.as_str(), n.as_str())),
-                    _ => None,
-                })
-        })
-        .collect();
-    for d in &documents {
-        for r in &d.refs {
-            let fact = match plan::export_fact(p, r) {
-                Ok(f) => f,
-                Err(e) => return Err(vec![e]),
-            };
-            let found = matches!(&fact, Fact::Export { name, .. } if exported.contains(&(r.account, r.region.as_str(), name.as_str())));
-            if !found {
-                errs.push(EmitError {
-                    template: d.path.clone(),
-                    message: format!(
-                        "names an export that no generated template provides: {}",
-                        fact.describe(p, ext)
-                    ),
-                    hint: Some("this is a bug in mlz: please report it with your config".into()),
-                });
-            }
-        }
-    }
+    check_document_exports(p, &stacks, &documents, ext, &mut errs)?;
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -374,25 +415,7 @@ pub fn build(p: &Platform, emitted: Emitted, opts: Options) -> Result<Output, Ve
         }
         manifest.pipeline = Some(built.entry);
     }
-    {
-        // CfCT copies the StackSet templates it can deploy.
-        let texts: BTreeMap<String, Vec<u8>> = stacks
-            .iter()
-            .zip(&rendered)
-            .filter(|(s, _)| s.deploy == DeployKind::StackSet)
-            .map(|(_, r)| (r.file.clone(), r.text.clone().into_bytes()))
-            .collect();
-        let c = crate::cfct::build(p, &stacks, &texts, ext);
-        manifest.cfct = Some(CfctEntry {
-            manifest: "cfct/manifest.yaml".into(),
-            files: c.files.iter().map(|(f, _)| f.clone()).collect(),
-            left_out: c.left_out,
-            replaces: c.replaces,
-        });
-        for (f, text) in c.files {
-            files.insert(f, text);
-        }
-    }
+    add_cfct(p, &stacks, &rendered, ext, &mut manifest, &mut files);
     let mut mtext =
         serde_json::to_string_pretty(&manifest).expect("string-keyed JSON always serializes");
     mtext.push('\n');
