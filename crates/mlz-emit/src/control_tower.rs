@@ -1063,6 +1063,274 @@ struct Vending {
     products: Vec<LogicalId>,
 }
 
+/// An account's Account Factory provisioned product, on the artifact `lookup` found. Retained:
+/// terminating it would take the account out of Control Tower.
+fn provisioned_account(
+    p: &Platform,
+    a: &mlz_model::Account,
+    lookup: &LogicalId,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+) -> Result<Resource, EmitError> {
+    let ou = p.ou(a.ou);
+    let ou_id = use_ident(p, ou_ident(p, a.ou)?, t, params)?;
+    // The Account Factory names an OU as "Name (ou-id)".
+    let managed_ou = Value::Join(
+        String::new(),
+        vec![Value::str(format!("{} (", ou.name)), ou_id, Value::str(")")],
+    );
+    let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
+    let r = Resource::new(SC_PROVISIONED_PRODUCT)
+        .prop(
+            "ProductId",
+            Value::GetAtt(lookup.clone(), "ProductId".into()),
+        )
+        .prop(
+            "ProvisioningArtifactId",
+            Value::GetAtt(lookup.clone(), "ProvisioningArtifactId".into()),
+        )
+        .prop(
+            "ProvisionedProductName",
+            provisioned_name(&p.organization.stack_prefix, &a.key),
+        )
+        .prop(
+            "ProvisioningParameters",
+            Value::List(vec![
+                kv("AccountName", Value::str(a.name.clone())),
+                kv("AccountEmail", Value::str(a.email.clone())),
+                kv("ManagedOrganizationalUnit", managed_ou),
+                kv("SSOUserEmail", Value::str(a.email.clone())),
+                kv("SSOUserFirstName", Value::str("Account")),
+                kv("SSOUserLastName", Value::str("Owner")),
+            ]),
+        )
+        // Terminating the provisioned product would take the account out of Control Tower.
+        .retained();
+    Ok(r)
+}
+
+/// The custom resource that tags an account (the Account Factory does not pass tags on).
+fn account_tags(
+    p: &Platform,
+    a: &mlz_model::Account,
+    lid: &LogicalId,
+    t: &mut Template,
+    path: &str,
+) -> Result<(), EmitError> {
+    let tags_id = LogicalId::new(format!("{lid}Tags")).map_err(|e| bug(path, e))?;
+    t.add_resource(
+        tags_id,
+        Resource::new(CUSTOM_ACCOUNT_TAGS)
+            .prop(
+                "ServiceToken",
+                exports::import(p, &ExportKey::AccountTagger)?,
+            )
+            .prop(
+                "AccountId",
+                Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
+            )
+            .prop("Tags", Value::tags(&a.tags)),
+    )
+    .map_err(|e| bug(path, e))?;
+    Ok(())
+}
+
+/// Each stack provisions its accounts one after another; the stacks are spread over
+/// `accountFactoryConcurrency` lanes that run side by side, so at most that many account
+/// operations are in flight. Within a lane, stacks follow each other in path order.
+fn place_in_lanes(stacks: &mut [Vending], concurrency: u32) {
+    let paths: Vec<String> = stacks.iter().map(|v| v.stack.id.path()).collect();
+    let items: Vec<(&str, u32)> = stacks
+        .iter()
+        .zip(&paths)
+        .map(|(v, path)| (path.as_str(), v.products.len() as u32))
+        .collect();
+    let lane_of = lanes::partition(&items, concurrency);
+    let mut next_seq: BTreeMap<u32, u32> = BTreeMap::new();
+    for (v, lane) in stacks.iter_mut().zip(lane_of) {
+        chain(&mut v.stack.template, &v.products);
+        let seq = next_seq.entry(lane).or_insert(0);
+        let resource = Limited::AccountFactory;
+        v.stack.provides.push(Fact::Slot {
+            resource,
+            lane,
+            seq: *seq,
+        });
+        if *seq > 0 {
+            v.stack.requires.push(need(
+                Fact::Slot {
+                    resource,
+                    lane,
+                    seq: *seq - 1,
+                },
+                &rules::ACCOUNT_OPERATIONS,
+            ));
+        }
+        *seq += 1;
+    }
+}
+
+/// What every vending stack is made from.
+struct VendingCx<'x> {
+    p: &'x Platform,
+    ct: &'x ControlTower,
+    /// Each attached account's VPC range in the home region (the blueprints' VpcCidr).
+    vpc_ranges: &'x HashMap<AccountIdx, String>,
+    blueprint_docs: &'x [serde_json::Value],
+    tgw: Option<&'x ExportRef>,
+}
+
+/// One vending stack: its accounts' provisioned products (looking the active Account Factory
+/// artifact up once), their tags and outputs, and each account's vending request document.
+fn vending_stack(
+    cx: &VendingCx<'_>,
+    name: &str,
+    group: &Group,
+    accounts: &[AccountIdx],
+    refs: &mut Vec<ExportRef>,
+    out: &mut Emitted,
+) -> Result<Vending, EmitError> {
+    let VendingCx {
+        p,
+        ct,
+        vpc_ranges,
+        blueprint_docs,
+        tgw,
+    } = *cx;
+    let id = StackId::new(Area::ControlTower, name);
+    let path = id.path();
+    let mut t = Template::new(format!(
+        "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
+        p.organization.name,
+        // From the name alone, so that the lock (which keeps the name) never changes it.
+        match name.rsplit_once('-') {
+            Some((kind, n)) if kind.ends_with("team-accounts") => format!(" (team accounts, group {n})"),
+            Some((_, n)) => format!(" (platform accounts, group {n})"),
+            None => String::new(),
+        }
+    ));
+    let mut params = Vec::new();
+    let mut order = Vec::new();
+    let mut provides = Vec::new();
+    let mut requires = vec![
+        need(Fact::AccountFactoryAccess, &rules::ACCOUNT_FACTORY_ACCESS),
+        // The lookup of the active artifact (imported below).
+        need(
+            Fact::Export {
+                name: ExportKey::AccountFactoryLookup.name(p)?,
+                account: AccountRef::Management,
+                region: p.organization.home_region.clone(),
+            },
+            &rules::ACCOUNT_FACTORY_ARTIFACT,
+        ),
+    ];
+    // The active artifact, looked up again whenever anything of this stack's accounts
+    // changes (a property of the lookup hashes them all), never by name. An update of the
+    // stack after Control Tower replaced the artifact (a landing-zone update) so moves every
+    // account of the stack to the active one, one after another along the chain: the
+    // account update Control Tower asks for then anyway, and the only artifact an update
+    // may name (Service Catalog refuses inactive ones). A rollback looks up again and
+    // gets the active artifact, never a retired one.
+    let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(&path, e))?;
+    let mut spec = String::new();
+    for &i in accounts {
+        let a = p.account(i);
+        spec.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{:?}\n",
+            a.key,
+            a.name,
+            a.email,
+            p.ou(a.ou).path,
+            a.blueprint
+        ));
+    }
+    t.add_resource(
+        lookup.clone(),
+        Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
+            .prop(
+                "ServiceToken",
+                exports::import(p, &ExportKey::AccountFactoryLookup)?,
+            )
+            .prop("ProductName", ct.account_factory_product.as_str())
+            .prop(
+                "Accounts",
+                format!("{:016x}", crate::common::stable_hash(&spec)),
+            ),
+    )
+    .map_err(|e| bug(&path, e))?;
+    for &i in accounts {
+        let a = p.account(i);
+        let lid = account_logical_id(a)?;
+        let r = provisioned_account(p, a, &lookup, &mut t, &mut params)?;
+        t.add_resource(lid.clone(), r).map_err(|e| bug(&path, e))?;
+        t.add_output(
+            LogicalId::new(format!("{lid}Id")).map_err(|e| bug(&path, e))?,
+            Output {
+                description: Some(format!("Account id of {}", a.name)),
+                value: Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
+                export: exports::export(p, &ExportKey::AccountId(i))?,
+                condition: None,
+            },
+        )
+        .map_err(|e| bug(&path, e))?;
+        if !a.tags.is_empty() {
+            account_tags(p, a, &lid, &mut t, &path)?;
+            let n = need(
+                Fact::Export {
+                    name: ExportKey::AccountTagger.name(p)?,
+                    account: AccountRef::Management,
+                    region: p.organization.home_region.clone(),
+                },
+                &rules::ACCOUNT_TAGS,
+            );
+            if !requires.contains(&n) {
+                requires.push(n);
+            }
+        }
+        order.push(lid);
+        provides.extend(control_tower_account(AccountRef::Account(i)));
+        for n in [
+            need(Fact::OuExists(a.ou), &rules::OU_FIRST),
+            need(Fact::OuRegistered(a.ou), &rules::BASELINE_BEFORE_VENDING),
+        ] {
+            if !requires.contains(&n) {
+                requires.push(n);
+            }
+        }
+        let (doc, doc_refs) =
+            vending_request(p, ct, i, &id, blueprint_docs, vpc_ranges.get(&i), tgw)?;
+        refs.extend(doc_refs.iter().cloned());
+        out.documents.push(Document {
+            path: format!("vending/{}.json", slug(&a.key)),
+            value: doc,
+            refs: doc_refs,
+        });
+    }
+    let declared = matches!(group, Group::Platform(_))
+        || matches!(&group, Group::Locked(n) if n.starts_with("vending-accounts-"));
+    let mut s = new_stack(p, id, t);
+    s.limit_hint = if declared {
+        "declared accounts share five vending stacks (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
+    } else {
+        "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)"
+    };
+    s.parameters = params;
+    s.provides = provides;
+    s.requires = requires;
+    s.operations = Some((Limited::AccountFactory, order.len() as u32));
+    s.contents = Some((
+        "accounts",
+        accounts
+            .iter()
+            .map(|&i| p.account(i).name.clone())
+            .collect(),
+    ));
+    Ok(Vending {
+        stack: s,
+        products: order,
+    })
+}
+
 fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), EmitError> {
     let vended: Vec<AccountIdx> = (0..p.accounts.len())
         .map(AccountIdx)
@@ -1119,226 +1387,18 @@ fn vending(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Emi
         blueprint_docs.push(doc);
     }
     let mut stacks = Vec::new();
+    let cx = VendingCx {
+        p,
+        ct,
+        vpc_ranges: &vpc_ranges,
+        blueprint_docs: &blueprint_docs,
+        tgw: tgw.as_ref(),
+    };
     for (name, (group, accounts)) in groups {
-        let id = StackId::new(Area::ControlTower, name.clone());
-        let path = id.path();
-        let mut t = Template::new(format!(
-            "{}: accounts vended through the Control Tower Account Factory{}. Deploy in the management account, home region.",
-            p.organization.name,
-            // From the name alone, so that the lock (which keeps the name) never changes it.
-            match name.rsplit_once('-') {
-                Some((kind, n)) if kind.ends_with("team-accounts") => format!(" (team accounts, group {n})"),
-                Some((_, n)) => format!(" (platform accounts, group {n})"),
-                None => String::new(),
-            }
-        ));
-        let mut params = Vec::new();
-        let mut order = Vec::new();
-        let mut provides = Vec::new();
-        let mut requires = vec![
-            need(Fact::AccountFactoryAccess, &rules::ACCOUNT_FACTORY_ACCESS),
-            // The lookup of the active artifact (imported below).
-            need(
-                Fact::Export {
-                    name: ExportKey::AccountFactoryLookup.name(p)?,
-                    account: AccountRef::Management,
-                    region: p.organization.home_region.clone(),
-                },
-                &rules::ACCOUNT_FACTORY_ARTIFACT,
-            ),
-        ];
-        // The active artifact, looked up again whenever anything of this stack's accounts
-        // changes (a property of the lookup hashes them all), never by name. An update of the
-        // stack after Control Tower replaced the artifact (a landing-zone update) so moves every
-        // account of the stack to the active one, one after another along the chain: the
-        // account update Control Tower asks for then anyway, and the only artifact an update
-        // may name (Service Catalog refuses inactive ones). A rollback looks up again and
-        // gets the active artifact, never a retired one.
-        let lookup = LogicalId::new("AccountFactory").map_err(|e| bug(&path, e))?;
-        let mut spec = String::new();
-        for &i in &accounts {
-            let a = p.account(i);
-            spec.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{:?}\n",
-                a.key,
-                a.name,
-                a.email,
-                p.ou(a.ou).path,
-                a.blueprint
-            ));
-        }
-        t.add_resource(
-            lookup.clone(),
-            Resource::new(CUSTOM_ACCOUNT_FACTORY_ARTIFACT)
-                .prop(
-                    "ServiceToken",
-                    exports::import(p, &ExportKey::AccountFactoryLookup)?,
-                )
-                .prop("ProductName", ct.account_factory_product.as_str())
-                .prop(
-                    "Accounts",
-                    format!("{:016x}", crate::common::stable_hash(&spec)),
-                ),
-        )
-        .map_err(|e| bug(&path, e))?;
-        for &i in &accounts {
-            let a = p.account(i);
-            let lid = account_logical_id(a)?;
-            let ou = p.ou(a.ou);
-            let ou_id = use_ident(p, ou_ident(p, a.ou)?, &mut t, &mut params)?;
-            // The Account Factory names an OU as "Name (ou-id)".
-            let managed_ou = Value::Join(
-                String::new(),
-                vec![Value::str(format!("{} (", ou.name)), ou_id, Value::str(")")],
-            );
-            let kv = |k: &str, v: Value| Value::map([("Key", Value::str(k)), ("Value", v)]);
-            let r = Resource::new(SC_PROVISIONED_PRODUCT)
-                .prop(
-                    "ProductId",
-                    Value::GetAtt(lookup.clone(), "ProductId".into()),
-                )
-                .prop(
-                    "ProvisioningArtifactId",
-                    Value::GetAtt(lookup.clone(), "ProvisioningArtifactId".into()),
-                )
-                .prop(
-                    "ProvisionedProductName",
-                    provisioned_name(&p.organization.stack_prefix, &a.key),
-                )
-                .prop(
-                    "ProvisioningParameters",
-                    Value::List(vec![
-                        kv("AccountName", Value::str(a.name.clone())),
-                        kv("AccountEmail", Value::str(a.email.clone())),
-                        kv("ManagedOrganizationalUnit", managed_ou),
-                        kv("SSOUserEmail", Value::str(a.email.clone())),
-                        kv("SSOUserFirstName", Value::str("Account")),
-                        kv("SSOUserLastName", Value::str("Owner")),
-                    ]),
-                )
-                // Terminating the provisioned product would take the account out of Control Tower.
-                .retained();
-            t.add_resource(lid.clone(), r).map_err(|e| bug(&path, e))?;
-            t.add_output(
-                LogicalId::new(format!("{lid}Id")).map_err(|e| bug(&path, e))?,
-                Output {
-                    description: Some(format!("Account id of {}", a.name)),
-                    value: Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
-                    export: exports::export(p, &ExportKey::AccountId(i))?,
-                    condition: None,
-                },
-            )
-            .map_err(|e| bug(&path, e))?;
-            if !a.tags.is_empty() {
-                let tags_id = LogicalId::new(format!("{lid}Tags")).map_err(|e| bug(&path, e))?;
-                t.add_resource(
-                    tags_id,
-                    Resource::new(CUSTOM_ACCOUNT_TAGS)
-                        .prop(
-                            "ServiceToken",
-                            exports::import(p, &ExportKey::AccountTagger)?,
-                        )
-                        .prop(
-                            "AccountId",
-                            Value::GetAtt(lid.clone(), "Outputs.AccountId".into()),
-                        )
-                        .prop("Tags", Value::tags(&a.tags)),
-                )
-                .map_err(|e| bug(&path, e))?;
-                let n = need(
-                    Fact::Export {
-                        name: ExportKey::AccountTagger.name(p)?,
-                        account: AccountRef::Management,
-                        region: p.organization.home_region.clone(),
-                    },
-                    &rules::ACCOUNT_TAGS,
-                );
-                if !requires.contains(&n) {
-                    requires.push(n);
-                }
-            }
-            order.push(lid);
-            provides.extend(control_tower_account(AccountRef::Account(i)));
-            for n in [
-                need(Fact::OuExists(a.ou), &rules::OU_FIRST),
-                need(Fact::OuRegistered(a.ou), &rules::BASELINE_BEFORE_VENDING),
-            ] {
-                if !requires.contains(&n) {
-                    requires.push(n);
-                }
-            }
-            let (doc, doc_refs) = vending_request(
-                p,
-                ct,
-                i,
-                &id,
-                &blueprint_docs,
-                vpc_ranges.get(&i),
-                tgw.as_ref(),
-            )?;
-            refs.extend(doc_refs.iter().cloned());
-            out.documents.push(Document {
-                path: format!("vending/{}.json", slug(&a.key)),
-                value: doc,
-                refs: doc_refs,
-            });
-        }
-        let declared = matches!(group, Group::Platform(_))
-            || matches!(&group, Group::Locked(n) if n.starts_with("vending-accounts-"));
-        let mut s = new_stack(p, id, t);
-        s.limit_hint = if declared {
-            "declared accounts share five vending stacks (an output each, 200 at most): declare large fleets as teams, which are spread over organization.teamAccountStacks"
-        } else {
-            "raise organization.teamAccountStacks before the first deployment (it moves vended accounts between stacks)"
-        };
-        s.parameters = params;
-        s.provides = provides;
-        s.requires = requires;
-        s.operations = Some((Limited::AccountFactory, order.len() as u32));
-        s.contents = Some((
-            "accounts",
-            accounts
-                .iter()
-                .map(|&i| p.account(i).name.clone())
-                .collect(),
-        ));
-        stacks.push(Vending {
-            stack: s,
-            products: order,
-        });
+        let v = vending_stack(&cx, &name, &group, &accounts, &mut refs, out)?;
+        stacks.push(v);
     }
-    // Each stack provisions its accounts one after another; the stacks are spread over
-    // `accountFactoryConcurrency` lanes that run side by side, so at most that many account
-    // operations are in flight. Within a lane, stacks follow each other in path order.
-    let paths: Vec<String> = stacks.iter().map(|v| v.stack.id.path()).collect();
-    let items: Vec<(&str, u32)> = stacks
-        .iter()
-        .zip(&paths)
-        .map(|(v, path)| (path.as_str(), v.products.len() as u32))
-        .collect();
-    let lane_of = lanes::partition(&items, ct.account_factory_concurrency);
-    let mut next_seq: BTreeMap<u32, u32> = BTreeMap::new();
-    for (v, lane) in stacks.iter_mut().zip(lane_of) {
-        chain(&mut v.stack.template, &v.products);
-        let seq = next_seq.entry(lane).or_insert(0);
-        let resource = Limited::AccountFactory;
-        v.stack.provides.push(Fact::Slot {
-            resource,
-            lane,
-            seq: *seq,
-        });
-        if *seq > 0 {
-            v.stack.requires.push(need(
-                Fact::Slot {
-                    resource,
-                    lane,
-                    seq: *seq - 1,
-                },
-                &rules::ACCOUNT_OPERATIONS,
-            ));
-        }
-        *seq += 1;
-    }
+    place_in_lanes(&mut stacks, ct.account_factory_concurrency);
     out.stacks.extend(stacks.into_iter().map(|v| v.stack));
     let with_blueprint: Vec<AccountIdx> = vended
         .iter()
