@@ -683,6 +683,32 @@ pub(crate) fn blueprint_params(b: &Blueprint) -> Vec<StackParam> {
         .collect()
 }
 
+/// Service Catalog's IAM_PATTERN takes a role ARN without its account id
+/// (`arn:aws:iam:::role/...`): rebuilt from the role ARN at deploy time.
+fn iam_pattern_of(role_arn: &Value) -> Value {
+    let split = Value::Call(
+        mlz_cfn::Func::Split,
+        Box::new(Value::List(vec![Value::str(":"), role_arn.clone()])),
+    );
+    let part = |i: i64| {
+        Value::Call(
+            mlz_cfn::Func::Select,
+            Box::new(Value::List(vec![Value::Int(i), split.clone()])),
+        )
+    };
+    Value::Join(
+        ":".into(),
+        vec![
+            part(0),
+            part(1),
+            part(2),
+            Value::str(""),
+            Value::str(""),
+            part(5),
+        ],
+    )
+}
+
 /// The stack that looks up the Account Factory product, its active provisioning artifact and
 /// its portfolio (as AFT does: DescribeProductAsAdmin, then the first artifact that is
 /// Active), and grants the vending principal access to that portfolio.
@@ -783,29 +809,7 @@ fn account_factory(p: &Platform, ct: &ControlTower) -> Result<Stack, EmitError> 
         Some(Lookup::PipelineDeployRoleArn),
         path,
     )?;
-    // Service Catalog's IAM_PATTERN takes the ARN without its account id
-    // (arn:aws:iam:::role/...): rebuild it from the role ARN.
-    let split = Value::Call(
-        mlz_cfn::Func::Split,
-        Box::new(Value::List(vec![Value::str(":"), principal.clone()])),
-    );
-    let part = |i: i64| {
-        Value::Call(
-            mlz_cfn::Func::Select,
-            Box::new(Value::List(vec![Value::Int(i), split.clone()])),
-        )
-    };
-    let pattern = Value::Join(
-        ":".into(),
-        vec![
-            part(0),
-            part(1),
-            part(2),
-            Value::str(""),
-            Value::str(""),
-            part(5),
-        ],
-    );
+    let pattern = iam_pattern_of(&principal);
     t.add_resource(
         LogicalId::new("VendingPrincipalAccess").map_err(|e| bug(path, e))?,
         Resource::new(SC_PORTFOLIO_PRINCIPAL)

@@ -700,7 +700,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/mlz-emit/src/blueprint_sets.rs: emit",
     "crates/mlz-emit/src/cfct.rs: build",
     "crates/mlz-emit/src/control_tower.rs: blueprint_access",
-    "crates/mlz-emit/src/control_tower.rs: account_factory",
     "crates/mlz-emit/src/manifest.rs: manifest",
     "crates/mlz-emit/src/service_catalog.rs: portfolio",
     "crates/mlz-emit/src/service_catalog.rs: consumer_roles",
