@@ -31,7 +31,7 @@ mod stack_sets;
 mod templates;
 mod unified_studio;
 
-use organizations::{BuiltinContext, Candidate};
+use organizations::BuiltinContext;
 
 pub(crate) struct Resolver<'a> {
     file: &'a str,
@@ -100,6 +100,15 @@ impl<'a> Resolver<'a> {
     /// often be the error's echo (a team with no accounts leaves its segment empty).
     fn has_errors(&self) -> bool {
         self.diags.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// A top-level section decoded into its raw type: `Some(None)` when the config has no
+    /// such section, `None` when it does not decode (reported; resolution stops there).
+    fn section<R: DeserializeOwned>(&mut self, doc: &Value, key: &str) -> Option<Option<R>> {
+        match doc.get(key) {
+            None => Some(None),
+            Some(v) => self.decode(v, &ConfigPath::root().key(key)).map(Some),
+        }
     }
 
     fn decode<T: DeserializeOwned>(&mut self, v: &Value, path: &ConfigPath) -> Option<T> {
@@ -259,73 +268,23 @@ impl<'a> Resolver<'a> {
         let (raw_policies, _) = self.items::<RawPolicy>(doc, "policies", bad);
 
         let mut accounts = Accounts::new(&organization.management);
-        for (i, a) in raw_accounts.iter().enumerate() {
-            let Some(a) = a else { continue };
-            let p = ConfigPath::root().key("accounts").index(i);
-            let ou = self.lookup_ou(&a.ou, &p.key("ou"), &ou_names, &bad_ous);
-            self.check_tags(&a.tags, &p.key("tags"));
-            let cand = Candidate {
-                // The key: given, or the one the lock remembers for this e-mail (so that a
-                // renamed account keeps its identity), or the name.
-                key: a.key.clone().unwrap_or_else(|| {
-                    self.lock
-                        .and_then(|l| {
-                            let email = a.email.to_ascii_lowercase();
-                            l.accounts
-                                .iter()
-                                .find(|(e, _)| *e == email)
-                                .map(|(_, k)| k.clone())
-                        })
-                        .unwrap_or_else(|| a.name.clone())
-                }),
-                name: a.name.clone(),
-                email: a.email.clone(),
-                ou,
-                id: a.id.clone(),
-                created_by: a.created_by,
-                tags: a.tags.clone(),
-                team: None,
-                name_path: p.key("name"),
-                email_path: p.key("email"),
-                key_path: if a.key.is_some() {
-                    p.key("key")
-                } else {
-                    p.key("name")
-                },
-                id_path: p.key("id"),
-                generated: None,
-            };
-            self.add_account(&mut accounts, cand);
-        }
+        self.declared_accounts(&raw_accounts, &ou_names, &bad_ous, &mut accounts);
 
         let stages = self.stages(&raw_stages, &ou_names, &bad_ous);
         let mut teams = Vec::new();
-        if raw_teams.iter().any(Option::is_some) {
-            let declared = raw_stages.iter().flatten().count();
-            let teams_declared = raw_teams.iter().flatten().count();
-            let several_stages = raw_teams
-                .iter()
-                .flatten()
-                .any(|t| t.stages.as_ref().map_or(declared, Vec::len) > 1);
-            let patterns = self.patterns(&raw_naming);
-            if let Some(p) = &patterns {
-                self.patterns_tell_accounts_apart(p, teams_declared > 1, several_stages);
-            }
-            self.teams(
-                &raw_teams,
-                &stages,
-                &bad_stages,
-                &ou_names,
-                &bad_ous,
-                &ous,
-                patterns.as_ref(),
-                &organization,
-                &mut accounts,
-                &mut teams,
-            );
-        } else {
-            let _ = self.patterns(&raw_naming);
-        }
+        self.all_teams(
+            &raw_teams,
+            &raw_naming,
+            &raw_stages,
+            &stages,
+            &bad_stages,
+            &ou_names,
+            &bad_ous,
+            &ous,
+            &organization,
+            &mut accounts,
+            &mut teams,
+        );
 
         // The builtin SCPs exempt the roles that deploy the platform's stacks in member
         // accounts: AWSControlTowerExecution under Control Tower, OrganizationAccountAccessRole
@@ -359,69 +318,43 @@ impl<'a> Resolver<'a> {
             bad_stages: &bad_stages,
             bad_accounts: &bad_accounts,
         };
-        let control_tower = match doc.get("controlTower") {
-            Some(v) => {
-                let raw: RawControlTower =
-                    self.decode(v, &ConfigPath::root().key("controlTower"))?;
-                Some(self.control_tower(raw, &organization, &cx, &mut accounts))
-            }
-            None => None,
-        };
-        let identity_center = match doc.get("identityCenter") {
-            Some(v) => {
-                let raw: RawIdentityCenter =
-                    self.decode(v, &ConfigPath::root().key("identityCenter"))?;
-                Some(self.identity_center(raw, &organization, &cx, &accounts, &teams))
-            }
-            None => None,
-        };
+        let control_tower = self
+            .section::<RawControlTower>(doc, "controlTower")?
+            .map(|raw| self.control_tower(raw, &organization, &cx, &mut accounts));
+        let identity_center = self
+            .section::<RawIdentityCenter>(doc, "identityCenter")?
+            .map(|raw| self.identity_center(raw, &organization, &cx, &accounts, &teams));
 
-        let (portfolios, cloud_admins) = match doc.get("serviceCatalog") {
-            Some(v) => {
-                let raw: RawServiceCatalog =
-                    self.decode(v, &ConfigPath::root().key("serviceCatalog"))?;
-                let admins =
-                    self.cloud_admins(raw.cloud_admins.as_deref(), identity_center.as_ref());
-                (
-                    self.service_catalog(raw, &cx, &accounts, identity_center.as_ref()),
-                    admins,
-                )
-            }
-            None => (Vec::new(), None),
-        };
+        let (portfolios, cloud_admins) =
+            match self.section::<RawServiceCatalog>(doc, "serviceCatalog")? {
+                Some(raw) => {
+                    let admins =
+                        self.cloud_admins(raw.cloud_admins.as_deref(), identity_center.as_ref());
+                    (
+                        self.service_catalog(raw, &cx, &accounts, identity_center.as_ref()),
+                        admins,
+                    )
+                }
+                None => (Vec::new(), None),
+            };
 
-        let unified_studio = match doc.get("unifiedStudio") {
-            Some(v) => {
-                let raw: RawUnifiedStudio =
-                    self.decode(v, &ConfigPath::root().key("unifiedStudio"))?;
+        let unified_studio = self
+            .section::<RawUnifiedStudio>(doc, "unifiedStudio")?
+            .and_then(|raw| {
                 self.unified_studio(raw, &organization, &cx, &accounts, identity_center.as_ref())
-            }
-            None => None,
-        };
+            });
 
-        let budgets = match doc.get("budgets") {
-            Some(v) => {
-                let raw: RawBudgets = self.decode(v, &ConfigPath::root().key("budgets"))?;
-                Some(self.budgets(raw, &organization, &cx, &accounts, &teams))
-            }
-            None => None,
-        };
+        let budgets = self
+            .section::<RawBudgets>(doc, "budgets")?
+            .map(|raw| self.budgets(raw, &organization, &cx, &accounts, &teams));
 
-        let security = match doc.get("security") {
-            Some(v) => {
-                let raw: RawSecurity = self.decode(v, &ConfigPath::root().key("security"))?;
-                self.security(raw, &cx, &accounts)
-            }
-            None => None,
-        };
+        let security = self
+            .section::<RawSecurity>(doc, "security")?
+            .and_then(|raw| self.security(raw, &cx, &accounts));
 
-        let network = match doc.get("network") {
-            Some(v) => {
-                let raw: RawNetwork = self.decode(v, &ConfigPath::root().key("network"))?;
-                self.network(raw, &organization, &cx, &accounts, control_tower.as_ref())
-            }
-            None => None,
-        };
+        let network = self.section::<RawNetwork>(doc, "network")?.and_then(|raw| {
+            self.network(raw, &organization, &cx, &accounts, control_tower.as_ref())
+        });
 
         let mut control_tower = control_tower;
         if let Some(ct) = control_tower
@@ -431,13 +364,9 @@ impl<'a> Resolver<'a> {
             self.stack_set_blueprints(ct, network.as_ref(), security.is_some(), &accounts, &ous);
         }
 
-        let pipeline = match doc.get("pipeline") {
-            Some(v) => {
-                let raw: RawPipeline = self.decode(v, &ConfigPath::root().key("pipeline"))?;
-                self.pipeline(raw, &organization, &cx, &accounts)
-            }
-            None => None,
-        };
+        let pipeline = self
+            .section::<RawPipeline>(doc, "pipeline")?
+            .and_then(|raw| self.pipeline(raw, &organization, &cx, &accounts));
 
         Some(Platform {
             organization,

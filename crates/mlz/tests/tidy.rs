@@ -696,7 +696,6 @@ fn long_functions() -> Vec<(String, String, usize, bool)> {
 /// (split, or explained above it), never join it; an entry that is no longer long fails too,
 /// so the list only shrinks.
 const NOT_YET_SPLIT: &[&str] = &[
-    "crates/mlz-model/src/resolve.rs: run",
     "crates/mlz-emit/src/blueprint_sets.rs: emit",
     "crates/mlz-emit/src/cfct.rs: build",
     "crates/mlz-emit/src/control_tower.rs: blueprint_access",

@@ -577,6 +577,99 @@ impl Resolver<'_> {
         }
     }
 
+    /// The teams and their stage accounts, after the naming patterns are checked (once, at
+    /// the pattern, when they cannot tell accounts apart).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn all_teams(
+        &mut self,
+        raw_teams: &[Option<RawTeam>],
+        raw_naming: &RawNaming,
+        raw_stages: &[Option<RawStage>],
+        stages: &HashMap<String, Declared<Option<OuIdx>>>,
+        bad_stages: &HashSet<String>,
+        ou_names: &HashMap<String, Declared<OuIdx>>,
+        bad_ous: &HashSet<String>,
+        ous: &[Ou],
+        organization: &Organization,
+        accounts: &mut Accounts,
+        teams: &mut Vec<Team>,
+    ) {
+        if raw_teams.iter().any(Option::is_some) {
+            let declared = raw_stages.iter().flatten().count();
+            let teams_declared = raw_teams.iter().flatten().count();
+            let several_stages = raw_teams
+                .iter()
+                .flatten()
+                .any(|t| t.stages.as_ref().map_or(declared, Vec::len) > 1);
+            let patterns = self.patterns(raw_naming);
+            if let Some(p) = &patterns {
+                self.patterns_tell_accounts_apart(p, teams_declared > 1, several_stages);
+            }
+            self.teams(
+                raw_teams,
+                stages,
+                bad_stages,
+                ou_names,
+                bad_ous,
+                ous,
+                patterns.as_ref(),
+                organization,
+                accounts,
+                teams,
+            );
+        } else {
+            let _ = self.patterns(raw_naming);
+        }
+    }
+
+    /// The accounts the config declares (not the teams'), each checked and added.
+    pub(super) fn declared_accounts(
+        &mut self,
+        raw_accounts: &[Option<RawAccount>],
+        ou_names: &HashMap<String, Declared<OuIdx>>,
+        bad_ous: &HashSet<String>,
+        accounts: &mut Accounts,
+    ) {
+        for (i, a) in raw_accounts.iter().enumerate() {
+            let Some(a) = a else { continue };
+            let p = ConfigPath::root().key("accounts").index(i);
+            let ou = self.lookup_ou(&a.ou, &p.key("ou"), ou_names, bad_ous);
+            self.check_tags(&a.tags, &p.key("tags"));
+            let cand = Candidate {
+                // The key: given, or the one the lock remembers for this e-mail (so that a
+                // renamed account keeps its identity), or the name.
+                key: a.key.clone().unwrap_or_else(|| {
+                    self.lock
+                        .and_then(|l| {
+                            let email = a.email.to_ascii_lowercase();
+                            l.accounts
+                                .iter()
+                                .find(|(e, _)| *e == email)
+                                .map(|(_, k)| k.clone())
+                        })
+                        .unwrap_or_else(|| a.name.clone())
+                }),
+                name: a.name.clone(),
+                email: a.email.clone(),
+                ou,
+                id: a.id.clone(),
+                created_by: a.created_by,
+                tags: a.tags.clone(),
+                team: None,
+                name_path: p.key("name"),
+                email_path: p.key("email"),
+                key_path: if a.key.is_some() {
+                    p.key("key")
+                } else {
+                    p.key("name")
+                },
+                id_path: p.key("id"),
+                generated: None,
+            };
+            self.add_account(accounts, cand);
+        }
+    }
+
     /// Checks one account against the others and adds it. Returns its index if it was added.
     /// What AWS Organizations accepts of one account's name and e-mail (their length, the
     /// address's form), with where a pattern made them.
