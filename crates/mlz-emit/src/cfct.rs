@@ -59,6 +59,72 @@ fn subtree(p: &Platform, top: OuIdx) -> Vec<OuIdx> {
     out
 }
 
+/// What the manifest's resources add to: its text, its files, what it leaves out and the
+/// mlz stacks it replaces.
+struct Acc<'x> {
+    m: &'x mut String,
+    out: &'x mut Vec<(String, Vec<u8>)>,
+    left_out: &'x mut Vec<String>,
+    replaces: &'x mut std::collections::BTreeSet<String>,
+}
+
+/// The SCPs and RCPs as policy resources with their files, to the OUs (and the root) they
+/// target; tag policies and account targets are left out (CfCT has no stage for them).
+fn policies(p: &Platform, stacks: &[Stack], ext: &str, acc: &mut Acc<'_>) {
+    for pol in &p.policies {
+        let method = match pol.policy_type {
+            PolicyType::ServiceControl => "scp",
+            PolicyType::ResourceControl => "rcp",
+            PolicyType::Tag => {
+                acc.left_out.push(format!(
+                    "tag policy {}: CfCT deploys only SCPs and RCPs (organizations/policies deploys it)",
+                    pol.name
+                ));
+                continue;
+            }
+        };
+        if !pol.targets.accounts.is_empty() {
+            acc.left_out.push(format!(
+                "the account targets of policy {}: CfCT attaches policies to OUs only",
+                pol.name
+            ));
+        }
+        let mut ous: Vec<String> = pol.targets.ous.iter().map(|o| ou_name(p, *o)).collect();
+        if pol.targets.root {
+            ous.insert(0, "Root".into());
+        }
+        if ous.is_empty() {
+            acc.left_out
+                .push(format!("policy {}: it has no OU or root target", pol.name));
+            continue;
+        }
+        if let Some(s) = stacks
+            .iter()
+            .find(|s| s.id.path() == "organizations/policies")
+        {
+            acc.replaces.insert(s.id.file(ext));
+        }
+        let file = format!("policies/{}.json", slug(&pol.name));
+        let mut text = serde_json::to_string_pretty(&pol.document)
+            .expect("string-keyed JSON always serializes");
+        text.push('\n');
+        acc.out.push((format!("cfct/{file}"), text.into_bytes()));
+        let _ = writeln!(acc.m, "  - name: {}", quote(&pol.name));
+        if let Some(d) = &pol.description {
+            let _ = writeln!(acc.m, "    description: {}", quote(d));
+        }
+        let _ = writeln!(acc.m, "    resource_file: {file}");
+        let _ = writeln!(acc.m, "    deploy_method: {method}");
+        let _ = writeln!(
+            acc.m,
+            "    deployment_targets:\n      organizational_units:"
+        );
+        for o in ous {
+            let _ = writeln!(acc.m, "        - {}", quote(&o));
+        }
+    }
+}
+
 pub fn build(
     p: &Platform,
     stacks: &[Stack],
@@ -73,54 +139,13 @@ pub fn build(
     let mut left_out = Vec::new();
     let mut replaces: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     // Policies first: CfCT runs its SCP and RCP stages before the stack sets.
-    for pol in &p.policies {
-        let method = match pol.policy_type {
-            PolicyType::ServiceControl => "scp",
-            PolicyType::ResourceControl => "rcp",
-            PolicyType::Tag => {
-                left_out.push(format!(
-                    "tag policy {}: CfCT deploys only SCPs and RCPs (organizations/policies deploys it)",
-                    pol.name
-                ));
-                continue;
-            }
-        };
-        if !pol.targets.accounts.is_empty() {
-            left_out.push(format!(
-                "the account targets of policy {}: CfCT attaches policies to OUs only",
-                pol.name
-            ));
-        }
-        let mut ous: Vec<String> = pol.targets.ous.iter().map(|o| ou_name(p, *o)).collect();
-        if pol.targets.root {
-            ous.insert(0, "Root".into());
-        }
-        if ous.is_empty() {
-            left_out.push(format!("policy {}: it has no OU or root target", pol.name));
-            continue;
-        }
-        if let Some(s) = stacks
-            .iter()
-            .find(|s| s.id.path() == "organizations/policies")
-        {
-            replaces.insert(s.id.file(ext));
-        }
-        let file = format!("policies/{}.json", slug(&pol.name));
-        let mut text = serde_json::to_string_pretty(&pol.document)
-            .expect("string-keyed JSON always serializes");
-        text.push('\n');
-        out.push((format!("cfct/{file}"), text.into_bytes()));
-        let _ = writeln!(m, "  - name: {}", quote(&pol.name));
-        if let Some(d) = &pol.description {
-            let _ = writeln!(m, "    description: {}", quote(d));
-        }
-        let _ = writeln!(m, "    resource_file: {file}");
-        let _ = writeln!(m, "    deploy_method: {method}");
-        let _ = writeln!(m, "    deployment_targets:\n      organizational_units:");
-        for o in ous {
-            let _ = writeln!(m, "        - {}", quote(&o));
-        }
-    }
+    let mut acc = Acc {
+        m: &mut m,
+        out: &mut out,
+        left_out: &mut left_out,
+        replaces: &mut replaces,
+    };
+    policies(p, stacks, ext, &mut acc);
     for s in stacks.iter().filter(|s| s.deploy == DeployKind::StackSet) {
         let Some(t) = &s.stack_set else {
             continue;
