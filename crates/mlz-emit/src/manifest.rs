@@ -640,6 +640,34 @@ fn dependencies(
     out
 }
 
+/// A stack's parameters as the manifest lists them: the value mlz knows, or the export or
+/// lookup the pipeline fills it from.
+fn param_entries(p: &Platform, s: &Stack) -> Result<Vec<ParamEntry>, Vec<EmitError>> {
+    let mut params = Vec::with_capacity(s.parameters.len());
+    for pp in &s.parameters {
+        let value_from_export = match &pp.from_export {
+            Some(e) => Some(ExportEntry {
+                export: e.key.name(p).map_err(|e| vec![e])?,
+                account: account_entry(p, e.account).name,
+                region: e.region.clone(),
+            }),
+            None => None,
+        };
+        params.push(ParamEntry {
+            name: pp.name.clone(),
+            description: pp.description.clone(),
+            value: pp.value.clone(),
+            value_from_export,
+            value_from_lookup: pp
+                .value
+                .is_none()
+                .then(|| pp.lookup.as_ref().map(|l| l.wire()))
+                .flatten(),
+        });
+    }
+    Ok(params)
+}
+
 fn manifest(
     p: &Platform,
     stacks: &[Stack],
@@ -655,28 +683,7 @@ fn manifest(
     let bucket_export = ExportKey::ArtifactBucket.name(p).map_err(|e| vec![e])?;
     let mut templates = Vec::with_capacity(stacks.len());
     for (i, (s, r)) in stacks.iter().zip(rendered).enumerate() {
-        let mut params = Vec::with_capacity(s.parameters.len());
-        for pp in &s.parameters {
-            let value_from_export = match &pp.from_export {
-                Some(e) => Some(ExportEntry {
-                    export: e.key.name(p).map_err(|e| vec![e])?,
-                    account: account_entry(p, e.account).name,
-                    region: e.region.clone(),
-                }),
-                None => None,
-            };
-            params.push(ParamEntry {
-                name: pp.name.clone(),
-                description: pp.description.clone(),
-                value: pp.value.clone(),
-                value_from_export,
-                value_from_lookup: pp
-                    .value
-                    .is_none()
-                    .then(|| pp.lookup.as_ref().map(|l| l.wire()))
-                    .flatten(),
-            });
-        }
+        let params = param_entries(p, s)?;
         let deploy_as = &plan.deploy_as[i];
         templates.push(TemplateEntry {
             path: r.file.clone(),
