@@ -750,6 +750,139 @@ fn group(
     use_ident(p, ident, t, params)
 }
 
+/// One project profile in one account (a dynamic profile gives one per account), with its
+/// environment configurations and the grants of who may create projects from it.
+#[allow(clippy::too_many_arguments)]
+fn profile(
+    p: &Platform,
+    us: &UnifiedStudio,
+    pr: &mlz_model::ProjectProfile,
+    acc: AccountRef,
+    domain: &Value,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    requires: &mut Vec<Need>,
+    path: &str,
+) -> Result<LogicalId, EmitError> {
+    let label = if pr.dynamic {
+        format!("{} {}", pr.name, account_name(p, acc))
+    } else {
+        pr.name.clone()
+    };
+    let id = LogicalId::derive("Profile", &label).map_err(|e| bug(path, e))?;
+    let account_id = use_ident(p, account_ref_ident_in(p, acc, us.account)?, t, params)?;
+    let configured = Need::new(
+        Fact::BlueprintConfigured(acc),
+        &rules::BLUEPRINTS_BEFORE_PROFILES,
+    );
+    if !requires.contains(&configured) {
+        requires.push(configured);
+    }
+    let mut configs: Vec<Value> = Vec::new();
+    for b in &pr.blueprints {
+        let tooling = b == "Tooling";
+        let key = ExportKey::StudioBlueprintId(b.clone());
+        // The blueprint's id lives in the profile's account: imported when that is
+        // this (the domain) account, a parameter taken from its export otherwise.
+        let blueprint_id = if acc == us.account {
+            exports::import(p, &key)?
+        } else {
+            use_ident(
+                p,
+                Ident::ExportParam {
+                    id: LogicalId::derive("Blueprint", &format!("{b} {} Id", account_key(p, acc)))
+                        .map_err(|e| bug(path, e))?,
+                    description: format!(
+                        "The id of blueprint {b} in account {} (its blueprints stack's export)",
+                        account_name(p, acc)
+                    ),
+                    pattern: "^[a-zA-Z0-9_-]{1,36}$",
+                    export: ExportRef {
+                        key,
+                        account: acc,
+                        region: p.organization.home_region.clone(),
+                    },
+                },
+                t,
+                params,
+            )?
+        };
+        configs.push(Value::map([
+            ("Name", Value::str(b.clone())),
+            ("EnvironmentBlueprintId", blueprint_id),
+            (
+                "AwsAccount",
+                Value::map([("AwsAccountId", account_id.clone())]),
+            ),
+            (
+                "AwsRegion",
+                Value::map([("RegionName", Value::str(pr.region.clone()))]),
+            ),
+            (
+                "DeploymentMode",
+                Value::str(if tooling { "ON_CREATE" } else { "ON_DEMAND" }),
+            ),
+            ("DeploymentOrder", Value::Int(if tooling { 0 } else { 1 })),
+        ]));
+    }
+    let mut r = Resource::new(DZ_PROJECT_PROFILE)
+        .prop("DomainIdentifier", domain.clone())
+        .prop("Name", dz_name(&label))
+        .prop("Status", "ENABLED")
+        .prop("DomainUnitIdentifier", unit_id(p, us, &pr.domain_unit)?)
+        .prop("EnvironmentConfigurations", Value::List(configs));
+    if let Some(d) = &pr.description {
+        r = r.prop("Description", d.as_str());
+    }
+    t.add_resource(id.clone(), r).map_err(|e| bug(path, e))?;
+    // Who may create projects from it: the configured groups, or every user.
+    let mut principals: Vec<(String, Value)> = Vec::new();
+    if pr.creators.is_empty() {
+        principals.push((
+            "AllUsers".into(),
+            Value::map([(
+                "User",
+                Value::map([("AllUsersGrantFilter", Value::Map(mlz_cfn::Map::new()))]),
+            )]),
+        ));
+    }
+    for g in &pr.creators {
+        let gv = group(p, t, params, g, path)?;
+        principals.push((
+            group_name(p, g).to_owned(),
+            Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
+        ));
+    }
+    for (who, principal) in principals {
+        let gid =
+            LogicalId::derive("Grant", &format!("{label} {who}")).map_err(|e| bug(path, e))?;
+        t.add_resource(
+            gid,
+            Resource::new(DZ_POLICY_GRANT)
+                .prop("DomainIdentifier", domain.clone())
+                .prop("EntityType", "DOMAIN_UNIT")
+                .prop("EntityIdentifier", unit_id(p, us, &pr.domain_unit)?)
+                .prop("PolicyType", "CREATE_PROJECT_FROM_PROJECT_PROFILE")
+                .prop("Principal", principal)
+                .prop(
+                    "Detail",
+                    Value::map([(
+                        "CreateProjectFromProjectProfile",
+                        Value::map([
+                            (
+                                "ProjectProfiles",
+                                Value::List(vec![Value::GetAtt(id.clone(), "Id".into())]),
+                            ),
+                            ("IncludeChildDomainUnits", Value::Bool(true)),
+                        ]),
+                    )]),
+                ),
+        )
+        .map_err(|e| bug(path, e))?;
+    }
+    Ok(id)
+}
+
 /// Project profiles (a dynamic profile becomes one profile per account: CloudFormation has no
 /// account pools, and a profile names one account), who may create projects from them, and
 /// the configured projects with their memberships.
@@ -770,130 +903,17 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
     for (pi, pr) in us.profiles.iter().enumerate() {
         for &acc in &pr.accounts {
-            let label = if pr.dynamic {
-                format!("{} {}", pr.name, account_name(p, acc))
-            } else {
-                pr.name.clone()
-            };
-            let id = LogicalId::derive("Profile", &label).map_err(|e| bug(path, e))?;
-            let account_id = use_ident(
+            let id = profile(
                 p,
-                account_ref_ident_in(p, acc, us.account)?,
+                us,
+                pr,
+                acc,
+                &domain,
                 &mut t,
                 &mut params,
+                &mut requires,
+                path,
             )?;
-            let configured = Need::new(
-                Fact::BlueprintConfigured(acc),
-                &rules::BLUEPRINTS_BEFORE_PROFILES,
-            );
-            if !requires.contains(&configured) {
-                requires.push(configured);
-            }
-            let mut configs: Vec<Value> = Vec::new();
-            for b in &pr.blueprints {
-                let tooling = b == "Tooling";
-                let key = ExportKey::StudioBlueprintId(b.clone());
-                // The blueprint's id lives in the profile's account: imported when that is
-                // this (the domain) account, a parameter taken from its export otherwise.
-                let blueprint_id = if acc == us.account {
-                    exports::import(p, &key)?
-                } else {
-                    use_ident(
-                        p,
-                        Ident::ExportParam {
-                            id: LogicalId::derive(
-                                "Blueprint",
-                                &format!("{b} {} Id", account_key(p, acc)),
-                            )
-                            .map_err(|e| bug(path, e))?,
-                            description: format!(
-                                "The id of blueprint {b} in account {} (its blueprints stack's export)",
-                                account_name(p, acc)
-                            ),
-                            pattern: "^[a-zA-Z0-9_-]{1,36}$",
-                            export: ExportRef {
-                                key,
-                                account: acc,
-                                region: p.organization.home_region.clone(),
-                            },
-                        },
-                        &mut t,
-                        &mut params,
-                    )?
-                };
-                configs.push(Value::map([
-                    ("Name", Value::str(b.clone())),
-                    ("EnvironmentBlueprintId", blueprint_id),
-                    (
-                        "AwsAccount",
-                        Value::map([("AwsAccountId", account_id.clone())]),
-                    ),
-                    (
-                        "AwsRegion",
-                        Value::map([("RegionName", Value::str(pr.region.clone()))]),
-                    ),
-                    (
-                        "DeploymentMode",
-                        Value::str(if tooling { "ON_CREATE" } else { "ON_DEMAND" }),
-                    ),
-                    ("DeploymentOrder", Value::Int(if tooling { 0 } else { 1 })),
-                ]));
-            }
-            let mut r = Resource::new(DZ_PROJECT_PROFILE)
-                .prop("DomainIdentifier", domain.clone())
-                .prop("Name", dz_name(&label))
-                .prop("Status", "ENABLED")
-                .prop("DomainUnitIdentifier", unit_id(p, us, &pr.domain_unit)?)
-                .prop("EnvironmentConfigurations", Value::List(configs));
-            if let Some(d) = &pr.description {
-                r = r.prop("Description", d.as_str());
-            }
-            t.add_resource(id.clone(), r).map_err(|e| bug(path, e))?;
-            // Who may create projects from it: the configured groups, or every user.
-            let mut principals: Vec<(String, Value)> = Vec::new();
-            if pr.creators.is_empty() {
-                principals.push((
-                    "AllUsers".into(),
-                    Value::map([(
-                        "User",
-                        Value::map([("AllUsersGrantFilter", Value::Map(mlz_cfn::Map::new()))]),
-                    )]),
-                ));
-            }
-            for g in &pr.creators {
-                let gv = group(p, &mut t, &mut params, g, path)?;
-                principals.push((
-                    group_name(p, g).to_owned(),
-                    Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
-                ));
-            }
-            for (who, principal) in principals {
-                let gid = LogicalId::derive("Grant", &format!("{label} {who}"))
-                    .map_err(|e| bug(path, e))?;
-                t.add_resource(
-                    gid,
-                    Resource::new(DZ_POLICY_GRANT)
-                        .prop("DomainIdentifier", domain.clone())
-                        .prop("EntityType", "DOMAIN_UNIT")
-                        .prop("EntityIdentifier", unit_id(p, us, &pr.domain_unit)?)
-                        .prop("PolicyType", "CREATE_PROJECT_FROM_PROJECT_PROFILE")
-                        .prop("Principal", principal)
-                        .prop(
-                            "Detail",
-                            Value::map([(
-                                "CreateProjectFromProjectProfile",
-                                Value::map([
-                                    (
-                                        "ProjectProfiles",
-                                        Value::List(vec![Value::GetAtt(id.clone(), "Id".into())]),
-                                    ),
-                                    ("IncludeChildDomainUnits", Value::Bool(true)),
-                                ]),
-                            )]),
-                        ),
-                )
-                .map_err(|e| bug(path, e))?;
-            }
             made.insert((pi, acc), id);
         }
     }

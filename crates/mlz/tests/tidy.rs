@@ -702,7 +702,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/mlz-emit/src/service_catalog.rs: consumer_roles",
     "crates/mlz-emit/src/unified_studio.rs: domain",
     "crates/mlz-emit/src/unified_studio.rs: associated",
-    "crates/mlz-emit/src/unified_studio.rs: projects",
 ];
 
 #[test]
