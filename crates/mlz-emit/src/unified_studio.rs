@@ -377,6 +377,178 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     Ok(s)
 }
 
+/// The regional parameters of an associated account's blueprint configurations: per enabled
+/// region the VPC and private subnets (in the home region read from the SSM parameters the
+/// account's network blueprint writes, elsewhere parameters) and the S3 location. Also says
+/// whether the stack reads the platform VPC's SSM parameters.
+fn regional_parameters(
+    p: &Platform,
+    a: &mlz_model::AssociatedAccount,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    param: &impl Fn(
+        &mut Template,
+        &mut Vec<StackParam>,
+        &str,
+        String,
+        &str,
+        Option<ExportRef>,
+    ) -> Result<Value, EmitError>,
+    path: &str,
+) -> Result<(Vec<Value>, bool), EmitError> {
+    let mut regional = Vec::new();
+    let mut reads_platform_vpc = false;
+    for r in &a.regions {
+        let rid = region_id(r);
+        // The account's platform VPC, where its AFC blueprint builds one in this region: in
+        // the stack's own region read from the SSM parameters the blueprint writes (a weak
+        // reference: the blueprint may change its subnets later); elsewhere a parameter.
+        let platform = match a.account {
+            AccountRef::Account(i) => crate::common::platform_vpc_regions(p, i).contains(r),
+            AccountRef::Management => false,
+        };
+        let (vpc, subnets) = if platform && *r == p.organization.home_region {
+            let mut ssm =
+                |name: &str, ty: &str, what: &str, value: &str| -> Result<Value, EmitError> {
+                    let id = LogicalId::new(name).map_err(|e| bug(path, e))?;
+                    let mut prm = Parameter::string(format!(
+                    "The SSM parameter that holds {what} (written by the account's AFC blueprint)"
+                ))
+                    .with_default(value);
+                    prm.param_type = ParamType::Other(ty.to_owned());
+                    t.add_parameter(id.clone(), prm).map_err(|e| bug(path, e))?;
+                    params.push(StackParam {
+                        name: name.to_owned(),
+                        description: format!("The SSM parameter that holds {what}"),
+                        value: Some(value.to_owned()),
+                        from_export: None,
+                        lookup: None,
+                    });
+                    Ok(Value::Ref(id))
+                };
+            let vpc = ssm(
+                &format!("{rid}VpcId"),
+                SSM_STRING_PARAMETER,
+                "the platform VPC",
+                crate::common::PLATFORM_VPC_PARAMETER,
+            )?;
+            let subnets = ssm(
+                &format!("{rid}Subnets"),
+                SSM_STRING_PARAMETER,
+                "the platform VPC's private subnets, comma-separated",
+                crate::common::PLATFORM_SUBNETS_PARAMETER,
+            )?;
+            reads_platform_vpc = true;
+            (vpc, subnets)
+        } else {
+            (
+                param(
+                    t,
+                    params,
+                    &format!("{rid}VpcId"),
+                    format!("VPC for environments in {r}"),
+                    "^vpc-[0-9a-f]{8,17}$",
+                    None,
+                )?,
+                param(
+                    t,
+                    params,
+                    &format!("{rid}Subnets"),
+                    format!("Comma-separated private subnet ids for environments in {r}"),
+                    "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
+                    None,
+                )?,
+            )
+        };
+        let s3 = param(
+            t,
+            params,
+            &format!("{rid}S3Location"),
+            format!("S3 location (s3://bucket/prefix) for project data in {r}"),
+            "^s3://[a-z0-9.-]{3,63}(/.*)?$",
+            None,
+        )?;
+        regional.push(Value::map([
+            ("Region", Value::str(r.clone())),
+            (
+                "Parameters",
+                Value::map([("VpcId", vpc), ("Subnets", subnets), ("S3Location", s3)]),
+            ),
+        ]));
+    }
+    Ok((regional, reads_platform_vpc))
+}
+
+/// An associated account's configuration of one blueprint: enabled in its regions, with its
+/// provisioning and manage-access roles and the regional parameters.
+fn blueprint_configuration(
+    domain_id: &Value,
+    b: &str,
+    regions: &[String],
+    provisioning: &LogicalId,
+    manage: &LogicalId,
+    regional: &[Value],
+) -> Resource {
+    Resource::new(DZ_BLUEPRINT_CONFIGURATION)
+        .prop("DomainIdentifier", domain_id.clone())
+        .prop("EnvironmentBlueprintIdentifier", b)
+        .prop(
+            "EnabledRegions",
+            Value::list_of_str(regions.iter().cloned()),
+        )
+        .prop(
+            "ProvisioningRoleArn",
+            Value::GetAtt(provisioning.clone(), "Arn".into()),
+        )
+        .prop(
+            "ManageAccessRoleArn",
+            Value::GetAtt(manage.clone(), "Arn".into()),
+        )
+        .prop("RegionalParameters", Value::List(regional.to_vec()))
+}
+
+/// The grant that lets projects of a domain unit (and its children) create environments
+/// from a blueprint configuration of this account.
+fn blueprint_grant(domain_id: &Value, configuration: &LogicalId, unit: &Value) -> Resource {
+    let id = configuration;
+    Resource::new(DZ_POLICY_GRANT)
+        .prop("DomainIdentifier", domain_id.clone())
+        .prop("EntityType", "ENVIRONMENT_BLUEPRINT_CONFIGURATION")
+        .prop(
+            "EntityIdentifier",
+            Value::Sub(format!(
+                "${{AWS::AccountId}}:${{{id}.EnvironmentBlueprintId}}"
+            )),
+        )
+        .prop("PolicyType", "CREATE_ENVIRONMENT_FROM_BLUEPRINT")
+        .prop(
+            "Principal",
+            Value::map([(
+                "Project",
+                Value::map([
+                    ("ProjectDesignation", Value::str("CONTRIBUTOR")),
+                    (
+                        "ProjectGrantFilter",
+                        Value::map([(
+                            "DomainUnitFilter",
+                            Value::map([
+                                ("DomainUnit", unit.clone()),
+                                ("IncludeChildDomainUnits", Value::Bool(true)),
+                            ]),
+                        )]),
+                    ),
+                ]),
+            )]),
+        )
+        .prop(
+            "Detail",
+            Value::map([(
+                "CreateEnvironmentFromBlueprint",
+                Value::Map(mlz_cfn::Map::new()),
+            )]),
+        )
+}
+
 fn associated(
     p: &Platform,
     us: &UnifiedStudio,
@@ -458,87 +630,8 @@ fn associated(
     )
     .map_err(|e| bug(&path, e))?;
     // Regional parameters: the network and storage each enabled region's environments use.
-    let mut regional = Vec::new();
-    let mut reads_platform_vpc = false;
-    for r in &a.regions {
-        let rid = region_id(r);
-        // The account's platform VPC, where its AFC blueprint builds one in this region: in
-        // the stack's own region read from the SSM parameters the blueprint writes (a weak
-        // reference: the blueprint may change its subnets later); elsewhere a parameter.
-        let platform = match a.account {
-            AccountRef::Account(i) => crate::common::platform_vpc_regions(p, i).contains(r),
-            AccountRef::Management => false,
-        };
-        let (vpc, subnets) = if platform && *r == p.organization.home_region {
-            let mut ssm =
-                |name: &str, ty: &str, what: &str, value: &str| -> Result<Value, EmitError> {
-                    let id = LogicalId::new(name).map_err(|e| bug(&path, e))?;
-                    let mut prm = Parameter::string(format!(
-                    "The SSM parameter that holds {what} (written by the account's AFC blueprint)"
-                ))
-                    .with_default(value);
-                    prm.param_type = ParamType::Other(ty.to_owned());
-                    t.add_parameter(id.clone(), prm)
-                        .map_err(|e| bug(&path, e))?;
-                    params.push(StackParam {
-                        name: name.to_owned(),
-                        description: format!("The SSM parameter that holds {what}"),
-                        value: Some(value.to_owned()),
-                        from_export: None,
-                        lookup: None,
-                    });
-                    Ok(Value::Ref(id))
-                };
-            let vpc = ssm(
-                &format!("{rid}VpcId"),
-                SSM_STRING_PARAMETER,
-                "the platform VPC",
-                crate::common::PLATFORM_VPC_PARAMETER,
-            )?;
-            let subnets = ssm(
-                &format!("{rid}Subnets"),
-                SSM_STRING_PARAMETER,
-                "the platform VPC's private subnets, comma-separated",
-                crate::common::PLATFORM_SUBNETS_PARAMETER,
-            )?;
-            reads_platform_vpc = true;
-            (vpc, subnets)
-        } else {
-            (
-                param(
-                    &mut t,
-                    &mut params,
-                    &format!("{rid}VpcId"),
-                    format!("VPC for environments in {r}"),
-                    "^vpc-[0-9a-f]{8,17}$",
-                    None,
-                )?,
-                param(
-                    &mut t,
-                    &mut params,
-                    &format!("{rid}Subnets"),
-                    format!("Comma-separated private subnet ids for environments in {r}"),
-                    "^subnet-[0-9a-f]{8,17}(,subnet-[0-9a-f]{8,17})*$",
-                    None,
-                )?,
-            )
-        };
-        let s3 = param(
-            &mut t,
-            &mut params,
-            &format!("{rid}S3Location"),
-            format!("S3 location (s3://bucket/prefix) for project data in {r}"),
-            "^s3://[a-z0-9.-]{3,63}(/.*)?$",
-            None,
-        )?;
-        regional.push(Value::map([
-            ("Region", Value::str(r.clone())),
-            (
-                "Parameters",
-                Value::map([("VpcId", vpc), ("Subnets", subnets), ("S3Location", s3)]),
-            ),
-        ]));
-    }
+    let (regional, reads_platform_vpc) =
+        regional_parameters(p, a, &mut t, &mut params, &param, &path)?;
     let units: Vec<String> = if a.domain_units.is_empty() {
         us.domain_units.clone()
     } else {
@@ -561,67 +654,14 @@ fn associated(
         let id = LogicalId::derive("Blueprint", b).map_err(|e| bug(&path, e))?;
         t.add_resource(
             id.clone(),
-            Resource::new(DZ_BLUEPRINT_CONFIGURATION)
-                .prop("DomainIdentifier", domain_id.clone())
-                .prop("EnvironmentBlueprintIdentifier", b.as_str())
-                .prop(
-                    "EnabledRegions",
-                    Value::list_of_str(a.regions.iter().cloned()),
-                )
-                .prop(
-                    "ProvisioningRoleArn",
-                    Value::GetAtt(provisioning.clone(), "Arn".into()),
-                )
-                .prop(
-                    "ManageAccessRoleArn",
-                    Value::GetAtt(manage.clone(), "Arn".into()),
-                )
-                .prop("RegionalParameters", Value::List(regional.clone())),
+            blueprint_configuration(&domain_id, b, &a.regions, &provisioning, &manage, &regional),
         )
         .map_err(|e| bug(&path, e))?;
         // Projects of the chosen domain units may create environments from the blueprint.
         for (u, unit) in units.iter().zip(&unit_ids) {
             let gid = LogicalId::derive("Grant", &format!("{b} {u}")).map_err(|e| bug(&path, e))?;
-            t.add_resource(
-                gid,
-                Resource::new(DZ_POLICY_GRANT)
-                    .prop("DomainIdentifier", domain_id.clone())
-                    .prop("EntityType", "ENVIRONMENT_BLUEPRINT_CONFIGURATION")
-                    .prop(
-                        "EntityIdentifier",
-                        Value::Sub(format!(
-                            "${{AWS::AccountId}}:${{{id}.EnvironmentBlueprintId}}"
-                        )),
-                    )
-                    .prop("PolicyType", "CREATE_ENVIRONMENT_FROM_BLUEPRINT")
-                    .prop(
-                        "Principal",
-                        Value::map([(
-                            "Project",
-                            Value::map([
-                                ("ProjectDesignation", Value::str("CONTRIBUTOR")),
-                                (
-                                    "ProjectGrantFilter",
-                                    Value::map([(
-                                        "DomainUnitFilter",
-                                        Value::map([
-                                            ("DomainUnit", unit.clone()),
-                                            ("IncludeChildDomainUnits", Value::Bool(true)),
-                                        ]),
-                                    )]),
-                                ),
-                            ]),
-                        )]),
-                    )
-                    .prop(
-                        "Detail",
-                        Value::map([(
-                            "CreateEnvironmentFromBlueprint",
-                            Value::Map(mlz_cfn::Map::new()),
-                        )]),
-                    ),
-            )
-            .map_err(|e| bug(&path, e))?;
+            t.add_resource(gid, blueprint_grant(&domain_id, &id, unit))
+                .map_err(|e| bug(&path, e))?;
         }
         // Project profiles in the domain account use the configuration's id, not the
         // blueprint's name: exported here, taken from the export there.
