@@ -144,17 +144,11 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     all_ok(errs)
 }
 
-fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
-    let sid = StackId::new(Area::UnifiedStudio, "domain");
-    let path = sid.path();
-    let path = path.as_str();
-    let mut t = Template::new(format!(
-        "{}: the SageMaker Unified Studio domain {} (V2), its roles, key and domain units, and its RAM shares with associated accounts. Deploy in {}, home region.",
-        p.organization.name,
-        us.name,
-        account_name(p, us.account)
-    ));
-    let mut params: Vec<StackParam> = Vec::new();
+/// The domain's customer managed key (rotated, retained) and its execution and service roles.
+fn domain_key_and_roles(
+    t: &mut Template,
+    path: &str,
+) -> Result<(LogicalId, LogicalId, LogicalId), EmitError> {
     let key = LogicalId::new("DomainKey").map_err(|e| bug(path, e))?;
     t.add_resource(
         key.clone(),
@@ -198,6 +192,120 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         ),
     )
     .map_err(|e| bug(path, e))?;
+    Ok((key, exec, service))
+}
+
+/// One RAM share of the domain per associated account: each accepts (or, inside the
+/// organisation with RAM's organisation sharing on, receives) the domain on its own.
+fn domain_shares(
+    p: &Platform,
+    us: &UnifiedStudio,
+    dom: &LogicalId,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    path: &str,
+) -> Result<Vec<Fact>, EmitError> {
+    let mut shared = Vec::new();
+    for a in &us.associated {
+        if a.account == us.account {
+            continue;
+        }
+        let id = LogicalId::derive("DomainShare", &account_key(p, a.account))
+            .map_err(|e| bug(path, e))?;
+        let principal = use_ident(
+            p,
+            account_ref_ident_in(p, a.account, us.account)?,
+            t,
+            params,
+        )?;
+        shared.push(Fact::DomainShared(a.account));
+        let share = ram::share(
+            format!(
+                "{}-{}-{}",
+                p.organization.stack_prefix,
+                slug(&us.name),
+                slug(&account_key(p, a.account))
+            ),
+            vec![Value::GetAtt(dom.clone(), "Arn".into())],
+            vec![principal],
+            &[DOMAIN_SHARE_PERMISSION],
+        );
+        t.add_resource(id, share).map_err(|e| bug(path, e))?;
+    }
+    Ok(shared)
+}
+
+/// The domain units under the root unit, with their owner groups (each after the group's
+/// profile), and their ids as outputs.
+#[allow(clippy::too_many_arguments)]
+fn domain_units(
+    p: &Platform,
+    us: &UnifiedStudio,
+    dom: &LogicalId,
+    owners: &HashMap<&str, &Vec<GroupRef>>,
+    profiles: &BTreeMap<&GroupRef, LogicalId>,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    outputs: &mut BTreeMap<String, (Value, ExportKey)>,
+    path: &str,
+) -> Result<(), EmitError> {
+    for (ui, unit) in us.domain_units.iter().enumerate() {
+        let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
+        for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
+            let gv = group(p, t, params, g, path)?;
+            let oid = LogicalId::derive("Owner", &format!("{unit} {}", group_name(p, g)))
+                .map_err(|e| bug(path, e))?;
+            let mut owner = Resource::new(DZ_OWNER);
+            if let Some(gp) = profiles.get(g) {
+                owner.depends_on.insert(gp.clone());
+            }
+            t.add_resource(
+                oid,
+                owner
+                    .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
+                    .prop("EntityType", "DOMAIN_UNIT")
+                    .prop("EntityIdentifier", Value::GetAtt(id.clone(), "Id".into()))
+                    .prop(
+                        "Owner",
+                        Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
+                    ),
+            )
+            .map_err(|e| bug(path, e))?;
+        }
+        t.add_resource(
+            id.clone(),
+            Resource::new(DZ_DOMAIN_UNIT)
+                .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
+                .prop("Name", unit.as_str())
+                .prop(
+                    "ParentDomainUnitIdentifier",
+                    Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
+                ),
+        )
+        .map_err(|e| bug(path, e))?;
+        outputs.insert(
+            format!("{id}Id"),
+            (
+                Value::GetAtt(id, "Id".into()),
+                ExportKey::StudioDomainUnitId(ui),
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
+    let sid = StackId::new(Area::UnifiedStudio, "domain");
+    let path = sid.path();
+    let path = path.as_str();
+    let mut t = Template::new(format!(
+        "{}: the SageMaker Unified Studio domain {} (V2), its roles, key and domain units, and its RAM shares with associated accounts. Deploy in {}, home region.",
+        p.organization.name,
+        us.name,
+        account_name(p, us.account)
+    ));
+    let mut params: Vec<StackParam> = Vec::new();
+    let (key, exec, service) = domain_key_and_roles(&mut t, path)?;
     let instance = match p
         .identity_center
         .as_ref()
@@ -275,77 +383,18 @@ fn domain(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         .map_err(|e| bug(path, e))?;
         profiles.insert(g, gid);
     }
-    for (ui, unit) in us.domain_units.iter().enumerate() {
-        let id = LogicalId::derive("DomainUnit", unit).map_err(|e| bug(path, e))?;
-        for g in owners.get(unit.as_str()).into_iter().flat_map(|o| o.iter()) {
-            let gv = group(p, &mut t, &mut params, g, path)?;
-            let oid = LogicalId::derive("Owner", &format!("{unit} {}", group_name(p, g)))
-                .map_err(|e| bug(path, e))?;
-            let mut owner = Resource::new(DZ_OWNER);
-            if let Some(gp) = profiles.get(g) {
-                owner.depends_on.insert(gp.clone());
-            }
-            t.add_resource(
-                oid,
-                owner
-                    .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
-                    .prop("EntityType", "DOMAIN_UNIT")
-                    .prop("EntityIdentifier", Value::GetAtt(id.clone(), "Id".into()))
-                    .prop(
-                        "Owner",
-                        Value::map([("Group", Value::map([("GroupIdentifier", gv)]))]),
-                    ),
-            )
-            .map_err(|e| bug(path, e))?;
-        }
-        t.add_resource(
-            id.clone(),
-            Resource::new(DZ_DOMAIN_UNIT)
-                .prop("DomainIdentifier", Value::GetAtt(dom.clone(), "Id".into()))
-                .prop("Name", unit.as_str())
-                .prop(
-                    "ParentDomainUnitIdentifier",
-                    Value::GetAtt(dom.clone(), "RootDomainUnitId".into()),
-                ),
-        )
-        .map_err(|e| bug(path, e))?;
-        outputs.insert(
-            format!("{id}Id"),
-            (
-                Value::GetAtt(id, "Id".into()),
-                ExportKey::StudioDomainUnitId(ui),
-            ),
-        );
-    }
-    let mut shared = Vec::new();
-    // One share per associated account: each accepts (or, inside the organisation with RAM's
-    // organisation sharing on, receives) the domain on its own.
-    for a in &us.associated {
-        if a.account == us.account {
-            continue;
-        }
-        let id = LogicalId::derive("DomainShare", &account_key(p, a.account))
-            .map_err(|e| bug(path, e))?;
-        let principal = use_ident(
-            p,
-            account_ref_ident_in(p, a.account, us.account)?,
-            &mut t,
-            &mut params,
-        )?;
-        shared.push(Fact::DomainShared(a.account));
-        let share = ram::share(
-            format!(
-                "{}-{}-{}",
-                p.organization.stack_prefix,
-                slug(&us.name),
-                slug(&account_key(p, a.account))
-            ),
-            vec![Value::GetAtt(dom.clone(), "Arn".into())],
-            vec![principal],
-            &[DOMAIN_SHARE_PERMISSION],
-        );
-        t.add_resource(id, share).map_err(|e| bug(path, e))?;
-    }
+    domain_units(
+        p,
+        us,
+        &dom,
+        &owners,
+        &profiles,
+        &mut t,
+        &mut params,
+        &mut outputs,
+        path,
+    )?;
+    let shared = domain_shares(p, us, &dom, &mut t, &mut params, path)?;
     outputs.insert(
         "RootDomainUnitId".into(),
         (

@@ -700,7 +700,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/mlz-emit/src/control_tower.rs: blueprint_access",
     "crates/mlz-emit/src/service_catalog.rs: portfolio",
     "crates/mlz-emit/src/service_catalog.rs: consumer_roles",
-    "crates/mlz-emit/src/unified_studio.rs: domain",
 ];
 
 #[test]
