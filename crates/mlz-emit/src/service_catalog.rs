@@ -715,6 +715,98 @@ struct Set {
     provides: Vec<Fact>,
 }
 
+/// The StackSets themselves, in the management account: one per set, its template uploaded
+/// (content-versioned), aimed at its OUs (with auto-deployment) or at its accounts.
+fn consumer_stack_sets(p: &Platform, sets: Vec<Set>, out: &mut Emitted) -> Result<(), EmitError> {
+    let holder = StackId::new(Area::ServiceCatalog, "consumer-stack-sets");
+    let path = holder.path();
+    let path = path.as_str();
+    let mut t = Template::new(format!(
+        "{}: service-managed StackSets that put the launch roles and the cloud admin role into every account of the OUs portfolios are shared with, and into the portfolios' own accounts. Deploy in the management account, home region.",
+        p.organization.name
+    ));
+    let mut params = Vec::new();
+    let mut requires = vec![Need::new(
+        Fact::TrustedAccess(Service::StackSets),
+        &rules::STACKSETS_TRUSTED_ACCESS,
+    )];
+    let mut provides = Vec::new();
+    for set in sets {
+        let version = content_version(&set.template);
+        let tpath = set.id.path();
+        let key = format!("{tpath}/{version}.template");
+        let name = tpath.rsplit('/').next().unwrap_or(&tpath).to_owned();
+        let ou_targets: Vec<Value> = set
+            .ous
+            .iter()
+            .map(|&o| ou_ident(p, o).and_then(|i| use_ident(p, i, &mut t, &mut params)))
+            .collect::<Result<_, _>>()?;
+        let mut targets = vec![("OrganizationalUnitIds", Value::List(ou_targets))];
+        if !set.accounts.is_empty() {
+            let accounts: Vec<Value> = set
+                .accounts
+                .iter()
+                .map(|&a| {
+                    account_ref_ident(p, a).and_then(|i| use_ident(p, i, &mut t, &mut params))
+                })
+                .collect::<Result<_, _>>()?;
+            targets.push(("Accounts", Value::List(accounts)));
+            targets.push(("AccountFilterType", Value::str("INTERSECTION")));
+        }
+        let auto = set.accounts.is_empty();
+        let lid = LogicalId::derive("StackSet", &name).map_err(|e| bug(path, e))?;
+        let auto_deployment = if auto {
+            json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false })
+        } else {
+            json!({ "Enabled": false })
+        };
+        let resource = Resource::new(CFN_STACK_SET)
+            .prop("StackSetName", set.id.stack_name(&p.organization.stack_prefix))
+            .prop("Description", set.template.description.chars().take(1024).collect::<String>())
+            .prop("PermissionModel", "SERVICE_MANAGED")
+            .prop("AutoDeployment", j(auto_deployment))
+            .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
+            .prop("ManagedExecution", j(json!({ "Active": true })))
+            .prop("OperationPreferences", j(json!({ "FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 25, "RegionConcurrencyType": "PARALLEL" })))
+            .prop(
+                "StackInstancesGroup",
+                Value::List(vec![Value::map([
+                    ("DeploymentTargets", Value::map(targets)),
+                    ("Regions", Value::list_of_str([p.organization.home_region.clone()])),
+                ])]),
+            )
+            .prop("TemplateURL", template_url(p, &key)?);
+        t.add_resource(lid.clone(), resource)
+            .map_err(|e| bug(path, e))?;
+        requires.push(Need::new(
+            Fact::Uploaded(set.id.clone()),
+            &rules::UPLOAD_FIRST,
+        ));
+        for a in &set.accounts {
+            requires.push(Need::new(Fact::AccountExists(*a), &rules::ACCOUNT_FIRST));
+        }
+        provides.extend(set.provides);
+        let mut ts: Stack = new_stack(p, set.id, set.template);
+        ts.deploy = DeployKind::StackSet;
+        ts.upload = Some(Upload { key });
+        ts.stack_set = Some(StackSetTargets {
+            holder: holder.clone(),
+            resource: lid,
+            ous: set.ous,
+            accounts: set.accounts,
+            regions: vec![p.organization.home_region.clone()],
+            auto_deployment: auto,
+        });
+        out.stacks.push(ts);
+    }
+    let mut s = new_stack(p, holder, t);
+    s.parameters = params;
+    s.requires = requires;
+    s.provides = provides;
+    out.stacks.push(s);
+    Ok(())
+}
+
 /// The roles consuming accounts need, deployed by service-managed StackSets to every
 /// account of the OUs the portfolios reach (and to accounts added later), and to the
 /// portfolio's own account and accounts shared one by one (a StackSet aimed at those
@@ -851,93 +943,7 @@ fn consumer_roles(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
         });
     }
 
-    // The StackSets themselves, in the management account.
-    let holder = StackId::new(Area::ServiceCatalog, "consumer-stack-sets");
-    let path = holder.path();
-    let path = path.as_str();
-    let mut t = Template::new(format!(
-        "{}: service-managed StackSets that put the launch roles and the cloud admin role into every account of the OUs portfolios are shared with, and into the portfolios' own accounts. Deploy in the management account, home region.",
-        p.organization.name
-    ));
-    let mut params = Vec::new();
-    let mut requires = vec![Need::new(
-        Fact::TrustedAccess(Service::StackSets),
-        &rules::STACKSETS_TRUSTED_ACCESS,
-    )];
-    let mut provides = Vec::new();
-    for set in sets {
-        let version = content_version(&set.template);
-        let tpath = set.id.path();
-        let key = format!("{tpath}/{version}.template");
-        let name = tpath.rsplit('/').next().unwrap_or(&tpath).to_owned();
-        let ou_targets: Vec<Value> = set
-            .ous
-            .iter()
-            .map(|&o| ou_ident(p, o).and_then(|i| use_ident(p, i, &mut t, &mut params)))
-            .collect::<Result<_, _>>()?;
-        let mut targets = vec![("OrganizationalUnitIds", Value::List(ou_targets))];
-        if !set.accounts.is_empty() {
-            let accounts: Vec<Value> = set
-                .accounts
-                .iter()
-                .map(|&a| {
-                    account_ref_ident(p, a).and_then(|i| use_ident(p, i, &mut t, &mut params))
-                })
-                .collect::<Result<_, _>>()?;
-            targets.push(("Accounts", Value::List(accounts)));
-            targets.push(("AccountFilterType", Value::str("INTERSECTION")));
-        }
-        let auto = set.accounts.is_empty();
-        let lid = LogicalId::derive("StackSet", &name).map_err(|e| bug(path, e))?;
-        let auto_deployment = if auto {
-            json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false })
-        } else {
-            json!({ "Enabled": false })
-        };
-        let resource = Resource::new(CFN_STACK_SET)
-            .prop("StackSetName", set.id.stack_name(&p.organization.stack_prefix))
-            .prop("Description", set.template.description.chars().take(1024).collect::<String>())
-            .prop("PermissionModel", "SERVICE_MANAGED")
-            .prop("AutoDeployment", j(auto_deployment))
-            .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
-            .prop("ManagedExecution", j(json!({ "Active": true })))
-            .prop("OperationPreferences", j(json!({ "FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 25, "RegionConcurrencyType": "PARALLEL" })))
-            .prop(
-                "StackInstancesGroup",
-                Value::List(vec![Value::map([
-                    ("DeploymentTargets", Value::map(targets)),
-                    ("Regions", Value::list_of_str([p.organization.home_region.clone()])),
-                ])]),
-            )
-            .prop("TemplateURL", template_url(p, &key)?);
-        t.add_resource(lid.clone(), resource)
-            .map_err(|e| bug(path, e))?;
-        requires.push(Need::new(
-            Fact::Uploaded(set.id.clone()),
-            &rules::UPLOAD_FIRST,
-        ));
-        for a in &set.accounts {
-            requires.push(Need::new(Fact::AccountExists(*a), &rules::ACCOUNT_FIRST));
-        }
-        provides.extend(set.provides);
-        let mut ts: Stack = new_stack(p, set.id, set.template);
-        ts.deploy = DeployKind::StackSet;
-        ts.upload = Some(Upload { key });
-        ts.stack_set = Some(StackSetTargets {
-            holder: holder.clone(),
-            resource: lid,
-            ous: set.ous,
-            accounts: set.accounts,
-            regions: vec![p.organization.home_region.clone()],
-            auto_deployment: auto,
-        });
-        out.stacks.push(ts);
-    }
-    let mut s = new_stack(p, holder, t);
-    s.parameters = params;
-    s.requires = requires;
-    s.provides = provides;
-    out.stacks.push(s);
+    consumer_stack_sets(p, sets, out)?;
     crate::common::require_stack_sets(out);
     Ok(())
 }

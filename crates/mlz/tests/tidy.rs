@@ -699,7 +699,6 @@ const NOT_YET_SPLIT: &[&str] = &[
     "crates/mlz-emit/src/blueprint_sets.rs: emit",
     "crates/mlz-emit/src/control_tower.rs: blueprint_access",
     "crates/mlz-emit/src/service_catalog.rs: portfolio",
-    "crates/mlz-emit/src/service_catalog.rs: consumer_roles",
 ];
 
 #[test]
