@@ -140,6 +140,170 @@ fn organizations_access(p: &Platform, out: &mut Emitted) {
     });
 }
 
+/// The portfolio's shares with accounts, and for each the step that accepts it in the
+/// receiving account and associates the principals (they are not shared with it).
+#[allow(clippy::too_many_arguments)]
+fn account_shares(
+    p: &Platform,
+    index: usize,
+    pf: &Portfolio,
+    pid: &LogicalId,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    provides: &mut Vec<Fact>,
+    path: &str,
+    out: &mut Emitted,
+) -> Result<Vec<LogicalId>, EmitError> {
+    let mut shares = Vec::new();
+    for &a in &pf.share_accounts {
+        let key = match a {
+            AccountRef::Management => "management".to_owned(),
+            AccountRef::Account(i) => p.account(i).key.clone(),
+        };
+        let id = LogicalId::derive("Share", &key).map_err(|e| bug(path, e))?;
+        let account = use_ident(p, account_ref_ident_in(p, a, pf.account)?, t, params)?;
+        t.add_resource(
+            id.clone(),
+            Resource::new(SC_PORTFOLIO_SHARE)
+                .prop("PortfolioId", Value::Ref(pid.clone()))
+                .prop("AccountId", account)
+                .prop("ShareTagOptions", true),
+        )
+        .map_err(|e| bug(path, e))?;
+        shares.push(id);
+        provides.push(Fact::PortfolioShared {
+            portfolio: index,
+            account: a,
+        });
+        // An account share must be accepted in the receiving account, and principals are not
+        // shared with it.
+        let key = match a {
+            AccountRef::Management => "management".to_owned(),
+            AccountRef::Account(i) => crate::common::slug(&p.account(i).key),
+        };
+        out.steps.push(ManualStep {
+            id: format!("accept-portfolio-{}-{key}", pf.name),
+            account: a,
+            reason: format!(
+                "An account share must be accepted in the receiving account, and principals are not shared with it: accept portfolio {} and associate the principals ({}).",
+                pf.display_name,
+                pf.principals.join(", ")
+            ),
+            commands: vec![
+                "aws servicecatalog accept-portfolio-share --portfolio-id <PortfolioId output>".into(),
+                "aws servicecatalog associate-principal-with-portfolio --portfolio-id <PortfolioId output> --principal-type IAM_PATTERN --principal-arn <pattern>".into(),
+            ],
+            provides: Vec::new(),
+            requires: vec![Need::new(
+                Fact::PortfolioShared {
+                    portfolio: index,
+                    account: a,
+                },
+                &rules::OUTPUTS_FIRST,
+            )],
+        });
+    }
+    Ok(shares)
+}
+
+/// One product of a portfolio: its template (the `mlz:` imports named) as a stack that is
+/// uploaded under its content hash, the product whose version is that hash, its association,
+/// and its launch constraint (after the association). Returns the template's stack id.
+fn product(
+    p: &Platform,
+    pf: &Portfolio,
+    prod: &mlz_model::Product,
+    pid: &LogicalId,
+    t: &mut Template,
+    path: &str,
+    out: &mut Emitted,
+) -> Result<StackId, EmitError> {
+    // The product's `mlz:` imports (the platform VPC its account's blueprint exports) named.
+    let mut template = prod.template.clone();
+    crate::plan::exports::resolve_symbols(p, &mut template, &format!("products/{}", prod.name))?;
+    let version = content_version(&template);
+    let key = format!("products/{}/{}/{version}.template", pf.name, prod.name);
+    let tid = StackId::new(Area::Products, format!("{}/{}", pf.name, prod.name));
+    let mut ts = new_stack(p, tid.clone(), template);
+    ts.account = pf.account;
+    ts.deploy = DeployKind::ServiceCatalogProduct;
+    ts.deploy_as = Some(DeployAs::LaunchRole(pf.launch_role.clone()));
+    ts.upload = Some(Upload { key: key.clone() });
+    ts.parameters = prod
+        .template
+        .parameters
+        .iter()
+        .map(|(id, param)| StackParam {
+            name: id.to_string(),
+            description: param.description.clone(),
+            value: param.default.clone(),
+            from_export: None,
+            lookup: None,
+        })
+        .collect();
+    out.stacks.push(ts);
+
+    let prod_id = LogicalId::derive("Product", &prod.name).map_err(|e| bug(path, e))?;
+    let product = Resource::new(SC_PRODUCT)
+        .prop("Name", prod.name.as_str())
+        .prop("Owner", prod.owner.as_str())
+        .prop(
+            "Description",
+            prod.description.chars().take(8000).collect::<String>(),
+        )
+        .prop(
+            "ProvisioningArtifactParameters",
+            Value::List(vec![Value::map([
+                ("Name", Value::str(version.clone())),
+                (
+                    "Description",
+                    Value::str(format!("Template content {version}")),
+                ),
+                (
+                    "Info",
+                    Value::map([("LoadTemplateFromURL", template_url(p, &key)?)]),
+                ),
+            ])]),
+        );
+    t.add_resource(prod_id.clone(), product)
+        .map_err(|e| bug(path, e))?;
+    let assoc_id = LogicalId::new(format!("{prod_id}InPortfolio")).map_err(|e| bug(path, e))?;
+    t.add_resource(
+        assoc_id.clone(),
+        Resource::new(SC_PORTFOLIO_PRODUCT)
+            .prop("PortfolioId", Value::Ref(pid.clone()))
+            .prop("ProductId", Value::Ref(prod_id.clone())),
+    )
+    .map_err(|e| bug(path, e))?;
+    let mut constraint = Resource::new(SC_LAUNCH_ROLE_CONSTRAINT)
+        .prop("PortfolioId", Value::Ref(pid.clone()))
+        .prop("ProductId", Value::Ref(prod_id.clone()))
+        // A local role name resolves in each consuming account; an ARN would not.
+        .prop("LocalRoleName", pf.launch_role.as_str())
+        .prop(
+            "Description",
+            format!("Launch {} as {}", prod.name, pf.launch_role),
+        );
+    // Service Catalog refuses a constraint on a product not yet in the portfolio.
+    constraint.depends_on.insert(assoc_id);
+    t.add_resource(
+        LogicalId::new(format!("{prod_id}LaunchRole")).map_err(|e| bug(path, e))?,
+        constraint,
+    )
+    .map_err(|e| bug(path, e))?;
+    t.add_output(
+        LogicalId::new(format!("{prod_id}Id")).map_err(|e| bug(path, e))?,
+        Output {
+            description: Some(format!("Product {}", prod.name)),
+            value: Value::Ref(prod_id),
+            export: None,
+            condition: None,
+        },
+    )
+    .map_err(|e| bug(path, e))?;
+    Ok(tid)
+}
+
 fn portfolio(
     p: &Platform,
     index: usize,
@@ -193,95 +357,8 @@ fn portfolio(
     // Products: a template file uploaded under its content hash, a product whose version is
     // that hash, its association, and its launch constraint (after the association).
     for prod in &pf.products {
-        // The product's `mlz:` imports (the platform VPC its account's blueprint exports) named.
-        let mut template = prod.template.clone();
-        crate::plan::exports::resolve_symbols(
-            p,
-            &mut template,
-            &format!("products/{}", prod.name),
-        )?;
-        let version = content_version(&template);
-        let key = format!("products/{}/{}/{version}.template", pf.name, prod.name);
-        let tid = StackId::new(Area::Products, format!("{}/{}", pf.name, prod.name));
-        let mut ts = new_stack(p, tid.clone(), template);
-        ts.account = pf.account;
-        ts.deploy = DeployKind::ServiceCatalogProduct;
-        ts.deploy_as = Some(DeployAs::LaunchRole(pf.launch_role.clone()));
-        ts.upload = Some(Upload { key: key.clone() });
-        ts.parameters = prod
-            .template
-            .parameters
-            .iter()
-            .map(|(id, param)| StackParam {
-                name: id.to_string(),
-                description: param.description.clone(),
-                value: param.default.clone(),
-                from_export: None,
-                lookup: None,
-            })
-            .collect();
-        out.stacks.push(ts);
+        let tid = product(p, pf, prod, &pid, &mut t, &path, out)?;
         requires.push(Need::new(Fact::Uploaded(tid), &rules::UPLOAD_FIRST));
-
-        let prod_id = LogicalId::derive("Product", &prod.name).map_err(|e| bug(&path, e))?;
-        let product = Resource::new(SC_PRODUCT)
-            .prop("Name", prod.name.as_str())
-            .prop("Owner", prod.owner.as_str())
-            .prop(
-                "Description",
-                prod.description.chars().take(8000).collect::<String>(),
-            )
-            .prop(
-                "ProvisioningArtifactParameters",
-                Value::List(vec![Value::map([
-                    ("Name", Value::str(version.clone())),
-                    (
-                        "Description",
-                        Value::str(format!("Template content {version}")),
-                    ),
-                    (
-                        "Info",
-                        Value::map([("LoadTemplateFromURL", template_url(p, &key)?)]),
-                    ),
-                ])]),
-            );
-        t.add_resource(prod_id.clone(), product)
-            .map_err(|e| bug(&path, e))?;
-        let assoc_id =
-            LogicalId::new(format!("{prod_id}InPortfolio")).map_err(|e| bug(&path, e))?;
-        t.add_resource(
-            assoc_id.clone(),
-            Resource::new(SC_PORTFOLIO_PRODUCT)
-                .prop("PortfolioId", Value::Ref(pid.clone()))
-                .prop("ProductId", Value::Ref(prod_id.clone())),
-        )
-        .map_err(|e| bug(&path, e))?;
-        let mut constraint = Resource::new(SC_LAUNCH_ROLE_CONSTRAINT)
-            .prop("PortfolioId", Value::Ref(pid.clone()))
-            .prop("ProductId", Value::Ref(prod_id.clone()))
-            // A local role name resolves in each consuming account; an ARN would not.
-            .prop("LocalRoleName", pf.launch_role.as_str())
-            .prop(
-                "Description",
-                format!("Launch {} as {}", prod.name, pf.launch_role),
-            );
-        // Service Catalog refuses a constraint on a product not yet in the portfolio.
-        constraint.depends_on.insert(assoc_id);
-        t.add_resource(
-            LogicalId::new(format!("{prod_id}LaunchRole")).map_err(|e| bug(&path, e))?,
-            constraint,
-        )
-        .map_err(|e| bug(&path, e))?;
-        t.add_output(
-            LogicalId::new(format!("{prod_id}Id")).map_err(|e| bug(&path, e))?,
-            Output {
-                description: Some(format!("Product {}", prod.name)),
-                value: Value::Ref(prod_id),
-                export: None,
-                condition: None,
-            },
-        )
-        .map_err(|e| bug(&path, e))?;
     }
 
     // Principals: patterns, so that they match in every account the portfolio reaches.
@@ -322,60 +399,17 @@ fn portfolio(
     }
 
     // Shares with accounts.
-    let mut shares = Vec::new();
-    for &a in &pf.share_accounts {
-        let key = match a {
-            AccountRef::Management => "management".to_owned(),
-            AccountRef::Account(i) => p.account(i).key.clone(),
-        };
-        let id = LogicalId::derive("Share", &key).map_err(|e| bug(&path, e))?;
-        let account = use_ident(
-            p,
-            account_ref_ident_in(p, a, pf.account)?,
-            &mut t,
-            &mut params,
-        )?;
-        t.add_resource(
-            id.clone(),
-            Resource::new(SC_PORTFOLIO_SHARE)
-                .prop("PortfolioId", Value::Ref(pid.clone()))
-                .prop("AccountId", account)
-                .prop("ShareTagOptions", true),
-        )
-        .map_err(|e| bug(&path, e))?;
-        shares.push(id);
-        provides.push(Fact::PortfolioShared {
-            portfolio: index,
-            account: a,
-        });
-        // An account share must be accepted in the receiving account, and principals are not
-        // shared with it.
-        let key = match a {
-            AccountRef::Management => "management".to_owned(),
-            AccountRef::Account(i) => crate::common::slug(&p.account(i).key),
-        };
-        out.steps.push(ManualStep {
-            id: format!("accept-portfolio-{}-{key}", pf.name),
-            account: a,
-            reason: format!(
-                "An account share must be accepted in the receiving account, and principals are not shared with it: accept portfolio {} and associate the principals ({}).",
-                pf.display_name,
-                pf.principals.join(", ")
-            ),
-            commands: vec![
-                "aws servicecatalog accept-portfolio-share --portfolio-id <PortfolioId output>".into(),
-                "aws servicecatalog associate-principal-with-portfolio --portfolio-id <PortfolioId output> --principal-type IAM_PATTERN --principal-arn <pattern>".into(),
-            ],
-            provides: Vec::new(),
-            requires: vec![Need::new(
-                Fact::PortfolioShared {
-                    portfolio: index,
-                    account: a,
-                },
-                &rules::OUTPUTS_FIRST,
-            )],
-        });
-    }
+    let shares = account_shares(
+        p,
+        index,
+        pf,
+        &pid,
+        &mut t,
+        &mut params,
+        &mut provides,
+        &path,
+        out,
+    )?;
     // Shares are made one at a time: Service Catalog processes shares of a portfolio in turn.
     chain(&mut t, &shares);
 
