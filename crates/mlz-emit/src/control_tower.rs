@@ -416,16 +416,14 @@ fn blueprint_hub(
     Ok(())
 }
 
-/// `AWSControlTowerBlueprintAccess` in the hub account, as the AFC guide gives it: trusted by
-/// the management account's `service-role/AWSControlTowerAdmin` and by the management account
-/// (whose principals provision accounts), with `AWSServiceCatalogAdminFullAccess` and
-/// `AmazonS3ReadOnlyAccess` (the blueprints load from S3). A service-managed StackSet in the
-/// management account creates it: its `stacksets-exec-*` role is exempt from Control Tower's
-/// role-protection SCP, which a plain stack in the enrolled hub account is not.
-fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<(), EmitError> {
-    let role_id = StackId::new(Area::ControlTower, "blueprint-access-role");
-    let holder_id = StackId::new(Area::ControlTower, "blueprint-access");
-    let rpath = role_id.path();
+/// The template of the AFC hub's blueprint access role: trusted by Control Tower's service
+/// role, the principal that provisions accounts and the one that applies blueprints in the
+/// console, with Service Catalog administration and S3 reads. Its parameters too.
+fn blueprint_access_role(
+    p: &Platform,
+    hub: AccountIdx,
+    rpath: &str,
+) -> Result<(Template, Vec<StackParam>), EmitError> {
     let mut rt = Template::new(format!(
         "{}: role {BLUEPRINT_ACCESS_ROLE}, which Control Tower assumes to read AFC blueprints in the hub account ({}). Deployed by a StackSet.",
         p.organization.name,
@@ -454,7 +452,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         VENDING_PRINCIPAL_DESCRIPTION,
         None,
         Some(Lookup::PipelineDeployRoleArn),
-        &rpath,
+        rpath,
     )?;
     // The AFC guide trusts the principal that applies blueprints in the Control Tower
     // console; that is a person's role, which need not be the pipeline's.
@@ -465,7 +463,7 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         BLUEPRINT_PRINCIPAL_DESCRIPTION,
         None,
         Some(Lookup::External),
-        &rpath,
+        rpath,
     )?;
     let role = Resource::new(IAM_ROLE)
         .prop("RoleName", BLUEPRINT_ACCESS_ROLE)
@@ -514,10 +512,24 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
             ]),
         );
     rt.add_resource(
-        LogicalId::new("BlueprintAccessRole").map_err(|e| bug(&rpath, e))?,
+        LogicalId::new("BlueprintAccessRole").map_err(|e| bug(rpath, e))?,
         role,
     )
-    .map_err(|e| bug(&rpath, e))?;
+    .map_err(|e| bug(rpath, e))?;
+    Ok((rt, rparams))
+}
+
+/// `AWSControlTowerBlueprintAccess` in the hub account, as the AFC guide gives it: trusted by
+/// the management account's `service-role/AWSControlTowerAdmin` and by the management account
+/// (whose principals provision accounts), with `AWSServiceCatalogAdminFullAccess` and
+/// `AmazonS3ReadOnlyAccess` (the blueprints load from S3). A service-managed StackSet in the
+/// management account creates it: its `stacksets-exec-*` role is exempt from Control Tower's
+/// role-protection SCP, which a plain stack in the enrolled hub account is not.
+fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<(), EmitError> {
+    let role_id = StackId::new(Area::ControlTower, "blueprint-access-role");
+    let holder_id = StackId::new(Area::ControlTower, "blueprint-access");
+    let rpath = role_id.path();
+    let (rt, rparams) = blueprint_access_role(p, hub, &rpath)?;
     let version = content_version(&rt);
     let key = format!("{rpath}/{version}.template");
 
