@@ -110,6 +110,158 @@ fn set_id(p: &Platform, b: &Blueprint, set: &Set) -> StackId {
     )
 }
 
+/// A blueprint's service-managed StackSet: auto-deployed to its OUs (instances not retained
+/// when an account leaves them), with named-IAM capability, managed execution, and the values
+/// every account of the set shares.
+fn stack_set(
+    p: &Platform,
+    b: &mlz_model::Blueprint,
+    id: &StackId,
+    set: &Set,
+    ou_ids: Vec<Value>,
+    values: Vec<(String, Value)>,
+    key: &str,
+) -> Result<Resource, EmitError> {
+    let mut resource = Resource::new(CFN_STACK_SET)
+        .prop("StackSetName", id.stack_name(&p.organization.stack_prefix))
+        .prop(
+            "Description",
+            b.description.chars().take(1024).collect::<String>(),
+        )
+        .prop("PermissionModel", "SERVICE_MANAGED")
+        // Not retained: an account that leaves the OUs loses this blueprint's instance,
+        // so one that moves to another blueprint's or segment's OUs gets the new one
+        // without two VPCs, two attachments or a clash of role names (a VPC still in use
+        // fails to delete, and the StackSet operation says so).
+        .prop(
+            "AutoDeployment",
+            Value::from_json(&json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false }))
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+        )
+        .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
+        .prop(
+            "ManagedExecution",
+            Value::from_json(&json!({ "Active": true }))
+                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+        )
+        .prop(
+            "OperationPreferences",
+            Value::from_json(&json!({
+                "FailureTolerancePercentage": 10,
+                "MaxConcurrentPercentage": 25,
+                "RegionConcurrencyType": "PARALLEL"
+            }))
+            .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+        )
+        .prop(
+            "StackInstancesGroup",
+            Value::List(vec![Value::map([
+                (
+                    "DeploymentTargets",
+                    Value::map([("OrganizationalUnitIds", Value::List(ou_ids))]),
+                ),
+                ("Regions", Value::list_of_str(set.regions.iter().cloned())),
+            ])]),
+        )
+        .prop("TemplateURL", template_url(p, key)?);
+    if !values.is_empty() {
+        resource = resource.prop(
+            "Parameters",
+            Value::List(
+                values
+                    .into_iter()
+                    .map(|(k, v)| {
+                        Value::map([("ParameterKey", Value::Str(k)), ("ParameterValue", v)])
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    Ok(resource)
+}
+
+/// What mlz knows of a blueprint parameter for every account of a StackSet alike: the
+/// config's value, or the segment's IPAM pool, the region's Transit Gateway, the security
+/// tooling account (each a parameter of the holder filled from its export or lookup).
+fn known_value(
+    p: &Platform,
+    b: &mlz_model::Blueprint,
+    set: &Set,
+    name: &str,
+    t: &mut Template,
+    params: &mut Vec<StackParam>,
+    path: &str,
+) -> Result<Option<Value>, EmitError> {
+    Ok(if let Some(v) = b.parameters.get(name) {
+        Some(Value::str(v.clone()))
+    } else {
+        match name {
+            "IpamPoolId" => match (&set.segment, &p.network) {
+                (Some((si, region)), Some(n)) => Some(use_ident(
+                    p,
+                    Ident::ExportParam {
+                        id: LogicalId::new(format!(
+                            "{}{}",
+                            LogicalId::derive("IpamPool", &n.segments[*si].name)
+                                .map_err(|e| bug(path, e))?,
+                            region_id(region)
+                        ))
+                        .map_err(|e| bug(path, e))?,
+                        description: format!(
+                            "The IPAM pool of segment {} in {region} (export {} of network/ipam in {})",
+                            n.segments[*si].name,
+                            ExportKey::IpamPool(*si, region.clone()).name(p)?,
+                            crate::common::account_name(p, n.account),
+                        ),
+                        pattern: POOL_PATTERN,
+                        export: crate::ipam::pool_export(p, n, *si, region),
+                    },
+                    t,
+                    params,
+                )?),
+                _ => None,
+            },
+            "TransitGatewayId" => match (&set.segment, &p.network) {
+                (Some((_, region)), Some(n)) => Some(use_ident(
+                    p,
+                    Ident::ExportParam {
+                        id: LogicalId::new(format!(
+                            "TransitGateway{}",
+                            region_id(region)
+                        ))
+                        .map_err(|e| bug(path, e))?,
+                        description: format!(
+                            "The Transit Gateway of {region} (export {} of {} in {})",
+                            ExportKey::TransitGatewayId.name(p)?,
+                            crate::network::hub_id(region).path(),
+                            crate::common::account_name(p, n.account),
+                        ),
+                        pattern: TGW_PATTERN,
+                        export: ExportRef {
+                            key: ExportKey::TransitGatewayId,
+                            account: n.account,
+                            region: region.clone(),
+                        },
+                    },
+                    t,
+                    params,
+                )?),
+                _ => None,
+            },
+            "SecurityToolingAccountId" => match &p.security {
+                Some(sec) => Some(use_ident(
+                    p,
+                    account_ref_ident(p, sec.admin)?,
+                    t,
+                    params,
+                )?),
+                None => None,
+            },
+            _ => None,
+        }
+    })
+}
+
 pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), EmitError> {
     let sets = sets(p, ct);
     if sets.is_empty() {
@@ -137,74 +289,7 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
         let mut values: Vec<(String, Value)> = Vec::new();
         for (pid, param) in &template.parameters {
             let name = pid.to_string();
-            let value = if let Some(v) = b.parameters.get(&name) {
-                Some(Value::str(v.clone()))
-            } else {
-                match name.as_str() {
-                    "IpamPoolId" => match (&set.segment, &p.network) {
-                        (Some((si, region)), Some(n)) => Some(use_ident(
-                            p,
-                            Ident::ExportParam {
-                                id: LogicalId::new(format!(
-                                    "{}{}",
-                                    LogicalId::derive("IpamPool", &n.segments[*si].name)
-                                        .map_err(|e| bug(path, e))?,
-                                    region_id(region)
-                                ))
-                                .map_err(|e| bug(path, e))?,
-                                description: format!(
-                                    "The IPAM pool of segment {} in {region} (export {} of network/ipam in {})",
-                                    n.segments[*si].name,
-                                    ExportKey::IpamPool(*si, region.clone()).name(p)?,
-                                    crate::common::account_name(p, n.account),
-                                ),
-                                pattern: POOL_PATTERN,
-                                export: crate::ipam::pool_export(p, n, *si, region),
-                            },
-                            &mut t,
-                            &mut params,
-                        )?),
-                        _ => None,
-                    },
-                    "TransitGatewayId" => match (&set.segment, &p.network) {
-                        (Some((_, region)), Some(n)) => Some(use_ident(
-                            p,
-                            Ident::ExportParam {
-                                id: LogicalId::new(format!(
-                                    "TransitGateway{}",
-                                    region_id(region)
-                                ))
-                                .map_err(|e| bug(path, e))?,
-                                description: format!(
-                                    "The Transit Gateway of {region} (export {} of {} in {})",
-                                    ExportKey::TransitGatewayId.name(p)?,
-                                    crate::network::hub_id(region).path(),
-                                    crate::common::account_name(p, n.account),
-                                ),
-                                pattern: TGW_PATTERN,
-                                export: ExportRef {
-                                    key: ExportKey::TransitGatewayId,
-                                    account: n.account,
-                                    region: region.clone(),
-                                },
-                            },
-                            &mut t,
-                            &mut params,
-                        )?),
-                        _ => None,
-                    },
-                    "SecurityToolingAccountId" => match &p.security {
-                        Some(sec) => Some(use_ident(
-                            p,
-                            account_ref_ident(p, sec.admin)?,
-                            &mut t,
-                            &mut params,
-                        )?),
-                        None => None,
-                    },
-                    _ => None,
-                }
-            };
+            let value = known_value(p, b, set, &name, &mut t, &mut params, path)?;
             match (value, &param.default) {
                 (Some(v), _) => values.push((name, v)),
                 (None, Some(_)) => {}
@@ -233,64 +318,7 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
             tpath.rsplit('/').next().unwrap_or(tpath.as_str()),
         )
         .map_err(|e| bug(path, e))?;
-        let mut resource = Resource::new(CFN_STACK_SET)
-            .prop("StackSetName", id.stack_name(&p.organization.stack_prefix))
-            .prop(
-                "Description",
-                b.description.chars().take(1024).collect::<String>(),
-            )
-            .prop("PermissionModel", "SERVICE_MANAGED")
-            // Not retained: an account that leaves the OUs loses this blueprint's instance,
-            // so one that moves to another blueprint's or segment's OUs gets the new one
-            // without two VPCs, two attachments or a clash of role names (a VPC still in use
-            // fails to delete, and the StackSet operation says so).
-            .prop(
-                "AutoDeployment",
-                Value::from_json(
-                    &json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false }),
-                )
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
-            )
-            .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
-            .prop(
-                "ManagedExecution",
-                Value::from_json(&json!({ "Active": true })).expect(
-                    "mlz's own JSON holds no intrinsic functions (typed values write those)",
-                ),
-            )
-            .prop(
-                "OperationPreferences",
-                Value::from_json(&json!({
-                    "FailureTolerancePercentage": 10,
-                    "MaxConcurrentPercentage": 25,
-                    "RegionConcurrencyType": "PARALLEL"
-                }))
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
-            )
-            .prop(
-                "StackInstancesGroup",
-                Value::List(vec![Value::map([
-                    (
-                        "DeploymentTargets",
-                        Value::map([("OrganizationalUnitIds", Value::List(ou_ids))]),
-                    ),
-                    ("Regions", Value::list_of_str(set.regions.iter().cloned())),
-                ])]),
-            )
-            .prop("TemplateURL", template_url(p, &key)?);
-        if !values.is_empty() {
-            resource = resource.prop(
-                "Parameters",
-                Value::List(
-                    values
-                        .into_iter()
-                        .map(|(k, v)| {
-                            Value::map([("ParameterKey", Value::Str(k)), ("ParameterValue", v)])
-                        })
-                        .collect(),
-                ),
-            );
-        }
+        let resource = stack_set(p, b, &id, set, ou_ids, values, &key)?;
         t.add_resource(lid.clone(), resource)
             .map_err(|e| bug(path, e))?;
         requires.push(Need::new(Fact::Uploaded(id.clone()), &rules::UPLOAD_FIRST));
