@@ -692,36 +692,16 @@ fn long_functions() -> Vec<(String, String, usize, bool)> {
     out
 }
 
-/// Long functions not yet split (issue 13, item 1): a ratchet. A function may leave this list
-/// (split, or explained above it), never join it; an entry that is no longer long fails too,
-/// so the list only shrinks.
-const NOT_YET_SPLIT: &[&str] = &["crates/mlz-emit/src/blueprint_sets.rs: emit"];
-
 #[test]
 fn a_function_over_150_lines_says_why_it_is_better_whole() {
-    let long = long_functions();
-    let unexplained: Vec<String> = long
-        .iter()
-        .filter(|(file, name, _, said)| {
-            !said && !NOT_YET_SPLIT.contains(&format!("{file}: {name}").as_str())
-        })
+    let unexplained: Vec<String> = long_functions()
+        .into_iter()
+        .filter(|(_, _, _, said)| !said)
         .map(|(file, name, len, _)| format!("{file}: {name} ({len} lines)"))
         .collect();
     assert!(
         unexplained.is_empty(),
         "split these, or say above them why each is better whole:\n{}",
         unexplained.join("\n")
-    );
-    let done: Vec<&&str> = NOT_YET_SPLIT
-        .iter()
-        .filter(|entry| {
-            !long
-                .iter()
-                .any(|(file, name, _, said)| !said && format!("{file}: {name}") == **entry)
-        })
-        .collect();
-    assert!(
-        done.is_empty(),
-        "no longer long: take them off NOT_YET_SPLIT: {done:?}"
     );
 }
