@@ -404,6 +404,22 @@ struct Accounts {
 }
 
 impl Accounts {
+    /// The account names as a namespace for "no account is named …" errors.
+    fn namespace(&self) -> HashMap<String, Declared<()>> {
+        self.names
+            .iter()
+            .map(|(n, (p, _))| {
+                (
+                    n.clone(),
+                    Declared {
+                        path: p.clone(),
+                        target: Some(()),
+                    },
+                )
+            })
+            .collect()
+    }
+
     fn new(m: &ManagementAccount) -> Accounts {
         let mp = ConfigPath::root()
             .key("organization")
@@ -478,19 +494,7 @@ impl Resolver<'_> {
             return Some(AccountRef::Account(*i));
         }
         if !accounts.names.contains_key(name) {
-            let known: HashMap<String, Declared<()>> = accounts
-                .names
-                .iter()
-                .map(|(n, (p, _))| {
-                    (
-                        n.clone(),
-                        Declared {
-                            path: p.clone(),
-                            target: Some(()),
-                        },
-                    )
-                })
-                .collect();
+            let known = accounts.namespace();
             self.unknown(
                 "unknown-account",
                 name,

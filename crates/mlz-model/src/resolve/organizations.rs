@@ -871,19 +871,7 @@ impl Resolver<'_> {
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
         let mut ids = HashMap::new();
-        let account_names: HashMap<String, Declared<()>> = accounts
-            .names
-            .iter()
-            .map(|(n, (p, _))| {
-                (
-                    n.clone(),
-                    Declared {
-                        path: p.clone(),
-                        target: Some(()),
-                    },
-                )
-            })
-            .collect();
+        let account_names = accounts.namespace();
         for (i, pol) in raw.iter().enumerate() {
             let Some(pol) = pol else { continue };
             let p = list.index(i);
