@@ -30,10 +30,7 @@ fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Templ
         p.organization.name
     ));
     let id = LogicalId::new("ArtifactBucket").map_err(|e| bug(path, e))?;
-    let j = |v: serde_json::Value| {
-        Value::from_json(&v)
-            .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
-    };
+    let j = crate::common::plain;
     let bucket = private_bucket(
         j(json!({ "SSEAlgorithm": "AES256" })),
         j(

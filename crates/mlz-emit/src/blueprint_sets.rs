@@ -135,23 +135,20 @@ fn stack_set(
         // fails to delete, and the StackSet operation says so).
         .prop(
             "AutoDeployment",
-            Value::from_json(&json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false }))
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+            crate::common::plain(json!({ "Enabled": true, "RetainStacksOnAccountRemoval": false })),
         )
         .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
         .prop(
             "ManagedExecution",
-            Value::from_json(&json!({ "Active": true }))
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+            crate::common::plain(json!({ "Active": true })),
         )
         .prop(
             "OperationPreferences",
-            Value::from_json(&json!({
+            crate::common::plain(json!({
                 "FailureTolerancePercentage": 10,
                 "MaxConcurrentPercentage": 25,
                 "RegionConcurrencyType": "PARALLEL"
-            }))
-            .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+            })),
         )
         .prop(
             "StackInstancesGroup",

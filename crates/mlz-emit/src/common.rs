@@ -122,6 +122,28 @@ pub fn template_url(p: &Platform, key: &str) -> Result<Value, EmitError> {
 pub const INSTANCE_ARN_PATTERN: &str =
     "^arn:aws(-[a-z]{1,5}){0,3}:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$";
 
+/// A Service Catalog product's one provisioning artifact: named by the template's content
+/// version, loaded from the artifact bucket under `key`.
+pub fn artifact_parameters(p: &Platform, version: &str, key: &str) -> Result<Value, EmitError> {
+    Ok(Value::List(vec![Value::map([
+        ("Name", Value::str(version)),
+        (
+            "Description",
+            Value::str(format!("Template content {version}")),
+        ),
+        (
+            "Info",
+            Value::map([("LoadTemplateFromURL", template_url(p, key)?)]),
+        ),
+    ])]))
+}
+
+/// mlz's own plain JSON (written with `json!`, no intrinsic functions) as a value.
+pub fn plain(v: serde_json::Value) -> Value {
+    Value::from_json(&v)
+        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
+}
+
 /// A Lambda function's log group, kept a year.
 pub fn log_group() -> Resource {
     Resource::new(crate::types::LOGS_LOG_GROUP).prop("RetentionInDays", Value::Int(365))

@@ -374,17 +374,7 @@ fn blueprint_hub(
             .prop("Description", truncate(&b.description, 8000))
             .prop(
                 "ProvisioningArtifactParameters",
-                Value::List(vec![Value::map([
-                    ("Name", Value::str(version.clone())),
-                    (
-                        "Description",
-                        Value::str(format!("Template content {version}")),
-                    ),
-                    (
-                        "Info",
-                        Value::map([("LoadTemplateFromURL", template_url(p, key)?)]),
-                    ),
-                ])]),
+                crate::common::artifact_parameters(p, version, key)?,
             );
         t.add_resource(pid.clone(), product)
             .map_err(|e| bug(path, e))?;
@@ -605,14 +595,12 @@ fn blueprint_access(p: &Platform, hub: AccountIdx, out: &mut Emitted) -> Result<
         .prop("PermissionModel", "SERVICE_MANAGED")
         .prop(
             "AutoDeployment",
-            Value::from_json(&json!({ "Enabled": false }))
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+            crate::common::plain(json!({ "Enabled": false })),
         )
         .prop("Capabilities", Value::list_of_str(["CAPABILITY_NAMED_IAM"]))
         .prop(
             "ManagedExecution",
-            Value::from_json(&json!({ "Active": true }))
-                .expect("mlz's own JSON holds no intrinsic functions (typed values write those)"),
+            crate::common::plain(json!({ "Active": true })),
         )
         .prop(
             "StackInstancesGroup",

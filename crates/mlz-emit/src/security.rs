@@ -29,11 +29,7 @@ fn id(name: &str) -> StackId {
     StackId::new(Area::Security, name)
 }
 
-/// mlz's own plain JSON as a value.
-fn j(v: serde_json::Value) -> Value {
-    Value::from_json(&v)
-        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
-}
+use crate::common::plain as j;
 
 /// mlz's own JSON that holds intrinsic functions, read as typed values.
 fn jx(v: serde_json::Value) -> Value {

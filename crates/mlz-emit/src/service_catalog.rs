@@ -31,11 +31,7 @@ use crate::EmitError;
 /// The role consuming accounts' cloud administrators assume to provision products.
 pub use crate::common::CLOUD_ADMIN_ROLE;
 
-/// mlz's own plain JSON as a value.
-fn j(v: serde_json::Value) -> Value {
-    Value::from_json(&v)
-        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
-}
+use crate::common::plain as j;
 
 /// mlz's own JSON that holds intrinsic functions, read as typed values.
 fn jx(v: serde_json::Value) -> Value {
@@ -253,17 +249,7 @@ fn product(
         )
         .prop(
             "ProvisioningArtifactParameters",
-            Value::List(vec![Value::map([
-                ("Name", Value::str(version.clone())),
-                (
-                    "Description",
-                    Value::str(format!("Template content {version}")),
-                ),
-                (
-                    "Info",
-                    Value::map([("LoadTemplateFromURL", template_url(p, &key)?)]),
-                ),
-            ])]),
+            crate::common::artifact_parameters(p, &version, &key)?,
         );
     t.add_resource(prod_id.clone(), product)
         .map_err(|e| bug(path, e))?;

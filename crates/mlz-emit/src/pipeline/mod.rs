@@ -126,11 +126,7 @@ fn lid(s: impl Into<String>, path: &str) -> Result<LogicalId, EmitError> {
     LogicalId::new(s.into()).map_err(|e| bug(path, e))
 }
 
-/// mlz's own plain JSON as a value.
-fn j(v: serde_json::Value) -> Value {
-    Value::from_json(&v)
-        .expect("mlz's own JSON holds no intrinsic functions (typed values write those)")
-}
+use crate::common::plain as j;
 
 fn statement(sid: &str, actions: &[&str], resource: Value) -> Value {
     Value::map([
