@@ -309,64 +309,70 @@ impl<'a> Resolver<'a> {
             },
         );
 
-        // What the Control Tower, Identity Center and Service Catalog sections refer to.
-        let cx = Names {
-            ous: &ous,
-            ou_names: &ou_names,
-            bad_ous: &bad_ous,
-            stages: &stages,
-            bad_stages: &bad_stages,
-            bad_accounts: &bad_accounts,
-        };
-        let control_tower = self
-            .section::<RawControlTower>(doc, "controlTower")?
-            .map(|raw| self.control_tower(raw, &organization, &cx, &mut accounts));
-        let identity_center = self
-            .section::<RawIdentityCenter>(doc, "identityCenter")?
-            .map(|raw| self.identity_center(raw, &organization, &cx, &accounts, &teams));
-
-        let (portfolios, cloud_admins) =
-            match self.section::<RawServiceCatalog>(doc, "serviceCatalog")? {
-                Some(raw) => {
-                    let admins =
-                        self.cloud_admins(raw.cloud_admins.as_deref(), identity_center.as_ref());
-                    (
-                        self.service_catalog(raw, &cx, &accounts, identity_center.as_ref()),
-                        admins,
-                    )
+        // Each section after the core, in the order of what it refers to.
+        // (A macro, not a closure: the accounts change between two contexts.)
+        macro_rules! context {
+            ($control_tower:expr, $identity_center:expr) => {
+                Context {
+                    org: &organization,
+                    ous: &ous,
+                    ou_names: &ou_names,
+                    bad_ous: &bad_ous,
+                    stages: &stages,
+                    bad_stages: &bad_stages,
+                    bad_accounts: &bad_accounts,
+                    accounts: &accounts,
+                    teams: &teams,
+                    control_tower: $control_tower,
+                    identity_center: $identity_center,
                 }
-                None => (Vec::new(), None),
             };
-
+        }
+        let cx = context!(None, None);
+        let mut control_tower = self
+            .section(doc, "controlTower")?
+            .and_then(|raw| self.control_tower(raw, &cx));
+        // The vended accounts learn their blueprint.
+        for (b, bp) in control_tower
+            .iter()
+            .flat_map(|ct| ct.blueprints.iter().enumerate())
+        {
+            for &ai in &bp.accounts {
+                accounts.list[ai.0].blueprint = Some(b);
+            }
+        }
+        let cx = context!(control_tower.as_ref(), None);
+        let identity_center = self
+            .section(doc, "identityCenter")?
+            .and_then(|raw| self.identity_center(raw, &cx));
+        let cx = context!(control_tower.as_ref(), identity_center.as_ref());
+        let (portfolios, cloud_admins) = self
+            .section(doc, "serviceCatalog")?
+            .and_then(|raw| self.service_catalog(raw, &cx))
+            .unwrap_or_default();
         let unified_studio = self
-            .section::<RawUnifiedStudio>(doc, "unifiedStudio")?
-            .and_then(|raw| {
-                self.unified_studio(raw, &organization, &cx, &accounts, identity_center.as_ref())
-            });
-
+            .section(doc, "unifiedStudio")?
+            .and_then(|raw| self.unified_studio(raw, &cx));
         let budgets = self
-            .section::<RawBudgets>(doc, "budgets")?
-            .map(|raw| self.budgets(raw, &organization, &cx, &accounts, &teams));
-
+            .section(doc, "budgets")?
+            .and_then(|raw| self.budgets(raw, &cx));
         let security = self
-            .section::<RawSecurity>(doc, "security")?
-            .and_then(|raw| self.security(raw, &cx, &accounts));
+            .section(doc, "security")?
+            .and_then(|raw| self.security(raw, &cx));
+        let network = self
+            .section(doc, "network")?
+            .and_then(|raw| self.network(raw, &cx));
+        let pipeline = self
+            .section(doc, "pipeline")?
+            .and_then(|raw| self.pipeline(raw, &cx));
 
-        let network = self.section::<RawNetwork>(doc, "network")?.and_then(|raw| {
-            self.network(raw, &organization, &cx, &accounts, control_tower.as_ref())
-        });
-
-        let mut control_tower = control_tower;
+        // With StackSet delivery, the blueprints learn the network and security they carry.
         if let Some(ct) = control_tower
             .as_mut()
             .filter(|c| c.enabled && c.blueprint_delivery == BlueprintDelivery::StackSets)
         {
             self.stack_set_blueprints(ct, network.as_ref(), security.is_some(), &accounts, &ous);
         }
-
-        let pipeline = self
-            .section::<RawPipeline>(doc, "pipeline")?
-            .and_then(|raw| self.pipeline(raw, &organization, &cx, &accounts));
 
         Some(Platform {
             organization,
@@ -447,14 +453,23 @@ impl Accounts {
         a
     }
 }
-/// Names resolved earlier that the sections refer to (the resolver's lookups).
-struct Names<'a> {
+
+/// What the organisation core (and, once resolved, Control Tower and Identity Center)
+/// gives the sections after it: every section is `fn(&mut Resolver, Raw…, &Context) ->
+/// Option<T>`. The `bad_*` sets hold names the schema already rejected (poisoned).
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    org: &'a Organization,
     ous: &'a [Ou],
     ou_names: &'a HashMap<String, Declared<OuIdx>>,
     bad_ous: &'a HashSet<String>,
     stages: &'a HashMap<String, Declared<Option<OuIdx>>>,
     bad_stages: &'a HashSet<String>,
     bad_accounts: &'a HashSet<String>,
+    accounts: &'a Accounts,
+    teams: &'a [Team],
+    control_tower: Option<&'a ControlTower>,
+    identity_center: Option<&'a IdentityCenter>,
 }
 
 impl Resolver<'_> {
@@ -470,7 +485,7 @@ impl Resolver<'_> {
         set
     }
 
-    fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Names<'_>) -> Vec<OuIdx> {
+    fn ou_list(&mut self, names: &[String], path: &ConfigPath, cx: &Context<'_>) -> Vec<OuIdx> {
         let mut out = Vec::new();
         for (i, n) in names.iter().enumerate() {
             if let Some(o) = self.lookup_ou(n, &path.index(i), cx.ou_names, cx.bad_ous) {
@@ -485,7 +500,7 @@ impl Resolver<'_> {
         name: &str,
         path: &ConfigPath,
         accounts: &Accounts,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
     ) -> Option<AccountRef> {
         if name == accounts.management_name {
             return Some(AccountRef::Management);

@@ -1,15 +1,34 @@
 //! Budgets: a monthly cost budget per account and per team, with amounts and alert
 //! thresholds checked against what AWS Budgets accepts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::Names;
-use super::{Accounts, Resolver};
+use serde::Deserialize;
+
+use super::Context;
+use super::Resolver;
 use crate::aws;
 use crate::diag::did_you_mean;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawBudgets {
+    pub currency: Option<String>,
+    pub amount: Option<u64>,
+    pub team_amount: Option<u64>,
+    pub thresholds: Option<Vec<u32>>,
+    pub forecast_threshold: Option<u32>,
+    #[serde(default)]
+    pub notify: Vec<String>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub teams: BTreeMap<String, u64>,
+}
 
 /// AWS Budgets: at most five notifications per budget, ten e-mail subscribers per
 /// notification.
@@ -20,14 +39,8 @@ const DEFAULT_AMOUNT: u64 = 1000;
 const NO_BUDGETS_REGIONS: &[&str] = &["eu-north-1"];
 
 impl Resolver<'_> {
-    pub(super) fn budgets(
-        &mut self,
-        raw: RawBudgets,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-        teams: &[Team],
-    ) -> Budgets {
+    pub(super) fn budgets(&mut self, raw: RawBudgets, cx: &Context<'_>) -> Option<Budgets> {
+        let (org, accounts, teams) = (cx.org, cx.accounts, cx.teams);
         let base = ConfigPath::root().key("budgets");
         // The budgets stacks deploy in the home region, and the resource schemas have no
         // AWS::Budgets::Budget there.
@@ -123,7 +136,7 @@ impl Resolver<'_> {
                 }
             }
         }
-        Budgets {
+        Some(Budgets {
             currency: raw.currency.unwrap_or_else(|| "USD".into()),
             thresholds,
             forecast,
@@ -131,6 +144,6 @@ impl Resolver<'_> {
             management_amount,
             account_amounts,
             team_amounts,
-        }
+        })
     }
 }

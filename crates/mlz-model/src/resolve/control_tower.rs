@@ -5,13 +5,99 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
+use serde::Deserialize;
+
 use super::templates::{missing_stack_actions, BLUEPRINT};
-use super::{Accounts, Names, Namespace, Resolver};
+use super::{Accounts, Context, Namespace, Resolver};
 use crate::blueprints;
 use crate::diag::did_you_mean;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawControlTower {
+    pub enabled: Option<bool>,
+    pub account_factory_product: Option<String>,
+    pub account_factory_concurrency: Option<u32>,
+    pub baseline: Option<RawBaseline>,
+    #[serde(default)]
+    pub control_sets: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub controls: Vec<RawControls>,
+    pub blueprint_delivery: Option<RawBlueprintDelivery>,
+    pub blueprint_hub: Option<RawHub>,
+    #[serde(default)]
+    pub blueprints: Vec<RawBlueprint>,
+    pub landing_zone: Option<RawLandingZone>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawLandingZone {
+    pub version: String,
+    pub log_archive_account: String,
+    pub audit_account: String,
+    pub security_ou: Option<String>,
+    pub sandbox_ou: Option<String>,
+    pub log_retention_days: Option<u32>,
+    pub access_log_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawBaseline {
+    pub version: Option<String>,
+    pub identity_center_enabled_baseline_arn: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawControls {
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub sets: Vec<String>,
+    #[serde(default)]
+    pub enable: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(super) enum RawBlueprintDelivery {
+    Afc,
+    StackSets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawHub {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawBlueprint {
+    pub name: String,
+    pub file: Option<String>,
+    pub description: Option<String>,
+    pub regions: Option<Vec<String>>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub stages: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    pub provisioning_policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
 
 const DEFAULT_FACTORY_PRODUCT: &str = "AWS Control Tower Account Factory";
 const DEFAULT_BASELINE_VERSION: &str = "4.0";
@@ -42,17 +128,16 @@ impl Resolver<'_> {
     pub(super) fn control_tower(
         &mut self,
         mut raw: RawControlTower,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &mut Accounts,
-    ) -> ControlTower {
+        cx: &Context<'_>,
+    ) -> Option<ControlTower> {
+        let (org, accounts) = (cx.org, cx.accounts);
         let base = ConfigPath::root().key("controlTower");
         let home = org.home_region.as_str();
 
         let controls = self.controls(&raw, &base, home, cx);
 
         let delivery = match raw.blueprint_delivery {
-            Some(crate::raw::RawBlueprintDelivery::StackSets) => BlueprintDelivery::StackSets,
+            Some(RawBlueprintDelivery::StackSets) => BlueprintDelivery::StackSets,
             _ => BlueprintDelivery::Afc,
         };
         let stack_sets = delivery == BlueprintDelivery::StackSets;
@@ -83,7 +168,7 @@ impl Resolver<'_> {
             None => None,
         };
 
-        ControlTower {
+        Some(ControlTower {
             enabled: raw.enabled.unwrap_or(true),
             landing_zone,
             account_factory_product: raw
@@ -104,7 +189,7 @@ impl Resolver<'_> {
             blueprint_delivery: delivery,
             hub,
             blueprints: blueprints_out,
-        }
+        })
     }
 
     /// The blueprints: each loaded and checked (built-in or from a file), its regions and
@@ -115,7 +200,7 @@ impl Resolver<'_> {
         raw_blueprints: &[RawBlueprint],
         base: &ConfigPath,
         org: &Organization,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         stack_sets: bool,
     ) -> (Vec<Blueprint>, Claims) {
@@ -286,7 +371,7 @@ impl Resolver<'_> {
         b: &RawBlueprint,
         p: &ConfigPath,
         raw_blueprints: &[RawBlueprint],
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         claims: &mut Claims,
     ) {
@@ -358,7 +443,7 @@ impl Resolver<'_> {
         raw: &RawControlTower,
         base: &ConfigPath,
         home: &str,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
     ) -> Vec<OuControls> {
         let mut per_ou: BTreeMap<OuIdx, Vec<Control>> = BTreeMap::new();
         for (i, entry) in raw.controls.iter().enumerate() {
@@ -469,7 +554,7 @@ impl Resolver<'_> {
         raw_hub: Option<RawHub>,
         base: &ConfigPath,
         home: &str,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
     ) -> Option<AccountIdx> {
         let mut hub = None;
@@ -509,8 +594,8 @@ impl Resolver<'_> {
     /// account of its OUs, vended or not.
     fn assign_blueprints(
         &mut self,
-        accounts: &mut Accounts,
-        cx: &Names<'_>,
+        accounts: &Accounts,
+        cx: &Context<'_>,
         stack_sets: bool,
         claims: &Claims,
         blueprints_out: &mut [Blueprint],
@@ -522,7 +607,9 @@ impl Resolver<'_> {
             loaded_as,
         } = claims;
         let mut claimed_at: HashMap<AccountIdx, ConfigPath> = HashMap::new();
-        for (ai, a) in accounts.list.iter_mut().enumerate() {
+        // Each account's blueprint (`run` writes it into the accounts afterwards).
+        let mut blueprint_of: Vec<Option<usize>> = vec![None; accounts.list.len()];
+        for (ai, a) in accounts.list.iter().enumerate() {
             if !stack_sets && (a.created_by != CreatedBy::Mlz || a.id.is_some()) {
                 continue;
             }
@@ -544,13 +631,13 @@ impl Resolver<'_> {
             if let Some((b, at)) =
                 chosen.and_then(|(raw, at)| loaded_as.get(&raw).map(|&b| (b, at)))
             {
-                a.blueprint = Some(b);
+                blueprint_of[ai.0] = Some(b);
                 blueprints_out[b].accounts.push(ai);
                 claimed_at.insert(ai, at);
             }
         }
         if stack_sets {
-            self.whole_ous(accounts, cx, blueprints_out, &claimed_at);
+            self.whole_ous(accounts, &blueprint_of, cx, blueprints_out, &claimed_at);
         }
     }
 
@@ -561,13 +648,14 @@ impl Resolver<'_> {
     fn whole_ous(
         &mut self,
         accounts: &Accounts,
-        cx: &Names<'_>,
+        blueprint_of: &[Option<usize>],
+        cx: &Context<'_>,
         blueprints: &[Blueprint],
         claimed_at: &HashMap<AccountIdx, ConfigPath>,
     ) {
         let mut target: BTreeMap<OuIdx, (usize, AccountIdx)> = BTreeMap::new();
         for (i, a) in accounts.list.iter().enumerate() {
-            if let Some(b) = a.blueprint {
+            if let Some(b) = blueprint_of[i] {
                 target.entry(a.ou).or_insert((b, AccountIdx(i)));
             }
         }
@@ -576,7 +664,7 @@ impl Resolver<'_> {
             let mut ou = Some(a.ou);
             while let Some(o) = ou {
                 if let Some(&(b, _)) = target.get(&o) {
-                    if a.blueprint != Some(b) {
+                    if blueprint_of[i] != Some(b) {
                         broken.entry(o).or_insert(AccountIdx(i));
                     }
                 }
@@ -589,7 +677,7 @@ impl Resolver<'_> {
                 continue;
             };
             let x = &accounts.list[other.0];
-            let has = match x.blueprint {
+            let has = match blueprint_of[other.0] {
                 Some(xb) => format!("blueprint {:?}", blueprints[xb].name),
                 None => "no blueprint".to_owned(),
             };
@@ -614,7 +702,7 @@ impl Resolver<'_> {
         &mut self,
         lz: &RawLandingZone,
         p: &ConfigPath,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
     ) -> Option<LandingZone> {
         let account = |me: &mut Self, name: &str, key: &str| match me.account_ref(

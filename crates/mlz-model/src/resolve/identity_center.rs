@@ -5,13 +5,76 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::{Accounts, Names, Namespace, Resolver};
+use serde::Deserialize;
+
+use super::{Accounts, Context, Namespace, Resolver};
 use crate::diag::did_you_mean;
 use crate::identity_policies;
 use crate::model::*;
 use crate::naming::{PatternError, Patterns};
 use crate::path::ConfigPath;
 use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawIdentityCenter {
+    pub instance_arn: Option<String>,
+    pub identity_store_id: Option<String>,
+    pub platform_stacks: Option<u32>,
+    pub team_stacks: Option<u32>,
+    #[serde(default)]
+    pub permission_sets: Vec<RawPermissionSet>,
+    #[serde(default)]
+    pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub team_groups: Vec<RawTeamGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPermissionSet {
+    pub name: String,
+    pub description: Option<String>,
+    pub session_duration: Option<String>,
+    #[serde(default)]
+    pub managed_policies: Vec<String>,
+    pub builtin: Option<RawInlineBuiltin>,
+    pub inline_policy: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawGroup {
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_by: RawCreatedBy,
+    pub id: Option<String>,
+    #[serde(default)]
+    pub access: Vec<RawAccess>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawAccess {
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawTeamGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub stages: Vec<String>,
+}
 
 const DEFAULT_SESSION: &str = "PT4H";
 /// Identity Center's quota of managed policies per permission set.
@@ -21,7 +84,7 @@ const MAX_MANAGED_POLICIES: usize = 20;
 #[derive(Clone, Copy)]
 struct TeamContext<'x> {
     org: &'x Organization,
-    cx: &'x Names<'x>,
+    cx: &'x Context<'x>,
     accounts: &'x Accounts,
     teams: &'x [Team],
 }
@@ -37,11 +100,9 @@ impl Resolver<'_> {
     pub(super) fn identity_center(
         &mut self,
         raw: RawIdentityCenter,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-        teams: &[Team],
-    ) -> IdentityCenter {
+        cx: &Context<'_>,
+    ) -> Option<IdentityCenter> {
+        let (org, accounts, teams) = (cx.org, cx.accounts, cx.teams);
         let base = ConfigPath::root().key("identityCenter");
         let sets = self.permission_sets(&raw.permission_sets, &base);
         // Accounts per OU (nested OUs included), computed once.
@@ -67,7 +128,7 @@ impl Resolver<'_> {
             &mut group_names,
         );
 
-        IdentityCenter {
+        Some(IdentityCenter {
             instance_arn: raw.instance_arn,
             identity_store_id: raw.identity_store_id,
             platform_stacks: raw
@@ -76,7 +137,7 @@ impl Resolver<'_> {
             team_stacks: raw.team_stacks.unwrap_or(DEFAULT_TEAM_ACCESS_STACKS),
             permission_sets: sets.list,
             groups,
-        }
+        })
     }
 
     /// The permission sets: each once, within Identity Center's quota of managed policies,
@@ -202,7 +263,7 @@ impl Resolver<'_> {
         &mut self,
         raw_groups: &[RawGroup],
         base: &ConfigPath,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         sets: &PermissionSets,
         direct: &HashMap<OuIdx, Vec<AccountIdx>>,

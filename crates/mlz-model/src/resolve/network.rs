@@ -8,11 +8,35 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::Names;
+use super::Context;
 use super::{Accounts, Resolver};
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawNetwork {
+    pub account: String,
+    pub vpc_prefix_length: Option<u8>,
+    pub attach_blueprints: Option<Vec<String>>,
+    pub segments: Vec<RawSegment>,
+    #[serde(default)]
+    pub ranges: BTreeMap<String, BTreeMap<String, String>>,
+    pub address_plan: Option<String>,
+    /// By region: the range of the hub's egress VPC (central NAT egress).
+    #[serde(default)]
+    pub egress: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawSegment {
+    pub name: String,
+    pub ous: Vec<String>,
+    pub supernets: BTreeMap<String, String>,
+}
 
 /// The built-in corporate-network blueprint builds a /20 VPC (four /22 subnets).
 const DEFAULT_PREFIX: u8 = 20;
@@ -109,14 +133,8 @@ struct Plan {
 }
 
 impl Resolver<'_> {
-    pub(super) fn network(
-        &mut self,
-        raw: RawNetwork,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-        ct: Option<&ControlTower>,
-    ) -> Option<Network> {
+    pub(super) fn network(&mut self, raw: RawNetwork, cx: &Context<'_>) -> Option<Network> {
+        let (org, accounts, ct) = (cx.org, cx.accounts, cx.control_tower);
         let base = ConfigPath::root().key("network");
         let hub = self.account_ref(&raw.account, &base.key("account"), accounts, cx);
         let prefix = raw.vpc_prefix_length.unwrap_or(DEFAULT_PREFIX);
@@ -194,7 +212,7 @@ impl Resolver<'_> {
         &mut self,
         raw: &RawNetwork,
         org: &Organization,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         ok: &mut bool,
     ) -> Segments {
         let base = ConfigPath::root().key("network");
@@ -318,7 +336,7 @@ impl Resolver<'_> {
     fn attached(
         &mut self,
         attach: &[String],
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         ct: Option<&ControlTower>,
         segs: &Segments,
@@ -392,7 +410,7 @@ impl Resolver<'_> {
 
     /// Pinned ranges (`network.ranges`): each in its account's segment and region, of the
     /// blueprint's size, overlapping nothing.
-    fn pinned_ranges(&mut self, raw: &RawNetwork, cx: &Names<'_>, sp: &Space<'_>, st: &mut Plan) {
+    fn pinned_ranges(&mut self, raw: &RawNetwork, cx: &Context<'_>, sp: &Space<'_>, st: &mut Plan) {
         let Space {
             base,
             segments,

@@ -1,20 +1,25 @@
 //! The generated deployment pipeline: which account and region it runs in. The account must
 //! exist before the pipeline does, so it cannot be one that the pipeline itself vends.
 
-use super::Names;
-use super::{Accounts, Resolver};
+use serde::Deserialize;
+
+use super::Context;
+use super::Resolver;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPipeline {
+    pub account: String,
+    pub region: Option<String>,
+}
 
 impl Resolver<'_> {
-    pub(super) fn pipeline(
-        &mut self,
-        raw: RawPipeline,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-    ) -> Option<Pipeline> {
+    pub(super) fn pipeline(&mut self, raw: RawPipeline, cx: &Context<'_>) -> Option<Pipeline> {
+        let (org, accounts) = (cx.org, cx.accounts);
         let base = ConfigPath::root().key("pipeline");
         let account = self.account_ref(&raw.account, &base.key("account"), accounts, cx)?;
         if let AccountRef::Account(i) = account {

@@ -1,20 +1,27 @@
 //! Security services: the delegated administrator and the central log bucket's account.
 
-use super::Names;
-use super::{Accounts, Resolver};
+use serde::Deserialize;
+
+use super::Context;
+use super::Resolver;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawSecurity {
+    pub admin_account: String,
+    pub log_archive_account: String,
+    pub log_retention_days: Option<u32>,
+}
 
 const DEFAULT_RETENTION_DAYS: u32 = 730;
 
 impl Resolver<'_> {
-    pub(super) fn security(
-        &mut self,
-        raw: RawSecurity,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-    ) -> Option<Security> {
+    pub(super) fn security(&mut self, raw: RawSecurity, cx: &Context<'_>) -> Option<Security> {
+        let accounts = cx.accounts;
         let base = ConfigPath::root().key("security");
         let admin = self.account_ref(&raw.admin_account, &base.key("adminAccount"), accounts, cx);
         let log_archive = self.account_ref(

@@ -1,14 +1,83 @@
 //! Service Catalog portfolios: products, principals, tag options and shares, resolved
 //! against accounts, OUs and Identity Center permission sets.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::Names;
+use serde::Deserialize;
+
+use super::Context;
 use super::{Accounts, Resolver};
 use crate::diag::did_you_mean;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawServiceCatalog {
+    #[serde(default)]
+    pub portfolios: Vec<RawPortfolio>,
+    /// Permission sets whose sessions may assume the cloud admin role.
+    pub cloud_admins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPortfolio {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub provider: Option<String>,
+    pub account: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub tag_options: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub principals: RawPrincipals,
+    pub launch_role: Option<String>,
+    #[serde(default)]
+    pub share_with: RawShareWith,
+    pub products: Vec<RawProduct>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawPrincipals {
+    #[serde(default)]
+    pub permission_sets: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) enum RawOuShareMode {
+    #[default]
+    Organization,
+    Accounts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawShareWith {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub ou_share_mode: RawOuShareMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawProduct {
+    pub name: String,
+    pub file: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+}
 
 /// Service Catalog accepts at most this many IAM_PATTERN principals per portfolio.
 const MAX_PATTERN_PRINCIPALS: usize = 10;
@@ -61,7 +130,7 @@ impl Resolver<'_> {
         pf: &RawPortfolio,
         p: &ConfigPath,
         account: AccountRef,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
     ) -> (BTreeSet<AccountRef>, Vec<OuIdx>, Vec<OuIdx>) {
         let sp = p.key("shareWith");
@@ -129,10 +198,10 @@ impl Resolver<'_> {
     pub(super) fn service_catalog(
         &mut self,
         raw: RawServiceCatalog,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-        identity: Option<&IdentityCenter>,
-    ) -> Vec<Portfolio> {
+        cx: &Context<'_>,
+    ) -> Option<(Vec<Portfolio>, Option<Vec<String>>)> {
+        let (accounts, identity) = (cx.accounts, cx.identity_center);
+        let cloud_admins = self.cloud_admins(raw.cloud_admins.as_deref(), identity);
         let base = ConfigPath::root().key("serviceCatalog").key("portfolios");
         let mut out = Vec::new();
         let mut seen: HashMap<String, ConfigPath> = HashMap::new();
@@ -255,6 +324,6 @@ impl Resolver<'_> {
                 products: products_out,
             });
         }
-        out
+        Some((out, cloud_admins))
     }
 }

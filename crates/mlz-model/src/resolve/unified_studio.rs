@@ -3,22 +3,85 @@
 
 use std::collections::HashMap;
 
-use super::Names;
+use serde::Deserialize;
+
+use super::Context;
 use super::{Accounts, Resolver};
 use crate::diag::did_you_mean;
 use crate::model::*;
 use crate::path::ConfigPath;
-use crate::raw::*;
+
+// The section as the config writes it: field for field what the schema allows (see raw.rs).
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawUnifiedStudio {
+    pub domain: RawStudioDomain,
+    #[serde(default)]
+    pub associated_accounts: Vec<RawAssociatedAccount>,
+    #[serde(default)]
+    pub project_profiles: Vec<RawProjectProfile>,
+    #[serde(default)]
+    pub projects: Vec<RawProject>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawProjectProfile {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    pub blueprints: Vec<String>,
+    pub account: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub creators: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawProject {
+    pub name: String,
+    pub description: Option<String>,
+    pub domain_unit: Option<String>,
+    pub profile: String,
+    pub account: Option<String>,
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub contributors: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawStudioDomain {
+    pub name: String,
+    pub account: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub domain_units: Vec<String>,
+    #[serde(default)]
+    pub unit_owners: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawAssociatedAccount {
+    pub account: String,
+    pub regions: Option<Vec<String>>,
+    pub blueprints: Vec<String>,
+    #[serde(default)]
+    pub domain_units: Vec<String>,
+}
 
 impl Resolver<'_> {
     pub(super) fn unified_studio(
         &mut self,
         raw: RawUnifiedStudio,
-        org: &Organization,
-        cx: &Names<'_>,
-        accounts: &Accounts,
-        ic: Option<&IdentityCenter>,
+        cx: &Context<'_>,
     ) -> Option<UnifiedStudio> {
+        let (org, accounts, ic) = (cx.org, cx.accounts, cx.identity_center);
         let base = ConfigPath::root().key("unifiedStudio");
         let dp = base.key("domain");
         let account = self.account_ref(&raw.domain.account, &dp.key("account"), accounts, cx);
@@ -205,7 +268,7 @@ impl Resolver<'_> {
         raw: &[RawProjectProfile],
         base: &ConfigPath,
         org: &Organization,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         associated: &[AssociatedAccount],
         units: &HashMap<String, ConfigPath>,
@@ -298,7 +361,7 @@ impl Resolver<'_> {
         &mut self,
         raw: &[RawProject],
         base: &ConfigPath,
-        cx: &Names<'_>,
+        cx: &Context<'_>,
         accounts: &Accounts,
         profiles: &[ProjectProfile],
         units: &HashMap<String, ConfigPath>,
