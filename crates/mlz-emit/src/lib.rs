@@ -6,15 +6,14 @@
 //! every template is checked and rendered and the manifest written. It returns the files in
 //! memory; writing them is the caller's job.
 
+pub mod areas;
 mod artifacts;
-mod blueprint_sets;
 mod budgets;
 mod cfct;
 mod common;
 mod control_tower;
 mod docs;
 mod identity_center;
-mod ipam;
 mod manifest;
 mod network;
 mod organizations;
@@ -29,6 +28,8 @@ mod unified_studio;
 
 use std::collections::BTreeMap;
 
+use areas::{AreaEmitter, Emit};
+pub use areas::{AreaSpec, AREAS};
 pub use mlz_cfn::Format;
 use mlz_model::Platform;
 pub use stack::{
@@ -74,76 +75,75 @@ impl std::fmt::Display for EmitError {
 
 /// Every stack, document and manual step of the platform, before checks and rendering.
 ///
-/// The areas emit on two threads: Control Tower and Identity Center (the vending and
-/// assignment stacks, the largest at scale) beside the others. Each thread fills its own
-/// `Emitted`, and they are joined in the sequential order, organisations first, so the output
-/// is the same bytes as one thread would give (`emit_sequential`, tested).
+/// The areas emit on two threads ([`areas::Emit`]): Control Tower and Identity Center (the
+/// vending and assignment stacks, the largest at scale) beside the others. Each area fills
+/// its own `Emitted`, and they are joined in [`AREAS`] order, so the output is the same bytes
+/// as one thread would give (`emit_sequential`, tested).
 pub fn emit(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
-    let ((first, rest), second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| emit_group(p, &SECOND));
-        let first = emit_group(p, &FIRST);
-        let rest = emit_group(p, &REST);
-        let second = second
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
-        ((first, rest), second)
+    let (main, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| emit_each(p, |e| matches!(e, Emit::Side(_))));
+        let main = emit_each(p, |e| matches!(e, Emit::Main(_)));
+        let side = side.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (main, side)
     });
-    finish(p, opts, [first, second, rest])
+    let mut parts: Vec<(usize, Emitted, Vec<EmitError>)> = main.into_iter().chain(side).collect();
+    parts.sort_by_key(|(i, _, _)| *i);
+    finish(p, opts, parts.into_iter().map(|(_, e, errs)| (e, errs)))
 }
 
 /// [`emit`] on one thread: every area into one `Emitted`, in order, so that a shared step
 /// is kept once by the emitters themselves rather than by the join.
 pub fn emit_sequential(p: &Platform, opts: Options) -> Result<Emitted, Vec<EmitError>> {
-    let all: Vec<AreaEmitter> = [&FIRST[..], &SECOND[..], &REST[..]].concat();
-    let none = || (Emitted::default(), Vec::new());
-    finish(p, opts, [emit_group(p, &all), none(), none()])
-}
-
-type AreaEmitter = fn(&Platform, &mut Emitted) -> Result<(), Vec<EmitError>>;
-
-/// The areas, in output order, cut in three: `FIRST` and `REST` on one thread, `SECOND` on
-/// the other. No emitter reads what another wrote.
-const FIRST: [AreaEmitter; 1] = [organizations::emit];
-const SECOND: [AreaEmitter; 2] = [control_tower::emit, identity_center::emit];
-const REST: [AreaEmitter; 7] = [
-    service_catalog::emit,
-    unified_studio::emit,
-    budgets::emit,
-    security::emit,
-    |p, out| {
-        network::emit(p, out);
-        Ok(())
-    },
-    network::hubs,
-    |p, out| ipam::emit(p, out).map_err(|e| vec![e]),
-];
-
-fn emit_group(p: &Platform, group: &[AreaEmitter]) -> (Emitted, Vec<EmitError>) {
     let mut out = Emitted::default();
     let mut errs = Vec::new();
-    for f in group {
-        if let Err(e) = f(p, &mut out) {
-            errs.extend(e);
-        }
+    for f in AREAS.iter().filter_map(|a| emitter(a.emit)) {
+        errs.extend(f(p, &mut out).err().into_iter().flatten());
     }
-    // No literal `arn:aws:` in any template, ours or the user's: the partition is
-    // CloudFormation's to fill. (Here, on the group's thread.)
+    partition_aware(&mut out);
+    finish(p, opts, [(out, errs)])
+}
+
+fn emitter(e: Emit) -> Option<AreaEmitter> {
+    match e {
+        Emit::Main(f) | Emit::Side(f) => Some(f),
+        Emit::AfterPlan => None,
+    }
+}
+
+/// The areas `on` picks, each into its own `Emitted`, with its index in [`AREAS`].
+fn emit_each(p: &Platform, on: fn(&Emit) -> bool) -> Vec<(usize, Emitted, Vec<EmitError>)> {
+    AREAS
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| on(&a.emit))
+        .filter_map(|(i, a)| Some((i, emitter(a.emit)?)))
+        .map(|(i, f)| {
+            let mut out = Emitted::default();
+            let errs = f(p, &mut out).err().unwrap_or_default();
+            partition_aware(&mut out);
+            (i, out, errs)
+        })
+        .collect()
+}
+
+/// No literal `arn:aws:` in any template, ours or the user's: the partition is
+/// CloudFormation's to fill. (Here, on the area's thread.)
+fn partition_aware(out: &mut Emitted) {
     for s in &mut out.stacks {
         common::partition_aware(&mut s.template);
     }
-    (out, errs)
 }
 
-/// Joins the groups in order (a step that several areas require, such as RAM's sharing with
+/// Joins the areas in order (a step that several areas require, such as RAM's sharing with
 /// the organisation, is kept once, where it first appears), then what needs every stack.
 fn finish(
     p: &Platform,
     opts: Options,
-    groups: [(Emitted, Vec<EmitError>); 3],
+    parts: impl IntoIterator<Item = (Emitted, Vec<EmitError>)>,
 ) -> Result<Emitted, Vec<EmitError>> {
     let mut out = Emitted::default();
     let mut errs = Vec::new();
-    for (g, e) in groups {
+    for (g, e) in parts {
         out.stacks.extend(g.stacks);
         out.documents.extend(g.documents);
         let earlier = out.steps.len();

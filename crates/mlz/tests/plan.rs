@@ -486,19 +486,6 @@ fn a_portfolio_in_the_management_account_fails_generate() {
 }
 
 #[test]
-fn an_scp_that_denies_the_deployer_fails_generate() {
-    let text = reference_text().replace(
-        "policies:\n",
-        "policies:\n  - name: NoGuardDutyChanges\n    type: serviceControl\n    targets: { ous: [Security] }\n    document:\n      Version: \"2012-10-17\"\n      Statement:\n        - { Sid: NoGuardDuty, Effect: Deny, Action: \"guardduty:*\", Resource: \"*\" }\n",
-    );
-    let (code, err) = mlz_generate(&text, "scp");
-    assert_eq!(code, Some(4), "{err}");
-    assert!(err.contains("security/detectors-"), "{err}");
-    assert!(err.contains("[scp-exempts-deployer]"), "{err}");
-    assert!(err.contains("NoGuardDutyChanges"), "{err}");
-}
-
-#[test]
 fn account_factory_concurrency_sets_the_lanes() {
     let limit = |text: &str| -> (u64, u64) {
         let d = std::env::temp_dir().join(format!("mlz-plan-lanes-{}", std::process::id()));
@@ -617,27 +604,6 @@ fn every_template_with_iam_resources_lists_its_capability() {
 }
 
 #[test]
-fn the_builtin_scps_exempt_every_member_account_deployer() {
-    let m = reference_manifest();
-    let policies =
-        fs::read_to_string(fixtures().join("reference/expected/organizations/policies.yaml"))
-            .expect("policies");
-    for t in m["templates"].as_array().expect("templates") {
-        if t["kind"] != "stack" || t["account"]["role"] == "management" {
-            continue;
-        }
-        let who = t["deployAs"]["principal"].as_str().expect("principal");
-        // The reference has a pipeline: CloudFormation runs as the pipeline's role.
-        assert_eq!(who, "mlz-pipeline-deploy", "{}", t["path"]);
-        assert!(
-            policies.contains(&format!(":iam::*:role/{who}")),
-            "{} deploys as {who}, which the builtin SCPs do not exempt",
-            t["path"]
-        );
-    }
-}
-
-#[test]
 fn no_function_reserves_concurrency() {
     // None in the reference output (blueprints, products, custom resources)...
     let m = reference_manifest();
@@ -669,4 +635,17 @@ fn no_function_reserves_concurrency() {
         "blueprints/corporate-network",
         "lambda-reserved-concurrency",
     );
+}
+
+#[test]
+fn an_scp_that_denies_the_deployer_fails_generate() {
+    let text = reference_text().replace(
+        "policies:\n",
+        "policies:\n  - name: NoGuardDutyChanges\n    type: serviceControl\n    targets: { ous: [Security] }\n    document:\n      Version: \"2012-10-17\"\n      Statement:\n        - { Sid: NoGuardDuty, Effect: Deny, Action: \"guardduty:*\", Resource: \"*\" }\n",
+    );
+    let (code, err) = mlz_generate(&text, "scp");
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("security/detectors-"), "{err}");
+    assert!(err.contains("[scp-exempts-deployer]"), "{err}");
+    assert!(err.contains("NoGuardDutyChanges"), "{err}");
 }

@@ -125,54 +125,139 @@ fn resource_types_are_named_in_one_place() {
     }
 }
 
-/// The emitter modules, and the output folders (first path segment) each may name.
-const EMITTERS: &[(&str, &[&str])] = &[
-    ("organizations.rs", &["organizations"]),
-    (
-        "control_tower.rs",
-        &["control-tower", "blueprints", "vending"],
-    ),
-    ("identity_center.rs", &["identity-center"]),
-    ("service_catalog.rs", &["service-catalog", "products"]),
-    ("unified_studio.rs", &["unified-studio"]),
-    ("network.rs", &["network"]),
-    ("security.rs", &["security"]),
-    ("budgets.rs", &["budgets"]),
-    ("artifacts.rs", &["artifacts"]),
-];
+/// The emitter modules (an area's, from `mlz_emit::AREAS`, and the artifacts bucket, which
+/// is no area: it takes what every stack uploads), and the output folders (first path
+/// segment) each may name.
+fn emitters() -> Vec<(&'static str, &'static [&'static str])> {
+    let mut out: Vec<_> = mlz_emit::AREAS
+        .iter()
+        .map(|a| (a.name, a.folders))
+        .collect();
+    out.push(("artifacts", &["artifacts"]));
+    out
+}
 
+/// The module an emitter source file belongs to: `network` for `network.rs` and for
+/// `network/ipam.rs`.
+fn emitter_module(p: &Path) -> Option<String> {
+    let rel = p.strip_prefix(root().join("crates/mlz-emit/src")).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    Some(first.trim_end_matches(".rs").to_owned())
+}
+
+/// Each emitter module's source (its files joined), by module name.
 fn emitter_sources() -> Vec<(String, String)> {
-    sources("mlz-emit")
-        .into_iter()
-        .filter_map(|(p, text)| {
-            let name = p.file_name()?.to_str()?.to_owned();
-            EMITTERS
-                .iter()
-                .any(|(f, _)| *f == name)
-                .then(|| (name, shipped(&text).to_owned()))
-        })
-        .collect()
+    let modules = emitters();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (p, text) in sources("mlz-emit") {
+        let Some(m) = emitter_module(&p) else {
+            continue;
+        };
+        if !modules.iter().any(|(n, _)| *n == m) {
+            continue;
+        }
+        match out.iter_mut().find(|(n, _)| *n == m) {
+            Some((_, all)) => all.push_str(shipped(&text)),
+            None => out.push((m, shipped(&text).to_owned())),
+        }
+    }
+    out
 }
 
 #[test]
 fn emitters_do_not_import_each_other() {
-    let emitters = emitter_sources();
+    let emitters = emitters();
+    let sources = emitter_sources();
     assert_eq!(
+        sources.len(),
         emitters.len(),
-        EMITTERS.len(),
-        "an emitter module was renamed"
+        "an area in mlz_emit::AREAS has no module crates/mlz-emit/src/<name>.rs or <name>/"
     );
-    for (file, text) in &emitters {
-        for (other, _) in EMITTERS {
-            let module = other.trim_end_matches(".rs");
-            if other == file {
+    for (module, text) in &sources {
+        for (other, _) in &emitters {
+            if other == module {
                 continue;
             }
             assert!(
-                !text.contains(&format!("crate::{module}")),
-                "{file} uses crate::{module}: emitters speak through the plan (crate::plan) and common.rs"
+                !text.contains(&format!("crate::{other}")),
+                "{module} uses crate::{other}: emitters speak through the plan (crate::plan) and common.rs"
             );
         }
+    }
+}
+
+/// The names line up across the stages: each area has its resolver, its emitter (checked
+/// above), its tests and its doc, named alike, and owns the config sections it reads.
+#[test]
+fn every_area_has_its_resolver_tests_and_doc() {
+    let root = root();
+    for a in mlz_emit::AREAS {
+        for path in [
+            format!("crates/mlz-model/src/resolve/{}.rs", a.name),
+            format!("crates/mlz/tests/{}.rs", a.name),
+            format!("docs/{}.md", a.name.replace('_', "-")),
+        ] {
+            assert!(
+                root.join(&path).is_file(),
+                "area {}: {path} is missing (docs/ARCHITECTURE.md, \"Adding a platform area\")",
+                a.name
+            );
+        }
+    }
+    let schema: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(root.join("crates/mlz-model/schema/platform.schema.json"))
+            .expect("schema"),
+    )
+    .expect("schema is JSON");
+    let keys: Vec<&str> = schema["properties"]
+        .as_object()
+        .expect("schema properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in &keys {
+        let owners: Vec<&str> = mlz_emit::AREAS
+            .iter()
+            .filter(|a| a.sections.contains(k))
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(owners.len(), 1, "config section {k} is owned by {owners:?}: exactly one area in mlz_emit::AREAS must list it");
+    }
+    for a in mlz_emit::AREAS {
+        for s in a.sections {
+            assert!(
+                keys.contains(s),
+                "area {} lists section {s}, which the schema has not",
+                a.name
+            );
+        }
+    }
+    // Every output folder of the plan is one emitter's (an emitter may also write document
+    // folders, such as vending/, that hold no stacks).
+    let emitters = emitters();
+    let folders: Vec<&str> = mlz_emit::plan::Area::ALL
+        .iter()
+        .map(|a| a.folder())
+        .collect();
+    for f in &folders {
+        let owners: Vec<&str> = emitters
+            .iter()
+            .filter(|(_, fs)| fs.contains(f))
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(owners.len(), 1, "output folder {f}/ (plan::Area) is written by {owners:?}: list it in exactly one area's folders");
+    }
+    // Every resolver module is an area's, or the resolver's own (templates, stack sets).
+    for (p, _) in sources("mlz-model") {
+        let Ok(rel) = p.strip_prefix(root.join("crates/mlz-model/src/resolve")) else {
+            continue;
+        };
+        let name = rel.to_str().unwrap_or_default().trim_end_matches(".rs");
+        assert!(
+            mlz_emit::AREAS.iter().any(|a| a.name == name)
+                || ["templates", "stack_sets"].contains(&name),
+            "resolve/{name}.rs is no area's: name it after one in mlz_emit::AREAS"
+        );
     }
 }
 
@@ -193,12 +278,13 @@ fn no_emitter_builds_another_areas_export_path_or_role_name() {
         }
     }
     // Output paths: an emitter names only its own folders; stack names come from StackId.
-    let all: Vec<&str> = EMITTERS
+    let emitters = emitters();
+    let all: Vec<&str> = emitters
         .iter()
         .flat_map(|(_, f)| f.iter().copied())
         .collect();
     for (file, text) in emitter_sources() {
-        let own = EMITTERS
+        let own = emitters
             .iter()
             .find(|(f, _)| *f == file)
             .map(|(_, o)| *o)
@@ -209,31 +295,49 @@ fn no_emitter_builds_another_areas_export_path_or_role_name() {
                 "{file} names another area's folder {folder}/: take the StackId from the plan"
             );
         }
+    }
+    // Checked per file: a Name tag in one file and a prefix in another is no stack name.
+    for (p, text) in sources("mlz-emit") {
+        let Some(m) = emitter_module(&p) else {
+            continue;
+        };
+        if !emitters.iter().any(|(n, _)| *n == m) {
+            continue;
+        }
+        let text = shipped(&text);
         assert!(
             !text.contains("stack_prefix, ") || !text.contains("\"{}-{}\""),
-            "{file} formats a stack name: use StackId::stack_name"
+            "{} formats a stack name: use StackId::stack_name",
+            p.display()
         );
     }
     // Role names belong to the module that creates the role, or to the plan (deployers).
+    // Owners are paths under crates/mlz-emit/src, so a module moved into a folder keeps its
+    // entry honest (a bare "mod.rs" would let any folder module name the role).
     let roles: &[(&str, &[&str])] = &[
         (
             "AWSControlTowerBlueprintAccess",
-            &["control_tower.rs", "rules.rs"],
+            &["control_tower/mod.rs", "plan/rules.rs"],
         ),
         ("mlz-cloud-admin", &["common.rs"]),
         (
             "AWSControlTowerExecution",
-            &["mod.rs", "rules.rs", "scp.rs"],
+            &["plan/mod.rs", "plan/rules.rs", "plan/scp.rs"],
         ),
-        ("OrganizationAccountAccessRole", &["mod.rs"]),
-        ("stacksets-exec-", &["mod.rs", "rules.rs", "scp.rs"]),
+        ("OrganizationAccountAccessRole", &["plan/mod.rs"]),
+        (
+            "stacksets-exec-",
+            &["plan/mod.rs", "plan/rules.rs", "plan/scp.rs"],
+        ),
     ];
+    let src = root().join("crates/mlz-emit/src");
     for (p, text) in sources("mlz-emit") {
         let name = p
-            .file_name()
+            .strip_prefix(&src)
+            .ok()
             .and_then(|n| n.to_str())
             .unwrap_or_default()
-            .to_owned();
+            .replace('\\', "/");
         let code: String = shipped(&text)
             .lines()
             .filter(|l| !l.trim_start().starts_with("//"))
@@ -362,6 +466,84 @@ fn every_relative_link_in_the_docs_exists() {
         }
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// Whether `text` defines a function called `name`.
+fn defines_fn(text: &str, name: &str) -> bool {
+    text.match_indices(&format!("fn {name}"))
+        .any(|(i, m)| !text[i + m.len()..].starts_with(|c: char| c == '_' || c.is_alphanumeric()))
+}
+
+#[test]
+fn every_test_and_function_the_docs_name_exists() {
+    // A guard cited as `module::name` is the test that fails if the rule is broken: a cited
+    // test that was renamed or moved guards nothing. `module` is a test file of crates/mlz, a
+    // source module (`module.rs` or `module/mod.rs`) or a crate (`mlz_model`).
+    let mut files: Vec<PathBuf> = Vec::new();
+    rust_files(&root().join("crates"), &mut files);
+    let texts: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "target"))
+        .map(|p| {
+            let t = fs::read_to_string(&p).expect("read source");
+            (p, t)
+        })
+        .collect();
+    let tests_dir = root().join("crates/mlz/tests");
+    let mut missing = Vec::new();
+    let mut cited = 0;
+    for (doc, text) in documents() {
+        let pieces = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("```"))
+            .flat_map(|l| l.split('`').skip(1).step_by(2));
+        for piece in pieces {
+            let Some((module, name)) = piece.split_once("::") else {
+                continue;
+            };
+            let ident = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c == '_' || c.is_ascii_lowercase() || c.is_ascii_digit())
+            };
+            if !ident(module) || !ident(name) {
+                continue;
+            }
+            cited += 1;
+            let krate = root().join("crates").join(module.replace('_', "-"));
+            let found = texts.iter().any(|(p, t)| {
+                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let parent = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                let here = if p.starts_with(&tests_dir) {
+                    p.parent() == Some(tests_dir.as_path()) && stem == module
+                } else {
+                    stem == module || (stem == "mod" && parent == module) || p.starts_with(&krate)
+                };
+                here && defines_fn(t, name)
+            });
+            if !found {
+                let d = doc
+                    .strip_prefix(root())
+                    .unwrap_or(&doc)
+                    .display()
+                    .to_string();
+                missing.push(format!("{d}: `{module}::{name}`"));
+            }
+        }
+    }
+    assert!(
+        cited > 50,
+        "only {cited} citations found: is the scan broken?"
+    );
+    assert!(
+        missing.is_empty(),
+        "the docs name functions that do not exist (moved or renamed?):\n{}",
+        missing.join("\n")
+    );
 }
 
 /// Every file of every golden output, by its path in the output folder.

@@ -5,7 +5,7 @@
 //! the plan checks that some stack exports it there.
 
 use mlz_cfn::{LogicalId, Value};
-use mlz_model::{AccountIdx, AccountRef, OuIdx, Platform};
+use mlz_model::{AccountIdx, AccountRef, Network, OuIdx, Platform};
 
 use crate::EmitError;
 
@@ -156,6 +156,18 @@ pub struct ExportRef {
     pub key: ExportKey,
     pub account: AccountRef,
     pub region: String,
+}
+
+impl ExportRef {
+    /// An IPAM pool's id as a blueprint StackSet's holder takes it: a parameter filled from
+    /// the Network account's export in the home region (where the IPAM is).
+    pub fn ipam_pool(p: &Platform, n: &Network, segment: usize, region: &str) -> ExportRef {
+        ExportRef {
+            key: ExportKey::IpamPool(segment, region.to_owned()),
+            account: n.account,
+            region: p.organization.home_region.clone(),
+        }
+    }
 }
 
 /// The `Export` value of an output that exports `key`.

@@ -24,6 +24,22 @@ pub enum Area {
 }
 
 impl Area {
+    /// Every area folder (tidy checks each belongs to exactly one emitter in `AREAS`).
+    pub const ALL: [Area; 12] = [
+        Area::Organizations,
+        Area::ControlTower,
+        Area::Blueprints,
+        Area::IdentityCenter,
+        Area::ServiceCatalog,
+        Area::Products,
+        Area::UnifiedStudio,
+        Area::Network,
+        Area::Security,
+        Area::Budgets,
+        Area::Artifacts,
+        Area::Pipeline,
+    ];
+
     pub fn folder(self) -> &'static str {
         match self {
             Area::Organizations => "organizations",
@@ -58,6 +74,12 @@ impl StackId {
             area,
             name: name.into(),
         }
+    }
+
+    /// The Transit Gateway hub of `region` (made by the network area, named by the
+    /// blueprints that attach to it).
+    pub fn transit_gateway(region: &str) -> StackId {
+        StackId::new(Area::Network, format!("transit-gateway-{region}"))
     }
 
     pub fn area(&self) -> Area {

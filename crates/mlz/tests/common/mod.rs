@@ -79,3 +79,32 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     fs::create_dir_all(&d).expect("scratch dir");
     d
 }
+
+/// Every generated template of every golden case: (case/path, text).
+pub fn golden_templates() -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "json")
+                && !p.ends_with("manifest.json")
+                && p.components().any(|c| c.as_os_str() == "expected")
+            {
+                let text = fs::read_to_string(&p).expect("read");
+                if text.contains("AWSTemplateFormatVersion") {
+                    let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+                    out.push((rel, text));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&fixtures(), &fixtures(), &mut out);
+    out.sort();
+    assert!(out.len() > 100, "only {} golden templates", out.len());
+    out
+}

@@ -211,7 +211,7 @@ fn known_value(
                             crate::common::account_name(p, n.account),
                         ),
                         pattern: POOL_PATTERN,
-                        export: crate::ipam::pool_export(p, n, *si, region),
+                        export: ExportRef::ipam_pool(p, n, *si, region),
                     },
                     t,
                     params,
@@ -230,7 +230,7 @@ fn known_value(
                         description: format!(
                             "The Transit Gateway of {region} (export {} of {} in {})",
                             ExportKey::TransitGatewayId.name(p)?,
-                            crate::network::hub_id(region).path(),
+                            StackId::transit_gateway(region).path(),
                             crate::common::account_name(p, n.account),
                         ),
                         pattern: TGW_PATTERN,
@@ -278,7 +278,7 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
         let b = &ct.blueprints[set.blueprint];
         let id = set_id(p, b, set);
         let tpath = id.path();
-        let template = crate::control_tower::blueprint_template(p, b)?;
+        let template = super::blueprint_template(p, b)?;
         let version = content_version(&template);
         let key = format!("{tpath}/{version}.template");
         // The StackSet's parameters: what the config fixes, then what mlz knows for every
@@ -329,8 +329,7 @@ pub fn emit(p: &Platform, ct: &ControlTower, out: &mut Emitted) -> Result<(), Em
         let mut ms = new_stack(p, id, template);
         ms.deploy = DeployKind::StackSet;
         ms.upload = Some(Upload { key });
-        ms.parameters =
-            crate::common::passed_by_stack_set(crate::control_tower::blueprint_params(b));
+        ms.parameters = crate::common::passed_by_stack_set(super::blueprint_params(b));
         ms.stack_set = Some(StackSetTargets {
             holder: holder.clone(),
             resource: lid,

@@ -2,7 +2,7 @@
 //! for review and to be given back as `network.addressPlan` on the next run (existing ranges
 //! stay where they are); per region, the Transit Gateway hub with its segment route tables
 //! and RAM share, the central egress VPC, and the attachments stacks that associate and
-//! propagate each spoke's attachment. IPAM pools are `ipam.rs`.
+//! propagate each spoke's attachment. IPAM pools are `ipam.rs`, for StackSet blueprints.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +22,8 @@ use crate::types::{
     TGW_ROUTE_TABLE_PROPAGATION, VPC_ROUTE,
 };
 use crate::EmitError;
+
+pub mod ipam;
 
 pub const PLAN_PATH: &str = "network/address-plan.json";
 
@@ -56,7 +58,20 @@ pub fn allocations(p: &Platform) -> mlz_model::lock::Allocations {
     }
 }
 
-pub fn emit(p: &Platform, out: &mut Emitted) {
+/// The network area: the address plan, the hubs, then the IPAM pools.
+pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+    address_plan(p, out);
+    let mut errs = hubs(p, out).err().unwrap_or_default();
+    errs.extend(ipam::emit(p, out).err());
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+/// `network/address-plan.json`: every range and ASN, for review and the next run.
+fn address_plan(p: &Platform, out: &mut Emitted) {
     let Some(n) = &p.network else { return };
     let mut ranges: Vec<serde_json::Value> = Vec::new();
     let mut from_pools: Vec<serde_json::Value> = Vec::new();
@@ -81,7 +96,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
                 ranges.push(entry);
             }
             None => {
-                entry["pool"] = json!(crate::ipam::pool_name(n, r.segment, &r.region));
+                entry["pool"] = json!(crate::network::ipam::pool_name(n, r.segment, &r.region));
                 from_pools.push(entry);
             }
         }
@@ -98,12 +113,12 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
             })
         })
         .collect();
-    let value = if crate::ipam::uses_ipam(p) {
+    let value = if crate::network::ipam::uses_ipam(p) {
         json!({
             "about": "The attached accounts' VPCs take their ranges from an Amazon VPC IPAM pool per segment and region (stack network/ipam in the Network account), allocated when the blueprint's StackSet creates the VPC: the ranges are known only in IPAM (ec2 get-ipam-pool-allocations). The lock file beside the config (platform.lock.json) keeps the egress VPCs' ranges and the ranges of accounts that left the network, which the pools reserve.",
             "vpcPrefixLength": n.vpc_prefix_length,
             "supernets": supernets,
-            "pools": crate::ipam::pools_doc(p, n),
+            "pools": crate::network::ipam::pools_doc(p, n),
             "ranges": ranges,
             "fromPools": from_pools,
         })
@@ -124,7 +139,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) {
 
 /// The hub: a Transit Gateway per region that has a supernet, in the Network account, with a
 /// route table per segment and a RAM share with the segments' OUs.
-pub fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
+fn hubs(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(n) = &p.network else { return Ok(()) };
     let mut regions: Vec<&str> = n
         .segments
@@ -163,10 +178,6 @@ fn name_tag(name: String) -> Value {
         ("Key", Value::str("Name")),
         ("Value", Value::str(name)),
     ])])
-}
-
-pub(crate) fn hub_id(region: &str) -> StackId {
-    StackId::new(Area::Network, format!("transit-gateway-{region}"))
 }
 
 /// The egress VPC of `region`: its range, its NAT gateways and its attachment
@@ -269,7 +280,7 @@ fn egress(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
     Ok(s)
 }
 
-const EGRESS_TEMPLATE: &str = include_str!("../templates/egress.yaml");
+const EGRESS_TEMPLATE: &str = include_str!("../../templates/egress.yaml");
 
 /// The stacks that associate each attachment of `region` with its segment's route table and
 /// propagate it there and into the egress route table: the platform accounts' in one stack,
@@ -478,7 +489,7 @@ fn hub_share(
 }
 
 fn hub(p: &Platform, n: &Network, region: &str) -> Result<Stack, EmitError> {
-    let id = hub_id(region);
+    let id = StackId::transit_gateway(region);
     let path = id.path();
     let mut t = Template::new(format!(
         "{}: the Transit Gateway of {region}, its segment route tables, and its RAM share with the attached OUs. Deploy in {}, {region}.",

@@ -1,10 +1,12 @@
+//! Control Tower: blueprints, their delivery and the vending requests.
+//!
 //! `controlTower.blueprintDelivery`: with `stackSets` each blueprint is a service-managed
 //! StackSet with automatic deployment to whole OUs (no console step), attached VPCs draw their
 //! ranges from IPAM pools shared through RAM, and the address plan still shows segments and
 //! pools; with `afc` (the reference) the console step stays, stated as such.
 
 mod common;
-use common::{expected, template};
+use common::{expected, fixtures, golden_templates, template};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -490,4 +492,89 @@ fn switching_a_deployed_network_from_afc_is_an_error() {
     assert_eq!(err.matches("error[delivery-changed]").count(), 1, "{err}");
     assert!(!dir.join("out2").exists(), "nothing written");
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// Values the platform knows are filled in the vending requests, or named by the export that
+/// holds them: the sandbox's budget alert address, the Security Tooling account, the
+/// Transit Gateway; only what exists nowhere in the config is left to fill.
+#[test]
+fn vending_requests_fill_what_the_platform_knows() {
+    let dir = fixtures().join("reference/expected/vending");
+    let mut checked = 0;
+    for e in fs::read_dir(&dir).expect("vending") {
+        let path = e.expect("entry").path();
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).expect("read")).expect("json");
+        let b = &v["blueprint"];
+        if b.is_null() {
+            continue;
+        }
+        checked += 1;
+        for p in b["parametersToFill"].as_array().expect("to fill") {
+            assert!(
+                !p["valueFromExport"]["export"].is_null(),
+                "{}: {} is left to fill with nowhere named to find it",
+                path.display(),
+                p["name"]
+            );
+        }
+        if b["name"] == "sandbox" {
+            assert_eq!(b["parameters"]["BudgetAlertEmail"], v["account"]["email"]);
+        }
+    }
+    assert!(checked > 5, "{checked} vending requests with a blueprint");
+}
+
+#[test]
+fn every_configured_account_tag_reaches_the_vended_account() {
+    let dir = fixtures().join("reference");
+    let text = fs::read_to_string(dir.join("platform.yaml")).expect("config");
+    let p = mlz_model::load("platform.yaml", &text, &mlz::DirFiles { base: dir.clone() })
+        .platform
+        .expect("valid");
+    // Every vending template, parsed once.
+    let mut resources = serde_json::Map::new();
+    for (path, text) in golden_templates() {
+        if path.starts_with("reference/")
+            && (path.contains("/vending-") || path.contains("control-tower/account-tags"))
+        {
+            let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+            for (k, v) in t["Resources"].as_object().expect("resources") {
+                resources.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut checked = 0;
+    // Vended accounts are tagged by their vending stack, the others (Control Tower's own) by
+    // control-tower/account-tags.
+    for a in p.accounts.iter().filter(|a| !a.tags.is_empty()) {
+        let r = resources
+            .get(&format!("{}Tags", a.logical_id))
+            .unwrap_or_else(|| panic!("no tags resource for {}", a.name));
+        assert_eq!(r["Type"], "Custom::AccountTags");
+        if a.created_by == mlz_model::CreatedBy::Mlz && a.id.is_none() {
+            assert_eq!(
+                r["Properties"]["AccountId"]["Fn::GetAtt"][0],
+                a.logical_id.as_str(),
+                "{} tags the account its product vends",
+                a.name
+            );
+        }
+        let got: std::collections::BTreeMap<String, String> = r["Properties"]["Tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .map(|t| {
+                (
+                    t["Key"].as_str().unwrap_or_default().to_owned(),
+                    t["Value"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, a.tags, "{}", a.name);
+        checked += 1;
+    }
+    // Platform accounts (owner, cost-centre), Control Tower's (owner) and team accounts (team,
+    // stage and the team's).
+    assert!(checked >= 14, "only {checked} tagged accounts");
 }

@@ -96,16 +96,6 @@ pub fn pools_doc(p: &Platform, n: &Network) -> serde_json::Value {
     )
 }
 
-/// The pool's id as a blueprint StackSet's holder takes it: a parameter filled from the
-/// Network account's export.
-pub fn pool_export(p: &Platform, n: &Network, segment: usize, region: &str) -> exports::ExportRef {
-    exports::ExportRef {
-        key: ExportKey::IpamPool(segment, region.to_owned()),
-        account: n.account,
-        region: p.organization.home_region.clone(),
-    }
-}
-
 /// One segment's pool in one region: the supernet provisioned, allocations of the plan's VPC
 /// size, the lock's reserved ranges allocated so IPAM never gives them to another VPC, and
 /// the pool id exported for the blueprints. Returns the pool's id.

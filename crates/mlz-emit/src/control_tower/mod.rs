@@ -1,7 +1,8 @@
 //! AWS Control Tower: controls and baselines per OU, the AFC blueprint hub with one
 //! Service Catalog product per blueprint, the blueprint templates themselves, and account
 //! vending through the Account Factory (with a vending request per account for the step
-//! CloudFormation cannot do: attaching the blueprint).
+//! CloudFormation cannot do: attaching the blueprint); with `blueprintDelivery: stackSets`,
+//! the blueprints as StackSets instead (`stack_sets.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +33,8 @@ use crate::types::{
     SC_PROVISIONED_PRODUCT,
 };
 use crate::EmitError;
+
+mod stack_sets;
 
 /// The AWSControlTowerBaseline, which registers an OU with Control Tower.
 const CONTROL_TOWER_BASELINE_ID: &str = "17BSJV3IGJ2QSGA2";
@@ -68,7 +71,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         Err(e) => errs.push(e),
     }
     if ct.blueprint_delivery == BlueprintDelivery::StackSets {
-        if let Err(e) = crate::blueprint_sets::emit(p, ct, out) {
+        if let Err(e) = stack_sets::emit(p, ct, out) {
             errs.push(e);
         }
     } else if let Some(hub) = ct.hub.filter(|_| !ct.blueprints.is_empty()) {

@@ -1,0 +1,181 @@
+//! IAM Identity Center: the permission sets people sign in with, and the cloud admin role
+//! only the `serviceCatalog.cloudAdmins` permission sets may assume (docs/identity-center.md).
+
+mod common;
+use common::fixtures;
+
+use std::fs;
+
+use mlz_emit::plan::glob;
+
+fn actions(s: &serde_json::Value) -> Vec<String> {
+    match &s["Action"] {
+        serde_json::Value::String(a) => vec![a.clone()],
+        serde_json::Value::Array(l) => l
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn a_data_scientist_cannot_change_the_isolation_tag_or_make_domains() {
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let ds = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .find(|r| r["Properties"]["Name"] == "DataScientist")
+        .expect("DataScientist permission set");
+    let statements = ds["Properties"]["InlinePolicy"]["Statement"]
+        .as_array()
+        .expect("statements")
+        .clone();
+    let mut denied = false;
+    for s in &statements {
+        let acts = actions(s);
+        let allows = |a: &str| acts.iter().any(|p| glob(p, a));
+        if s["Effect"] == "Allow" {
+            if allows("sagemaker:AddTags") {
+                assert_eq!(
+                    s["Condition"]["Null"]["sagemaker:TaggingAction"], "false",
+                    "AddTags outside a Create call: {s}"
+                );
+            }
+            assert!(!allows("sagemaker:DeleteTags"), "{s}");
+            for a in [
+                "sagemaker:CreateDomain",
+                "sagemaker:CreateUserProfile",
+                "sagemaker:UpdateUserProfile",
+            ] {
+                assert!(!allows(a), "a data scientist may {a}: {s}");
+            }
+        } else if allows("sagemaker:AddTags") && allows("sagemaker:DeleteTags") {
+            denied |= s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "studio-user"));
+        }
+    }
+    assert!(
+        denied,
+        "no Deny of AddTags/DeleteTags on the studio-user tag"
+    );
+    // The presigned-URL separation needs IAM mode, which both Studio products default to.
+    let presigned = statements.iter().any(|s| {
+        actions(s)
+            .iter()
+            .any(|a| a == "sagemaker:CreatePresignedDomainUrl")
+    });
+    assert!(presigned);
+    // Private spaces and their apps belong to the profile the session is for.
+    let domain =
+        fs::read_to_string(dir.join("products/analytics/studio-domain.yaml")).expect("domain");
+    assert_eq!(
+        domain
+            .matches("user-profile/${!sagemaker:DomainId}/${!sagemaker:UserProfileName}")
+            .count(),
+        2,
+        "spaces and apps pinned to the session's own profile"
+    );
+    for product in ["studio-domain", "studio-user-profile"] {
+        let text = fs::read_to_string(dir.join(format!("products/analytics/{product}.yaml")))
+            .expect("product");
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        assert_eq!(t["Parameters"]["AuthMode"]["Default"], "IAM", "{product}");
+    }
+}
+
+#[test]
+fn the_cloud_admin_role_can_be_assumed_from_identity_center() {
+    // aws:MultiFactorAuthPresent never holds in a federated session (IAM user guide,
+    // MFA-protected API access): the trust names the Identity Center roles instead.
+    let text = fs::read_to_string(
+        fixtures().join("reference/expected/service-catalog/cloud-admin-role.yaml"),
+    )
+    .expect("cloud admin role");
+    assert!(!text.contains("aws:MultiFactorAuthPresent"));
+    let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+    let s =
+        &t["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    let pattern = s["Condition"]["ArnLike"]["aws:PrincipalArn"].to_string();
+    assert!(
+        pattern.contains("role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_"),
+        "{pattern}"
+    );
+}
+
+/// The cloud admin role is assumable from exactly the `serviceCatalog.cloudAdmins`
+/// permission sets' Identity Center sessions: their roles are the only trusted principals,
+/// and their permission sets allow `sts:AssumeRole` on it; the data scientists' neither.
+#[test]
+fn only_the_cloud_admin_permission_sets_assume_the_cloud_admin_role() {
+    let dir = fixtures().join("reference/expected");
+    let read = |path: &str| {
+        mlz_model::yaml::parse_cfn(&fs::read_to_string(dir.join(path)).expect(path))
+            .expect("yaml")
+            .to_json()
+    };
+    let role = read("service-catalog/cloud-admin-role.yaml");
+    let trust = &role["Resources"]["CloudAdminRole"]["Properties"]["AssumeRolePolicyDocument"]
+        ["Statement"][0];
+    let trusted: Vec<String> = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+        .as_array()
+        .expect("a list of Identity Center roles")
+        .iter()
+        .map(|v| v["Fn::Sub"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let admins = ["MLEngineering", "AdministratorAccess"];
+    // Two patterns per permission set: roles made in us-east-1 have no region in their path.
+    assert_eq!(trusted.len(), 2 * admins.len());
+    assert!(trusted
+        .iter()
+        .all(|t| t.contains("sso.amazonaws.com/AWSReservedSSO_")
+            || t.contains("sso.amazonaws.com/*/AWSReservedSSO_")));
+    let sets = read("identity-center/permission-sets.yaml");
+    for (id, ps) in sets["Resources"].as_object().expect("resources") {
+        if ps["Type"] != "AWS::SSO::PermissionSet" {
+            continue;
+        }
+        let name = ps["Properties"]["Name"].as_str().unwrap_or_default();
+        let is_admin = admins.contains(&name);
+        let pattern = format!("/AWSReservedSSO_{name}_*");
+        assert_eq!(
+            trusted.iter().any(|t| t.ends_with(&pattern)),
+            is_admin,
+            "{id}: trusted"
+        );
+        let may_assume = ps["Properties"]["InlinePolicy"]["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["Sid"] == "AssumeCloudAdmin" && s["Action"] == "sts:AssumeRole");
+        assert_eq!(may_assume, is_admin, "{id}: may assume");
+    }
+}
+
+#[test]
+fn a_cloud_admin_that_is_no_permission_set_is_an_error() {
+    let text = mlz_model::REFERENCE_CONFIG.replacen(
+        "cloudAdmins: [MLEngineering, AdministratorAccess]",
+        "cloudAdmins: [MLEngineerin]",
+        1,
+    );
+    assert_ne!(text, mlz_model::REFERENCE_CONFIG);
+    let l = mlz_model::load("platform.yaml", &text, &mlz_model::NoFiles);
+    let codes: Vec<&str> = l.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unknown-permission-set"]);
+    let d = &l.diagnostics[0];
+    assert!(d.span.is_some());
+    assert_eq!(d.path.to_string(), "serviceCatalog.cloudAdmins[0]");
+    assert!(d
+        .hint
+        .as_deref()
+        .unwrap_or_default()
+        .contains("MLEngineering"));
+}
