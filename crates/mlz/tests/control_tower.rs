@@ -6,7 +6,7 @@
 //! pools; with `afc` (the reference) the console step stays, stated as such.
 
 mod common;
-use common::{expected, fixtures, golden_templates, template};
+use common::{expected, fixtures, golden_templates, template, template_paths};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -86,12 +86,7 @@ fn stack_sets_need_no_console_step_and_no_hub() {
     assert!(steps
         .iter()
         .all(|s| !s["reason"].as_str().unwrap_or("").contains("console")));
-    let paths: Vec<&str> = m["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .filter_map(|t| t["path"].as_str())
-        .collect();
+    let paths = template_paths(&m);
     assert!(!paths
         .iter()
         .any(|p| p.contains("blueprint-hub") || p.contains("blueprint-access")));

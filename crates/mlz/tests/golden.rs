@@ -12,12 +12,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::{fixtures, tree};
 use mlz::{compile, DirFiles, Outcome};
 use mlz_emit::Options;
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
-}
 
 const BLESS_HINT: &str = "MLZ_BLESS=1 cargo test -p mlz --test golden";
 
@@ -46,31 +45,6 @@ fn actual(case: &Path) -> BTreeMap<String, Vec<u8>> {
             out.insert("errors.txt".to_owned(), report.into_bytes());
         }
     }
-    out
-}
-
-/// Every file under `dir`, by `/`-separated relative path.
-fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if let Ok(bytes) = fs::read(&p) {
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, bytes);
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
     out
 }
 
@@ -121,7 +95,7 @@ fn bless(dir: &Path, files: &BTreeMap<String, Vec<u8>>) {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let mut cases: Vec<PathBuf> = fs::read_dir(fixtures_dir())
+    let mut cases: Vec<PathBuf> = fs::read_dir(fixtures())
         .expect("fixtures/")
         .flatten()
         .map(|e| e.path())
@@ -177,7 +151,7 @@ fn golden_cases_match() {
                 "{name}: a case named invalid-* must fail validation, and only those may"
             ));
         }
-        for p in compare(&got, &read_tree(&expected_dir)) {
+        for p in compare(&got, &tree(&expected_dir)) {
             failures.push(format!("{name}/expected/{p}"));
         }
     }
@@ -212,16 +186,16 @@ fn compare_catches_changed_missing_and_extra_files() {
 #[test]
 fn compare_works_on_a_real_expected_folder() {
     // The same checks, through the file system, on a copy of a real case.
-    let case = fixtures_dir().join("minimal");
+    let case = fixtures().join("minimal");
     let tmp = std::env::temp_dir().join(format!("mlz-golden-selftest-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     let got = actual(&case);
     bless(&tmp, &got);
-    assert!(compare(&got, &read_tree(&tmp)).is_empty());
+    assert!(compare(&got, &tree(&tmp)).is_empty());
     fs::write(tmp.join("manifest.json"), b"{}\n").expect("edit");
     fs::write(tmp.join("extra.yaml"), b"x: 1\n").expect("add");
     fs::remove_file(tmp.join("README.md")).expect("remove");
-    let problems = compare(&got, &read_tree(&tmp));
+    let problems = compare(&got, &tree(&tmp));
     let _ = fs::remove_dir_all(&tmp);
     assert_eq!(problems.len(), 3, "{problems:?}");
 }
@@ -233,7 +207,7 @@ fn golden_manifests_match_their_schema() {
     let schema: serde_json::Value = serde_json::from_str(schema_text).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let mut checked = 0;
-    let mut cases: Vec<PathBuf> = fs::read_dir(fixtures_dir())
+    let mut cases: Vec<PathBuf> = fs::read_dir(fixtures())
         .expect("fixtures")
         .flatten()
         .map(|e| e.path())

@@ -3,7 +3,7 @@
 
 mod common;
 use common::mlz;
-use common::stderr;
+use common::{stderr, template_paths};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -425,12 +425,7 @@ fn new_accounts_join_locked_stacks_and_a_second_run_changes_nothing() {
     }
     let manifest = fs::read_to_string(dir.join("out/manifest.json")).expect("manifest");
     let v: Value = serde_json::from_str(&manifest).expect("json");
-    let paths: Vec<&str> = v["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .filter_map(|t| t["path"].as_str())
-        .collect();
+    let paths = template_paths(&v);
     let unique: std::collections::BTreeSet<&&str> = paths.iter().collect();
     assert_eq!(
         unique.len(),

@@ -2,7 +2,7 @@
 //! cannot do.
 
 mod common;
-use common::{expected, template};
+use common::{expected, template, template_paths};
 
 use std::fs;
 
@@ -85,12 +85,7 @@ fn security_hub_is_central_with_several_regions_and_local_with_one() {
 #[test]
 fn guardduty_and_macie_run_in_every_governed_region_and_the_gaps_are_steps() {
     let m = manifest("reference");
-    let paths: Vec<&str> = m["templates"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .filter_map(|t| t["path"].as_str())
-        .collect();
+    let paths = template_paths(&m);
     for r in ["eu-west-1", "eu-central-1"] {
         let path = format!("security/detectors-{r}.yaml");
         assert!(paths.contains(&path.as_str()), "{path}");

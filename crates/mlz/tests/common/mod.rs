@@ -35,10 +35,14 @@ pub fn json(path: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
 }
 
-/// Every file under `dir`, by `/`-separated relative path.
+/// Every file under `dir`, by `/`-separated relative path (none when `dir` does not exist,
+/// as for a golden case not yet blessed).
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in fs::read_dir(dir).expect("read dir").flatten() {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
                 walk(root, &p, out);
@@ -56,6 +60,16 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// The output paths of the templates a manifest lists.
+pub fn template_paths(manifest: &Value) -> Vec<&str> {
+    manifest["templates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .filter_map(|t| t["path"].as_str())
+        .collect()
 }
 
 /// A run's standard error, as text.
@@ -82,28 +96,19 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
 
 /// Every generated template of every golden case: (case/path, text).
 pub fn golden_templates() -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else if p.extension().is_some_and(|x| x == "yaml" || x == "json")
-                && !p.ends_with("manifest.json")
-                && p.components().any(|c| c.as_os_str() == "expected")
-            {
-                let text = fs::read_to_string(&p).expect("read");
-                if text.contains("AWSTemplateFormatVersion") {
-                    let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
-                    out.push((rel, text));
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&fixtures(), &fixtures(), &mut out);
+    let mut out: Vec<(String, String)> = tree(&fixtures())
+        .into_iter()
+        .filter(|(rel, _)| {
+            (rel.ends_with(".yaml") || rel.ends_with(".json"))
+                && !rel.ends_with("manifest.json")
+                && rel.split('/').any(|c| c == "expected")
+        })
+        .filter_map(|(rel, bytes)| {
+            let text = String::from_utf8(bytes).ok()?;
+            text.contains("AWSTemplateFormatVersion")
+                .then_some((rel, text))
+        })
+        .collect();
     out.sort();
     assert!(out.len() > 100, "only {} golden templates", out.len());
     out
