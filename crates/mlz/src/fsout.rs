@@ -50,10 +50,13 @@ pub fn replace_dir(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), 
     let _ = fs::remove_dir_all(&tmp);
     let written = (|| -> Result<(), String> {
         fs::create_dir(&tmp).map_err(|e| ctx("create", &tmp, e))?;
+        // Each folder is created once (3,000 vending requests share one), not once per file.
+        let mut made = std::collections::HashSet::new();
         for (rel, bytes) in files {
             let p = tmp.join(rel);
-            if let Some(d) = p.parent() {
+            if let Some(d) = p.parent().filter(|d| !made.contains(*d)) {
                 fs::create_dir_all(d).map_err(|e| ctx("create", d, e))?;
+                made.insert(d.to_path_buf());
             }
             fs::write(&p, bytes).map_err(|e| ctx("write", &p, e))?;
         }
