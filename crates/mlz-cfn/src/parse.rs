@@ -425,8 +425,15 @@ fn intrinsic(cx: &mut Ctx, name: &str, arg: &J) -> Value {
                 Value::Join(sep.clone(), items.iter().map(|x| value(cx, x)).collect())
             }
             Some((J::String(sep), other)) => {
-                // A list-valued intrinsic (Fn::GetAZs, Ref to a list parameter) as the list.
-                Value::Join(sep.clone(), vec![value(cx, other)])
+                // A list-valued intrinsic (Fn::Split, Fn::GetAZs, Ref to a list parameter) as
+                // the list: kept as the list, not wrapped in one.
+                Value::Call(
+                    Func::Join,
+                    Box::new(Value::List(vec![
+                        Value::str(sep.as_str()),
+                        value(cx, other),
+                    ])),
+                )
             }
             Some(_) => {
                 cx.err("Fn::Join takes [separator, [values]]");
@@ -515,6 +522,30 @@ mod tests {
             t.to_json(),
             doc,
             "the typed tree renders back to the same document"
+        );
+    }
+
+    #[test]
+    fn a_join_of_a_list_valued_intrinsic_keeps_the_list_as_written() {
+        // Was wrapped in a list of its own ([[Fn::Split]]), which CloudFormation rejects.
+        let doc = json!({
+            "Parameters": { "Ids": { "Type": "String", "Description": "ids" } },
+            "Resources": {
+                "Topic": {
+                    "Type": "AWS::SNS::Topic",
+                    "Properties": {
+                        "DisplayName": { "Fn::Join": ["-", { "Fn::Split": [",", { "Ref": "Ids" }] }] },
+                        "TopicName": { "Fn::Join": ["-", [{ "Ref": "Ids" }, "x"]] }
+                    }
+                }
+            }
+        });
+        let (t, errs) = parse_template(&doc);
+        assert!(errs.is_empty(), "{errs:?}");
+        let back = t.to_json();
+        assert_eq!(
+            back["Resources"]["Topic"]["Properties"],
+            doc["Resources"]["Topic"]["Properties"]
         );
     }
 

@@ -62,10 +62,14 @@ pub enum Func {
     FindInMap,
     Length,
     ToJsonString,
+    /// `Fn::Join` whose list is itself an intrinsic (`!Split`, `!GetAZs`, a list parameter):
+    /// the argument is `[separator, that intrinsic]`, kept as written. A literal list is
+    /// `Value::Join`.
+    Join,
 }
 
 impl Func {
-    pub const ALL: [Func; 10] = [
+    pub const ALL: [Func; 11] = [
         Func::Select,
         Func::GetAZs,
         Func::Cidr,
@@ -76,6 +80,7 @@ impl Func {
         Func::FindInMap,
         Func::Length,
         Func::ToJsonString,
+        Func::Join,
     ];
 
     pub fn name(self) -> &'static str {
@@ -90,6 +95,7 @@ impl Func {
             Func::FindInMap => "Fn::FindInMap",
             Func::Length => "Fn::Length",
             Func::ToJsonString => "Fn::ToJsonString",
+            Func::Join => "Fn::Join",
         }
     }
 }

@@ -746,6 +746,8 @@ pub const CLOUD_ADMIN_ROLE: &str = "mlz-cloud-admin";
 /// VPC and its private subnets (a StringList), where products and Unified Studio read them.
 pub const PLATFORM_VPC_PARAMETER: &str = "/mlz/platform-vpc/id";
 pub const PLATFORM_SUBNETS_PARAMETER: &str = "/mlz/platform-vpc/private-subnet-ids";
+/// The platform VPC's IPv4 range, for products that admit clients of the VPC only.
+pub const PLATFORM_CIDR_PARAMETER: &str = "/mlz/platform-vpc/cidr";
 
 /// The regions where account `i` has the platform VPC: those its AFC blueprint deploys to,
 /// when mlz vends the account and the blueprint records the VPC and its subnets in the SSM

@@ -240,7 +240,7 @@ fn product(
     out.stacks.push(ts);
 
     let prod_id = LogicalId::derive("Product", &prod.name).map_err(|e| bug(path, e))?;
-    let product = Resource::new(SC_PRODUCT)
+    let mut product = Resource::new(SC_PRODUCT)
         .prop("Name", prod.name.as_str())
         .prop("Owner", prod.owner.as_str())
         .prop(
@@ -251,6 +251,17 @@ fn product(
             "ProvisioningArtifactParameters",
             crate::common::artifact_parameters(p, &version, &key)?,
         );
+    if prod.project_template {
+        // Studio lists a product with this tag under its organisation's project templates
+        // (docs/aws-rules.md, `project-templates`).
+        product = product.prop(
+            "Tags",
+            Value::tags([(
+                &"sagemaker:studio-visibility".to_owned(),
+                &"true".to_owned(),
+            )]),
+        );
+    }
     t.add_resource(prod_id.clone(), product)
         .map_err(|e| bug(path, e))?;
     let assoc_id = LogicalId::new(format!("{prod_id}InPortfolio")).map_err(|e| bug(path, e))?;
@@ -559,6 +570,12 @@ fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
 
 /// What a launch role may do: deploy the built-in products' resources, nothing broader.
 fn launch_role_policy() -> serde_json::Value {
+    let platform_parameters = [
+        crate::common::PLATFORM_VPC_PARAMETER,
+        crate::common::PLATFORM_SUBNETS_PARAMETER,
+        crate::common::PLATFORM_CIDR_PARAMETER,
+    ]
+    .map(|n| format!("arn:aws:ssm:*:*:parameter{n}"));
     json!({
         "Version": mlz_model::aws::IAM_POLICY_VERSION,
         "Statement": [
@@ -592,6 +609,8 @@ fn launch_role_policy() -> serde_json::Value {
                     "sagemaker:CreateDomain", "sagemaker:UpdateDomain", "sagemaker:DeleteDomain", "sagemaker:DescribeDomain",
                     "sagemaker:CreateUserProfile", "sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile", "sagemaker:DescribeUserProfile",
                     "sagemaker:CreateModelPackageGroup", "sagemaker:DeleteModelPackageGroup", "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:GetModelPackageGroupPolicy",
+                    "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline", "sagemaker:DescribePipeline",
                     "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
                     "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig", "sagemaker:DescribeEndpointConfig",
                     "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DescribeEndpoint",
@@ -613,7 +632,7 @@ fn launch_role_policy() -> serde_json::Value {
                 "Effect": "Allow",
                 "Action": "iam:CreateServiceLinkedRole",
                 "Resource": "*",
-                "Condition": { "StringEquals": { "iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com", "sagemaker.amazonaws.com"] } }
+                "Condition": { "StringEquals": { "iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com", "sagemaker.amazonaws.com", "redshift.amazonaws.com"] } }
             },
             {
                 "Sid": "Keys",
@@ -621,7 +640,8 @@ fn launch_role_policy() -> serde_json::Value {
                 "Action": [
                     "kms:CreateKey", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
                     "kms:GetKeyRotationStatus", "kms:TagResource", "kms:ScheduleKeyDeletion", "kms:CreateGrant",
-                    "kms:Decrypt", "kms:GenerateDataKey"
+                    "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:Encrypt",
+                    "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant"
                 ],
                 "Resource": "*"
             },
@@ -629,10 +649,7 @@ fn launch_role_policy() -> serde_json::Value {
                 "Sid": "PlatformVpcParameters",
                 "Effect": "Allow",
                 "Action": ["ssm:GetParameters", "ssm:GetParameter"],
-                "Resource": [
-                    "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/id",
-                    "arn:aws:ssm:*:*:parameter/mlz/platform-vpc/private-subnet-ids"
-                ]
+                "Resource": platform_parameters
             },
             {
                 "Sid": "StudioNetworking",
@@ -655,6 +672,36 @@ fn launch_role_policy() -> serde_json::Value {
                     "s3:GetLifecycleConfiguration", "s3:PutBucketTagging", "s3:GetBucketTagging"
                 ],
                 "Resource": mlz_model::products::BUCKET_MARKS.iter().map(|m| format!("arn:aws:s3:::*{m}*")).collect::<Vec<_>>()
+            },
+            {
+                // The batch-transform product's schedule (AWS::Scheduler::Schedule handlers).
+                "Sid": "ProductSchedules",
+                "Effect": "Allow",
+                "Action": ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+                "Resource": "arn:aws:scheduler:*:*:schedule/default/mlz-*"
+            },
+            {
+                // The redshift-serverless product (AWS::RedshiftServerless::Namespace and
+                // ::Workgroup handlers); the admin secret Redshift manages is named redshift!….
+                "Sid": "Warehouses",
+                "Effect": "Allow",
+                "Action": [
+                    "redshift-serverless:CreateNamespace", "redshift-serverless:UpdateNamespace", "redshift-serverless:DeleteNamespace",
+                    "redshift-serverless:GetNamespace", "redshift-serverless:CreateWorkgroup", "redshift-serverless:UpdateWorkgroup",
+                    "redshift-serverless:DeleteWorkgroup", "redshift-serverless:GetWorkgroup", "redshift-serverless:ListSnapshotCopyConfigurations",
+                    "redshift-serverless:ListTagsForResource", "redshift-serverless:TagResource", "redshift-serverless:UntagResource",
+                    "redshift:GetResourcePolicy", "redshift:PutResourcePolicy", "redshift:DeleteResourcePolicy"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Sid": "WarehouseAdminSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:CreateSecret", "secretsmanager:TagResource", "secretsmanager:RotateSecret",
+                    "secretsmanager:DescribeSecret", "secretsmanager:UpdateSecret", "secretsmanager:DeleteSecret"
+                ],
+                "Resource": "arn:aws:secretsmanager:*:*:secret:redshift!*"
             },
             {
                 "Sid": "EndpointAutoscaling",

@@ -291,6 +291,9 @@ pub struct Product {
     pub description: String,
     pub owner: String,
     pub builtin: bool,
+    /// A SageMaker project template: its template declares `SageMakerProjectName` and
+    /// `SageMakerProjectId`, so the product is tagged to be listed in Studio.
+    pub project_template: bool,
     pub template: mlz_cfn::Template,
 }
 

@@ -18,6 +18,22 @@ const BUILTIN: &[(&str, &str)] = &[
         "realtime-endpoint",
         include_str!("../products/realtime-endpoint.yaml"),
     ),
+    (
+        "mlops-pipeline",
+        include_str!("../products/mlops-pipeline.yaml"),
+    ),
+    (
+        "batch-transform",
+        include_str!("../products/batch-transform.yaml"),
+    ),
+    (
+        "multi-model-endpoint",
+        include_str!("../products/multi-model-endpoint.yaml"),
+    ),
+    (
+        "redshift-serverless",
+        include_str!("../products/redshift-serverless.yaml"),
+    ),
 ];
 
 pub const BUILTIN_NAMES: &[&str] = &[
@@ -25,6 +41,10 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "studio-user-profile",
     "model-package-group",
     "realtime-endpoint",
+    "mlops-pipeline",
+    "batch-transform",
+    "multi-model-endpoint",
+    "redshift-serverless",
 ];
 
 /// Every IAM role a built-in product creates is named with this prefix (`RoleName` in
@@ -36,7 +56,13 @@ pub const ROLE_PREFIX: &str = "mlz-sagemaker-";
 pub const STUDIO_ROLE_SUFFIX: &str = "-studio";
 /// Every bucket a built-in product creates has one of these in its name (`BucketName`): the
 /// launch role's S3 rights are limited to them. Tested against the templates.
-pub const BUCKET_MARKS: &[&str] = &["-artefacts-", "-capture-"];
+pub const BUCKET_MARKS: &[&str] = &[
+    "-artefacts-",
+    "-capture-",
+    "-pipeline-",
+    "-batch-",
+    "-models-",
+];
 
 pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)

@@ -106,6 +106,13 @@ fn cfn_tag(suffix: &str) -> Option<String> {
         "Or",
         "Length",
         "ToJsonString",
+        // Rule functions (the Rules section, passed through as written).
+        "Contains",
+        "EachMemberEquals",
+        "EachMemberIn",
+        "RefAll",
+        "ValueOf",
+        "ValueOfAll",
     ];
     match suffix {
         "Ref" | "Condition" => Some(suffix.to_owned()),

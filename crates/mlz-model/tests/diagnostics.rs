@@ -1322,6 +1322,46 @@ network:
 // ---------------------------------------------------------------- Service Catalog
 
 #[test]
+fn project_template_parameters() {
+    // A product that declares one of the two parameters SageMaker passes, and not the other,
+    // is a project template that cannot launch from Studio: one error at the product.
+    check_with_files(
+        r#"
+serviceCatalog:
+  portfolios:
+    - name: building
+      account: Shared Services
+      principals: { roles: [mlz-cloud-admin] }
+      products:
+        - name: half-template
+          file: half.yaml
+"#,
+        &[(
+            "half.yaml",
+            "AWSTemplateFormatVersion: \"2010-09-09\"\nDescription: half a project template\nParameters:\n  SageMakerProjectName:\n    Type: String\n    Description: set by SageMaker\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n",
+        )],
+        expect![[r#"
+            warning[blueprint-parameter]: Parameters.SageMakerProjectName: parameter SageMakerProjectName accepts any string
+              --> half.yaml:4:3
+              |
+            4 |   SageMakerProjectName:
+              |   ^^^^^^^^^^^^^^^^^^^^
+              = hint: add AllowedPattern or AllowedValues so a typo fails at vending time, not half-way through
+
+            error[project-template-parameters]: serviceCatalog.portfolios[0].products[0]: product "half-template" declares SageMakerProjectName but not SageMakerProjectId
+              --> platform.yaml:7:11
+              |
+            7 |         - name: half-template
+              |           ^^^^^^^^^^^^^^^^^^^
+              = expected: both SageMakerProjectName and SageMakerProjectId (a SageMaker project template), or neither
+              = hint: SageMaker passes both when a Studio user creates a project from the product: declare the other one too, or remove this one
+
+            1 error and 1 warning found
+        "#]],
+    );
+}
+
+#[test]
 fn service_catalog() {
     check(
         r#"

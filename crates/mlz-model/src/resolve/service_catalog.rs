@@ -89,7 +89,55 @@ pub fn permission_set_pattern(name: &str) -> String {
     format!("arn:aws:iam:::role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_{name}_*")
 }
 
+/// The IAM_PATTERN of every team's Studio execution role (`mlz-sagemaker-<team>-studio`, made
+/// by the studio-domain product) in every account.
+pub fn studio_role_pattern() -> String {
+    format!(
+        "arn:aws:iam:::role/{}*{}",
+        crate::products::ROLE_PREFIX,
+        crate::products::STUDIO_ROLE_SUFFIX
+    )
+}
+
+/// The parameters SageMaker passes to a project template's product when a Studio user
+/// creates a project from it (SageMaker developer guide, "Create custom project templates").
+pub const PROJECT_PARAMETERS: [&str; 2] = ["SageMakerProjectName", "SageMakerProjectId"];
+
 impl Resolver<'_> {
+    /// Whether a product is a SageMaker project template: its template declares both
+    /// parameters SageMaker passes. One without the other is a mistake.
+    fn project_template(
+        &mut self,
+        template: &mlz_cfn::Template,
+        name: &str,
+        at: &ConfigPath,
+    ) -> bool {
+        let declared: Vec<&str> = PROJECT_PARAMETERS
+            .into_iter()
+            .filter(|n| template.parameters.keys().any(|k| k.as_str() == *n))
+            .collect();
+        match declared.len() {
+            2 => true,
+            0 => false,
+            _ => {
+                let missing = PROJECT_PARAMETERS
+                    .into_iter()
+                    .find(|n| !declared.contains(n))
+                    .unwrap_or_default();
+                let d = self
+                    .at(
+                        "project-template-parameters",
+                        at,
+                        format!("product {name:?} declares {} but not {missing}", declared[0]),
+                    )
+                    .expected("both SageMakerProjectName and SageMakerProjectId (a SageMaker project template), or neither")
+                    .hint("SageMaker passes both when a Studio user creates a project from the product: declare the other one too, or remove this one");
+                self.push(d);
+                false
+            }
+        }
+    }
+
     /// `serviceCatalog.cloudAdmins`: permission sets of the config.
     pub(super) fn cloud_admins(
         &mut self,
@@ -248,14 +296,6 @@ impl Resolver<'_> {
             for r in &pf.principals.roles {
                 principals.push(format!("arn:aws:iam:::role/{r}"));
             }
-            if principals.len() > MAX_PATTERN_PRINCIPALS {
-                let d = self
-                    .at("too-many-principals", &p.key("principals"), format!("portfolio {:?} has {} principal patterns", pf.name, principals.len()))
-                    .expected(format!("at most {MAX_PATTERN_PRINCIPALS} IAM_PATTERN principals per portfolio, as Service Catalog allows"))
-                    .hint("use one permission set for several personas, or a role name pattern with * that matches several roles");
-                self.push(d);
-            }
-
             let (share_accounts, share_ous, ous) = self.shares(pf, &p, account, cx, accounts);
 
             // Products.
@@ -283,6 +323,7 @@ impl Resolver<'_> {
                 match loaded {
                     Ok((template, warnings)) => {
                         self.diags.extend(warnings);
+                        let project_template = self.project_template(&template, &prod.name, &pp);
                         products_out.push(Product {
                             name: prod.name.clone(),
                             description: prod
@@ -295,11 +336,28 @@ impl Resolver<'_> {
                                     .unwrap_or_else(|| DEFAULT_PROVIDER.to_owned())
                             }),
                             builtin: prod.file.is_none(),
+                            project_template,
                             template,
                         });
                     }
                     Err(diags) => self.diags.extend(diags),
                 }
+            }
+
+            // SageMaker Studio lists a project template to the Studio execution roles the
+            // portfolio is associated with (docs/aws-rules.md, `project-templates`).
+            if products_out.iter().any(|pr| pr.project_template) {
+                let studio = studio_role_pattern();
+                if !principals.contains(&studio) {
+                    principals.push(studio);
+                }
+            }
+            if principals.len() > MAX_PATTERN_PRINCIPALS {
+                let d = self
+                    .at("too-many-principals", &p.key("principals"), format!("portfolio {:?} has {} principal patterns{}", pf.name, principals.len(), if products_out.iter().any(|pr| pr.project_template) { " (one is the Studio execution roles', added for its SageMaker project templates)" } else { "" }))
+                    .expected(format!("at most {MAX_PATTERN_PRINCIPALS} IAM_PATTERN principals per portfolio, as Service Catalog allows"))
+                    .hint("use one permission set for several personas, or a role name pattern with * that matches several roles");
+                self.push(d);
             }
 
             out.push(Portfolio {
