@@ -58,6 +58,7 @@ pub const DZ_POLICY_GRANT: &str = "AWS::DataZone::PolicyGrant";
 pub const DZ_PROJECT_PROFILE: &str = "AWS::DataZone::ProjectProfile";
 pub const DZ_OWNER: &str = "AWS::DataZone::Owner";
 pub const DZ_PROJECT: &str = "AWS::DataZone::Project";
+pub const DZ_FORM_TYPE: &str = "AWS::DataZone::FormType";
 pub const IAM_TYPE_PREFIX: &str = "AWS::IAM::";
 pub const CUSTOM_ACCOUNT_TAGS: &str = "Custom::AccountTags";
 pub const DZ_GROUP_PROFILE: &str = "AWS::DataZone::GroupProfile";

@@ -18,8 +18,9 @@ use crate::plan::{exports, rules, Area, ExportKey, ExportRef, Fact, Need, StackI
 use crate::ram;
 use crate::stack::{Emitted, Lookup, ManualStep, Stack, StackParam};
 use crate::types::{
-    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_GROUP_PROFILE, DZ_OWNER,
-    DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY, SSM_STRING_PARAMETER,
+    DZ_BLUEPRINT_CONFIGURATION, DZ_DOMAIN, DZ_DOMAIN_UNIT, DZ_FORM_TYPE, DZ_GROUP_PROFILE,
+    DZ_OWNER, DZ_POLICY_GRANT, DZ_PROJECT, DZ_PROJECT_PROFILE, IAM_ROLE, KMS_KEY,
+    SSM_STRING_PARAMETER,
 };
 use crate::EmitError;
 
@@ -112,7 +113,13 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             }
             if !us.profiles.is_empty() || !us.projects.is_empty() {
                 match projects(p, us) {
-                    Ok(s) => out.stacks.push(s),
+                    Ok(mut s) => {
+                        if let Some(step) = form_rules_step(p, us, &s.id) {
+                            s.provides.push(Fact::Deployed(s.id.clone()));
+                            out.steps.push(step);
+                        }
+                        out.stacks.push(s);
+                    }
                     Err(e) => errs.push(e),
                 }
             }
@@ -990,6 +997,7 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     let mut requires: Vec<Need> = Vec::new();
     // (profile index, account) -> the profile resource made for that account.
     let mut made: BTreeMap<(usize, AccountRef), LogicalId> = BTreeMap::new();
+    let mut made_projects: BTreeMap<&str, LogicalId> = BTreeMap::new();
     for (pi, pr) in us.profiles.iter().enumerate() {
         for &acc in &pr.accounts {
             let id = profile(
@@ -1043,12 +1051,169 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
         if !members.is_empty() {
             r = r.prop("MembershipAssignments", Value::List(members));
         }
-        t.add_resource(id, r.retained()).map_err(|e| bug(path, e))?;
+        t.add_resource(id.clone(), r.retained())
+            .map_err(|e| bug(path, e))?;
+        made_projects.insert(pj.name.as_str(), id);
     }
+    metadata_forms(p, us, &domain, &made_projects, &mut t, path)?;
     let mut s = new_stack(p, sid, t);
     s.account = us.account;
     s.parameters = params;
     s.requires = requires;
     s.limit_hint = "profiles, grants and projects share one stack (500 resources, and a parameter per group): keep projects to business initiatives, or create the rest in the portal; mlz does not split this stack yet";
     Ok(s)
+}
+
+/// A form's Smithy model: one structure named after the form, a member per field.
+fn smithy(form: &mlz_model::MetadataForm) -> String {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::new();
+    if let Some(d) = &form.description {
+        out.push_str(&format!("@documentation(\"{}\")\n", quote(d)));
+    }
+    out.push_str(&format!("structure {} {{\n", form.name));
+    for (i, f) in form.fields.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if let Some(d) = &f.description {
+            out.push_str(&format!("    @documentation(\"{}\")\n", quote(d)));
+        }
+        if f.required {
+            out.push_str("    @required\n");
+        }
+        if f.searchable {
+            out.push_str("    @amazon.datazone#searchable\n");
+        }
+        out.push_str(&format!("    {}: {}\n", f.name, f.kind));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The config's metadata forms as form types, each owned by its project (which must exist
+/// first: DataZone CreateFormType), with their identifier and revision as outputs for the
+/// enforcement step.
+fn metadata_forms(
+    p: &Platform,
+    us: &UnifiedStudio,
+    domain: &Value,
+    projects: &BTreeMap<&str, LogicalId>,
+    t: &mut Template,
+    path: &str,
+) -> Result<(), EmitError> {
+    for form in &us.metadata_forms {
+        let Some(project) = us
+            .projects
+            .get(form.project)
+            .and_then(|pj| projects.get(pj.name.as_str()))
+        else {
+            continue;
+        };
+        let id = LogicalId::derive("Form", &form.name).map_err(|e| bug(path, e))?;
+        let mut r = Resource::new(DZ_FORM_TYPE)
+            .prop("DomainIdentifier", domain.clone())
+            .prop("Name", form.name.as_str())
+            .prop(
+                "OwningProjectIdentifier",
+                Value::GetAtt(project.clone(), "Id".into()),
+            )
+            .prop("Model", Value::map([("Smithy", Value::str(smithy(form)))]))
+            .prop("Status", "ENABLED");
+        if let Some(d) = &form.description {
+            r = r.prop("Description", d.as_str());
+        }
+        t.add_resource(id.clone(), r).map_err(|e| bug(path, e))?;
+        for (attr, what) in [
+            ("FormTypeIdentifier", "identifier"),
+            ("Revision", "revision"),
+        ] {
+            t.add_output(
+                LogicalId::new(format!("{id}{attr}")).map_err(|e| bug(path, e))?,
+                Output {
+                    description: Some(format!("Metadata form {}: its {what}", form.name)),
+                    value: Value::GetAtt(id.clone(), attr.into()),
+                    export: None,
+                    condition: None,
+                },
+            )
+            .map_err(|e| bug(path, e))?;
+        }
+    }
+    // What the enforcement step reads (form_rules_step).
+    if us.metadata_forms.iter().any(|f| !f.enforce_on.is_empty()) {
+        for (name, value) in [
+            ("DomainId", domain.clone()),
+            (
+                "RootDomainUnitId",
+                exports::import(p, &ExportKey::StudioRootDomainUnitId)?,
+            ),
+        ] {
+            t.add_output(
+                LogicalId::new(name).map_err(|e| bug(path, e))?,
+                Output {
+                    description: Some(format!(
+                        "The domain's {name}, for the metadata-form rules step"
+                    )),
+                    value,
+                    export: None,
+                    condition: None,
+                },
+            )
+            .map_err(|e| bug(path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The enforcement rules for the forms that have `enforceOn`: CloudFormation has no DataZone
+/// rule type, so a step with the DataZone CreateRule call per form and action, on the root
+/// domain unit and every unit below it, for every asset type and data products.
+fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Option<ManualStep> {
+    let forms: Vec<&mlz_model::MetadataForm> = us
+        .metadata_forms
+        .iter()
+        .filter(|f| !f.enforce_on.is_empty())
+        .collect();
+    if forms.is_empty() {
+        return None;
+    }
+    let stack = projects.stack_name(&p.organization.stack_prefix);
+    let region = &p.organization.home_region;
+    let output = |key: &str| {
+        format!("$(aws cloudformation describe-stacks --region {region} --stack-name {stack} --query \"Stacks[0].Outputs[?OutputKey=='{key}'].OutputValue\" --output text)")
+    };
+    let mut commands = vec![
+        format!("domain={}", output("DomainId")),
+        format!("root={}", output("RootDomainUnitId")),
+    ];
+    for f in &forms {
+        let id = LogicalId::derive("Form", &f.name).ok()?;
+        commands.push(format!("revision={}", output(&format!("{id}Revision"))));
+        for e in &f.enforce_on {
+            let (action, label) = match e {
+                mlz_model::FormEnforcement::Publishing => {
+                    ("CREATE_LISTING_CHANGE_SET", "publishing")
+                }
+                mlz_model::FormEnforcement::Subscription => {
+                    ("CREATE_SUBSCRIPTION_REQUEST", "subscription")
+                }
+            };
+            commands.push(format!(
+                "aws datazone create-rule --region {region} --domain-identifier \"$domain\" --name \"require-{name}-on-{label}\" --action {action} --target \"{{\\\"domainUnitTarget\\\":{{\\\"domainUnitId\\\":\\\"$root\\\",\\\"includeChildDomainUnits\\\":true}}}}\" --scope '{{\"assetType\":{{\"selectionMode\":\"ALL\"}},\"dataProduct\":true}}' --detail \"{{\\\"metadataFormEnforcementDetail\\\":{{\\\"requiredMetadataForms\\\":[{{\\\"typeIdentifier\\\":\\\"{name}\\\",\\\"typeRevision\\\":\\\"$revision\\\"}}]}}}}\"",
+                name = f.name,
+            ));
+        }
+    }
+    Some(ManualStep {
+        id: "unified-studio-metadata-form-rules".into(),
+        account: us.account,
+        reason: format!(
+            "CloudFormation has no type for DataZone rules: make the domain require the metadata forms {} where the config says (enforceOn), from the root domain unit down, with DataZone CreateRule (METADATA_FORM_ENFORCEMENT). A rule names a form revision: run this again after a form changes.",
+            forms.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        commands,
+        provides: Vec::new(),
+        requires: vec![Need::new(Fact::Deployed(projects.clone()), &rules::OUTPUTS_FIRST)],
+    })
 }

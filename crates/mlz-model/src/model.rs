@@ -215,6 +215,38 @@ pub struct UnifiedStudio {
     pub associated: Vec<AssociatedAccount>,
     pub profiles: Vec<ProjectProfile>,
     pub projects: Vec<Project>,
+    pub metadata_forms: Vec<MetadataForm>,
+}
+
+/// A metadata form (DataZone form type) of the domain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetadataForm {
+    pub name: String,
+    pub description: Option<String>,
+    /// Index into `UnifiedStudio::projects`: the project that owns the form.
+    pub project: usize,
+    pub fields: Vec<FormField>,
+    /// Where the domain requires the form (an enforcement rule each; a manual step).
+    pub enforce_on: Vec<FormEnforcement>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormField {
+    pub name: String,
+    /// The Smithy type: String, Integer, Long, Float, Double, Boolean or Timestamp.
+    pub kind: String,
+    pub required: bool,
+    pub searchable: bool,
+    pub description: Option<String>,
+}
+
+/// The DataZone actions a metadata-form enforcement rule guards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FormEnforcement {
+    /// `CREATE_LISTING_CHANGE_SET`: publishing an asset or data product.
+    Publishing,
+    /// `CREATE_SUBSCRIPTION_REQUEST`: asking for a subscription.
+    Subscription,
 }
 
 #[derive(Clone, Debug, PartialEq)]

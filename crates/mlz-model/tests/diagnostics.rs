@@ -1417,6 +1417,69 @@ serviceCatalog:
 // ---------------------------------------------------------------- Unified Studio
 
 #[test]
+fn metadata_forms() {
+    // An owner that is no project, a form declared twice, a field declared twice: one error
+    // each.
+    check(
+        r#"
+unifiedStudio:
+  domain:
+    name: ml
+    account: Data Governance
+    domainUnits: [Finance]
+  associatedAccounts:
+    - account: Finance ML
+      blueprints: [Tooling]
+      domainUnits: [Finance]
+  projectProfiles:
+    - name: finance
+      domainUnit: Finance
+      account: Finance ML
+      blueprints: [Tooling]
+  projects:
+    - name: stewardship
+      domainUnit: Finance
+      profile: finance
+  metadataForms:
+    - name: Ownership
+      project: stewardshp
+      fields: [{ name: owner }]
+    - name: Quality
+      project: stewardship
+      fields: [{ name: score, type: Float }, { name: score }]
+    - name: Quality
+      project: stewardship
+      fields: [{ name: owner }]
+"#,
+        expect![[r#"
+            error[unknown-project]: unifiedStudio.metadataForms[0].project: no project is named "stewardshp"
+              --> platform.yaml:21:16
+               |
+            21 |       project: stewardshp
+               |                ^^^^^^^^^^
+              = expected: the name of an entry in unifiedStudio.projects: a metadata form is owned by a project (DataZone CreateFormType)
+              = hint: did you mean "stewardship"?
+
+            error[duplicate-form-field]: unifiedStudio.metadataForms[1].fields[1].name: field "score" is declared twice
+              --> platform.yaml:25:54
+               |
+            25 |       fields: [{ name: score, type: Float }, { name: score }]
+               |                                                      ^^^^^
+              = hint: first declared on line 25
+
+            error[duplicate-metadata-form]: unifiedStudio.metadataForms[2].name: metadata form "Quality" is declared twice
+              --> platform.yaml:26:13
+               |
+            26 |     - name: Quality
+               |             ^^^^^^^
+              = hint: first declared on line 23
+
+            3 errors and 0 warnings found
+        "#]],
+    );
+}
+
+#[test]
 fn unified_studio() {
     check(
         r#"

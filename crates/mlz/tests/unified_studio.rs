@@ -125,7 +125,7 @@ fn reference_holds_domain_shares_profiles_and_projects() {
     let p = template("unified-studio/projects.yaml");
     // finance-static once, marketing-dynamic once per allowed account.
     assert_eq!(count(&p, "AWS::DataZone::ProjectProfile"), 3);
-    assert_eq!(count(&p, "AWS::DataZone::Project"), 4);
+    assert_eq!(count(&p, "AWS::DataZone::Project"), 5);
     assert!(count(&p, "AWS::DataZone::PolicyGrant") >= 3);
     for r in p["Resources"].as_object().expect("resources").values() {
         if r["Type"] == "AWS::DataZone::Project" {
@@ -169,5 +169,56 @@ fn too_many_associated_accounts_is_a_limit_with_advice_not_a_bug() {
             assert!(!report.contains("unified-studio/domain.yaml: 255 parameters, more than CloudFormation's limit of 200 per template\n  = hint: this is a bug"), "{report}");
         }
         _ => panic!("250 associated accounts cannot fit one domain stack"),
+    }
+}
+
+#[test]
+fn metadata_forms_are_form_types_owned_by_their_project_and_enforced_by_a_step() {
+    let p = template("unified-studio/projects.yaml");
+    let form = &p["Resources"]["FormDataOwnership"];
+    assert_eq!(form["Type"], "AWS::DataZone::FormType");
+    let props = &form["Properties"];
+    assert_eq!(props["Name"], "DataOwnership");
+    // Owned by the config's project, made in the same stack (DataZone CreateFormType: the
+    // owning project must exist).
+    assert_eq!(
+        props["OwningProjectIdentifier"]["Fn::GetAtt"][0],
+        "ProjectDataStewardship"
+    );
+    assert_eq!(
+        p["Resources"]["ProjectDataStewardship"]["Type"],
+        "AWS::DataZone::Project"
+    );
+    let smithy = props["Model"]["Smithy"].as_str().expect("smithy");
+    assert!(smithy.contains("structure DataOwnership {"), "{smithy}");
+    assert!(
+        smithy.contains("@required\n    @amazon.datazone#searchable\n    owner: String"),
+        "{smithy}"
+    );
+    assert!(smithy.contains("retentionDays: Integer"), "{smithy}");
+    assert!(!smithy.contains("@required\n    retentionDays"), "{smithy}");
+    // What CloudFormation cannot do is a step, after the stack, with the exact call.
+    let m = manifest();
+    let step = m["manualSteps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["id"] == "unified-studio-metadata-form-rules")
+        .expect("the enforcement step");
+    let commands = step["commands"].to_string();
+    assert!(commands.contains("aws datazone create-rule"), "{commands}");
+    assert!(commands.contains("CREATE_LISTING_CHANGE_SET"), "{commands}");
+    assert!(
+        !commands.contains("CREATE_SUBSCRIPTION_REQUEST"),
+        "{commands}"
+    );
+    assert!(commands.contains("FormDataOwnershipRevision"), "{commands}");
+    assert!(step["dependsOn"]
+        .as_array()
+        .expect("depends")
+        .iter()
+        .any(|d| d["template"] == "unified-studio/projects.yaml"));
+    for out in ["DomainId", "RootDomainUnitId", "FormDataOwnershipRevision"] {
+        assert!(p["Outputs"].get(out).is_some(), "{out}");
     }
 }

@@ -23,6 +23,39 @@ pub(super) struct RawUnifiedStudio {
     pub project_profiles: Vec<RawProjectProfile>,
     #[serde(default)]
     pub projects: Vec<RawProject>,
+    #[serde(default)]
+    pub metadata_forms: Vec<RawMetadataForm>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawMetadataForm {
+    pub name: String,
+    pub description: Option<String>,
+    pub project: String,
+    pub fields: Vec<RawFormField>,
+    #[serde(default)]
+    pub enforce_on: Vec<RawFormEnforcement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawFormField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub searchable: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) enum RawFormEnforcement {
+    Publishing,
+    Subscription,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +237,7 @@ impl Resolver<'_> {
                 pj.contributors = group_refs(known.as_ref(), &r.contributors);
             }
         }
+        let metadata_forms = self.metadata_forms(&raw.metadata_forms, &base, &projects);
         Some(UnifiedStudio {
             name: raw.domain.name,
             description: raw.domain.description,
@@ -213,7 +247,77 @@ impl Resolver<'_> {
             associated,
             profiles,
             projects,
+            metadata_forms,
         })
+    }
+
+    /// Metadata forms: unique names, an owning project of the config, unique field names.
+    fn metadata_forms(
+        &mut self,
+        raw: &[RawMetadataForm],
+        base: &ConfigPath,
+        projects: &[Project],
+    ) -> Vec<MetadataForm> {
+        let mut out = Vec::new();
+        let mut names: HashMap<String, ConfigPath> = HashMap::new();
+        for (i, f) in raw.iter().enumerate() {
+            let fp = base.key("metadataForms").index(i);
+            if !self.declare_once(
+                &mut names,
+                &f.name,
+                fp.key("name"),
+                "duplicate-metadata-form",
+                "metadata form",
+            ) {
+                continue;
+            }
+            let Some(project) = projects.iter().position(|p| p.name == f.project) else {
+                let d = self
+                    .at("unknown-project", &fp.key("project"), format!("no project is named {:?}", f.project))
+                    .expected("the name of an entry in unifiedStudio.projects: a metadata form is owned by a project (DataZone CreateFormType)")
+                    .maybe_hint(did_you_mean(&f.project, projects.iter().map(|p| p.name.as_str())));
+                self.push(d);
+                continue;
+            };
+            let mut field_names: HashMap<String, ConfigPath> = HashMap::new();
+            let mut fields = Vec::new();
+            for (j, fd) in f.fields.iter().enumerate() {
+                let p = fp.key("fields").index(j);
+                if self.declare_once(
+                    &mut field_names,
+                    &fd.name,
+                    p.key("name"),
+                    "duplicate-form-field",
+                    "field",
+                ) {
+                    fields.push(FormField {
+                        name: fd.name.clone(),
+                        kind: fd.kind.clone().unwrap_or_else(|| "String".to_owned()),
+                        required: fd.required,
+                        searchable: fd.searchable,
+                        description: fd.description.clone(),
+                    });
+                }
+            }
+            let mut enforce_on: Vec<FormEnforcement> = f
+                .enforce_on
+                .iter()
+                .map(|e| match e {
+                    RawFormEnforcement::Publishing => FormEnforcement::Publishing,
+                    RawFormEnforcement::Subscription => FormEnforcement::Subscription,
+                })
+                .collect();
+            enforce_on.sort();
+            enforce_on.dedup();
+            out.push(MetadataForm {
+                name: f.name.clone(),
+                description: f.description.clone(),
+                project,
+                fields,
+                enforce_on,
+            });
+        }
+        out
     }
 
     /// Groups named in the Unified Studio section must be Identity Center groups of the
