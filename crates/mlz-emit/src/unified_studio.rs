@@ -1055,7 +1055,7 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
             .map_err(|e| bug(path, e))?;
         made_projects.insert(pj.name.as_str(), id);
     }
-    metadata_forms(p, us, &domain, &made_projects, &mut t, path)?;
+    metadata_forms(us, &domain, &made_projects, &mut t, path)?;
     let mut s = new_stack(p, sid, t);
     s.account = us.account;
     s.parameters = params;
@@ -1095,7 +1095,6 @@ fn smithy(form: &mlz_model::MetadataForm) -> String {
 /// first: DataZone CreateFormType), with their identifier and revision as outputs for the
 /// enforcement step.
 fn metadata_forms(
-    p: &Platform,
     us: &UnifiedStudio,
     domain: &Value,
     projects: &BTreeMap<&str, LogicalId>,
@@ -1140,29 +1139,6 @@ fn metadata_forms(
             .map_err(|e| bug(path, e))?;
         }
     }
-    // What the enforcement step reads (form_rules_step).
-    if us.metadata_forms.iter().any(|f| !f.enforce_on.is_empty()) {
-        for (name, value) in [
-            ("DomainId", domain.clone()),
-            (
-                "RootDomainUnitId",
-                exports::import(p, &ExportKey::StudioRootDomainUnitId)?,
-            ),
-        ] {
-            t.add_output(
-                LogicalId::new(name).map_err(|e| bug(path, e))?,
-                Output {
-                    description: Some(format!(
-                        "The domain's {name}, for the metadata-form rules step"
-                    )),
-                    value,
-                    export: None,
-                    condition: None,
-                },
-            )
-            .map_err(|e| bug(path, e))?;
-        }
-    }
     Ok(())
 }
 
@@ -1183,9 +1159,14 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
     let output = |key: &str| {
         format!("$(aws cloudformation describe-stacks --region {region} --stack-name {stack} --query \"Stacks[0].Outputs[?OutputKey=='{key}'].OutputValue\" --output text)")
     };
+    // The domain stack's exports (list-exports; an output may not re-export an import).
+    let export = |key: &ExportKey| -> Option<String> {
+        let name = key.name(p).ok()?;
+        Some(format!("$(aws cloudformation list-exports --region {region} --query \"Exports[?Name=='{name}'].Value\" --output text)"))
+    };
     let mut commands = vec![
-        format!("domain={}", output("DomainId")),
-        format!("root={}", output("RootDomainUnitId")),
+        format!("domain={}", export(&ExportKey::StudioDomainId)?),
+        format!("root={}", export(&ExportKey::StudioRootDomainUnitId)?),
     ];
     for f in &forms {
         let id = LogicalId::derive("Form", &f.name).ok()?;
