@@ -19,7 +19,7 @@ use crate::common::{
     account_name, account_ref_ident, account_ref_ident_in, all_ok, bug, chain, content_version,
     custom_function, new_stack, ou_ident, ou_ident_in, template_url, use_ident, CustomFunction,
 };
-use crate::plan::{rules, Area, DeployAs, Fact, Need, Service, StackId};
+use crate::plan::{exports, rules, Area, DeployAs, ExportKey, Fact, Need, Service, StackId};
 use crate::stack::{DeployKind, Emitted, ManualStep, Stack, StackParam, StackSetTargets, Upload};
 use crate::types::{
     CFN_STACK_SET, CUSTOM_ORGANIZATION_SHARE, IAM_ROLE, SC_LAUNCH_ROLE_CONSTRAINT, SC_PORTFOLIO,
@@ -301,6 +301,61 @@ fn product(
     Ok(tid)
 }
 
+/// A portfolio's tag options and their associations.
+fn tag_options(
+    p: &Platform,
+    index: usize,
+    pf: &Portfolio,
+    pid: &LogicalId,
+    t: &mut Template,
+    path: &str,
+) -> Result<(), EmitError> {
+    // Tag options: unique per account and region (CreateTagOption refuses a duplicate), so
+    // the first portfolio of the account that uses one makes and exports it, the others
+    // import it.
+    for (k, values) in &pf.tag_options {
+        for v in values {
+            let id =
+                LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(path, e))?;
+            let key = ExportKey::TagOption(k.clone(), v.clone());
+            let first = p.portfolios.iter().position(|o| {
+                o.account == pf.account && o.tag_options.get(k).is_some_and(|vs| vs.contains(v))
+            });
+            let tag_option = if first == Some(index) {
+                t.add_resource(
+                    id.clone(),
+                    Resource::new(SC_TAG_OPTION)
+                        .prop("Key", k.as_str())
+                        .prop("Value", v.as_str())
+                        .prop("Active", true),
+                )
+                .map_err(|e| bug(path, e))?;
+                t.add_output(
+                    LogicalId::new(format!("{id}Id")).map_err(|e| bug(path, e))?,
+                    Output {
+                        description: Some(format!("TagOption {k}={v} of this account")),
+                        value: Value::Ref(id.clone()),
+                        export: exports::export(p, &key)?,
+                        condition: None,
+                    },
+                )
+                .map_err(|e| bug(path, e))?;
+                Value::Ref(id.clone())
+            } else {
+                exports::import(p, &key)?
+            };
+            t.add_resource(
+                LogicalId::new(format!("{id}OnPortfolio")).map_err(|e| bug(path, e))?,
+                Resource::new(SC_TAG_OPTION_ASSOCIATION)
+                    .prop("ResourceId", Value::Ref(pid.clone()))
+                    .prop("TagOptionId", tag_option),
+            )
+            .map_err(|e| bug(path, e))?;
+        }
+    }
+    Ok(())
+}
+
 fn portfolio(
     p: &Platform,
     index: usize,
@@ -372,28 +427,7 @@ fn portfolio(
         .map_err(|e| bug(&path, e))?;
     }
 
-    // Tag options.
-    for (k, values) in &pf.tag_options {
-        for v in values {
-            let id =
-                LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(&path, e))?;
-            t.add_resource(
-                id.clone(),
-                Resource::new(SC_TAG_OPTION)
-                    .prop("Key", k.as_str())
-                    .prop("Value", v.as_str())
-                    .prop("Active", true),
-            )
-            .map_err(|e| bug(&path, e))?;
-            t.add_resource(
-                LogicalId::new(format!("{id}OnPortfolio")).map_err(|e| bug(&path, e))?,
-                Resource::new(SC_TAG_OPTION_ASSOCIATION)
-                    .prop("ResourceId", Value::Ref(pid.clone()))
-                    .prop("TagOptionId", Value::Ref(id)),
-            )
-            .map_err(|e| bug(&path, e))?;
-        }
-    }
+    tag_options(p, index, pf, &pid, &mut t, &path)?;
 
     // Shares with accounts.
     let shares = account_shares(
@@ -569,6 +603,8 @@ fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
 }
 
 /// What a launch role may do: deploy the built-in products' resources, nothing broader.
+/// One policy document, better whole: it is read (and reviewed) statement by statement
+/// against the products' resource types.
 fn launch_role_policy() -> serde_json::Value {
     let platform_parameters = [
         crate::common::PLATFORM_VPC_PARAMETER,
@@ -623,7 +659,8 @@ fn launch_role_policy() -> serde_json::Value {
                 "Effect": "Allow",
                 "Action": [
                     "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRoleDescription", "iam:TagRole", "iam:UntagRole",
-                    "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PassRole"
+                    "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PassRole",
+                    "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"
                 ],
                 "Resource": format!("arn:aws:iam::*:role/{}*", mlz_model::products::ROLE_PREFIX)
             },
@@ -709,8 +746,19 @@ fn launch_role_policy() -> serde_json::Value {
                 "Action": [
                     "application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget",
                     "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy",
-                    "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"
+                    "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+                    "application-autoscaling:DescribeScheduledActions", "application-autoscaling:TagResource",
+                    "application-autoscaling:UntagResource", "application-autoscaling:ListTagsForResource",
+                    "sagemaker:UpdateEndpointWeightsAndCapacities"
                 ],
+                "Resource": "*"
+            },
+            {
+                // Target tracking makes and removes its CloudWatch alarms as the caller
+                // (AWS::ApplicationAutoScaling::ScalableTarget and ::ScalingPolicy handlers).
+                "Sid": "EndpointAutoscalingAlarms",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms", "cloudwatch:GetMetricData"],
                 "Resource": "*"
             }
         ]

@@ -57,6 +57,10 @@ pub enum ExportKey {
     /// The IPAM pool of a segment (index into `Network::segments`) in a region, exported by
     /// network/ipam in the IPAM's home region.
     IpamPool(usize, String),
+    /// A Service Catalog TagOption (key, value) of the account that exports it: TagOptions
+    /// are unique per account and region, so the first portfolio there that uses one makes it
+    /// and the others import it.
+    TagOption(String, String),
 }
 
 fn lid(prefix: &str, name: &str) -> Result<String, EmitError> {
@@ -137,6 +141,12 @@ impl ExportKey {
                 lid("IpamPool", segment(*s)?)?,
                 crate::common::region_id(region)
             ),
+            ExportKey::TagOption(k, v) => {
+                format!(
+                    "{prefix}-ServiceCatalog-{}-Id",
+                    lid("TagOption", &format!("{k} {v}"))?
+                )
+            }
             ExportKey::StudioDomainUnitId(i) => {
                 let unit = p
                     .unified_studio
