@@ -249,3 +249,302 @@ fn an_ou_of_forty_accounts_is_shared_with_all_forty() {
         "{report}"
     );
 }
+
+/// Every product template of the reference output, by path.
+fn products() -> Vec<(String, Value)> {
+    let dir = fixtures().join("reference/expected");
+    let mut out: Vec<(String, Value)> = tree(&dir.join("products"))
+        .into_keys()
+        .filter(|k| k.ends_with(".yaml"))
+        .map(|k| {
+            let path = format!("products/{k}");
+            let t = template("reference", &path);
+            (path, t)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn resources<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .collect()
+}
+
+/// The body of an `Fn::Sub`, its `${…}` replaced by 0 (valid in and out of JSON strings).
+fn substituted(sub: &Value) -> String {
+    let body = match sub {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a[0].as_str().expect("sub body").to_owned(),
+        other => panic!("not a Sub body: {other}"),
+    };
+    let mut out = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find('}').expect("closed ${") + i;
+        out.push('0');
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Instance families with local NVMe storage, which take no KMS key for their volumes
+/// (CreateEndpointConfig, CreateTrainingJob and CreateTransformJob: "You can't request a
+/// KmsKeyId when using an instance type with local storage").
+fn local_storage(instance: &str) -> bool {
+    let family = instance
+        .trim_start_matches("ml.")
+        .split('.')
+        .next()
+        .unwrap_or("");
+    [
+        "g4dn", "g5", "g6", "p3dn", "p4d", "p4de", "p5", "inf2", "trn1",
+    ]
+    .contains(&family)
+        || (family.len() > 2 && family.ends_with('d'))
+}
+
+#[test]
+fn every_product_is_encrypted_private_and_without_wildcard_admin() {
+    let products = products();
+    assert!(products.len() >= 8, "{} products", products.len());
+    for (path, t) in &products {
+        // Buckets: a customer key, no public access, TLS only.
+        for (id, b) in resources(t, "AWS::S3::Bucket") {
+            let p = &b["Properties"];
+            let sse = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+                ["ServerSideEncryptionByDefault"];
+            assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{path} {id}");
+            assert!(!sse["KMSMasterKeyID"].is_null(), "{path} {id}");
+            let pab = &p["PublicAccessBlockConfiguration"];
+            for k in [
+                "BlockPublicAcls",
+                "BlockPublicPolicy",
+                "IgnorePublicAcls",
+                "RestrictPublicBuckets",
+            ] {
+                assert_eq!(pab[k], true, "{path} {id} {k}");
+            }
+            let tls = resources(t, "AWS::S3::BucketPolicy")
+                .into_iter()
+                .any(|(_, bp)| {
+                    bp["Properties"]["Bucket"]["Ref"] == id.as_str()
+                    && bp["Properties"]["PolicyDocument"].to_string().contains(
+                        r#""Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny""#,
+                    )
+                });
+            assert!(tls, "{path} {id}: no TLS-only bucket policy");
+        }
+        for (id, k) in resources(t, "AWS::KMS::Key") {
+            assert_eq!(k["Properties"]["EnableKeyRotation"], true, "{path} {id}");
+        }
+        // Roles: no wildcard action, no admin policy.
+        for (id, r) in resources(t, "AWS::IAM::Role") {
+            let p = &r["Properties"];
+            assert!(
+                !p["ManagedPolicyArns"]
+                    .to_string()
+                    .contains("AdministratorAccess"),
+                "{path} {id}"
+            );
+            for pol in p["Policies"].as_array().into_iter().flatten() {
+                for s in pol["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .expect("statements")
+                {
+                    for a in actions(s) {
+                        assert!(a != "*" && !a.ends_with(":*"), "{path} {id}: {a}");
+                    }
+                }
+            }
+        }
+        // Models and endpoints: in the VPC; a key only where the instance types allow one.
+        for (id, m) in resources(t, "AWS::SageMaker::Model") {
+            assert!(!m["Properties"]["VpcConfig"].is_null(), "{path} {id}");
+        }
+        for (id, c) in resources(t, "AWS::SageMaker::EndpointConfig") {
+            assert!(!c["Properties"]["KmsKeyId"].is_null(), "{path} {id}");
+            let ty = &c["Properties"]["ProductionVariants"][0]["InstanceType"]["Ref"];
+            let allowed =
+                &t["Parameters"][ty.as_str().expect("instance parameter")]["AllowedValues"];
+            for i in allowed.as_array().expect("allowed instance types") {
+                let i = i.as_str().expect("type");
+                assert!(!local_storage(i), "{path}: {i} cannot take KmsKeyId");
+            }
+        }
+        // Redshift: private, encrypted, the password in Secrets Manager.
+        for (id, n) in resources(t, "AWS::RedshiftServerless::Namespace") {
+            assert_eq!(n["Properties"]["ManageAdminPassword"], true, "{path} {id}");
+            assert!(!n["Properties"]["KmsKeyId"].is_null(), "{path} {id}");
+            assert!(
+                n["Properties"]["AdminUserPassword"].is_null(),
+                "{path} {id}"
+            );
+        }
+        for (id, w) in resources(t, "AWS::RedshiftServerless::Workgroup") {
+            let p = &w["Properties"];
+            assert_eq!(p["PubliclyAccessible"], false, "{path} {id}");
+            assert_eq!(p["EnhancedVpcRouting"], true, "{path} {id}");
+            // Three subnets in three Availability Zones, as Redshift Serverless requires.
+            assert_eq!(
+                p["SubnetIds"].as_array().map(Vec::len),
+                Some(3),
+                "{path} {id}"
+            );
+        }
+        // Pipelines: valid JSON; every job in the VPC, isolated, its output and volumes
+        // encrypted; container arguments within the API's 256 characters.
+        for (id, pl) in resources(t, "AWS::SageMaker::Pipeline") {
+            let body = substituted(
+                &pl["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]["Fn::Sub"],
+            );
+            let def: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{path} {id}: not JSON: {e}\n{body}"));
+            assert_eq!(def["Version"], "2020-12-01", "{path} {id}");
+            let mut steps: Vec<&Value> = def["Steps"].as_array().expect("steps").iter().collect();
+            let mut i = 0;
+            while i < steps.len() {
+                let s = steps[i];
+                for branch in ["IfSteps", "ElseSteps"] {
+                    steps.extend(s["Arguments"][branch].as_array().into_iter().flatten());
+                }
+                i += 1;
+            }
+            for s in steps {
+                let a = &s["Arguments"];
+                let name = &s["Name"];
+                match s["Type"].as_str().expect("type") {
+                    "Training" => {
+                        assert_eq!(a["EnableNetworkIsolation"], true, "{path} {name}");
+                        assert!(!a["VpcConfig"]["Subnets"].is_null(), "{path} {name}");
+                        assert!(
+                            !a["OutputDataConfig"]["KmsKeyId"].is_null(),
+                            "{path} {name}"
+                        );
+                        assert!(
+                            !a["ResourceConfig"]["VolumeKmsKeyId"].is_null(),
+                            "{path} {name}"
+                        );
+                    }
+                    "Processing" => {
+                        let n = &a["NetworkConfig"];
+                        assert_eq!(n["EnableNetworkIsolation"], true, "{path} {name}");
+                        assert!(!n["VpcConfig"]["Subnets"].is_null(), "{path} {name}");
+                        assert!(
+                            !a["ProcessingOutputConfig"]["KmsKeyId"].is_null(),
+                            "{path} {name}"
+                        );
+                        let app = &a["AppSpecification"];
+                        for k in ["ContainerEntrypoint", "ContainerArguments"] {
+                            for arg in app[k].as_array().into_iter().flatten() {
+                                let arg = arg.as_str().expect("argument");
+                                assert!(
+                                    arg.len() <= 256,
+                                    "{path} {name}: {k} entry of {}",
+                                    arg.len()
+                                );
+                            }
+                        }
+                    }
+                    "Transform" => {
+                        assert!(!a["TransformOutput"]["KmsKeyId"].is_null(), "{path} {name}");
+                        assert!(
+                            !a["TransformResources"]["VolumeKmsKeyId"].is_null(),
+                            "{path} {name}"
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn model_products_are_project_templates_studio_lists() {
+    // SageMaker developer guide, "Create custom project templates": the product carries the
+    // tag sagemaker:studio-visibility=true, its template declares SageMakerProjectName and
+    // SageMakerProjectId, and the portfolio is associated with the Studio execution role.
+    for pf in ["model-building", "model-deployment"] {
+        let t = template("reference", &format!("service-catalog/portfolio-{pf}.yaml"));
+        let principals: Vec<&str> =
+            resources(&t, "AWS::ServiceCatalog::PortfolioPrincipalAssociation")
+                .into_iter()
+                .filter_map(|(_, r)| r["Properties"]["PrincipalARN"]["Fn::Sub"].as_str())
+                .collect();
+        assert!(
+            principals.contains(&"arn:${AWS::Partition}:iam:::role/mlz-sagemaker-*-studio"),
+            "{pf}: {principals:?}"
+        );
+        let products = resources(&t, "AWS::ServiceCatalog::CloudFormationProduct");
+        assert!(products.len() >= 2, "{pf}");
+        for (id, prod) in products {
+            let name = prod["Properties"]["Name"].as_str().expect("name");
+            let tmpl = template("reference", &format!("products/{pf}/{name}.yaml"));
+            for param in ["SageMakerProjectName", "SageMakerProjectId"] {
+                assert!(!tmpl["Parameters"][param].is_null(), "{pf}/{name}: {param}");
+            }
+            assert!(
+                prod["Properties"]["Tags"]
+                    .as_array()
+                    .expect("tags")
+                    .iter()
+                    .any(|t| t["Key"] == "sagemaker:studio-visibility" && t["Value"] == "true"),
+                "{pf} {id}"
+            );
+        }
+    }
+    // A portfolio with no project template is not opened to the Studio roles.
+    let analytics = template("reference", "service-catalog/portfolio-analytics.yaml");
+    assert!(!analytics.to_string().contains("mlz-sagemaker-*-studio"));
+    assert!(!analytics
+        .to_string()
+        .contains("sagemaker:studio-visibility"));
+    // The Studio execution role may create projects and launch the products they use.
+    let studio = template("reference", "products/analytics/studio-domain.yaml");
+    let role = studio["Resources"]["ExecutionRole"]["Properties"]["Policies"].to_string();
+    for a in [
+        "sagemaker:CreateProject",
+        "servicecatalog:ProvisionProduct",
+        "servicecatalog:SearchProducts",
+    ] {
+        assert!(role.contains(a), "{a}");
+    }
+}
+
+#[test]
+fn a_tag_option_is_made_once_per_account() {
+    // CreateTagOption refuses a key and value the account already has: the portfolios of one
+    // account share each TagOption, made by the first and imported by the others.
+    let mut made: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for pf in ["analytics", "model-building", "model-deployment"] {
+        let path = format!("service-catalog/portfolio-{pf}.yaml");
+        let t = template("reference", &path);
+        for (_, r) in resources(&t, "AWS::ServiceCatalog::TagOption") {
+            let p = &r["Properties"];
+            // All three portfolios are in ML Shared Services.
+            let key = (
+                "ML Shared Services".to_owned(),
+                p["Key"].as_str().expect("key").to_owned(),
+                p["Value"].as_str().expect("value").to_owned(),
+            );
+            if let Some(first) = made.insert(key.clone(), path.clone()) {
+                panic!("{key:?} made by {first} and {path}");
+            }
+        }
+        for (id, a) in resources(&t, "AWS::ServiceCatalog::TagOptionAssociation") {
+            let tag = &a["Properties"]["TagOptionId"];
+            assert!(
+                !tag["Ref"].is_null() || !tag["Fn::ImportValue"].is_null(),
+                "{path} {id}"
+            );
+        }
+    }
+    assert!(made.len() >= 4, "{made:?}");
+}
