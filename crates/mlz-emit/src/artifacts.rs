@@ -8,21 +8,11 @@ use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, Platform};
 use serde_json::json;
 
-use crate::common::{bug, new_stack, private_bucket, slug, tls_only_statement};
+use crate::common::{account_label, bug, new_stack, private_bucket, tls_only_statement};
 use crate::plan::{exports, rules, Area, ExportKey, Fact, Need, StackId};
 use crate::stack::{Emitted, ManualStep};
 use crate::types::S3_BUCKET_POLICY;
 use crate::EmitError;
-
-fn account_label(p: &Platform, a: AccountRef) -> (String, String) {
-    match a {
-        AccountRef::Management => (
-            p.organization.management.name.clone(),
-            "management".to_owned(),
-        ),
-        AccountRef::Account(i) => (p.account(i).name.clone(), slug(&p.account(i).key)),
-    }
-}
 
 fn bucket_template(p: &Platform, account_name: &str, path: &str) -> Result<Template, EmitError> {
     let mut t = Template::new(format!(

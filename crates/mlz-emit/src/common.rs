@@ -667,6 +667,18 @@ pub fn account_name(p: &Platform, a: AccountRef) -> String {
     }
 }
 
+/// An account's name, and the label its per-account stacks are named with
+/// (`bucket-<label>`): `management`, or the slug of its key.
+pub fn account_label(p: &Platform, a: AccountRef) -> (String, String) {
+    match a {
+        AccountRef::Management => (
+            p.organization.management.name.clone(),
+            "management".to_owned(),
+        ),
+        AccountRef::Account(i) => (p.account(i).name.clone(), slug(&p.account(i).key)),
+    }
+}
+
 pub fn slug(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for c in key.chars() {

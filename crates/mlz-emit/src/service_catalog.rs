@@ -9,7 +9,7 @@
 //! reaches every account in the OU, now and later. In `accounts` mode there is one
 //! `PortfolioShare` per account, which needs every account's id in the config.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mlz_cfn::{LogicalId, Output, Resource, Template, Value};
 use mlz_model::{AccountRef, OuIdx, Platform, Portfolio};
@@ -86,6 +86,9 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         if let Err(e) = portfolio(p, i, pf, out) {
             errs.push(e);
         }
+    }
+    if let Err(e) = tag_option_stacks(p, out) {
+        errs.push(e);
     }
     organizations_access(p, out);
     if let Err(e) = consumer_roles(p, out) {
@@ -301,54 +304,81 @@ fn product(
     Ok(tid)
 }
 
-/// A portfolio's tag options and their associations.
+/// The TagOptions of each account that holds portfolios, in a stack of their own
+/// (`service-catalog/tag-options-<account>`): CreateTagOption refuses a key and value the
+/// account already has, so portfolios that share a TagOption cannot each make it, and a
+/// stack of their own means no portfolio owns another's (removing a value from one
+/// portfolio, or reordering them, moves nothing).
+fn tag_option_stacks(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
+    let mut by_account: BTreeMap<AccountRef, BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for pf in &p.portfolios {
+        for (k, values) in &pf.tag_options {
+            for v in values {
+                by_account
+                    .entry(pf.account)
+                    .or_default()
+                    .insert((k.as_str(), v.as_str()));
+            }
+        }
+    }
+    for (account, options) in by_account {
+        let (name, label) = crate::common::account_label(p, account);
+        let id = StackId::new(Area::ServiceCatalog, format!("tag-options-{label}"));
+        let path = id.path();
+        let mut t = Template::new(format!(
+            "{}: the Service Catalog TagOptions of the portfolios in {name}, which their portfolios import (an account holds each key and value once). Deploy in {name}, home region.",
+            p.organization.name
+        ));
+        for (k, v) in options {
+            let lid =
+                LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(&path, e))?;
+            t.add_resource(
+                lid.clone(),
+                Resource::new(SC_TAG_OPTION)
+                    .prop("Key", k)
+                    .prop("Value", v)
+                    .prop("Active", true),
+            )
+            .map_err(|e| bug(&path, e))?;
+            t.add_output(
+                LogicalId::new(format!("{lid}Id")).map_err(|e| bug(&path, e))?,
+                Output {
+                    description: Some(format!("TagOption {k}={v}")),
+                    value: Value::Ref(lid),
+                    export: exports::export(p, &ExportKey::TagOption(k.to_owned(), v.to_owned()))?,
+                    condition: None,
+                },
+            )
+            .map_err(|e| bug(&path, e))?;
+        }
+        let mut s = new_stack(p, id, t);
+        s.account = account;
+        out.stacks.push(s);
+    }
+    Ok(())
+}
+
+/// A portfolio's tag options: associations with the account's TagOptions
+/// ([`tag_option_stacks`]).
 fn tag_options(
     p: &Platform,
-    index: usize,
     pf: &Portfolio,
     pid: &LogicalId,
     t: &mut Template,
     path: &str,
 ) -> Result<(), EmitError> {
-    // Tag options: unique per account and region (CreateTagOption refuses a duplicate), so
-    // the first portfolio of the account that uses one makes and exports it, the others
-    // import it.
     for (k, values) in &pf.tag_options {
         for v in values {
             let id =
                 LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(path, e))?;
-            let key = ExportKey::TagOption(k.clone(), v.clone());
-            let first = p.portfolios.iter().position(|o| {
-                o.account == pf.account && o.tag_options.get(k).is_some_and(|vs| vs.contains(v))
-            });
-            let tag_option = if first == Some(index) {
-                t.add_resource(
-                    id.clone(),
-                    Resource::new(SC_TAG_OPTION)
-                        .prop("Key", k.as_str())
-                        .prop("Value", v.as_str())
-                        .prop("Active", true),
-                )
-                .map_err(|e| bug(path, e))?;
-                t.add_output(
-                    LogicalId::new(format!("{id}Id")).map_err(|e| bug(path, e))?,
-                    Output {
-                        description: Some(format!("TagOption {k}={v} of this account")),
-                        value: Value::Ref(id.clone()),
-                        export: exports::export(p, &key)?,
-                        condition: None,
-                    },
-                )
-                .map_err(|e| bug(path, e))?;
-                Value::Ref(id.clone())
-            } else {
-                exports::import(p, &key)?
-            };
             t.add_resource(
                 LogicalId::new(format!("{id}OnPortfolio")).map_err(|e| bug(path, e))?,
                 Resource::new(SC_TAG_OPTION_ASSOCIATION)
                     .prop("ResourceId", Value::Ref(pid.clone()))
-                    .prop("TagOptionId", tag_option),
+                    .prop(
+                        "TagOptionId",
+                        exports::import(p, &ExportKey::TagOption(k.clone(), v.clone()))?,
+                    ),
             )
             .map_err(|e| bug(path, e))?;
         }
@@ -427,7 +457,7 @@ fn portfolio(
         .map_err(|e| bug(&path, e))?;
     }
 
-    tag_options(p, index, pf, &pid, &mut t, &path)?;
+    tag_options(p, pf, &pid, &mut t, &path)?;
 
     // Shares with accounts.
     let shares = account_shares(
@@ -677,7 +707,7 @@ fn launch_role_policy() -> serde_json::Value {
                 "Action": [
                     "kms:CreateKey", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
                     "kms:GetKeyRotationStatus", "kms:TagResource", "kms:ScheduleKeyDeletion", "kms:CreateGrant",
-                    "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:Encrypt",
+                    "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:GenerateDataKeyWithoutPlaintext", "kms:Encrypt",
                     "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant"
                 ],
                 "Resource": "*"

@@ -1170,7 +1170,12 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
     ];
     for f in &forms {
         let id = LogicalId::derive("Form", &f.name).ok()?;
+        commands.push(format!(
+            "form={}",
+            output(&format!("{id}FormTypeIdentifier"))
+        ));
         commands.push(format!("revision={}", output(&format!("{id}Revision"))));
+        let detail = "\"{\\\"metadataFormEnforcementDetail\\\":{\\\"requiredMetadataForms\\\":[{\\\"typeIdentifier\\\":\\\"$form\\\",\\\"typeRevision\\\":\\\"$revision\\\"}]}}\"";
         for e in &f.enforce_on {
             let (action, label) = match e {
                 mlz_model::FormEnforcement::Publishing => {
@@ -1180,9 +1185,13 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
                     ("CREATE_SUBSCRIPTION_REQUEST", "subscription")
                 }
             };
+            let rule = format!("require-{}-on-{label}", f.name);
+            // Create the rule, or point the existing one at the form's current revision.
             commands.push(format!(
-                "aws datazone create-rule --region {region} --domain-identifier \"$domain\" --name \"require-{name}-on-{label}\" --action {action} --target \"{{\\\"domainUnitTarget\\\":{{\\\"domainUnitId\\\":\\\"$root\\\",\\\"includeChildDomainUnits\\\":true}}}}\" --scope '{{\"assetType\":{{\"selectionMode\":\"ALL\"}},\"dataProduct\":true}}' --detail \"{{\\\"metadataFormEnforcementDetail\\\":{{\\\"requiredMetadataForms\\\":[{{\\\"typeIdentifier\\\":\\\"{name}\\\",\\\"typeRevision\\\":\\\"$revision\\\"}}]}}}}\"",
-                name = f.name,
+                "rule=$(aws datazone list-rules --region {region} --domain-identifier \"$domain\" --target-type DOMAIN_UNIT --target-identifier \"$root\" --rule-type METADATA_FORM_ENFORCEMENT --action {action} --query \"items[?name=='{rule}'].identifier\" --output text)"
+            ));
+            commands.push(format!(
+                "if [ -z \"$rule\" ]; then aws datazone create-rule --region {region} --domain-identifier \"$domain\" --name \"{rule}\" --action {action} --target \"{{\\\"domainUnitTarget\\\":{{\\\"domainUnitId\\\":\\\"$root\\\",\\\"includeChildDomainUnits\\\":true}}}}\" --scope '{{\"assetType\":{{\"selectionMode\":\"ALL\"}},\"dataProduct\":true}}' --detail {detail}; else aws datazone update-rule --region {region} --domain-identifier \"$domain\" --identifier \"$rule\" --detail {detail}; fi"
             ));
         }
     }
@@ -1190,7 +1199,7 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
         id: "unified-studio-metadata-form-rules".into(),
         account: us.account,
         reason: format!(
-            "CloudFormation has no type for DataZone rules: make the domain require the metadata forms {} where the config says (enforceOn), from the root domain unit down, with DataZone CreateRule (METADATA_FORM_ENFORCEMENT). A rule names a form revision: run this again after a form changes.",
+            "CloudFormation has no type for DataZone rules: make the domain require the metadata forms {} where the config says (enforceOn), from the root domain unit down, with DataZone CreateRule (METADATA_FORM_ENFORCEMENT), as an owner of the root domain unit (the role that deployed the domain). A rule names a form revision: run this again after a form changes, and it updates the rule.",
             forms.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
         ),
         commands,

@@ -520,31 +520,45 @@ fn model_products_are_project_templates_studio_lists() {
 
 #[test]
 fn a_tag_option_is_made_once_per_account() {
-    // CreateTagOption refuses a key and value the account already has: the portfolios of one
-    // account share each TagOption, made by the first and imported by the others.
+    // CreateTagOption refuses a key and value the account already has: each account's
+    // TagOptions are made once, in a stack of their own, and every portfolio imports them.
+    let dir = fixtures().join("reference/expected");
+    let manifest: Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).expect("manifest"))
+            .expect("json");
     let mut made: BTreeMap<(String, String, String), String> = BTreeMap::new();
-    for pf in ["analytics", "model-building", "model-deployment"] {
-        let path = format!("service-catalog/portfolio-{pf}.yaml");
-        let t = template("reference", &path);
+    let mut associations = 0;
+    for entry in manifest["templates"].as_array().expect("templates") {
+        let path = entry["path"].as_str().expect("path");
+        if !path.starts_with("service-catalog/") || !path.ends_with(".yaml") {
+            continue;
+        }
+        let account = entry["account"]["name"]
+            .as_str()
+            .expect("account")
+            .to_owned();
+        let t = template("reference", path);
         for (_, r) in resources(&t, "AWS::ServiceCatalog::TagOption") {
+            assert!(path.starts_with("service-catalog/tag-options-"), "{path}");
             let p = &r["Properties"];
-            // All three portfolios are in ML Shared Services.
             let key = (
-                "ML Shared Services".to_owned(),
+                account.clone(),
                 p["Key"].as_str().expect("key").to_owned(),
                 p["Value"].as_str().expect("value").to_owned(),
             );
-            if let Some(first) = made.insert(key.clone(), path.clone()) {
+            if let Some(first) = made.insert(key.clone(), path.to_owned()) {
                 panic!("{key:?} made by {first} and {path}");
             }
         }
         for (id, a) in resources(&t, "AWS::ServiceCatalog::TagOptionAssociation") {
-            let tag = &a["Properties"]["TagOptionId"];
-            assert!(
-                !tag["Ref"].is_null() || !tag["Fn::ImportValue"].is_null(),
-                "{path} {id}"
-            );
+            associations += 1;
+            let import = a["Properties"]["TagOptionId"]["Fn::ImportValue"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path} {id}: not an import"));
+            assert!(import.contains("-ServiceCatalog-TagOption"), "{path} {id}");
         }
     }
+    // The three portfolios of ML Shared Services share cost-centre cc-1001 and cc-1002.
     assert!(made.len() >= 4, "{made:?}");
+    assert!(associations > made.len(), "{associations}");
 }

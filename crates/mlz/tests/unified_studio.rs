@@ -207,6 +207,9 @@ fn metadata_forms_are_form_types_owned_by_their_project_and_enforced_by_a_step()
         .expect("the enforcement step");
     let commands = step["commands"].to_string();
     assert!(commands.contains("aws datazone create-rule"), "{commands}");
+    // Run again after a form changes, it updates the rule instead of making a second one.
+    assert!(commands.contains("aws datazone list-rules"), "{commands}");
+    assert!(commands.contains("aws datazone update-rule"), "{commands}");
     assert!(commands.contains("CREATE_LISTING_CHANGE_SET"), "{commands}");
     assert!(
         !commands.contains("CREATE_SUBSCRIPTION_REQUEST"),

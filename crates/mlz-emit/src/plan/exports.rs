@@ -57,9 +57,8 @@ pub enum ExportKey {
     /// The IPAM pool of a segment (index into `Network::segments`) in a region, exported by
     /// network/ipam in the IPAM's home region.
     IpamPool(usize, String),
-    /// A Service Catalog TagOption (key, value) of the account that exports it: TagOptions
-    /// are unique per account and region, so the first portfolio there that uses one makes it
-    /// and the others import it.
+    /// A Service Catalog TagOption (key, value) of the account that exports it (its
+    /// service-catalog/tag-options stack), which the account's portfolios import.
     TagOption(String, String),
 }
 
