@@ -562,3 +562,80 @@ fn a_tag_option_is_made_once_per_account() {
     assert!(made.len() >= 4, "{made:?}");
     assert!(associations > made.len(), "{associations}");
 }
+
+/// The longest value `Fn::Sub` body `body` can take in `t`: each `${Param}` at its
+/// `MaxLength` (or its longest allowed value), the account id at 12 and the region at the
+/// longest region name; a parameter with neither has no bound (`None`).
+fn longest(t: &Value, body: &str) -> Result<usize, String> {
+    let mut len = 0;
+    let mut rest = body;
+    while let Some(i) = rest.find("${") {
+        len += i;
+        let end = rest[i..].find('}').ok_or("unclosed ${")? + i;
+        let name = &rest[i + 2..end];
+        len += match name {
+            "AWS::AccountId" => 12,
+            "AWS::Region" => "ap-southeast-2".len(),
+            "AWS::Partition" => "aws-us-gov".len(),
+            other => {
+                let p = &t["Parameters"][other];
+                if let Some(n) = p["MaxLength"].as_u64() {
+                    n as usize
+                } else if let Some(vs) = p["AllowedValues"].as_array() {
+                    vs.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::len)
+                        .max()
+                        .unwrap_or(0)
+                } else {
+                    return Err(format!("parameter {other} has no MaxLength"));
+                }
+            }
+        };
+        rest = &rest[end + 1..];
+    }
+    Ok(len + rest.len())
+}
+
+#[test]
+fn no_product_name_can_exceed_its_limit() {
+    // IAM role names are at most 64 characters; bucket names at most 63, lower case (IAM user
+    // guide, "IAM and AWS STS quotas"; S3 user guide, "Bucket naming rules"). Every name a
+    // product builds from its parameters stays within them for the longest values the
+    // parameters allow.
+    let mut checked = 0;
+    for (path, t) in products() {
+        for (kind, key, limit) in [
+            ("AWS::IAM::Role", "RoleName", 64),
+            ("AWS::S3::Bucket", "BucketName", 63),
+        ] {
+            for (id, r) in resources(&t, kind) {
+                let name = &r["Properties"][key];
+                let body = match name {
+                    Value::Object(o) => o["Fn::Sub"].as_str().expect("a Sub name").to_owned(),
+                    Value::String(s) => s.clone(),
+                    _ => continue,
+                };
+                let n = longest(&t, &body).unwrap_or_else(|e| panic!("{path} {id}: {e}"));
+                assert!(
+                    n <= limit,
+                    "{path} {id}: {key} can be {n} characters (limit {limit})"
+                );
+                if kind == "AWS::S3::Bucket" {
+                    // Lower case: every parameter in it allows lower case only.
+                    for part in body.split("${").skip(1) {
+                        let param = part.split('}').next().unwrap_or("");
+                        if let Some(pat) = t["Parameters"][param]["AllowedPattern"].as_str() {
+                            assert!(
+                                !pat.contains("A-Z"),
+                                "{path} {id}: {param} allows upper case"
+                            );
+                        }
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 14, "{checked} names checked");
+}
