@@ -179,3 +179,31 @@ fn a_cloud_admin_that_is_no_permission_set_is_an_error() {
         .unwrap_or_default()
         .contains("MLEngineering"));
 }
+
+#[test]
+fn the_security_auditor_reads_security_metadata_not_data() {
+    // SecurityAudit reads security configuration; ViewOnlyAccess lists and describes
+    // resources. ReadOnlyAccess would also read data (S3 objects, DynamoDB items, secrets'
+    // metadata and more), which an auditor does not need (IAM user guide, "AWS managed
+    // policies for job functions").
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let auditor = t["Resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .find(|r| r["Properties"]["Name"] == "SecurityAuditor")
+        .expect("SecurityAuditor permission set");
+    let managed = auditor["Properties"]["ManagedPolicies"].to_string();
+    assert!(managed.contains("policy/SecurityAudit"), "{managed}");
+    assert!(
+        managed.contains("policy/job-function/ViewOnlyAccess"),
+        "{managed}"
+    );
+    assert!(!managed.contains("ReadOnlyAccess"), "{managed}");
+    assert!(auditor["Properties"]["InlinePolicy"].is_null());
+}
