@@ -1,6 +1,8 @@
 //! The address plan: stable under insertion once the previous plan is given back, pinned
 //! ranges respected, and no two attached VPCs overlap.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use mlz::{compile, Outcome};
@@ -627,4 +629,54 @@ fn the_egress_range_is_checked() {
             None => assert!(codes.is_empty(), "{codes:?}"),
         }
     }
+}
+
+#[test]
+fn every_zone_of_the_internet_only_blueprint_has_its_own_nat_gateway() {
+    // A NAT gateway per Availability Zone, each private subnet routed to its own zone's
+    // (VPC user guide, "NAT gateways": zone-independent egress); the public subnets cover
+    // every zone the private ones use.
+    let t = common::template("reference", "blueprints/internet-only.yaml");
+    let r = &t["Resources"];
+    let zone = |subnet: &str| r[subnet]["Properties"]["AvailabilityZone"].to_string();
+    let mut private = 0;
+    for (id, assoc) in r.as_object().expect("resources") {
+        if assoc["Type"] != "AWS::EC2::SubnetRouteTableAssociation" {
+            continue;
+        }
+        let subnet = assoc["Properties"]["SubnetId"]["Ref"]
+            .as_str()
+            .expect("subnet");
+        if !subnet.starts_with("PrivateSubnet") {
+            continue;
+        }
+        private += 1;
+        let table = assoc["Properties"]["RouteTableId"]["Ref"]
+            .as_str()
+            .expect("table");
+        let route = r
+            .as_object()
+            .expect("resources")
+            .values()
+            .find(|x| {
+                x["Type"] == "AWS::EC2::Route"
+                    && x["Properties"]["RouteTableId"]["Ref"] == table
+                    && x["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+            })
+            .unwrap_or_else(|| panic!("{id}: no default route"));
+        let nat = route["Properties"]["NatGatewayId"]["Ref"]
+            .as_str()
+            .expect("via a NAT gateway");
+        let public = r[nat]["Properties"]["SubnetId"]["Ref"]
+            .as_str()
+            .expect("public subnet");
+        assert_eq!(
+            zone(public),
+            zone(subnet),
+            "{subnet} leaves its zone through {nat}"
+        );
+        // Same condition: no NAT gateway for a zone the VPC does not use, none missing.
+        assert_eq!(r[nat]["Condition"], r[subnet]["Condition"], "{nat}");
+    }
+    assert_eq!(private, 3);
 }
