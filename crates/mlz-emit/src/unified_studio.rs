@@ -114,9 +114,13 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
             if !us.profiles.is_empty() || !us.projects.is_empty() {
                 match projects(p, us) {
                     Ok(mut s) => {
-                        if let Some(step) = form_rules_step(p, us, &s.id) {
-                            s.provides.push(Fact::Deployed(s.id.clone()));
-                            out.steps.push(step);
+                        match form_rules_step(p, us, &s.id) {
+                            Ok(Some(step)) => {
+                                s.provides.push(Fact::Deployed(s.id.clone()));
+                                out.steps.push(step);
+                            }
+                            Ok(None) => {}
+                            Err(e) => errs.push(e),
                         }
                         out.stacks.push(s);
                     }
@@ -1145,14 +1149,18 @@ fn metadata_forms(
 /// The enforcement rules for the forms that have `enforceOn`: CloudFormation has no DataZone
 /// rule type, so a step with the DataZone CreateRule call per form and action, on the root
 /// domain unit and every unit below it, for every asset type and data products.
-fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Option<ManualStep> {
+fn form_rules_step(
+    p: &Platform,
+    us: &UnifiedStudio,
+    projects: &StackId,
+) -> Result<Option<ManualStep>, EmitError> {
     let forms: Vec<&mlz_model::MetadataForm> = us
         .metadata_forms
         .iter()
         .filter(|f| !f.enforce_on.is_empty())
         .collect();
     if forms.is_empty() {
-        return None;
+        return Ok(None);
     }
     let stack = projects.stack_name(&p.organization.stack_prefix);
     let region = &p.organization.home_region;
@@ -1160,16 +1168,16 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
         format!("$(aws cloudformation describe-stacks --region {region} --stack-name {stack} --query \"Stacks[0].Outputs[?OutputKey=='{key}'].OutputValue\" --output text)")
     };
     // The domain stack's exports (list-exports; an output may not re-export an import).
-    let export = |key: &ExportKey| -> Option<String> {
-        let name = key.name(p).ok()?;
-        Some(format!("$(aws cloudformation list-exports --region {region} --query \"Exports[?Name=='{name}'].Value\" --output text)"))
+    let export = |key: &ExportKey| -> Result<String, EmitError> {
+        let name = key.name(p)?;
+        Ok(format!("$(aws cloudformation list-exports --region {region} --query \"Exports[?Name=='{name}'].Value\" --output text)"))
     };
     let mut commands = vec![
         format!("domain={}", export(&ExportKey::StudioDomainId)?),
         format!("root={}", export(&ExportKey::StudioRootDomainUnitId)?),
     ];
     for f in &forms {
-        let id = LogicalId::derive("Form", &f.name).ok()?;
+        let id = LogicalId::derive("Form", &f.name).map_err(|e| bug(&projects.path(), e))?;
         commands.push(format!(
             "form={}",
             output(&format!("{id}FormTypeIdentifier"))
@@ -1195,7 +1203,7 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
             ));
         }
     }
-    Some(ManualStep {
+    Ok(Some(ManualStep {
         id: "unified-studio-metadata-form-rules".into(),
         account: us.account,
         reason: format!(
@@ -1205,5 +1213,5 @@ fn form_rules_step(p: &Platform, us: &UnifiedStudio, projects: &StackId) -> Opti
         commands,
         provides: Vec::new(),
         requires: vec![Need::new(Fact::Deployed(projects.clone()), &rules::OUTPUTS_FIRST)],
-    })
+    }))
 }
