@@ -1070,7 +1070,11 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
 
 /// A form's Smithy model: one structure named after the form, a member per field.
 fn smithy(form: &mlz_model::MetadataForm) -> String {
-    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let quote = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
     let mut out = String::new();
     if let Some(d) = &form.description {
         out.push_str(&format!("@documentation(\"{}\")\n", quote(d)));
