@@ -304,6 +304,11 @@ fn product(
     Ok(tid)
 }
 
+/// A TagOption's logical id, in its stack and in the associations that name it.
+fn tag_option_id(key: &str, value: &str) -> Result<LogicalId, mlz_cfn::LogicalIdError> {
+    LogicalId::derive("TagOption", &format!("{key} {value}"))
+}
+
 /// The TagOptions of each account that holds portfolios, in a stack of their own
 /// (`service-catalog/tag-options-<account>`): CreateTagOption refuses a key and value the
 /// account already has, so portfolios that share a TagOption cannot each make it, and a
@@ -330,8 +335,7 @@ fn tag_option_stacks(p: &Platform, out: &mut Emitted) -> Result<(), EmitError> {
             p.organization.name
         ));
         for (k, v) in options {
-            let lid =
-                LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(&path, e))?;
+            let lid = tag_option_id(k, v).map_err(|e| bug(&path, e))?;
             t.add_resource(
                 lid.clone(),
                 Resource::new(SC_TAG_OPTION)
@@ -369,8 +373,7 @@ fn tag_options(
 ) -> Result<(), EmitError> {
     for (k, values) in &pf.tag_options {
         for v in values {
-            let id =
-                LogicalId::derive("TagOption", &format!("{k} {v}")).map_err(|e| bug(path, e))?;
+            let id = tag_option_id(k, v).map_err(|e| bug(path, e))?;
             t.add_resource(
                 LogicalId::new(format!("{id}OnPortfolio")).map_err(|e| bug(path, e))?,
                 Resource::new(SC_TAG_OPTION_ASSOCIATION)

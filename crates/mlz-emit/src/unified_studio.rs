@@ -1068,6 +1068,11 @@ fn projects(p: &Platform, us: &UnifiedStudio) -> Result<Stack, EmitError> {
     Ok(s)
 }
 
+/// A form type's logical id: its resource, and the outputs the enforcement step reads.
+fn form_id(form: &mlz_model::MetadataForm) -> Result<LogicalId, mlz_cfn::LogicalIdError> {
+    LogicalId::derive("Form", &form.name)
+}
+
 /// A form's Smithy model: one structure named after the form, a member per field.
 fn smithy(form: &mlz_model::MetadataForm) -> String {
     let quote = |s: &str| {
@@ -1117,7 +1122,7 @@ fn metadata_forms(
         else {
             continue;
         };
-        let id = LogicalId::derive("Form", &form.name).map_err(|e| bug(path, e))?;
+        let id = form_id(form).map_err(|e| bug(path, e))?;
         let mut r = Resource::new(DZ_FORM_TYPE)
             .prop("DomainIdentifier", domain.clone())
             .prop("Name", form.name.as_str())
@@ -1181,7 +1186,7 @@ fn form_rules_step(
         format!("root={}", export(&ExportKey::StudioRootDomainUnitId)?),
     ];
     for f in &forms {
-        let id = LogicalId::derive("Form", &f.name).map_err(|e| bug(&projects.path(), e))?;
+        let id = form_id(f).map_err(|e| bug(&projects.path(), e))?;
         commands.push(format!(
             "form={}",
             output(&format!("{id}FormTypeIdentifier"))

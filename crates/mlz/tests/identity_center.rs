@@ -2,22 +2,11 @@
 //! only the `serviceCatalog.cloudAdmins` permission sets may assume (docs/identity-center.md).
 
 mod common;
-use common::fixtures;
+use common::{actions, fixtures};
 
 use std::fs;
 
 use mlz_emit::plan::glob;
-
-fn actions(s: &serde_json::Value) -> Vec<String> {
-    match &s["Action"] {
-        serde_json::Value::String(a) => vec![a.clone()],
-        serde_json::Value::Array(l) => l
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
 
 #[test]
 fn a_data_scientist_cannot_change_the_isolation_tag_or_make_domains() {

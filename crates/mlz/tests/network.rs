@@ -2,6 +2,7 @@
 //! ranges respected, and no two attached VPCs overlap.
 
 mod common;
+use common::resources;
 
 use std::collections::BTreeMap;
 
@@ -242,14 +243,6 @@ fn reference_templates() -> BTreeMap<String, Value> {
             )
         })
         .collect()
-}
-
-fn resources<'a>(t: &'a Value, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
-    t["Resources"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(move |(_, r)| r["Type"] == ty)
 }
 
 fn routes_to<'a>(t: &'a Value, table: &str, target: &str) -> Vec<&'a Value> {

@@ -2,7 +2,7 @@
 //! and OU shares reach every account.
 
 mod common;
-use common::{fixtures, tree};
+use common::{actions, fixtures, resources, template, tree};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -11,25 +11,6 @@ use mlz::{compile, Outcome};
 use mlz_emit::Options;
 use mlz_model::NoFiles;
 use serde_json::Value;
-
-/// A generated template, read back as JSON.
-fn template(case: &str, path: &str) -> Value {
-    let text = fs::read_to_string(fixtures().join(case).join("expected").join(path))
-        .expect("golden template");
-    mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json()
-}
-
-fn actions(stmt: &Value) -> Vec<String> {
-    match &stmt["Action"] {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(ToOwned::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
 
 fn matches(pattern: &str, action: &str) -> bool {
     let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
@@ -266,15 +247,6 @@ fn products() -> Vec<(String, Value)> {
     out
 }
 
-fn resources<'a>(t: &'a Value, ty: &str) -> Vec<(&'a String, &'a Value)> {
-    t["Resources"]
-        .as_object()
-        .expect("resources")
-        .iter()
-        .filter(|(_, r)| r["Type"] == ty)
-        .collect()
-}
-
 /// The body of an `Fn::Sub`, its `${…}` replaced by 0 (valid in and out of JSON strings).
 fn substituted(sub: &Value) -> String {
     let body = match sub {
@@ -475,14 +447,14 @@ fn model_products_are_project_templates_studio_lists() {
         let t = template("reference", &format!("service-catalog/portfolio-{pf}.yaml"));
         let principals: Vec<&str> =
             resources(&t, "AWS::ServiceCatalog::PortfolioPrincipalAssociation")
-                .into_iter()
                 .filter_map(|(_, r)| r["Properties"]["PrincipalARN"]["Fn::Sub"].as_str())
                 .collect();
         assert!(
             principals.contains(&"arn:${AWS::Partition}:iam:::role/mlz-sagemaker-*-studio"),
             "{pf}: {principals:?}"
         );
-        let products = resources(&t, "AWS::ServiceCatalog::CloudFormationProduct");
+        let products: Vec<_> =
+            resources(&t, "AWS::ServiceCatalog::CloudFormationProduct").collect();
         assert!(products.len() >= 2, "{pf}");
         for (id, prod) in products {
             let name = prod["Properties"]["Name"].as_str().expect("name");

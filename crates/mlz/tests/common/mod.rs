@@ -62,6 +62,28 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// A template's resources of type `ty`, by logical id.
+pub fn resources<'a>(t: &'a Value, ty: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(move |(_, r)| r["Type"] == ty)
+}
+
+/// A policy statement's actions (`Action` as one string or a list).
+pub fn actions(stmt: &Value) -> Vec<String> {
+    match &stmt["Action"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(ToOwned::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The output paths of the templates a manifest lists.
 pub fn template_paths(manifest: &Value) -> Vec<&str> {
     manifest["templates"]
