@@ -635,9 +635,12 @@ fn cloud_admin_principals(p: &Platform) -> serde_json::Value {
     serde_json::Value::Array(names.into_iter().flat_map(role).collect())
 }
 
-/// What a launch role may do: deploy the built-in products' resources, nothing broader.
-/// One policy document, better whole: it is read (and reviewed) statement by statement
-/// against the products' resource types.
+/// What a launch role may do: what CloudFormation's resource handlers need for the resource
+/// types of the built-in products (their schemas' `handlers.*.permissions`, less what only
+/// properties no product sets call for), nothing broader. One policy document, better
+/// whole: it is read (and reviewed) statement by statement against the products, and the
+/// test `service_catalog::every_launch_role_covers_its_products_handlers` checks it against
+/// the schemas.
 fn launch_role_policy() -> serde_json::Value {
     let platform_parameters = [
         crate::common::PLATFORM_VPC_PARAMETER,
@@ -645,6 +648,10 @@ fn launch_role_policy() -> serde_json::Value {
         crate::common::PLATFORM_CIDR_PARAMETER,
     ]
     .map(|n| format!("arn:aws:ssm:*:*:parameter{n}"));
+    // This account's resources only: the launch role is in every consuming account and builds
+    // there.
+    let own = |service: &str, rest: &str| json!({ "Fn::Sub": format!("arn:aws:{service}:*:${{AWS::AccountId}}:{rest}") });
+    let platform_roles = format!("arn:aws:iam::*:role/{}*", mlz_model::products::ROLE_PREFIX);
     json!({
         "Version": mlz_model::aws::IAM_POLICY_VERSION,
         "Statement": [
@@ -676,26 +683,43 @@ fn launch_role_policy() -> serde_json::Value {
                 "Effect": "Allow",
                 "Action": [
                     "sagemaker:CreateDomain", "sagemaker:UpdateDomain", "sagemaker:DeleteDomain", "sagemaker:DescribeDomain",
+                    "sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:DescribeApp",
                     "sagemaker:CreateUserProfile", "sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile", "sagemaker:DescribeUserProfile",
                     "sagemaker:CreateModelPackageGroup", "sagemaker:DeleteModelPackageGroup", "sagemaker:DescribeModelPackageGroup",
-                    "sagemaker:GetModelPackageGroupPolicy",
+                    "sagemaker:GetModelPackageGroupPolicy", "sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy",
                     "sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline", "sagemaker:DescribePipeline",
                     "sagemaker:CreateModel", "sagemaker:DeleteModel", "sagemaker:DescribeModel",
                     "sagemaker:CreateEndpointConfig", "sagemaker:DeleteEndpointConfig", "sagemaker:DescribeEndpointConfig",
                     "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:DescribeEndpoint",
                     "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"
                 ],
-                "Resource": "arn:aws:sagemaker:*:*:*"
+                "Resource": own("sagemaker", "*")
+            },
+            {
+                // The Domain and UserProfile handlers read the images their settings name,
+                // which may be SageMaker's own (in AWS's accounts).
+                "Sid": "StudioImages",
+                "Effect": "Allow",
+                "Action": ["sagemaker:DescribeImage", "sagemaker:DescribeImageVersion"],
+                "Resource": ["arn:aws:sagemaker:*:*:image/*", "arn:aws:sagemaker:*:*:image-version/*"]
             },
             {
                 "Sid": "PlatformRolesOnly",
                 "Effect": "Allow",
                 "Action": [
                     "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRoleDescription", "iam:TagRole", "iam:UntagRole",
-                    "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy", "iam:PassRole",
+                    "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy",
                     "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"
                 ],
-                "Resource": format!("arn:aws:iam::*:role/{}*", mlz_model::products::ROLE_PREFIX)
+                "Resource": platform_roles
+            },
+            {
+                // Only platform roles, and only to the services the products' roles trust.
+                "Sid": "PassPlatformRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": platform_roles,
+                "Condition": { "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICES } }
             },
             {
                 "Sid": "AutoscalingServiceRole",
@@ -705,14 +729,41 @@ fn launch_role_policy() -> serde_json::Value {
                 "Condition": { "StringEquals": { "iam:AWSServiceName": ["sagemaker.application-autoscaling.amazonaws.com", "sagemaker.amazonaws.com", "redshift.amazonaws.com"] } }
             },
             {
-                "Sid": "Keys",
+                // CreateKey names no key yet: its resource can only be "*".
+                "Sid": "CreateKeys",
+                "Effect": "Allow",
+                "Action": "kms:CreateKey",
+                "Resource": "*"
+            },
+            {
+                // The products' keys (KMS::Key handlers) and the keys the Domain, EndpointConfig
+                // and RedshiftServerless::Namespace handlers use: this account's keys only.
+                "Sid": "AccountKeys",
                 "Effect": "Allow",
                 "Action": [
-                    "kms:CreateKey", "kms:DescribeKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy", "kms:PutKeyPolicy",
-                    "kms:GetKeyRotationStatus", "kms:TagResource", "kms:ScheduleKeyDeletion", "kms:CreateGrant",
-                    "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:GenerateDataKeyWithoutPlaintext", "kms:Encrypt",
-                    "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant"
+                    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation",
+                    "kms:DisableKeyRotation", "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+                    "kms:TagResource", "kms:UntagResource", "kms:ListResourceTags", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                    "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant", "kms:RetireGrant",
+                    "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair", "kms:GenerateDataKeyWithoutPlaintext"
                 ],
+                "Resource": own("kms", "key/*")
+            },
+            {
+                // The Domain handler has SageMaker make the home file system, as the caller.
+                "Sid": "StudioFileSystems",
+                "Effect": "Allow",
+                "Action": [
+                    "elasticfilesystem:CreateFileSystem", "elasticfilesystem:DescribeMountTargets",
+                    "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteFileSystem"
+                ],
+                "Resource": own("elasticfilesystem", "file-system/*")
+            },
+            {
+                // The UserProfile handler looks up the Identity Center user of an SSO domain.
+                "Sid": "StudioUsers",
+                "Effect": "Allow",
+                "Action": ["sso:DescribeInstance", "sso:ListInstances", "identitystore:DescribeUser", "identitystore:ListUsers"],
                 "Resource": "*"
             },
             {
@@ -727,7 +778,8 @@ fn launch_role_policy() -> serde_json::Value {
                 "Action": [
                     "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
                     "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
-                    "ec2:CreateTags", "ec2:Describe*"
+                    "ec2:UpdateSecurityGroupRuleDescriptionsIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+                    "ec2:CreateTags", "ec2:DeleteTags", "ec2:Describe*"
                 ],
                 "Resource": "*"
             },
@@ -735,11 +787,22 @@ fn launch_role_policy() -> serde_json::Value {
                 "Sid": "ProductBuckets",
                 "Effect": "Allow",
                 "Action": [
-                    "s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy",
-                    "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration", "s3:PutBucketVersioning",
-                    "s3:GetBucketVersioning", "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
-                    "s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls", "s3:PutLifecycleConfiguration",
-                    "s3:GetLifecycleConfiguration", "s3:PutBucketTagging", "s3:GetBucketTagging"
+                    "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucketAcl",
+                    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicy",
+                    "s3:PutEncryptionConfiguration", "s3:GetEncryptionConfiguration",
+                    "s3:PutBucketVersioning", "s3:GetBucketVersioning",
+                    "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
+                    "s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls",
+                    "s3:PutLifecycleConfiguration", "s3:GetLifecycleConfiguration",
+                    "s3:PutBucketTagging", "s3:GetBucketTagging", "s3:TagResource", "s3:UntagResource", "s3:ListTagsForResource",
+                    // The read handler reads every configuration a bucket can have.
+                    "s3:GetAccelerateConfiguration", "s3:GetAnalyticsConfiguration", "s3:GetBucketCORS",
+                    "s3:GetInventoryConfiguration", "s3:GetBucketLogging", "s3:GetMetricsConfiguration",
+                    "s3:GetBucketNotification", "s3:GetReplicationConfiguration", "s3:GetBucketWebsite",
+                    "s3:GetBucketObjectLockConfiguration", "s3:GetIntelligentTieringConfiguration",
+                    "s3:GetBucketMetadataTableConfiguration", "s3:GetBucketAbac",
+                    // The create handler's list names it (objects of the products' buckets only).
+                    "s3:DeleteObject"
                 ],
                 "Resource": mlz_model::products::BUCKET_MARKS.iter().map(|m| format!("arn:aws:s3:::*{m}*")).collect::<Vec<_>>()
             },
@@ -797,6 +860,17 @@ fn launch_role_policy() -> serde_json::Value {
         ]
     })
 }
+
+/// The services a launch role may pass platform roles to: those the products' roles trust
+/// (SageMaker for the execution, model and pipeline roles, EventBridge Scheduler for the
+/// schedule role, Redshift for the warehouse role, which trusts both Redshift principals).
+/// The launch-role test checks it equals the trust principals of the products' roles.
+pub const PASSED_TO_SERVICES: &[&str] = &[
+    "redshift-serverless.amazonaws.com",
+    "redshift.amazonaws.com",
+    "sagemaker.amazonaws.com",
+    "scheduler.amazonaws.com",
+];
 
 /// The cloud admin: provisions and manages products, and has no SageMaker rights at all
 /// (the launch role does the SageMaker work).

@@ -611,3 +611,412 @@ fn no_product_name_can_exceed_its_limit() {
     }
     assert!(checked >= 14, "{checked} names checked");
 }
+
+/// When a handler action the schemas list is needed: only with one of these properties set
+/// (or, for `Equals`, with that property at that value). Every other listed action is needed
+/// always. Each entry is a property no built-in product sets today; the test fails when one
+/// starts to, so its actions join the launch role.
+enum When {
+    Set(&'static [&'static str]),
+    Equals(&'static str, &'static str),
+}
+
+/// Handler actions only some properties call for, per resource type (from each type's user
+/// guide page: the API the property maps to).
+const ONLY_WITH: &[(&str, &[&str], When)] = &[
+    (
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        &[
+            "lambda:GetProvisionedConcurrencyConfig",
+            "lambda:PutProvisionedConcurrencyConfig",
+            "lambda:DeleteProvisionedConcurrencyConfig",
+        ],
+        When::Equals("ServiceNamespace", "lambda"),
+    ),
+    (
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        &[
+            "application-autoscaling:PutScheduledAction",
+            "application-autoscaling:DeleteScheduledAction",
+        ],
+        When::Set(&["ScheduledActions"]),
+    ),
+    (
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        &["iam:PassRole"],
+        When::Set(&["RoleARN"]),
+    ),
+    (
+        "AWS::IAM::Role",
+        &["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+        When::Set(&["ManagedPolicyArns"]),
+    ),
+    (
+        "AWS::IAM::Role",
+        &[
+            "iam:PutRolePermissionsBoundary",
+            "iam:DeleteRolePermissionsBoundary",
+        ],
+        When::Set(&["PermissionsBoundary"]),
+    ),
+    (
+        "AWS::RedshiftServerless::Namespace",
+        &[
+            "redshift-serverless:CreateSnapshotCopyConfiguration",
+            "redshift-serverless:UpdateSnapshotCopyConfiguration",
+            "redshift-serverless:DeleteSnapshotCopyConfiguration",
+        ],
+        When::Set(&["SnapshotCopyConfigurations"]),
+    ),
+    (
+        "AWS::RedshiftServerless::Workgroup",
+        &[
+            "redshift-serverless:RestoreFromSnapshot",
+            "redshift-serverless:RestoreFromRecoveryPoint",
+        ],
+        When::Set(&["SnapshotArn", "SnapshotName", "RecoveryPointId"]),
+    ),
+    (
+        "AWS::SageMaker::Pipeline",
+        &["s3:GetObject"],
+        When::Set(&["PipelineDefinition.PipelineDefinitionS3Location"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &[
+            "s3:CreateBucketMetadataTableConfiguration",
+            "s3:DeleteBucketMetadataTableConfiguration",
+            "s3:UpdateBucketMetadataJournalTableConfiguration",
+            "s3:UpdateBucketMetadataInventoryTableConfiguration",
+            "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+            "s3tables:CreateNamespace",
+            "s3tables:CreateTable",
+            "s3tables:CreateTableBucket",
+            "s3tables:GetTable",
+            "s3tables:PutTableBucketPolicy",
+            "s3tables:PutTableEncryption",
+            "s3tables:PutTablePolicy",
+            "s3tables:GetTableMetadataLocation",
+            "s3tables:UpdateTableMetadataLocation",
+        ],
+        When::Set(&["MetadataConfiguration", "MetadataTableConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketAbac"],
+        When::Set(&["AbacStatus"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutAccelerateConfiguration"],
+        When::Set(&["AccelerateConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketAcl", "s3:PutObjectAcl"],
+        When::Set(&["AccessControl"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &[
+            "s3:PutAnalyticsConfiguration",
+            "s3:DeleteBucketAnalyticsConfiguration",
+        ],
+        When::Set(&["AnalyticsConfigurations"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketCORS", "s3:DeleteBucketCors"],
+        When::Set(&["CorsConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutIntelligentTieringConfiguration"],
+        When::Set(&["IntelligentTieringConfigurations"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutInventoryConfiguration"],
+        When::Set(&["InventoryConfigurations"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketLogging"],
+        When::Set(&["LoggingConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &[
+            "s3:PutMetricsConfiguration",
+            "s3:DeleteBucketMetricsConfiguration",
+        ],
+        When::Set(&["MetricsConfigurations"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketNotification"],
+        When::Set(&["NotificationConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &[
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutObjectLockConfiguration",
+        ],
+        When::Set(&["ObjectLockConfiguration", "ObjectLockEnabled"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &[
+            "s3:PutBucketReplication",
+            "s3:PutReplicationConfiguration",
+            "s3:DeleteBucketReplication",
+            "iam:PassRole",
+        ],
+        When::Set(&["ReplicationConfiguration"]),
+    ),
+    (
+        "AWS::S3::Bucket",
+        &["s3:PutBucketWebsite", "s3:DeleteBucketWebsite"],
+        When::Set(&["WebsiteConfiguration"]),
+    ),
+];
+
+/// The IAM action that authorizes a name a schema lists but IAM does not know (the table's
+/// `notIamActions`). The SageMaker Domain schema lists `efs:` actions, and EFS's IAM service
+/// prefix is `elasticfilesystem` (Service Authorization Reference, "Actions, resources, and
+/// condition keys for Amazon Elastic File System"). The S3 Bucket schema lists API operations
+/// that IAM authorizes as another action (each operation's "Permissions" in the Amazon S3 API
+/// Reference: DeleteBucketLifecycle needs s3:PutLifecycleConfiguration, and so on).
+const IAM_NAME: &[(&str, &str)] = &[
+    ("efs:CreateFileSystem", "elasticfilesystem:CreateFileSystem"),
+    ("efs:DeleteFileSystem", "elasticfilesystem:DeleteFileSystem"),
+    (
+        "efs:DeleteMountTarget",
+        "elasticfilesystem:DeleteMountTarget",
+    ),
+    (
+        "efs:DescribeMountTargets",
+        "elasticfilesystem:DescribeMountTargets",
+    ),
+    (
+        "s3:DeleteBucketAnalyticsConfiguration",
+        "s3:PutAnalyticsConfiguration",
+    ),
+    ("s3:DeleteBucketCors", "s3:PutBucketCORS"),
+    ("s3:DeleteBucketEncryption", "s3:PutEncryptionConfiguration"),
+    ("s3:DeleteBucketLifecycle", "s3:PutLifecycleConfiguration"),
+    (
+        "s3:DeleteBucketMetricsConfiguration",
+        "s3:PutMetricsConfiguration",
+    ),
+    (
+        "s3:DeleteBucketReplication",
+        "s3:PutReplicationConfiguration",
+    ),
+    ("s3:PutBucketReplication", "s3:PutReplicationConfiguration"),
+    (
+        "s3:PutObjectLockConfiguration",
+        "s3:PutBucketObjectLockConfiguration",
+    ),
+];
+
+fn iam_action(schema_action: &str, not_iam: &BTreeSet<&str>) -> String {
+    if !not_iam.contains(schema_action) {
+        return schema_action.to_owned();
+    }
+    IAM_NAME
+        .iter()
+        .find(|(name, _)| *name == schema_action)
+        .map(|(_, iam)| (*iam).to_owned())
+        .unwrap_or_else(|| {
+            panic!("{schema_action} is not an IAM action: add the action that authorizes it to IAM_NAME, with its source")
+        })
+}
+
+fn property<'a>(props: &'a Value, dotted: &str) -> &'a Value {
+    dotted.split('.').fold(props, |v, k| &v[k])
+}
+
+/// Condition keys an allow may carry and still count as covering the products' calls: the
+/// launch-role test checks what each of them admits.
+const COVERING_CONDITIONS: &[&str] = &["iam:PassedToService", "iam:AWSServiceName"];
+
+#[test]
+fn every_launch_role_covers_its_products_handlers() {
+    let table: Value = serde_json::from_str(include_str!("../data/handler-permissions.json"))
+        .expect("handler-permissions.json");
+    let table = &table["types"];
+    // Every exclusion names actions the schemas list for its type, so a schema change that
+    // renames one is noticed here.
+    for (ty, list, _) in ONLY_WITH {
+        let listed: BTreeSet<&str> = ["create", "read", "update", "delete"]
+            .iter()
+            .flat_map(|h| table[ty][h].as_array().expect("handler list"))
+            .filter_map(Value::as_str)
+            .collect();
+        for a in *list {
+            assert!(
+                listed.contains(a),
+                "{ty}: {a} is no longer in the schema: drop it"
+            );
+        }
+    }
+    // What the products' resources need, from the schemas, with where each need comes from.
+    let mut needed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut trusted: BTreeSet<String> = BTreeSet::new();
+    let mut seen_types = 0;
+    for (path, t) in products() {
+        for (id, r) in t["Resources"].as_object().expect("resources") {
+            let ty = r["Type"].as_str().expect("type");
+            let handlers = &table[ty];
+            assert!(
+                handlers.is_object(),
+                "{path} {id}: {ty} is not in crates/mlz/data/handler-permissions.json: run scripts/create-only"
+            );
+            seen_types += 1;
+            let props = &r["Properties"];
+            let not_iam: BTreeSet<&str> = handlers["notIamActions"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for h in ["create", "read", "update", "delete"] {
+                for a in handlers[h].as_array().expect("handler list") {
+                    let a = a.as_str().expect("action");
+                    let only = ONLY_WITH
+                        .iter()
+                        .find(|(t2, list, _)| *t2 == ty && list.contains(&a));
+                    let applies = match only {
+                        None => true,
+                        Some((_, _, When::Set(names))) => {
+                            names.iter().any(|n| !property(props, n).is_null())
+                        }
+                        Some((_, _, When::Equals(name, value))) => props[*name] == *value,
+                    };
+                    if applies {
+                        needed
+                            .entry(iam_action(a, &not_iam))
+                            .or_default()
+                            .insert(format!("{path} {id} ({ty} {h})"));
+                    }
+                }
+            }
+            if ty == "AWS::IAM::Role" {
+                let name = match &props["RoleName"] {
+                    Value::String(s) => s.clone(),
+                    other => substituted(&other["Fn::Sub"]),
+                };
+                assert!(
+                    name.starts_with(mlz_model::products::ROLE_PREFIX),
+                    "{path} {id}: role {name} is outside the launch role's reach"
+                );
+                for st in props["AssumeRolePolicyDocument"]["Statement"]
+                    .as_array()
+                    .expect("trust")
+                {
+                    match &st["Principal"]["Service"] {
+                        Value::String(s) => {
+                            trusted.insert(s.clone());
+                        }
+                        Value::Array(a) => {
+                            trusted.extend(a.iter().filter_map(Value::as_str).map(str::to_owned))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen_types > 40, "{seen_types} product resources");
+    // Known failures this guards: the model package group's create ends with
+    // GetModelPackageGroupPolicy, and the endpoint's autoscaling needs the alarm actions.
+    for a in [
+        "sagemaker:GetModelPackageGroupPolicy",
+        "cloudwatch:PutMetricAlarm",
+        "elasticfilesystem:CreateFileSystem",
+    ] {
+        assert!(needed.contains_key(a), "{a} is no longer needed?");
+    }
+
+    let roles: Vec<String> = tree(&fixtures().join("reference/expected/service-catalog"))
+        .into_keys()
+        .filter(|k| k.starts_with("launch-role-") && k.ends_with(".yaml"))
+        .collect();
+    assert!(roles.len() >= 3, "{roles:?}");
+    for file in &roles {
+        let t = template("reference", &format!("service-catalog/{file}"));
+        let (_, role) = resources(&t, "AWS::IAM::Role")
+            .next()
+            .expect("the launch role");
+        let statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        for st in statements {
+            assert_eq!(st["Effect"], "Allow", "{file}: {st}");
+            for a in actions(st) {
+                assert!(
+                    a != "*" && !a.ends_with(":*"),
+                    "{file} {}: {a} is a whole service",
+                    st["Sid"]
+                );
+                // Key use is never on every key: only CreateKey (which names none) is.
+                if a.starts_with("kms:") && a != "kms:CreateKey" {
+                    assert_ne!(
+                        st["Resource"], "*",
+                        "{file} {}: {a} on every key",
+                        st["Sid"]
+                    );
+                }
+                if a == "iam:PassRole" {
+                    let to: BTreeSet<String> = st["Condition"]["StringEquals"]
+                        ["iam:PassedToService"]
+                        .as_array()
+                        .expect("PassRole is limited by iam:PassedToService")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
+                    assert_eq!(
+                        to, trusted,
+                        "{file}: PassRole goes to exactly the services the products' roles trust"
+                    );
+                    assert_eq!(
+                        st["Resource"]["Fn::Sub"],
+                        format!(
+                            "arn:${{AWS::Partition}}:iam::*:role/{}*",
+                            mlz_model::products::ROLE_PREFIX
+                        ),
+                        "{file}: PassRole on platform roles only"
+                    );
+                }
+            }
+        }
+        let covering: Vec<&Value> = statements
+            .iter()
+            .filter(|st| {
+                st["Condition"].as_object().is_none_or(|ops| {
+                    ops.values().all(|m| {
+                        m.as_object()
+                            .expect("keys")
+                            .keys()
+                            .all(|k| COVERING_CONDITIONS.contains(&k.as_str()))
+                    })
+                })
+            })
+            .collect();
+        let missing: Vec<String> = needed
+            .iter()
+            .filter(|(a, _)| {
+                !covering
+                    .iter()
+                    .any(|st| actions(st).iter().any(|p| matches(p, a)))
+            })
+            .map(|(a, from)| format!("{a} (for {})", from.iter().next().expect("a source")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{file} lacks what its products' handlers need:\n  {}",
+            missing.join("\n  ")
+        );
+    }
+}
