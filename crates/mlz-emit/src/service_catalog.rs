@@ -584,35 +584,68 @@ import cfnresponse
 sc = boto3.client("servicecatalog")
 
 
-def wait(token):
-    for _ in range(50):
+def code(error):
+    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
+
+
+def node(ou):
+    return {"Type": "ORGANIZATIONAL_UNIT", "Value": ou}
+
+
+def settle(response, what, context):
+    # Sharing with an OU is asynchronous: wait on its token (DescribePortfolioShareStatus),
+    # leaving half a minute of the function's time to answer.
+    token = response.get("PortfolioShareToken")
+    deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - 30
+    while token:
         status = sc.describe_portfolio_share_status(PortfolioShareToken=token)["Status"]
-        if status in ("COMPLETED", "COMPLETED_WITH_ERRORS", "ERROR"):
-            return status
+        if status == "COMPLETED":
+            return
+        if status in ("COMPLETED_WITH_ERRORS", "ERROR"):
+            raise RuntimeError(f"{what} ended {status}")
+        if time.time() > deadline:
+            raise RuntimeError(f"{what} still {status}; see DescribePortfolioShareStatus {token}")
         time.sleep(10)
-    return "TIMED_OUT"
 
 
 def handler(event, context):
-    props = event["ResourceProperties"]
-    node = {"Type": "ORGANIZATIONAL_UNIT", "Value": props["OrganizationalUnitId"]}
-    physical = f'{props["PortfolioId"]}/{props["OrganizationalUnitId"]}'
+    kind = event["RequestType"]
+    old = event.get("PhysicalResourceId", "")
+    physical = old
     try:
-        if event["RequestType"] == "Delete":
-            old = event["PhysicalResourceId"].split("/")
-            if len(old) == 2:
-                sc.delete_portfolio_share(PortfolioId=old[0], OrganizationNode={"Type": "ORGANIZATIONAL_UNIT", "Value": old[1]})
-            cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
+        if kind == "Delete":
+            # PORTFOLIO/OU names a share this resource made; anything else (a Create that
+            # failed before sharing) has nothing to undo.
+            parts = old.split("/")
+            if len(parts) == 2:
+                try:
+                    response = sc.delete_portfolio_share(PortfolioId=parts[0], OrganizationNode=node(parts[1]))
+                    settle(response, f"unsharing {parts[0]} from {parts[1]}", context)
+                except Exception as error:
+                    if code(error) != "ResourceNotFoundException":  # already gone: done
+                        raise
+            cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, old)
             return
-        token = sc.create_portfolio_share(
-            PortfolioId=props["PortfolioId"], OrganizationNode=node, ShareTagOptions=True, SharePrincipals=True
-        )["PortfolioShareToken"]
-        status = wait(token)
-        if status != "COMPLETED":
-            raise RuntimeError(f"portfolio share ended {status}")
+        props = event["ResourceProperties"]
+        portfolio, ou = props["PortfolioId"], props["OrganizationalUnitId"]
+        physical = f"{portfolio}/{ou}"
+        if kind == "Update" and old == physical:
+            # The same share: keep it, and its settings.
+            response = sc.update_portfolio_share(
+                PortfolioId=portfolio, OrganizationNode=node(ou), ShareTagOptions=True, SharePrincipals=True
+            )
+        else:
+            # A new share (on Update, CloudFormation then deletes the old one). Until it
+            # exists, a failure leaves nothing for Delete to undo.
+            physical = f"failed/{portfolio}/{ou}" if kind == "Create" else old
+            response = sc.create_portfolio_share(
+                PortfolioId=portfolio, OrganizationNode=node(ou), ShareTagOptions=True, SharePrincipals=True
+            )
+            physical = f"{portfolio}/{ou}"
+        settle(response, f"sharing {portfolio} with {ou}", context)
         cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
     except Exception as error:  # report, never hang the stack
-        cfnresponse.send(event, context, cfnresponse.FAILED, {"Error": str(error)}, physical)
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical or "failed", reason=str(error)[:1000])
 "#;
 
 /// The Identity Center roles that may assume the cloud admin role, as `aws:PrincipalArn`

@@ -710,7 +710,7 @@ controlTower:
               |
             6 |       parameters: { BudgetAlertMail: finops@base.example.org }
               |                                      ^^^^^^^^^^^^^^^^^^^^^^^
-              = expected: one of: AvailabilityZoneCount, BudgetAlertEmail, FlowLogRetentionDays, MonthlyBudgetUsd, PrimaryRegion, SecurityToolingAccountId, VpcCidr
+              = expected: one of: AvailabilityZoneCount, BudgetAlertEmail, EbsEncryptionRegions, FlowLogRetentionDays, MonthlyBudgetUsd, PrimaryRegion, SecurityToolingAccountId, VpcCidr
               = hint: did you mean "BudgetAlertEmail"?
 
             1 error and 0 warnings found

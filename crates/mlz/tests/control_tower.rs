@@ -6,7 +6,7 @@
 //! pools; with `afc` (the reference) the console step stays, stated as such.
 
 mod common;
-use common::{expected, fixtures, golden_templates, template, template_paths};
+use common::{expected, fixtures, golden_templates, template, template_paths, tree};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -572,4 +572,60 @@ fn every_configured_account_tag_reaches_the_vended_account() {
     // Platform accounts (owner, cost-centre), Control Tower's (owner) and team accounts (team,
     // stage and the team's).
     assert!(checked >= 14, "only {checked} tagged accounts");
+}
+
+/// EBS encryption by default is a setting of each region (EC2 API EnableEbsEncryptionByDefault:
+/// "in the current Region"), so each blueprint's account-defaults function gets every governed
+/// region, whether AFC applies the blueprint (the vending requests' parameters) or a StackSet
+/// does (its parameters); scripts/custom_resources_test.py checks the function enables each.
+#[test]
+fn every_blueprint_turns_on_ebs_encryption_in_every_governed_region() {
+    for case in ["reference", "stacksets"] {
+        let text = fs::read_to_string(fixtures().join(case).join("platform.yaml")).expect("config");
+        let governed = mlz_model::load("platform.yaml", &text, &mlz_model::NoFiles)
+            .platform
+            .expect("valid")
+            .organization
+            .governed_regions
+            .join(",");
+        assert!(governed.contains(','), "{case}: a fixture of one region proves little");
+        let mut functions = 0;
+        for path in tree(&expected(case).join("blueprints")).into_keys() {
+            if !path.ends_with(".yaml") {
+                continue;
+            }
+            let t = template(case, &format!("blueprints/{path}"));
+            let defaults = &t["Resources"]["AccountDefaults"]["Properties"];
+            assert_eq!(defaults["Regions"]["Ref"], "EbsEncryptionRegions", "{case} {path}");
+            functions += 1;
+        }
+        assert!(functions > 0, "{case}: no blueprint");
+        let mut given = 0;
+        let dir = expected(case).join("vending");
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let v: Value = serde_json::from_str(&fs::read_to_string(entry.path()).expect("vending"))
+                .expect("json");
+            if v["blueprint"]["parameters"].is_object() {
+                assert_eq!(
+                    v["blueprint"]["parameters"]["EbsEncryptionRegions"], governed,
+                    "{case} {}",
+                    entry.path().display()
+                );
+                given += 1;
+            }
+        }
+        if case == "stacksets" {
+            for (id, set) in stack_sets() {
+                let p = set["Parameters"]
+                    .as_array()
+                    .expect("parameters")
+                    .iter()
+                    .find(|p| p["ParameterKey"] == "EbsEncryptionRegions")
+                    .unwrap_or_else(|| panic!("{id} passes no EbsEncryptionRegions"));
+                assert_eq!(p["ParameterValue"], governed, "{id}");
+                given += 1;
+            }
+        }
+        assert!(given > 0, "{case}: no blueprint is applied anywhere");
+    }
 }

@@ -1005,9 +1005,11 @@ def tags(props):
 
 
 def handler(event, context):
-    props = event["ResourceProperties"]
-    account = props["AccountId"]
+    physical = event.get("PhysicalResourceId", "tags")
     try:
+        props = event["ResourceProperties"]
+        account = props["AccountId"]
+        physical = f"tags-{account}"
         if event["RequestType"] != "Delete":
             want = tags(props)
             old = tags(event.get("OldResourceProperties", {}))
@@ -1019,9 +1021,9 @@ def handler(event, context):
                     ResourceId=account, Tags=[{"Key": k, "Value": v} for k, v in want.items()]
                 )
         # On delete the account stays (it is retained), and so do its tags.
-        cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, f"tags-{account}")
+        cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
     except Exception as error:  # report, never hang the stack
-        cfnresponse.send(event, context, cfnresponse.FAILED, {}, f"tags-{account}", reason=str(error)[:1000])
+        cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical, reason=str(error)[:1000])
 "#;
 
 /// Tags of accounts mlz does not vend (Control Tower's own, or ones that exist already): the

@@ -289,6 +289,16 @@ impl Resolver<'_> {
                 };
                 parameters.insert("PrimaryRegion".to_owned(), r);
             }
+            // EBS encryption by default is a setting of each region: the blueprint turns it
+            // on in every governed region, wherever it runs (docs/aws-rules.md).
+            let ebs = mlz_cfn::LogicalId::new("EbsEncryptionRegions")
+                .is_ok_and(|id| template.parameters.contains_key(&id));
+            if ebs && !parameters.contains_key("EbsEncryptionRegions") {
+                parameters.insert(
+                    "EbsEncryptionRegions".to_owned(),
+                    org.governed_regions.join(","),
+                );
+            }
             claims.loaded_as.insert(i, blueprints_out.len());
             blueprints_out.push(Blueprint {
                 name: b.name.clone(),
