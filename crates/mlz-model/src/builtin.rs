@@ -129,8 +129,10 @@ const CONTROL_TOWER_SERVICE_ROLES: &[&str] = &[
 ];
 
 /// The principals the builtin SCPs exempt: the deployers of member-account stacks, and the
-/// pipeline's CloudFormation role when the config has a pipeline (`deploy_role`).
-pub fn exempt_roles(control_tower: bool, deploy_role: Option<&str>) -> Exempt {
+/// pipeline's CloudFormation role when the config has a pipeline (`pipeline`: the stack prefix
+/// its roles are named with); the pipeline's action role is the one principal that passes that
+/// role to CloudFormation.
+pub fn exempt_roles(control_tower: bool, pipeline: Option<&str>) -> Exempt {
     let base = if control_tower {
         CONTROL_TOWER_EXEMPT
     } else {
@@ -147,20 +149,88 @@ pub fn exempt_roles(control_tower: bool, deploy_role: Option<&str>) -> Exempt {
     } else {
         roles.clone()
     };
-    if let Some(r) = deploy_role {
-        let arn = format!("arn:aws:iam::*:role/{r}");
+    let mut passers = Vec::new();
+    if let Some(prefix) = pipeline {
+        let deploy = crate::model::pipeline_deploy_role(prefix);
+        let action = crate::model::pipeline_action_role(prefix);
+        let arn = format!("arn:aws:iam::*:role/{deploy}");
         roles.push(arn.clone());
         region_deny.push(arn);
+        passers.push(format!("arn:aws:iam::*:role/{action}"));
     }
-    Exempt { roles, region_deny }
+    let mut protected: Vec<String> = roles.iter().chain(&region_deny).cloned().collect();
+    protected.sort();
+    protected.dedup();
+    passers.extend(protected.iter().cloned());
+    Exempt {
+        roles,
+        region_deny,
+        protected,
+        passers,
+    }
 }
 
 /// Who the builtin SCPs exempt: the deployers (`roles`), and for the region-deny policy
-/// also Control Tower's own roles (`region_deny`).
+/// also Control Tower's own roles (`region_deny`). An exemption by role name holds only while
+/// no one else can make, change, assume or pass a role of that name: `protected` is every
+/// exempted name, which only the exempted roles may touch, and `passers` the principals that
+/// may pass one to a service (the exempted roles, and the pipeline's action role, which passes
+/// the deploy role to CloudFormation).
 #[derive(Clone, Debug, Default)]
 pub struct Exempt {
     pub roles: Vec<String>,
     pub region_deny: Vec<String>,
+    pub protected: Vec<String>,
+    pub passers: Vec<String>,
+}
+
+/// What would let a member account's administrator borrow an exempted role: making one of
+/// that name, changing its trust or policies, assuming it, or passing it to a service
+/// (AWS Organizations user guide, "Service control policy examples": "Prevent IAM principals
+/// from making changes to a specific IAM role", with iam:CreateRole and sts:AssumeRole added
+/// so no one can make or assume a role of an exempted name).
+const ROLE_CHANGES: &[&str] = &[
+    "iam:AttachRolePolicy",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "sts:AssumeRole",
+];
+
+/// The statements that keep the exempted role names to their owners, in every builtin SCP
+/// that exempts by name.
+fn protect_exempt_roles(exempt: &Exempt) -> [Value; 2] {
+    let owners: Vec<&String> = {
+        let mut v: Vec<&String> = exempt.roles.iter().chain(&exempt.region_deny).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    [
+        json!({
+            "Sid": "ProtectExemptRoles",
+            "Effect": "Deny",
+            "Action": ROLE_CHANGES,
+            "Resource": exempt.protected,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": owners } }
+        }),
+        json!({
+            "Sid": "PassExemptRolesOnlyAsDeployers",
+            "Effect": "Deny",
+            "Action": "iam:PassRole",
+            "Resource": exempt.protected,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.passers } }
+        }),
+    ]
 }
 
 pub fn policy_type(b: RawBuiltin) -> PolicyType {
@@ -194,7 +264,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
                     "StringNotEquals": { "aws:RequestedRegion": governed_regions },
                     "ArnNotLike": { "aws:PrincipalARN": exempt.region_deny }
                 }
-            }]
+            }, protect_exempt_roles(exempt)[0], protect_exempt_roles(exempt)[1]]
         }),
         RawBuiltin::ProtectSecurityServices => json!({
             "Version": crate::aws::IAM_POLICY_VERSION,
@@ -226,7 +296,7 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
                 ],
                 "Resource": "*",
                 "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.roles } }
-            }]
+            }, protect_exempt_roles(exempt)[0], protect_exempt_roles(exempt)[1]]
         }),
         RawBuiltin::EnforceSecureTransport => json!({
             "Version": crate::aws::IAM_POLICY_VERSION,
@@ -258,7 +328,10 @@ mod tests {
             RawBuiltin::ProtectSecurityServices,
             RawBuiltin::EnforceSecureTransport,
         ] {
-            let size = serde_json::to_string(&document(b, &regions, &exempt_roles(true, None)))
+            // The largest: every region, and a pipeline's roles with the longest prefix.
+            let prefix = "p".repeat(20); // stackPrefix: at most 20 characters (the schema)
+            let exempt = exempt_roles(true, Some(&prefix));
+            let size = serde_json::to_string(&document(b, &regions, &exempt))
                 .unwrap()
                 .len();
             assert!(
@@ -292,5 +365,80 @@ mod tests {
             d["Statement"][0]["Condition"]["StringNotEquals"]["aws:RequestedRegion"],
             json!(["eu-west-1"])
         );
+    }
+
+    /// No exempted name can be borrowed: every SCP that exempts roles by name denies making,
+    /// changing and assuming them to all but the exempted roles, and passing them to all but
+    /// those and the pipeline's action role.
+    #[test]
+    fn exempted_role_names_are_kept_to_their_owners() {
+        for control_tower in [true, false] {
+            let exempt = exempt_roles(
+                control_tower,
+                Some(("mlz-pipeline-deploy", "mlz-pipeline-action")),
+            );
+            for b in [
+                RawBuiltin::DenyOutsideGovernedRegions,
+                RawBuiltin::ProtectSecurityServices,
+            ] {
+                let d = document(b, &["eu-west-1".to_owned()], &exempt);
+                let statements = d["Statement"].as_array().unwrap();
+                let exempted: Vec<&Value> = statements[0]["Condition"]["ArnNotLike"]
+                    ["aws:PrincipalARN"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect();
+                let protect = statements
+                    .iter()
+                    .find(|s| s["Sid"] == "ProtectExemptRoles")
+                    .unwrap();
+                let pass = statements
+                    .iter()
+                    .find(|s| s["Sid"] == "PassExemptRolesOnlyAsDeployers")
+                    .unwrap();
+                for arn in &exempted {
+                    assert!(
+                        protect["Resource"].as_array().unwrap().contains(arn),
+                        "{b:?} {arn}"
+                    );
+                    assert!(
+                        pass["Resource"].as_array().unwrap().contains(arn),
+                        "{b:?} {arn}"
+                    );
+                }
+                for a in [
+                    "iam:CreateRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:PutRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "sts:AssumeRole",
+                ] {
+                    assert!(
+                        protect["Action"].as_array().unwrap().contains(&json!(a)),
+                        "{a}"
+                    );
+                }
+                assert_eq!(pass["Action"], "iam:PassRole");
+                let passers = pass["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
+                    .as_array()
+                    .unwrap();
+                assert!(passers.contains(&json!("arn:aws:iam::*:role/mlz-pipeline-action")));
+                // An administrator's role is none of them.
+                let admin = "arn:aws:iam::111122223333:role/AWSReservedSSO_AdministratorAccess_0";
+                let owners = protect["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
+                    .as_array()
+                    .unwrap();
+                for o in owners.iter().chain(passers) {
+                    let o = o.as_str().unwrap();
+                    let (head, tail) = o.split_once('*').unwrap();
+                    let tail = tail.replace('*', "");
+                    assert!(
+                        !(admin.starts_with(head) && admin.ends_with(&tail)),
+                        "{o} lets an administrator in"
+                    );
+                }
+            }
+        }
     }
 }

@@ -187,6 +187,12 @@ pub fn pipeline_deploy_role(stack_prefix: &str) -> String {
     format!("{stack_prefix}-pipeline-deploy")
 }
 
+/// The role the pipeline's CloudFormation actions assume in each account, the one principal
+/// that passes the deploy role to CloudFormation (the builtin SCPs let no other pass it).
+pub fn pipeline_action_role(stack_prefix: &str) -> String {
+    format!("{stack_prefix}-pipeline-action")
+}
+
 /// Monthly cost budgets: one per account and one per team.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budgets {

@@ -303,8 +303,7 @@ impl<'a> Resolver<'a> {
                 exempt: &builtin::exempt_roles(
                     control_tower_on,
                     doc.get("pipeline")
-                        .map(|_| crate::model::pipeline_deploy_role(&organization.stack_prefix))
-                        .as_deref(),
+                        .map(|_| organization.stack_prefix.as_str()),
                 ),
             },
         );

@@ -588,7 +588,10 @@ fn every_blueprint_turns_on_ebs_encryption_in_every_governed_region() {
             .organization
             .governed_regions
             .join(",");
-        assert!(governed.contains(','), "{case}: a fixture of one region proves little");
+        assert!(
+            governed.contains(','),
+            "{case}: a fixture of one region proves little"
+        );
         let mut functions = 0;
         for path in tree(&expected(case).join("blueprints")).into_keys() {
             if !path.ends_with(".yaml") {
@@ -596,18 +599,23 @@ fn every_blueprint_turns_on_ebs_encryption_in_every_governed_region() {
             }
             let t = template(case, &format!("blueprints/{path}"));
             let defaults = &t["Resources"]["AccountDefaults"]["Properties"];
-            assert_eq!(defaults["Regions"]["Ref"], "EbsEncryptionRegions", "{case} {path}");
+            assert_eq!(
+                defaults["Regions"]["Ref"], "EbsEncryptionRegions",
+                "{case} {path}"
+            );
             functions += 1;
         }
         assert!(functions > 0, "{case}: no blueprint");
         let mut given = 0;
         let dir = expected(case).join("vending");
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let v: Value = serde_json::from_str(&fs::read_to_string(entry.path()).expect("vending"))
-                .expect("json");
+            let v: Value =
+                serde_json::from_str(&fs::read_to_string(entry.path()).expect("vending"))
+                    .expect("json");
             if v["blueprint"]["parameters"].is_object() {
                 assert_eq!(
-                    v["blueprint"]["parameters"]["EbsEncryptionRegions"], governed,
+                    v["blueprint"]["parameters"]["EbsEncryptionRegions"],
+                    governed,
                     "{case} {}",
                     entry.path().display()
                 );

@@ -79,3 +79,81 @@ fn the_builtin_scps_exempt_every_member_account_deployer() {
         );
     }
 }
+
+/// The role names an SCP of the output exempts (`ArnNotLike aws:PrincipalARN`) cannot be
+/// borrowed: in the same policy, a deny keeps making, changing, assuming and passing them to
+/// the exempted roles (and passing the deploy role to the pipeline's action role), for every
+/// golden case. The deploy-as roles of member-account stacks are among the exempted.
+#[test]
+fn every_exempted_role_name_is_protected_in_its_policy() {
+    let mut checked = 0;
+    for (path, text) in common::golden_templates() {
+        if !path.contains("/organizations/") {
+            continue;
+        }
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        for (id, r) in common::resources(&t, "AWS::Organizations::Policy") {
+            if r["Properties"]["Type"] != "SERVICE_CONTROL_POLICY" {
+                continue;
+            }
+            let statements = r["Properties"]["Content"]["Statement"]
+                .as_array()
+                .expect("statements");
+            let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid);
+            for s in statements {
+                let Some(exempted) = s["Condition"]["ArnNotLike"]["aws:PrincipalARN"].as_array()
+                else {
+                    continue;
+                };
+                if s["Sid"] == "ProtectExemptRoles" || s["Sid"] == "PassExemptRolesOnlyAsDeployers"
+                {
+                    continue;
+                }
+                let protect = by_sid("ProtectExemptRoles").unwrap_or_else(|| {
+                    panic!("{path} {id} exempts roles but does not protect them")
+                });
+                let pass = by_sid("PassExemptRolesOnlyAsDeployers")
+                    .unwrap_or_else(|| panic!("{path} {id}: no PassRole protection"));
+                let actions = common::actions(protect);
+                for a in [
+                    "iam:CreateRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:PutRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "iam:DeleteRole",
+                    "sts:AssumeRole",
+                ] {
+                    assert!(
+                        actions.iter().any(|x| x == a),
+                        "{path} {id}: {a} is not denied"
+                    );
+                }
+                assert_eq!(protect["Effect"], "Deny");
+                assert_eq!(pass["Action"], "iam:PassRole");
+                for arn in exempted {
+                    let arn = match arn {
+                        serde_json::Value::Object(o) => o["Fn::Sub"].clone(),
+                        other => other.clone(),
+                    };
+                    let covered = |st: &serde_json::Value| {
+                        st["Resource"]
+                            .as_array()
+                            .expect("resources")
+                            .iter()
+                            .any(|r| r == &arn || r.get("Fn::Sub") == Some(&arn))
+                    };
+                    assert!(
+                        covered(protect),
+                        "{path} {id}: {arn} is exempted but anyone may make or change it"
+                    );
+                    assert!(
+                        covered(pass),
+                        "{path} {id}: {arn} is exempted but anyone may pass it"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "{checked} exempting statements");
+}

@@ -73,7 +73,7 @@ pub struct RoleNames {
 
 pub fn role_names(prefix: &str) -> RoleNames {
     RoleNames {
-        action: format!("{prefix}-pipeline-action"),
+        action: mlz_model::pipeline_action_role(prefix),
         deploy: mlz_model::pipeline_deploy_role(prefix),
         read: format!("{prefix}-pipeline-read"),
         steps: format!("{prefix}-pipeline-steps"),
