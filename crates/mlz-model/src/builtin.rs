@@ -373,10 +373,7 @@ mod tests {
     #[test]
     fn exempted_role_names_are_kept_to_their_owners() {
         for control_tower in [true, false] {
-            let exempt = exempt_roles(
-                control_tower,
-                Some(("mlz-pipeline-deploy", "mlz-pipeline-action")),
-            );
+            let exempt = exempt_roles(control_tower, Some("mlz"));
             for b in [
                 RawBuiltin::DenyOutsideGovernedRegions,
                 RawBuiltin::ProtectSecurityServices,
