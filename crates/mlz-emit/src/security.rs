@@ -17,7 +17,7 @@ use crate::stack::{Emitted, ManualStep, Stack, StackParam};
 use crate::types::{
     GUARDDUTY_DETECTOR, GUARDDUTY_PUBLISHING_DESTINATION, KMS_KEY, MACIE_SESSION, S3_BUCKET_POLICY,
     SECURITYHUB_AGGREGATOR, SECURITYHUB_CONFIGURATION_POLICY, SECURITYHUB_DELEGATED_ADMIN,
-    SECURITYHUB_ORG_CONFIGURATION, SECURITYHUB_POLICY_ASSOCIATION,
+    SECURITYHUB_HUB, SECURITYHUB_ORG_CONFIGURATION, SECURITYHUB_POLICY_ASSOCIATION,
 };
 use crate::EmitError;
 
@@ -35,6 +35,16 @@ use crate::common::plain as j;
 fn jx(v: serde_json::Value) -> Value {
     mlz_cfn::parse_value(&v).expect("mlz's own intrinsics are well formed")
 }
+
+/// GuardDuty's protection plans: the administrator's detector has them, and the organisation
+/// configuration turns the same on in every member (GuardDuty API, `DetectorFeature` and
+/// `OrganizationFeature`: the same names).
+const GUARDDUTY_FEATURES: &[&str] = &[
+    "S3_DATA_EVENTS",
+    "EBS_MALWARE_PROTECTION",
+    "RDS_LOGIN_EVENTS",
+    "LAMBDA_NETWORK_LOGS",
+];
 
 pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let Some(s) = &p.security else {
@@ -60,15 +70,29 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     let admin = account_name(p, s.admin);
     let mut designate = Vec::new();
     let mut auto_enable = Vec::new();
+    let mut macie_members = Vec::new();
     for r in &p.organization.governed_regions {
         designate.push(format!("aws guardduty enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
         designate.push(format!("aws macie2 enable-organization-admin-account --admin-account-id <{admin} account id> --region {r}"));
+        let features = serde_json::to_string(
+            &GUARDDUTY_FEATURES
+                .iter()
+                .map(|f| json!({ "Name": f, "AutoEnable": "ALL" }))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
         auto_enable.push(format!(
-            "aws guardduty update-organization-configuration --detector-id <output DetectorId of {}> --auto-enable-organization-members ALL --region {r}",
+            "aws guardduty update-organization-configuration --detector-id <output DetectorId of {}> --auto-enable-organization-members ALL --features '{features}' --region {r}",
             detectors_id(r).path()
         ));
         auto_enable.push(format!(
             "aws macie2 update-organization-configuration --auto-enable --region {r}"
+        ));
+        // Auto-enable reaches accounts added from now on; the existing ones are made members
+        // one by one (CreateMember). A delegated administrator may list the organisation's
+        // accounts (RegisterDelegatedAdministrator grants read-only access to Organizations).
+        macie_members.push(format!(
+            "aws organizations list-accounts --query \"Accounts[?Status=='ACTIVE'].[Id,Email]\" --output text | while read -r id email; do [ \"$id\" = \"<{admin} account id>\" ] || aws macie2 create-member --account accountId=\"$id\",email=\"$email\" --region {r} || echo \"$id: see the error above (an account already a member says so)\"; done"
         ));
     }
     out.steps.push(ManualStep {
@@ -110,8 +134,16 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
     out.steps.push(ManualStep {
         id: "security-auto-enable".into(),
         account: s.admin,
-        reason: "CloudFormation has no resource type for the GuardDuty or Macie organisation configuration: turn on auto-enable for every existing and new member account, after security-organization-admin.".into(),
+        reason: "CloudFormation has no resource type for the GuardDuty or Macie organisation configuration: turn on auto-enable, with the administrator's GuardDuty protection plans, for every existing and new member account, after security-organization-admin.".into(),
         commands: auto_enable,
+        provides: Vec::new(),
+        requires: requires.clone(),
+    });
+    out.steps.push(ManualStep {
+        id: "macie-existing-members".into(),
+        account: s.admin,
+        reason: "Macie's auto-enable covers only accounts added to the organisation later (DescribeOrganizationConfiguration: autoEnable is for accounts that are added): make every account that exists now a member, in every governed region. CloudFormation has no resource type for it.".into(),
+        commands: macie_members,
         provides: Vec::new(),
         requires,
     });
@@ -151,6 +183,21 @@ fn delegated_admin(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
     Ok(st)
 }
 
+/// The condition on GuardDuty's use of the central bucket and key: for the administrator's
+/// detectors only, its account and (aws:SourceArn) a detector of that account in any governed
+/// region (GuardDuty user guide, "Exporting generated findings to Amazon S3": the bucket and
+/// key policies' conditions). A detector's id exists only once it is made: hence the pattern.
+fn guardduty_for(admin: Value) -> Value {
+    let detectors = Value::SubWith(
+        "arn:${AWS::Partition}:guardduty:*:${Admin}:detector/*".into(),
+        [("Admin".to_owned(), admin.clone())].into_iter().collect(),
+    );
+    Value::map([
+        ("StringEquals", Value::map([("aws:SourceAccount", admin)])),
+        ("ArnLike", Value::map([("aws:SourceArn", detectors)])),
+    ])
+}
+
 /// The central log bucket: KMS-encrypted, versioned, TLS only, no public access, with a
 /// lifecycle; GuardDuty in the administrator account may write findings to it.
 fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
@@ -167,7 +214,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
         &mut t,
         &mut params,
     )?;
-    let source = Value::map([("aws:SourceAccount", admin)]);
+    let from_detectors = guardduty_for(admin);
     let key = LogicalId::new("LogKey").map_err(|e| bug(path, e))?;
     t.add_resource(
         key.clone(),
@@ -191,7 +238,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                                 ),
                                 ("Action", Value::str("kms:GenerateDataKey")),
                                 ("Resource", Value::str("*")),
-                                ("Condition", Value::map([("StringEquals", source.clone())])),
+                                ("Condition", from_detectors.clone()),
                             ]),
                         ]),
                     ),
@@ -245,7 +292,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                                 ),
                                 ("Action", Value::str("s3:GetBucketLocation")),
                                 ("Resource", arn.clone()),
-                                ("Condition", Value::map([("StringEquals", source.clone())])),
+                                ("Condition", from_detectors.clone()),
                             ]),
                             Value::map([
                                 ("Sid", Value::str("GuardDutyWritesFindings")),
@@ -256,7 +303,7 @@ fn log_archive(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
                                 ),
                                 ("Action", Value::str("s3:PutObject")),
                                 ("Resource", objects),
-                                ("Condition", Value::map([("StringEquals", source)])),
+                                ("Condition", from_detectors.clone()),
                             ]),
                         ]),
                     ),
@@ -361,6 +408,13 @@ fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
     let mut st = new_stack(p, id(SECURITY_HUB), t);
     st.account = s.admin;
     st.parameters = params;
+    // Security Hub is on in the administrator account (the detector stacks) first.
+    for r in &p.organization.governed_regions {
+        st.requires.push(Need::new(
+            Fact::Deployed(detectors_id(r)),
+            &rules::SECURITY_HUB_ENABLED_FIRST,
+        ));
+    }
     st.requires.push(Need::new(
         Fact::DelegatedAdmin {
             service: Service::SecurityHub,
@@ -371,8 +425,8 @@ fn security_hub(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
     Ok(st)
 }
 
-/// The administrator's own GuardDuty detector and Macie session in one region; in the home
-/// region, GuardDuty also exports findings to the central log bucket.
+/// The administrator's own GuardDuty detector, Macie session and Security Hub in one region;
+/// GuardDuty exports the region's findings to the central log bucket.
 fn detectors_id(region: &str) -> StackId {
     id(&format!("detectors-{}", slug(region)))
 }
@@ -381,21 +435,16 @@ fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitErro
     let sid = detectors_id(region);
     let path = sid.path();
     let mut t = Template::new(format!(
-        "{}: GuardDuty and Macie in the security administrator account. Deploy in {}, {region}.",
+        "{}: GuardDuty (exporting findings to the central log bucket), Macie and Security Hub in the security administrator account. Deploy in {}, {region}.",
         p.organization.name,
         account_name(p, s.admin)
     ));
     let mut params = Vec::new();
     let det = LogicalId::new("Detector").map_err(|e| bug(&path, e))?;
-    let features: Vec<serde_json::Value> = [
-        "S3_DATA_EVENTS",
-        "EBS_MALWARE_PROTECTION",
-        "RDS_LOGIN_EVENTS",
-        "LAMBDA_NETWORK_LOGS",
-    ]
-    .iter()
-    .map(|f| json!({ "Name": f, "Status": "ENABLED" }))
-    .collect();
+    let features: Vec<serde_json::Value> = GUARDDUTY_FEATURES
+        .iter()
+        .map(|f| json!({ "Name": f, "Status": "ENABLED" }))
+        .collect();
     t.add_resource(
         det.clone(),
         Resource::new(GUARDDUTY_DETECTOR)
@@ -411,7 +460,20 @@ fn detectors(p: &Platform, s: &Security, region: &str) -> Result<Stack, EmitErro
             .prop("FindingPublishingFrequency", "FIFTEEN_MINUTES"),
     )
     .map_err(|e| bug(&path, e))?;
-    if region == p.organization.home_region {
+    // Security Hub on in the administrator account, in every governed region, before the
+    // aggregator and the organisation configuration of security/security-hub (the aggregation
+    // and linked regions must have it on; AWS's SRA enables it in the administrator account
+    // first, too). Standards come from the central configuration policy.
+    t.add_resource(
+        LogicalId::new("SecurityHub").map_err(|e| bug(&path, e))?,
+        Resource::new(SECURITYHUB_HUB)
+            .prop("EnableDefaultStandards", Value::Bool(false))
+            .prop("ControlFindingGenerator", "SECURITY_CONTROL")
+            .prop("AutoEnableControls", Value::Bool(true)),
+    )
+    .map_err(|e| bug(&path, e))?;
+    // Export settings are per region: every region's detector exports to the central bucket.
+    {
         let in_log_archive = |key: ExportKey| ExportRef {
             key,
             account: s.log_archive,

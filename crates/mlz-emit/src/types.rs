@@ -48,6 +48,7 @@ pub const MACIE_SESSION: &str = "AWS::Macie::Session";
 pub const SECURITYHUB_AGGREGATOR: &str = "AWS::SecurityHub::FindingAggregator";
 pub const SECURITYHUB_CONFIGURATION_POLICY: &str = "AWS::SecurityHub::ConfigurationPolicy";
 pub const SECURITYHUB_DELEGATED_ADMIN: &str = "AWS::SecurityHub::DelegatedAdmin";
+pub const SECURITYHUB_HUB: &str = "AWS::SecurityHub::Hub";
 pub const SECURITYHUB_ORG_CONFIGURATION: &str = "AWS::SecurityHub::OrganizationConfiguration";
 pub const SECURITYHUB_POLICY_ASSOCIATION: &str = "AWS::SecurityHub::PolicyAssociation";
 pub const BUDGET: &str = "AWS::Budgets::Budget";

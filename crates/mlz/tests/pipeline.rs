@@ -334,9 +334,10 @@ fn every_automated_step_and_approval_is_a_step_of_the_plan() {
             .iter()
             .map(|c| c.as_str().expect("command"))
             .collect();
-        let api = commands
-            .iter()
-            .all(|c| c.starts_with("aws ") || c.starts_with("bucket=$(aws "));
+        let api = commands.iter().all(|c| {
+            // One API call (a pipe into a loop is a script, which a person runs).
+            (c.starts_with("aws ") || c.starts_with("bucket=$(aws ")) && !c.contains(" | ")
+        });
         match provider {
             "CodeBuild" => {
                 assert!(api, "{id} is automated but not only API calls");

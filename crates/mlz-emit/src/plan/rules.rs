@@ -96,6 +96,13 @@ pub const SECURITY_HUB_ADMIN: Rule = Rule {
     hint: "this is a bug in mlz: please report it with your config",
 };
 
+pub const SECURITY_HUB_ENABLED_FIRST: Rule = Rule {
+    id: "security-hub-enabled-first",
+    text: "Security Hub is on in the delegated administrator account, in the aggregation region and every linked region, before the finding aggregator and central configuration",
+    source: "CloudFormation reference, AWS::SecurityHub::FindingAggregator ('cross-Region aggregation is a prerequisite for central configuration'); AWS Security Reference Architecture, securityhub_org (EnableSecurityHub in the delegated administrator account before UpdateOrganizationConfiguration)",
+    hint: "this is a bug in mlz: please report it with your config",
+};
+
 pub const IPAM_DELEGATED_ADMIN: Rule = Rule {
     id: "ipam-delegated-admin",
     text: "IPAM pools can be shared with OUs through AWS RAM only by an IPAM integrated with AWS Organizations: the management account makes the IPAM's account its delegated administrator first",
