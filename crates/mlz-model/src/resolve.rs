@@ -44,6 +44,10 @@ pub(crate) struct Resolver<'a> {
     /// Duplicate checks already answered by one error at a naming pattern that cannot tell
     /// accounts apart (`naming-not-unique`): the accounts it makes say nothing more.
     silenced: Vec<&'static str>,
+    /// Every tag key of the config, where it is written (for `tag-key-spelling`).
+    tag_keys: Vec<(String, ConfigPath)>,
+    /// Every key a tag policy of the config assigns, with the policy's name.
+    tag_policy_keys: Vec<(String, String)>,
 }
 
 /// A kind of name that references point at, for "no X is named Y" errors.
@@ -75,6 +79,8 @@ impl<'a> Resolver<'a> {
             lock: None,
             diags: Vec::new(),
             silenced: Vec::new(),
+            tag_keys: Vec::new(),
+            tag_policy_keys: Vec::new(),
         }
     }
 
@@ -235,6 +241,7 @@ impl<'a> Resolver<'a> {
 
     fn check_tags(&mut self, tags: &BTreeMap<String, String>, path: &ConfigPath) {
         for k in tags.keys() {
+            self.tag_keys.push((k.clone(), path.key(k)));
             if k.to_ascii_lowercase().starts_with(aws::RESERVED_TAG_PREFIX) {
                 let p = path.key(k);
                 let d = Diagnostic::error(
@@ -247,6 +254,44 @@ impl<'a> Resolver<'a> {
                 .hint("AWS reserves tag keys that start with `aws:`; choose another key");
                 self.push(d);
             }
+        }
+    }
+
+    /// A tag key of the config that a tag policy spells otherwise (case, `-`, `_`, spaces) is
+    /// non-compliant wherever it is applied: say so where it is written.
+    fn check_tag_spelling(&mut self) {
+        fn folded(k: &str) -> String {
+            k.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
+        }
+        let policy: HashMap<String, &(String, String)> = self
+            .tag_policy_keys
+            .iter()
+            .map(|kp| (folded(&kp.0), kp))
+            .collect();
+        let mut found = Vec::new();
+        for (k, at) in &self.tag_keys {
+            if let Some((want, name)) = policy.get(&folded(k)) {
+                if want != k {
+                    found.push((k.clone(), at.clone(), want.clone(), name.clone()));
+                }
+            }
+        }
+        for (k, at, want, name) in found {
+            let d = Diagnostic::error(
+                "tag-key-spelling",
+                self.file,
+                Some(self.root.key_span_of(&at)),
+                at,
+                format!("tag key {k:?} is spelled {want:?} in tag policy {name:?}"),
+            )
+            .warning()
+            .hint(format!(
+                "write {want:?}: a tag policy reports every other spelling as non-compliant"
+            ));
+            self.push(d);
         }
     }
 
@@ -364,6 +409,8 @@ impl<'a> Resolver<'a> {
         let pipeline = self
             .section(doc, "pipeline")?
             .and_then(|raw| self.pipeline(raw, &cx));
+
+        self.check_tag_spelling();
 
         // With StackSet delivery, the blueprints learn the network and security they carry.
         if let Some(ct) = control_tower

@@ -1815,3 +1815,70 @@ controlTower:
         "#]],
     );
 }
+
+#[test]
+fn tag_policy_not_enforced() {
+    check(
+        r#"
+policies:
+  - name: CostTags
+    type: tag
+    description: Cost tags keep one spelling.
+    targets: { root: true }
+    document:
+      tags:
+        cost-centre:
+          tag_key: { "@@assign": cost-centre }
+  - name: EnforcedTags
+    type: tag
+    targets: { root: true }
+    document:
+      tags:
+        team:
+          tag_key: { "@@assign": team }
+          enforced_for: { "@@assign": ["s3:bucket"] }
+"#,
+        expect![[r#"
+            warning[tag-policy-not-enforced]: policies[0].description: tag policy "CostTags" enforces none of its keys: AWS only reports tags that break it
+              --> platform.yaml:4:18
+              |
+            4 |     description: Cost tags keep one spelling.
+              |                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+              = hint: give a key `enforced_for: { "@@assign": ["<service>:<resource type>"] }` to refuse non-compliant tags on those resources, or say in the description that it reports only
+
+            1 warning found
+        "#]],
+    );
+}
+
+#[test]
+fn tag_key_spelling() {
+    check(
+        r#"
+policies:
+  - name: CostTags
+    type: tag
+    description: Cost tags; breaches are reported.
+    targets: { root: true }
+    document:
+      tags:
+        cost-centre:
+          tag_key: { "@@assign": cost-centre }
+teams:
+  - name: fraud
+    tags: { Cost_Centre: cc-1 }
+  - name: churn
+    tags: { cost-centre: cc-2 }
+"#,
+        expect![[r#"
+            warning[tag-key-spelling]: teams[0].tags.Cost_Centre: tag key "Cost_Centre" is spelled "cost-centre" in tag policy "CostTags"
+              --> platform.yaml:12:13
+               |
+            12 |     tags: { Cost_Centre: cc-1 }
+               |             ^^^^^^^^^^^
+              = hint: write "cost-centre": a tag policy reports every other spelling as non-compliant
+
+            1 warning found
+        "#]],
+    );
+}

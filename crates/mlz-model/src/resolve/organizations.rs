@@ -947,6 +947,9 @@ impl Resolver<'_> {
                     .hint("set targets.root, targets.ous or targets.accounts");
                 self.push(d);
             }
+            if let (PolicyType::Tag, Some(document)) = (ptype, &document) {
+                self.tag_policy(pol, document, &p);
+            }
             if let Some(document) = document {
                 out.push(Policy {
                     name: pol.name.clone(),
@@ -959,6 +962,45 @@ impl Resolver<'_> {
             }
         }
         out
+    }
+
+    /// A tag policy's keys (for `tag-key-spelling`), and whether it does what it says: a key
+    /// without `enforced_for` is only reported when non-compliant, never refused
+    /// (Organizations user guide, "Tag policies": "enforcement" and "noncompliant tags").
+    fn tag_policy(&mut self, pol: &RawPolicy, document: &Value, p: &ConfigPath) {
+        let Some(tags) = document.get("tags").and_then(Value::as_object) else {
+            return;
+        };
+        let mut enforced = false;
+        for (key, spec) in tags {
+            let assigned = spec
+                .pointer("/tag_key/@@assign")
+                .and_then(Value::as_str)
+                .unwrap_or(key);
+            self.tag_policy_keys
+                .push((assigned.to_owned(), pol.name.clone()));
+            enforced |= spec.get("enforced_for").is_some();
+        }
+        let says = pol
+            .description
+            .as_deref()
+            .is_some_and(|d| d.to_ascii_lowercase().contains("report"));
+        if !enforced && !says {
+            let at = if pol.description.is_some() {
+                p.key("description")
+            } else {
+                p.key("name")
+            };
+            let d = self
+                .at(
+                    "tag-policy-not-enforced",
+                    &at,
+                    format!("tag policy {:?} enforces none of its keys: AWS only reports tags that break it", pol.name),
+                )
+                .warning()
+                .hint("give a key `enforced_for: { \"@@assign\": [\"<service>:<resource type>\"] }` to refuse non-compliant tags on those resources, or say in the description that it reports only");
+            self.push(d);
+        }
     }
 
     pub(super) fn policy_document(
