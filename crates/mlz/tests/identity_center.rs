@@ -196,3 +196,196 @@ fn the_security_auditor_reads_security_metadata_not_data() {
     assert!(!managed.contains("ReadOnlyAccess"), "{managed}");
     assert!(auditor["Properties"]["InlinePolicy"].is_null());
 }
+
+/// The data-writing built-in permission sets (dataScientist, dataEngineering) of a team group
+/// that lists no stages reach the team's dev and test accounts, never prod; a group that
+/// lists prod gets it there (the config grants it).
+#[test]
+fn data_scientists_and_engineers_write_in_prod_only_when_the_config_says_so() {
+    let assigned = |config: &str| -> Vec<(String, String, String)> {
+        let l = mlz_model::load("platform.yaml", config, &mlz_model::NoFiles);
+        let p = l.platform.expect("valid");
+        let ic = p.identity_center.as_ref().expect("identity center");
+        let mut out = Vec::new();
+        for g in &ic.groups {
+            for a in &g.assignments {
+                let mlz_model::AccountRef::Account(i) = a.account else {
+                    continue;
+                };
+                let Some((_, stage)) = &p.account(i).team else {
+                    continue;
+                };
+                out.push((
+                    g.name.clone(),
+                    ic.permission_sets[a.permission_set].name.clone(),
+                    stage.clone(),
+                ));
+            }
+        }
+        out
+    };
+    let reference = assigned(mlz_model::REFERENCE_CONFIG);
+    for set in ["DataScientist", "DataEngineering"] {
+        let stages: Vec<&str> = reference
+            .iter()
+            .filter(|(_, s, _)| s == set)
+            .map(|(_, _, st)| st.as_str())
+            .collect();
+        assert!(
+            stages.contains(&"dev") && stages.contains(&"test"),
+            "{set}: {stages:?}"
+        );
+        assert!(!stages.contains(&"prod"), "{set} reaches prod: {stages:?}");
+    }
+    // Team leads and ML engineers still reach prod.
+    for set in ["AdministratorAccess", "MLEngineering"] {
+        assert!(
+            reference.iter().any(|(_, s, st)| s == set && st == "prod"),
+            "{set}"
+        );
+    }
+    // Listing the stages grants prod.
+    let from = "    - name: \"{{team}}-DataScientists\"\n      permissionSets: [DataScientist]\n";
+    assert!(mlz_model::REFERENCE_CONFIG.contains(from));
+    let granted = mlz_model::REFERENCE_CONFIG
+        .replace(from, &format!("{from}      stages: [dev, test, prod]\n"));
+    assert!(assigned(&granted)
+        .iter()
+        .any(|(_, s, st)| s == "DataScientist" && st == "prod"));
+}
+
+/// Every role a permission set may pass exists: some template of the reference output makes
+/// a role its pattern matches (the data engineers' `mlz-glue-*` is the blueprints'
+/// `mlz-glue-jobs`).
+#[test]
+fn every_role_a_permission_set_passes_is_made_somewhere() {
+    let dir = fixtures().join("reference/expected");
+    let sets = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let mut names: Vec<String> = Vec::new();
+    for (path, text) in common::golden_templates() {
+        if !path.starts_with("reference/") {
+            continue;
+        }
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        for (_, r) in common::resources(&t, "AWS::IAM::Role") {
+            match &r["Properties"]["RoleName"] {
+                serde_json::Value::String(s) => names.push(s.clone()),
+                serde_json::Value::Object(o) => {
+                    if let Some(s) = o.get("Fn::Sub").and_then(|v| v.as_str()) {
+                        names.push(s.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut checked = 0;
+    for ps in sets["Resources"].as_object().expect("resources").values() {
+        let Some(statements) = ps["Properties"]["InlinePolicy"]["Statement"].as_array() else {
+            continue;
+        };
+        for st in statements {
+            if !actions(st).iter().any(|a| a == "iam:PassRole") {
+                continue;
+            }
+            let arn = st["Resource"]["Fn::Sub"]
+                .as_str()
+                .or(st["Resource"].as_str())
+                .expect("a role pattern");
+            let pattern = arn.rsplit('/').next().expect("role name");
+            // A made name's ${…} parts stand for a value: "x".
+            let made = names.iter().any(|n| glob(pattern, &placeholders_as_x(n)));
+            assert!(
+                made,
+                "{}: no template makes a role {pattern}",
+                ps["Properties"]["Name"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "{checked} PassRole statements");
+}
+
+fn placeholders_as_x(name: &str) -> String {
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        out.push('x');
+        rest = rest[i..].find('}').map_or("", |e| &rest[i + e + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// SageMaker's request condition keys that exist only on the Create actions of jobs, endpoints
+/// and apps (Service Authorization Reference, "Actions, resources, and condition keys for
+/// Amazon SageMaker AI": StopTrainingJob, StopProcessingJob and the like take only
+/// `aws:ResourceTag/…`). On any other action such a key is absent, so a condition on it denies
+/// (or, with `Null: false`, never allows).
+const CREATE_ONLY_KEYS: &[&str] = &[
+    "sagemaker:VpcSubnets",
+    "sagemaker:VpcSecurityGroupIds",
+    "sagemaker:VolumeKmsKey",
+    "sagemaker:OutputKmsKey",
+    "sagemaker:InstanceTypes",
+    "sagemaker:NetworkIsolation",
+    "sagemaker:InterContainerTrafficEncryption",
+    "sagemaker:MaxRuntimeInSeconds",
+];
+
+/// No statement of a permission set or role in the reference output gives a Stop, Describe,
+/// List or Delete action behind a condition key that only Create actions carry: people must be
+/// able to stop the jobs they start.
+#[test]
+fn no_stop_sits_behind_a_create_only_condition_key() {
+    let mut checked = 0;
+    for (path, text) in common::golden_templates() {
+        if !path.starts_with("reference/") {
+            continue;
+        }
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        let mut statements: Vec<serde_json::Value> = Vec::new();
+        for (_, r) in common::resources(&t, "AWS::SSO::PermissionSet") {
+            if let Some(s) = r["Properties"]["InlinePolicy"]["Statement"].as_array() {
+                statements.extend(s.iter().cloned());
+            }
+        }
+        for (_, r) in common::resources(&t, "AWS::IAM::Role") {
+            for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
+                if let Some(s) = p["PolicyDocument"]["Statement"].as_array() {
+                    statements.extend(s.iter().cloned());
+                }
+            }
+        }
+        for st in &statements {
+            let keys: Vec<&String> = st["Condition"]
+                .as_object()
+                .into_iter()
+                .flat_map(|ops| ops.values())
+                .filter_map(|m| m.as_object())
+                .flat_map(|m| m.keys())
+                .collect();
+            if !keys.iter().any(|k| CREATE_ONLY_KEYS.contains(&k.as_str())) {
+                continue;
+            }
+            for a in actions(st) {
+                let verb = a.split(':').nth(1).unwrap_or("");
+                assert!(
+                    verb.starts_with("Create"),
+                    "{path} {}: {a} behind a Create-only condition key {keys:?}",
+                    st["Sid"]
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 1,
+        "no statement uses a Create-only key: the test proves nothing"
+    );
+}

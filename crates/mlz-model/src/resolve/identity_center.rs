@@ -1,7 +1,7 @@
 //! IAM Identity Center: permission sets (managed, builtin and inline policies), groups, team
 //! groups and their assignments to accounts, OUs and teams.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -94,6 +94,18 @@ struct PermissionSets {
     list: Vec<PermissionSet>,
     index: HashMap<String, usize>,
     names: Vec<String>,
+    /// The built-in permission sets that write data (`dataScientist`, `dataEngineering`):
+    /// a team group gives them in production stages only when it lists those stages.
+    writes_data: HashSet<usize>,
+}
+
+/// A production stage, by name: where people who explore and move data get no write access
+/// unless the config says so (a team group's `stages`).
+pub fn production_stage(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "prod" | "production" | "prd"
+    )
 }
 
 impl Resolver<'_> {
@@ -149,6 +161,7 @@ impl Resolver<'_> {
     ) -> PermissionSets {
         let mut sets = Vec::new();
         let mut set_index: HashMap<String, usize> = HashMap::new();
+        let mut writes_data: HashSet<usize> = HashSet::new();
         for (i, ps) in raw_sets.iter().enumerate() {
             let p = base.key("permissionSets").index(i);
             if set_index.contains_key(&ps.name) {
@@ -210,6 +223,12 @@ impl Resolver<'_> {
                 (None, Some(doc)) => Some(Value::Object(doc.clone())),
                 (None, None) => None,
             };
+            if matches!(
+                ps.builtin,
+                Some(RawInlineBuiltin::DataScientist | RawInlineBuiltin::DataEngineering)
+            ) {
+                writes_data.insert(sets.len());
+            }
             set_index.insert(ps.name.clone(), sets.len());
             sets.push(PermissionSet {
                 name: ps.name.clone(),
@@ -227,6 +246,7 @@ impl Resolver<'_> {
             list: sets,
             index: set_index,
             names,
+            writes_data,
         }
     }
 
@@ -417,13 +437,18 @@ impl Resolver<'_> {
                 group_names.insert(name.clone(), p.key("name"));
                 let mut assignments = BTreeSet::new();
                 for &ai in &team.accounts {
-                    let stage_ok = tg.stages.is_empty()
-                        || accounts.list[ai.0]
-                            .team
-                            .as_ref()
-                            .is_some_and(|(_, st)| tg.stages.contains(st));
+                    let stage = accounts.list[ai.0].team.as_ref().map(|(_, st)| st);
+                    let stage_ok =
+                        tg.stages.is_empty() || stage.is_some_and(|st| tg.stages.contains(st));
+                    // Left to its default (every stage), a group gets no data-writing
+                    // built-in permission set in a production stage.
+                    let prod_by_default =
+                        tg.stages.is_empty() && stage.is_some_and(|st| production_stage(st));
                     if stage_ok {
-                        for &s in &ps {
+                        for &s in ps
+                            .iter()
+                            .filter(|s| !(prod_by_default && sets.writes_data.contains(s)))
+                        {
                             assignments.insert(Assignment {
                                 account: AccountRef::Account(ai),
                                 permission_set: s,
