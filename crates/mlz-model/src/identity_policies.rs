@@ -21,6 +21,20 @@ fn data_in_this_account() -> Value {
     })
 }
 
+/// The keys of this account's SSE-KMS buckets, used through S3 only: reading an object
+/// decrypts its data key, writing one makes a data key (Amazon S3 user guide, "Using
+/// server-side encryption with AWS KMS keys": kms:Decrypt and kms:GenerateDataKey), in the
+/// region of the request and for keys of this account.
+fn bucket_keys_in_this_account() -> Value {
+    json!({
+        "Sid": "BucketKeysThroughS3",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "arn:aws:kms:*:${aws:PrincipalAccount}:key/*",
+        "Condition": { "StringEquals": { "kms:ViaService": "s3.${aws:RequestedRegion}.amazonaws.com" } }
+    })
+}
+
 fn read_logs(prefix: &str) -> Value {
     json!({
         "Sid": "ReadJobLogs",
@@ -101,6 +115,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 // (which approve and serve models) are not theirs to borrow.
                 pass_role(&format!("{}*{}", crate::products::ROLE_PREFIX, crate::products::STUDIO_ROLE_SUFFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
+                bucket_keys_in_this_account(),
                 {
                     "Sid": "QueryTheCatalog",
                     "Effect": "Allow",
@@ -146,6 +161,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 { "Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*" },
                 pass_role(&format!("{}*", crate::products::ROLE_PREFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
+                bucket_keys_in_this_account(),
                 {
                     "Sid": "WatchModels",
                     "Effect": "Allow",
@@ -181,6 +197,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 },
                 pass_role("mlz-glue-*", "glue.amazonaws.com"),
                 data_in_this_account(),
+                bucket_keys_in_this_account(),
                 read_logs("/aws-glue/")
             ]
         }),

@@ -373,3 +373,147 @@ fn every_stack_has_its_configuration_with_a_stack_policy_for_identities() {
     }
     assert!(policies >= 4, "{policies} stacks with a stack policy");
 }
+
+/// What a policy statement's `Resource` names, as text (`Fn::Sub` bodies, `Fn::GetAtt`
+/// as `X.Arn`, `Ref` as `X`).
+fn resource_texts(r: &serde_json::Value) -> Vec<String> {
+    use serde_json::Value;
+    match r {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().flat_map(resource_texts).collect(),
+        Value::Object(o) => {
+            if let Some(sub) = o.get("Fn::Sub") {
+                match sub {
+                    Value::String(s) => vec![s.clone()],
+                    Value::Array(a) => vec![a[0].as_str().unwrap_or_default().to_owned()],
+                    _ => Vec::new(),
+                }
+            } else if let Some(Value::Array(g)) = o.get("Fn::GetAtt") {
+                vec![format!(
+                    "${{{}.{}}}",
+                    g[0].as_str().unwrap_or(""),
+                    g[1].as_str().unwrap_or("")
+                )]
+            } else if let Some(Value::String(x)) = o.get("Ref") {
+                vec![format!("${{{x}}}")]
+            } else {
+                vec!["<computed>".to_owned()]
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn grants(st: &serde_json::Value, action: &str) -> bool {
+    st["Effect"] == "Allow"
+        && common::actions(st).iter().any(|p| {
+            let (p, a) = (p.to_ascii_lowercase(), action.to_ascii_lowercase());
+            match p.split_once('*') {
+                None => p == a,
+                Some((h, t)) => a.starts_with(h) && a.ends_with(t),
+            }
+        })
+}
+
+/// Every principal of the output that reads or writes objects of an SSE-KMS bucket of the
+/// platform can use the bucket's key: `kms:Decrypt` to read and `kms:GenerateDataKey` to write
+/// (Amazon S3 user guide, "Using server-side encryption with AWS KMS keys"), on that very key or
+/// through S3 only (`kms:ViaService`). A statement's buckets are those of its template it names
+/// (SSE-KMS or not, from the bucket), or, when it names buckets by pattern or `*`, any of the
+/// account's, except the artifact buckets (`mlz-artifacts-*`, SSE-S3 so that CloudFormation and
+/// Service Catalog read templates across accounts) and Service Catalog's template reads.
+#[test]
+fn every_principal_with_access_to_an_sse_kms_bucket_can_use_its_key() {
+    use serde_json::Value;
+    let mut checked = 0;
+    for (path, text) in templates() {
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        let Some(resources) = t["Resources"].as_object() else {
+            continue;
+        };
+        // This template's buckets: logical id → its key's logical id (None: not SSE-KMS).
+        let buckets: std::collections::BTreeMap<&String, Option<String>> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::S3::Bucket")
+            .map(|(id, r)| {
+                let sse = &r["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                    [0]["ServerSideEncryptionByDefault"];
+                let key = (sse["SSEAlgorithm"] == "aws:kms")
+                    .then(|| resource_texts(&sse["KMSMasterKeyID"]).join(""));
+                (id, key)
+            })
+            .collect();
+        for (id, r) in resources {
+            let statements: Vec<Value> = match r["Type"].as_str() {
+                Some("AWS::IAM::Role") => r["Properties"]["Policies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|p| {
+                        p["PolicyDocument"]["Statement"]
+                            .as_array()
+                            .cloned()
+                            .unwrap_or_default()
+                    })
+                    .collect(),
+                Some("AWS::SSO::PermissionSet") => r["Properties"]["InlinePolicy"]["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => continue,
+            };
+            for (s3, kms) in [
+                ("s3:GetObject", "kms:Decrypt"),
+                ("s3:PutObject", "kms:GenerateDataKey"),
+            ] {
+                // The keys this principal needs for that access: Some(key) for a bucket of
+                // this template, None for "some SSE-KMS bucket of the account".
+                let mut needs: Vec<Option<String>> = Vec::new();
+                for st in statements.iter().filter(|st| grants(st, s3)) {
+                    if st["Condition"]
+                        .to_string()
+                        .contains("servicecatalog:provisioning")
+                    {
+                        continue; // Service Catalog's product templates (artifact buckets)
+                    }
+                    for res in resource_texts(&st["Resource"]) {
+                        let own = buckets.iter().find(|(b, _)| {
+                            res.contains(&format!("${{{b}.Arn}}"))
+                                || res.contains(&format!("${{{b}}}"))
+                        });
+                        match own {
+                            Some((_, key)) => {
+                                if let Some(k) = key {
+                                    needs.push(Some(k.clone()));
+                                }
+                            }
+                            None if res.contains("mlz-artifacts-") => {}
+                            None => needs.push(None),
+                        }
+                    }
+                }
+                for need in needs {
+                    let ok = statements.iter().filter(|st| grants(st, kms)).any(|st| {
+                        let through_s3 = st["Condition"].to_string().contains("kms:ViaService")
+                            && st["Condition"].to_string().contains("s3.");
+                        // On the bucket's own key; for buckets named by pattern, on keys the
+                        // statement names (the buckets' keys, passed as parameters or made beside).
+                        let keys = resource_texts(&st["Resource"]);
+                        let on_key = match &need {
+                            Some(k) => keys.iter().any(|r| r.contains(k.as_str())),
+                            None => !keys.is_empty() && keys.iter().all(|r| r != "*"),
+                        };
+                        through_s3 || on_key
+                    });
+                    assert!(
+                        ok,
+                        "{path} {id}: {s3} on an SSE-KMS bucket ({}) without {kms} on its key",
+                        need.as_deref().unwrap_or("any of the account's")
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} accesses checked");
+}
