@@ -30,8 +30,11 @@ fn bucket_keys_in_this_account() -> Value {
         "Sid": "BucketKeysThroughS3",
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-        "Resource": "arn:aws:kms:*:${aws:PrincipalAccount}:key/*",
-        "Condition": { "StringEquals": { "kms:ViaService": "s3.${aws:RequestedRegion}.amazonaws.com" } }
+        "Resource": "arn:aws:kms:*:*:key/*",
+        "Condition": { "StringEquals": {
+            "kms:ViaService": "s3.${aws:RequestedRegion}.amazonaws.com",
+            "aws:ResourceAccount": "${aws:PrincipalAccount}"
+        } }
     })
 }
 

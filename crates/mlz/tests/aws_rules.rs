@@ -517,3 +517,151 @@ fn every_principal_with_access_to_an_sse_kms_bucket_can_use_its_key() {
     }
     assert!(checked > 50, "{checked} accesses checked");
 }
+
+/// The longest a `Fn::Sub` name can become: `${AWS::AccountId}` 12 characters, a region 14
+/// (`ap-southeast-2`), a parameter its `MaxLength` or longest allowed value, an account-id
+/// parameter 12.
+fn longest_name(t: &serde_json::Value, body: &str) -> Result<usize, String> {
+    let mut len = 0;
+    let mut rest = body;
+    while let Some(i) = rest.find("${") {
+        len += i;
+        let end = rest[i..].find('}').ok_or("unclosed ${")? + i;
+        let name = &rest[i + 2..end];
+        let p = &t["Parameters"][name];
+        len += match name {
+            "AWS::AccountId" => 12,
+            "AWS::Region" => "ap-southeast-2".len(),
+            _ if p["AllowedPattern"] == "^[0-9]{12}$" => 12,
+            _ => match (p["MaxLength"].as_u64(), p["AllowedValues"].as_array()) {
+                (Some(n), _) => n as usize,
+                (None, Some(vs)) => vs
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(str::len)
+                    .max()
+                    .unwrap_or(0),
+                _ => return Err(format!("${{{name}}} has no bound")),
+            },
+        };
+        rest = &rest[end + 1..];
+    }
+    Ok(len + rest.len())
+}
+
+/// Every name mlz writes stays within AWS's limit for the longest names the config language
+/// allows: a 20-character stack prefix, 40-character portfolio names, and team names as long as
+/// the reference's e-mail pattern lets them be (43: `aws+<team>-prod@example.com` is at most
+/// 64 characters, `email-length`). Limits: IAM role 64 (IAM
+/// user guide, "IAM and AWS STS quotas"), bucket 63 and lower case (S3 user guide, "Bucket
+/// naming rules"), permission set 32 (Identity Center API, CreatePermissionSet), StackSet and
+/// stack 128 (CloudFormation API), Organizations policy 128, budget 100, Service Catalog
+/// portfolio display name 100, scheduler schedule 64, scaling policy 256.
+#[test]
+fn no_name_exceeds_its_limit_for_the_longest_config() {
+    let long_team = |t: &str| format!("{t}-{}", "x".repeat(43 - t.len() - 1));
+    let mut text = mlz_model::REFERENCE_CONFIG.replace(
+        "  stackPrefix: mlz\n",
+        &format!("  stackPrefix: {}\n", "p".repeat(20)),
+    );
+    for team in ["fraud-detection", "churn-prediction"] {
+        text = text.replace(team, &long_team(team));
+    }
+    for pf in ["analytics", "model-building", "model-deployment"] {
+        let from = format!("    - name: {pf}\n");
+        assert!(text.contains(&from), "{pf}");
+        text = text.replace(
+            &from,
+            &format!("    - name: {pf}-{}\n", "y".repeat(40 - pf.len() - 1)),
+        );
+    }
+    let files = match mlz::compile(
+        "longest.yaml",
+        &text,
+        &mlz_model::NoFiles,
+        mlz_emit::Options::default(),
+    ) {
+        mlz::Outcome::Generated { output, .. } => output.files,
+        mlz::Outcome::Invalid { report } | mlz::Outcome::Failed { report } => {
+            panic!("the longest config is refused:\n{report}")
+        }
+    };
+    let limits: &[(&str, &str, usize)] = &[
+        ("AWS::IAM::Role", "RoleName", 64),
+        ("AWS::S3::Bucket", "BucketName", 63),
+        ("AWS::SSO::PermissionSet", "Name", 32),
+        ("AWS::CloudFormation::StackSet", "StackSetName", 128),
+        ("AWS::Organizations::Policy", "Name", 128),
+        ("AWS::Budgets::Budget", "Budget", 100),
+        ("AWS::ServiceCatalog::Portfolio", "DisplayName", 100),
+        ("AWS::Scheduler::Schedule", "Name", 64),
+        (
+            "AWS::ApplicationAutoScaling::ScalingPolicy",
+            "PolicyName",
+            256,
+        ),
+    ];
+    let mut checked = 0;
+    for (path, bytes) in &files {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        let Ok(t) = mlz_model::yaml::parse_cfn(&String::from_utf8_lossy(bytes)) else {
+            continue;
+        };
+        let t = t.to_json();
+        let Some(resources) = t["Resources"].as_object() else {
+            continue;
+        };
+        for (id, r) in resources {
+            for (ty, key, limit) in limits {
+                if r["Type"] != *ty {
+                    continue;
+                }
+                let v = if *key == "Budget" {
+                    &r["Properties"]["Budget"]["BudgetName"]
+                } else {
+                    &r["Properties"][*key]
+                };
+                let body = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Object(o) => match o.get("Fn::Sub") {
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        _ => continue,
+                    },
+                    _ => continue,
+                };
+                let n = longest_name(&t, &body).unwrap_or_else(|e| panic!("{path} {id}: {e}"));
+                assert!(
+                    n <= *limit,
+                    "{path} {id}: {key} {body:?} can be {n} characters (limit {limit})"
+                );
+                if *ty == "AWS::S3::Bucket" {
+                    let literal: String = body
+                        .split("${")
+                        .map(|p| p.rsplit('}').next().unwrap_or(p))
+                        .collect();
+                    assert_eq!(
+                        literal,
+                        literal.to_lowercase(),
+                        "{path} {id}: {body} has upper case"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&files["manifest.json"]).expect("manifest");
+    for t in manifest["templates"].as_array().expect("templates") {
+        if let Some(name) = t["stackName"].as_str() {
+            assert!(
+                name.len() <= 128,
+                "stack {name} is {} characters",
+                name.len()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "{checked} names checked");
+}

@@ -1020,3 +1020,101 @@ fn every_launch_role_covers_its_products_handlers() {
         );
     }
 }
+
+/// A CloudFormation rule assertion, evaluated with parameter values as strings (as rules see
+/// them, Number parameters included).
+fn assert_holds(v: &Value, params: &BTreeMap<&str, String>) -> Value {
+    let o = match v {
+        Value::Object(o) => o,
+        other => return other.clone(),
+    };
+    let (f, args) = o.iter().next().expect("a function");
+    let arg = |i: usize| assert_holds(&args[i], params);
+    match f.as_str() {
+        "Ref" => Value::String(params[args.as_str().expect("name")].clone()),
+        "Fn::Not" => Value::Bool(arg(0) != Value::Bool(true)),
+        "Fn::Or" => Value::Bool(
+            (0..args.as_array().expect("or").len()).any(|i| arg(i) == Value::Bool(true)),
+        ),
+        "Fn::And" => Value::Bool(
+            (0..args.as_array().expect("and").len()).all(|i| arg(i) == Value::Bool(true)),
+        ),
+        "Fn::Equals" => Value::Bool(arg(0) == arg(1)),
+        "Fn::Contains" => Value::Bool(arg(0).as_array().expect("list").contains(&arg(1))),
+        other => panic!("rule function {other} is not evaluated here"),
+    }
+}
+
+/// Every product with MinInstances and MaxInstances refuses, through its rules, exactly the
+/// pairs where Max is below Min, for every value the parameters allow.
+#[test]
+fn autoscaling_bounds_refuse_max_below_min() {
+    let mut seen = 0;
+    for (path, t) in products() {
+        let (Some(min), Some(max)) = (
+            t["Parameters"].get("MinInstances"),
+            t["Parameters"].get("MaxInstances"),
+        ) else {
+            continue;
+        };
+        let range = |p: &Value| {
+            p["MinValue"].as_u64().expect("MinValue")..=p["MaxValue"].as_u64().expect("MaxValue")
+        };
+        let rules: Vec<&Value> = t["Rules"]
+            .as_object()
+            .expect("rules")
+            .values()
+            .filter(|r| r["Assertions"].to_string().contains("MaxInstances"))
+            .flat_map(|r| r["Assertions"].as_array().expect("assertions"))
+            .map(|a| &a["Assert"])
+            .collect();
+        assert!(
+            !rules.is_empty(),
+            "{path}: nothing checks MinInstances <= MaxInstances"
+        );
+        for lo in range(min) {
+            for hi in range(max) {
+                let params: BTreeMap<&str, String> = [
+                    ("MinInstances", lo.to_string()),
+                    ("MaxInstances", hi.to_string()),
+                ]
+                .into();
+                let ok = rules
+                    .iter()
+                    .all(|a| assert_holds(a, &params) == Value::Bool(true));
+                assert_eq!(ok, lo <= hi, "{path}: MinInstances {lo}, MaxInstances {hi}");
+            }
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 2, "the real-time and multi-model endpoints");
+}
+
+/// Only the Studio execution roles match the portfolios' Studio principal pattern
+/// (`mlz-sagemaker-*-studio`): every other product role's name ends in a fixed suffix that is
+/// not `-studio`, so no parameter value (an endpoint named `…studio`, say) lets a model role
+/// take the Studio role's name or its portfolio access.
+#[test]
+fn no_product_role_can_pass_for_a_studio_role() {
+    let mut seen = 0;
+    for (path, t) in products() {
+        for (id, r) in resources(&t, "AWS::IAM::Role") {
+            let name = match &r["Properties"]["RoleName"] {
+                Value::String(s) => s.clone(),
+                other => other["Fn::Sub"].as_str().expect("a Sub name").to_owned(),
+            };
+            let suffix = name.rsplit('}').next().unwrap_or(&name);
+            let studio = path.ends_with("/studio-domain.yaml") && id == "ExecutionRole";
+            if studio {
+                assert_eq!(suffix, "-studio", "{path} {id}");
+            } else {
+                assert!(
+                    suffix.len() > 1 && suffix.starts_with('-') && !suffix.ends_with("studio"),
+                    "{path} {id}: {name} can end as any parameter value, or as -studio"
+                );
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 9, "{seen} roles");
+}
