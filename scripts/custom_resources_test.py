@@ -78,8 +78,13 @@ def run(code, event, answers):
     cfnresponse.send = send
     boto3 = types.ModuleType("boto3")
     boto3.client = aws.client
-    saved = {k: sys.modules.get(k) for k in ("boto3", "cfnresponse")}
-    sys.modules.update(boto3=boto3, cfnresponse=cfnresponse)
+    botocore = types.ModuleType("botocore")
+    botocore_config = types.ModuleType("botocore.config")
+    botocore_config.Config = lambda **kw: kw
+    botocore.config = botocore_config
+    names = ("boto3", "cfnresponse", "botocore", "botocore.config")
+    saved = {k: sys.modules.get(k) for k in names}
+    sys.modules.update({"boto3": boto3, "cfnresponse": cfnresponse, "botocore": botocore, "botocore.config": botocore_config})
     sleep, time.sleep = time.sleep, lambda _s: None
     os.environ.setdefault("AWS_REGION", "eu-west-1")
     try:
@@ -162,7 +167,29 @@ class Cases(unittest.TestCase):
         sent, calls = run(self.code("organization-share"), event("Create", self.SHARE), self.DONE)
         self.assertEqual(self.one(sent, "SUCCESS")["physical"], "port-1/ou-a")
         ops = [c[1] for c in calls]
-        self.assertEqual(ops, ["create_portfolio_share", "describe_portfolio_share_status"])
+        self.assertEqual(ops, ["describe_portfolio_shares", "create_portfolio_share", "describe_portfolio_share_status"])
+
+    def test_share_create_of_an_existing_share_makes_its_settings_ours(self):
+        answers = {**self.DONE, ("servicecatalog", "describe_portfolio_shares"): {
+            "PortfolioShareDetails": [{"PrincipalId": "ou-a", "Type": "ORGANIZATIONAL_UNIT"}]}}
+        sent, calls = run(self.code("organization-share"), event("Create", self.SHARE), answers)
+        self.assertEqual(self.one(sent, "SUCCESS")["physical"], "port-1/ou-a")
+        self.assertIn("update_portfolio_share", [c[1] for c in calls])
+        self.assertNotIn("create_portfolio_share", [c[1] for c in calls])
+
+    def test_share_retries_while_another_share_operation_runs(self):
+        tries = iter([ClientError("InvalidStateException"), ClientError("InvalidStateException"), {"PortfolioShareToken": "t1"}])
+        answers = {**self.DONE, ("servicecatalog", "create_portfolio_share"): lambda **_: next(tries)}
+        sent, calls = run(self.code("organization-share"), event("Create", self.SHARE), answers)
+        self.one(sent, "SUCCESS")
+        self.assertEqual([c[1] for c in calls].count("create_portfolio_share"), 3)
+
+    def test_share_errors_are_in_the_reason(self):
+        answers = {**self.DONE, ("servicecatalog", "describe_portfolio_share_status"): {
+            "Status": "COMPLETED_WITH_ERRORS",
+            "ShareDetails": {"ShareErrors": [{"Accounts": ["111122223333"], "Message": "no launch role", "Error": "InvalidState"}]}}}
+        sent, _ = run(self.code("organization-share"), event("Create", self.SHARE), answers)
+        self.assertIn("111122223333", self.one(sent, "FAILED")["reason"])
 
     def test_share_create_that_fails_leaves_nothing_for_delete(self):
         answers = {**self.DONE, ("servicecatalog", "create_portfolio_share"): ClientError("InvalidParametersException")}
@@ -190,8 +217,9 @@ class Cases(unittest.TestCase):
         new = {"PortfolioId": "port-1", "OrganizationalUnitId": "ou-b"}
         sent, calls = run(self.code("organization-share"), event("Update", new, "port-1/ou-a", self.SHARE), self.DONE)
         self.assertEqual(self.one(sent, "SUCCESS")["physical"], "port-1/ou-b")
-        self.assertEqual(calls[0][1], "create_portfolio_share")
-        self.assertEqual(calls[0][3]["OrganizationNode"]["Value"], "ou-b")
+        create = [c for c in calls if c[1] == "create_portfolio_share"]
+        self.assertEqual(len(create), 1)
+        self.assertEqual(create[0][3]["OrganizationNode"]["Value"], "ou-b")
 
     def test_share_delete_waits_until_unshared(self):
         statuses = iter(["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"])
@@ -230,6 +258,17 @@ class Cases(unittest.TestCase):
             r = self.one(sent, "SUCCESS")
             self.assertEqual(r["physical"], "account-factory")
             self.assertEqual(r["data"], {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-new", "PortfolioId": "port-ct"})
+
+    def test_factory_lookup_skips_an_artifact_being_removed_and_reads_every_page(self):
+        pages = {None: {"PortfolioDetails": [{"Id": "port-x", "DisplayName": "other"}], "NextPageToken": "p2"},
+                 "p2": {"PortfolioDetails": [{"Id": "port-ct", "DisplayName": "AWS Control Tower Account Factory Portfolio"}]}}
+        answers = {**self.FOUND,
+                   ("servicecatalog", "describe_provisioning_artifact"): lambda **kw: ClientError("ResourceNotFoundException")
+                   if kw["ProvisioningArtifactId"] == "pa-old" else {"ProvisioningArtifactDetail": {"Id": "pa-new", "Active": True}},
+                   ("servicecatalog", "list_portfolios_for_product"): lambda **kw: pages[kw.get("PageToken")]}
+        sent, _ = run(self.code("account-factory-lookup"), event("Create", self.FACTORY), answers)
+        r = self.one(sent, "SUCCESS")
+        self.assertEqual((r["data"]["ProvisioningArtifactId"], r["data"]["PortfolioId"]), ("pa-new", "port-ct"))
 
     def test_factory_lookup_delete_after_failed_create_succeeds(self):
         answers = {("servicecatalog", "describe_product_as_admin"): ClientError("ResourceNotFoundException")}
@@ -305,6 +344,14 @@ class Cases(unittest.TestCase):
         sent, calls = run(code, event("Delete", props, physical), two)
         self.one(sent, "SUCCESS")
         self.assertEqual(calls, [], "the attachment is the spoke's: nothing to undo")
+        # A failed attachment fails the lookup at once, not after the wait.
+        failed = {("ec2", "describe_transit_gateway_attachments"): lambda **kw: {"TransitGatewayAttachments": [
+            {"TransitGatewayAttachmentId": "tgw-attach-9", "State": "failed"}] if "failed" in kw["Filters"][3]["Values"] else []}}
+        sent, calls = run(code, event("Create", props), failed)
+        self.assertIn("tgw-attach-9", self.one(sent, "FAILED")["reason"])
+        self.assertLessEqual(len(calls), 2)
+        sent, _ = run(code, event("Delete", {}, "tgw-attach-1"), {})
+        self.one(sent, "SUCCESS")
 
     # The blueprints' account defaults (EBS encryption by default, account S3 Block Public Access).
     def test_account_defaults_cover_every_governed_region(self):

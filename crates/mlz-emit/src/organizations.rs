@@ -164,10 +164,10 @@ org = boto3.client("organizations")
 def handler(event, context):
     physical = event.get("PhysicalResourceId", "account-lookup")
     try:
-        email = event["ResourceProperties"]["Email"].lower()
         if event["RequestType"] == "Delete":
             cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
             return
+        email = event["ResourceProperties"]["Email"].lower()
         found = [
             a
             for page in org.get_paginator("list_accounts").paginate()

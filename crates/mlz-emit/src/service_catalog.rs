@@ -544,6 +544,7 @@ fn organization_shares(
                     "servicecatalog:DeletePortfolioShare",
                     "servicecatalog:UpdatePortfolioShare",
                     "servicecatalog:DescribePortfolioShareStatus",
+                    "servicecatalog:DescribePortfolioShares",
                 ]),
                 statement(&[
                     "organizations:DescribeOrganization",
@@ -582,6 +583,7 @@ import boto3
 import cfnresponse
 
 sc = boto3.client("servicecatalog")
+BUSY = ("InvalidStateException", "ThrottlingException", "LimitExceededException")
 
 
 def code(error):
@@ -592,26 +594,56 @@ def node(ou):
     return {"Type": "ORGANIZATIONAL_UNIT", "Value": ou}
 
 
-def settle(response, what, context):
-    # Sharing with an OU is asynchronous: wait on its token (DescribePortfolioShareStatus),
-    # leaving half a minute of the function's time to answer.
+def call(deadline, operation, **args):
+    # A share operation refuses to start while another on the portfolio runs
+    # (InvalidStateException): wait and try again until the deadline.
+    pause = 5
+    while True:
+        try:
+            return operation(**args)
+        except Exception as error:
+            if code(error) not in BUSY or time.time() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 30)
+
+
+def settle(response, what, deadline):
+    # Sharing with an OU is asynchronous: wait on its token (DescribePortfolioShareStatus).
     token = response.get("PortfolioShareToken")
-    deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - 30
     while token:
-        status = sc.describe_portfolio_share_status(PortfolioShareToken=token)["Status"]
-        if status == "COMPLETED":
+        status = sc.describe_portfolio_share_status(PortfolioShareToken=token)
+        state = status["Status"]
+        if state == "COMPLETED":
             return
-        if status in ("COMPLETED_WITH_ERRORS", "ERROR"):
-            raise RuntimeError(f"{what} ended {status}")
+        if state in ("COMPLETED_WITH_ERRORS", "ERROR"):
+            errors = status.get("ShareDetails", {}).get("ShareErrors", [])
+            detail = "; ".join(f'{e.get("Error")}: {e.get("Message")} ({", ".join(e.get("Accounts", []))})' for e in errors)
+            raise RuntimeError(f"{what} ended {state}: {detail or 'no details'}"[:900])
         if time.time() > deadline:
-            raise RuntimeError(f"{what} still {status}; see DescribePortfolioShareStatus {token}")
+            raise RuntimeError(f"{what} still {state}; see DescribePortfolioShareStatus {token}")
         time.sleep(10)
+
+
+def shared(portfolio, ou):
+    pages, token = [], None
+    while True:
+        args = {"PortfolioId": portfolio, "Type": "ORGANIZATIONAL_UNIT"}
+        if token:
+            args["PageToken"] = token
+        page = sc.describe_portfolio_shares(**args)
+        pages.extend(page.get("PortfolioShareDetails", []))
+        token = page.get("NextPageToken")
+        if not token:
+            return any(d.get("PrincipalId") == ou for d in pages)
 
 
 def handler(event, context):
     kind = event["RequestType"]
     old = event.get("PhysicalResourceId", "")
     physical = old
+    # Leave half a minute of the function's time to answer.
+    deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - 30
     try:
         if kind == "Delete":
             # PORTFOLIO/OU names a share this resource made; anything else (a Create that
@@ -619,8 +651,8 @@ def handler(event, context):
             parts = old.split("/")
             if len(parts) == 2:
                 try:
-                    response = sc.delete_portfolio_share(PortfolioId=parts[0], OrganizationNode=node(parts[1]))
-                    settle(response, f"unsharing {parts[0]} from {parts[1]}", context)
+                    response = call(deadline, sc.delete_portfolio_share, PortfolioId=parts[0], OrganizationNode=node(parts[1]))
+                    settle(response, f"unsharing {parts[0]} from {parts[1]}", deadline)
                 except Exception as error:
                     if code(error) != "ResourceNotFoundException":  # already gone: done
                         raise
@@ -629,20 +661,20 @@ def handler(event, context):
         props = event["ResourceProperties"]
         portfolio, ou = props["PortfolioId"], props["OrganizationalUnitId"]
         physical = f"{portfolio}/{ou}"
+        flags = {"ShareTagOptions": True, "SharePrincipals": True}
         if kind == "Update" and old == physical:
             # The same share: keep it, and its settings.
-            response = sc.update_portfolio_share(
-                PortfolioId=portfolio, OrganizationNode=node(ou), ShareTagOptions=True, SharePrincipals=True
-            )
+            response = call(deadline, sc.update_portfolio_share, PortfolioId=portfolio, OrganizationNode=node(ou), **flags)
         else:
             # A new share (on Update, CloudFormation then deletes the old one). Until it
-            # exists, a failure leaves nothing for Delete to undo.
+            # exists, a failure leaves nothing for Delete to undo. CreatePortfolioShare of a
+            # share that exists does nothing: then its settings are made ours.
             physical = f"failed/{portfolio}/{ou}" if kind == "Create" else old
-            response = sc.create_portfolio_share(
-                PortfolioId=portfolio, OrganizationNode=node(ou), ShareTagOptions=True, SharePrincipals=True
-            )
+            existed = shared(portfolio, ou)
+            operation = sc.update_portfolio_share if existed else sc.create_portfolio_share
+            response = call(deadline, operation, PortfolioId=portfolio, OrganizationNode=node(ou), **flags)
             physical = f"{portfolio}/{ou}"
-        settle(response, f"sharing {portfolio} with {ou}", context)
+        settle(response, f"sharing {portfolio} with {ou}", deadline)
         cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
     except Exception as error:  # report, never hang the stack
         cfnresponse.send(event, context, cfnresponse.FAILED, {}, physical or "failed", reason=str(error)[:1000])

@@ -870,15 +870,27 @@ def lookup(name):
     product_id = product["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
     active = []
     for summary in product["ProvisioningArtifactSummaries"]:
-        detail = sc.describe_provisioning_artifact(
-            ProductId=product_id, ProvisioningArtifactId=summary["Id"]
-        )["ProvisioningArtifactDetail"]
+        try:
+            detail = sc.describe_provisioning_artifact(
+                ProductId=product_id, ProvisioningArtifactId=summary["Id"]
+            )["ProvisioningArtifactDetail"]
+        except Exception as error:
+            # An artifact being removed is gone by now: skip it, as AFT does.
+            if getattr(error, "response", {}).get("Error", {}).get("Code") == "ResourceNotFoundException":
+                continue
+            raise
         if detail.get("Active"):
             active.append(detail)
     if not active:
         raise RuntimeError(f"product {name} has no active provisioning artifact")
     active.sort(key=lambda d: (d.get("Guidance") == "DEFAULT", str(d.get("CreatedTime"))), reverse=True)
-    portfolios = sc.list_portfolios_for_product(ProductId=product_id)["PortfolioDetails"]
+    portfolios, token = [], None
+    while True:
+        page = sc.list_portfolios_for_product(ProductId=product_id, **({"PageToken": token} if token else {}))
+        portfolios.extend(page["PortfolioDetails"])
+        token = page.get("NextPageToken")
+        if not token:
+            break
     named = [p for p in portfolios if p.get("DisplayName") == PORTFOLIO]
     if not named:
         raise RuntimeError(f"no portfolio named {PORTFOLIO} holds product {name}")
@@ -996,8 +1008,10 @@ pub fn vending_stacks(p: &Platform) -> Vec<(String, String)> {
 
 const ACCOUNT_TAGGER_CODE: &str = r#"import boto3
 import cfnresponse
+from botocore.config import Config
 
-org = boto3.client("organizations")
+# Organizations throttles tagging hard, and several stacks tag at once.
+org = boto3.client("organizations", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
 
 def tags(props):

@@ -409,15 +409,16 @@ import cfnresponse
 
 ec2 = boto3.client("ec2")
 LIVE = ["available", "pending", "pendingAcceptance", "modifying"]
+DEAD = ["failed", "failing", "rejected"]
 
 
-def find(tgw, account):
+def find(tgw, account, states=LIVE):
     pages = ec2.get_paginator("describe_transit_gateway_attachments").paginate(
         Filters=[
             {"Name": "transit-gateway-id", "Values": [tgw]},
             {"Name": "resource-owner-id", "Values": [account]},
             {"Name": "resource-type", "Values": ["vpc"]},
-            {"Name": "state", "Values": LIVE},
+            {"Name": "state", "Values": states},
         ]
     )
     return [a for page in pages for a in page["TransitGatewayAttachments"]]
@@ -426,13 +427,13 @@ def find(tgw, account):
 def handler(event, context):
     physical = event.get("PhysicalResourceId", "attachment-lookup")
     try:
-        props = event["ResourceProperties"]
-        tgw, account = props["TransitGatewayId"], props["AccountId"]
-        exclude = set(props.get("ExcludeAttachmentIds", []))
         if event["RequestType"] == "Delete":
             # The attachment belongs to the spoke's blueprint stack: nothing to undo here.
             cfnresponse.send(event, context, cfnresponse.SUCCESS, {}, physical)
             return
+        props = event["ResourceProperties"]
+        tgw, account = props["TransitGatewayId"], props["AccountId"]
+        exclude = set(props.get("ExcludeAttachmentIds", []))
         # Wait while the attachment is being created, leaving a minute to answer.
         deadline = time.time() + context.get_remaining_time_in_millis() / 1000 - 60
         while True:
@@ -442,6 +443,10 @@ def handler(event, context):
                 raise Exception(f"account {account} has {len(found)} VPC attachments to {tgw} ({ids}): mlz expects one, its platform VPC's")
             if found and found[0]["State"] == "available":
                 break
+            if not found:
+                dead = [a for a in find(tgw, account, DEAD) if a["TransitGatewayAttachmentId"] not in exclude]
+                if dead:
+                    raise Exception(f"the VPC attachment {dead[0]['TransitGatewayAttachmentId']} of account {account} to {tgw} is {dead[0]['State']}: fix the spoke's blueprint stack, then update this stack")
             if time.time() > deadline:
                 if not found:
                     raise Exception(f"account {account} has no VPC attachment to {tgw}: apply its blueprint (corporate-network: by AFC, or by its StackSet) first, then update this stack")
