@@ -257,6 +257,16 @@ pub fn custom_function(
     Ok(function)
 }
 
+/// How long CloudFormation waits for a custom resource's answer: a minute past its function's
+/// timeout, not the default hour, so a function that is killed (timeout, throttling) fails the
+/// stack soon (CloudFormation template reference, `ServiceTimeout` of custom resources, 1 to
+/// 3600 seconds). The Account Factory lookup has none: adding one would update the lookup in
+/// every vending stack, and a newer active Account Factory artifact would then update every
+/// vended account's provisioned product.
+pub fn service_timeout(function_timeout: i64) -> Value {
+    Value::Int(function_timeout + 60)
+}
+
 /// An AWS managed policy by name (from `mlz_model::managed_policies`), partition-aware; a
 /// full ARN the config gives as it is.
 pub fn managed_policy(name: &str) -> Value {

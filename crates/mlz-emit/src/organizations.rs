@@ -128,6 +128,7 @@ fn account_ids(p: &Platform) -> Result<Option<Stack>, EmitError> {
         t.add_resource(
             lookup.clone(),
             Resource::new(CUSTOM_ACCOUNT_ID)
+                .prop("ServiceTimeout", crate::common::service_timeout(120))
                 .prop(
                     "ServiceToken",
                     Value::GetAtt(function.clone(), "Arn".into()),

@@ -92,7 +92,7 @@ pub fn emit(p: &Platform, out: &mut Emitted) -> Result<(), Vec<EmitError>> {
         // one by one (CreateMember). A delegated administrator may list the organisation's
         // accounts (RegisterDelegatedAdministrator grants read-only access to Organizations).
         macie_members.push(format!(
-            "aws organizations list-accounts --query \"Accounts[?Status=='ACTIVE'].[Id,Email]\" --output text | while read -r id email; do [ \"$id\" = \"<{admin} account id>\" ] || aws macie2 create-member --account accountId=\"$id\",email=\"$email\" --region {r} || echo \"$id: see the error above (an account already a member says so)\"; done"
+            "aws organizations list-accounts --query \"Accounts[?State=='ACTIVE'].[Id,Email]\" --output text | while read -r id email; do [ \"$id\" = \"<{admin} account id>\" ] || aws macie2 create-member --account accountId=\"$id\",email=\"$email\" --region {r} || echo \"$id: see the error above (an account already a member says so)\"; done"
         ));
     }
     out.steps.push(ManualStep {
@@ -180,6 +180,15 @@ fn delegated_admin(p: &Platform, s: &Security) -> Result<Stack, EmitError> {
         Fact::TrustedAccess(Service::SecurityHub),
         &rules::SECURITY_HUB_TRUSTED_ACCESS,
     ));
+    // Designating the administrator turns Security Hub on in it (Security Hub user guide,
+    // "Setting up": "Security Hub is enabled automatically for the chosen account"): the
+    // detector stacks' AWS::SecurityHub::Hub must come first, or they fail on the hub.
+    for r in &p.organization.governed_regions {
+        st.requires.push(Need::new(
+            Fact::Deployed(detectors_id(r)),
+            &rules::SECURITY_HUB_ENABLED_FIRST,
+        ));
+    }
     Ok(st)
 }
 

@@ -563,6 +563,7 @@ fn organization_shares(
         let id = LogicalId::derive("OuShare", ou_name).map_err(|e| bug(path, e))?;
         let ou_id = use_ident(p, ou_ident_in(p, ou, pf.account)?, t, params)?;
         let mut r = Resource::new(CUSTOM_ORGANIZATION_SHARE)
+            .prop("ServiceTimeout", crate::common::service_timeout(600))
             .prop(
                 "ServiceToken",
                 Value::GetAtt(function.clone(), "Arn".into()),

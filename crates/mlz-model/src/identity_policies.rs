@@ -38,6 +38,19 @@ fn bucket_keys_in_this_account() -> Value {
     })
 }
 
+/// The isolation tag (`studio-user`, which binds a Studio profile to its person) is never a
+/// person's to set or remove, at creation or after, whatever else their set may tag: someone
+/// who could retag a colleague's profile could open it.
+fn never_the_isolation_tag() -> Value {
+    json!({
+        "Sid": "NeverTheIsolationTag",
+        "Effect": "Deny",
+        "Action": ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+        "Resource": "*",
+        "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": [STUDIO_USER_TAG] } }
+    })
+}
+
 fn read_logs(prefix: &str) -> Value {
     json!({
         "Sid": "ReadJobLogs",
@@ -106,14 +119,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                     "Resource": "arn:aws:sagemaker:*:*:*",
                     "Condition": { "Null": { "sagemaker:TaggingAction": "false" } }
                 },
-                {
-                    // The isolation tag is never theirs to set or remove, at creation or after.
-                    "Sid": "NeverTheIsolationTag",
-                    "Effect": "Deny",
-                    "Action": ["sagemaker:AddTags", "sagemaker:DeleteTags"],
-                    "Resource": "*",
-                    "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": [STUDIO_USER_TAG] } }
-                },
+                never_the_isolation_tag(),
                 // Only the teams' Studio execution roles: the pipeline and endpoint roles
                 // (which approve and serve models) are not theirs to borrow.
                 pass_role(&format!("{}*{}", crate::products::ROLE_PREFIX, crate::products::STUDIO_ROLE_SUFFIX), "sagemaker.amazonaws.com"),
@@ -165,6 +171,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 pass_role(&format!("{}*", crate::products::ROLE_PREFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 bucket_keys_in_this_account(),
+                never_the_isolation_tag(),
                 {
                     "Sid": "WatchModels",
                     "Effect": "Allow",
@@ -201,6 +208,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 pass_role("mlz-glue-*", "glue.amazonaws.com"),
                 data_in_this_account(),
                 bucket_keys_in_this_account(),
+                never_the_isolation_tag(),
                 read_logs("/aws-glue/")
             ]
         }),

@@ -665,3 +665,39 @@ fn no_name_exceeds_its_limit_for_the_longest_config() {
     }
     assert!(checked > 100, "{checked} names checked");
 }
+
+/// Every custom resource but the Account Factory lookup (docs/aws-rules.md says why) waits
+/// for its function a minute past the function's timeout, not CloudFormation's default hour.
+#[test]
+fn custom_resources_time_out_soon_after_their_function() {
+    let mut checked = 0;
+    for (path, text) in templates() {
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        let Some(resources) = t["Resources"].as_object() else {
+            continue;
+        };
+        for (id, r) in resources {
+            let ty = r["Type"].as_str().unwrap_or("");
+            if !ty.starts_with("Custom::") || ty == "Custom::AccountFactoryArtifact" {
+                continue;
+            }
+            let timeout = r["Properties"]["ServiceTimeout"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{path} {id}: no ServiceTimeout"));
+            // The function, when it is in the same template.
+            let function = r["Properties"]["ServiceToken"]["Fn::GetAtt"][0].as_str();
+            if let Some(f) = function {
+                let limit = resources[f]["Properties"]["Timeout"]
+                    .as_u64()
+                    .expect("Timeout");
+                assert!(
+                    timeout > limit && timeout <= limit + 120,
+                    "{path} {id}: {timeout} s for a {limit} s function"
+                );
+            }
+            assert!((1..=3600).contains(&timeout));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} custom resources");
+}

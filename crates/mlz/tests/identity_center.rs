@@ -389,3 +389,42 @@ fn no_stop_sits_behind_a_create_only_condition_key() {
         "no statement uses a Create-only key: the test proves nothing"
     );
 }
+
+/// Every permission set that may tag SageMaker resources denies the Studio isolation tag:
+/// whoever can retag a colleague's profile can open it.
+#[test]
+fn no_permission_set_can_move_the_studio_isolation_tag() {
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let mut seen = 0;
+    for ps in t["Resources"].as_object().expect("resources").values() {
+        let Some(statements) = ps["Properties"]["InlinePolicy"]["Statement"].as_array() else {
+            continue;
+        };
+        let tags = statements.iter().any(|s| {
+            s["Effect"] == "Allow"
+                && actions(s)
+                    .iter()
+                    .any(|a| a == "sagemaker:AddTags" || a == "sagemaker:*")
+        });
+        if !tags {
+            continue;
+        }
+        let denied = statements.iter().any(|s| {
+            s["Effect"] == "Deny"
+                && actions(s).iter().any(|a| a == "sagemaker:AddTags")
+                && s["Condition"].to_string().contains("studio-user")
+        });
+        assert!(
+            denied,
+            "{} may set the studio-user tag",
+            ps["Properties"]["Name"]
+        );
+        seen += 1;
+    }
+    assert!(seen >= 2, "{seen} tagging permission sets");
+}

@@ -176,6 +176,21 @@ fn every_governed_region_exports_findings_and_has_security_hub_before_the_aggreg
             waits.contains(&path.as_str()),
             "security-hub.yaml does not wait for {path}"
         );
+        // Designating the administrator turns its hub on: the detectors' Hub comes first.
+        let admin = m["templates"]
+            .as_array()
+            .expect("templates")
+            .iter()
+            .find(|t| t["path"] == "security/delegated-admin.yaml")
+            .expect("delegated-admin");
+        assert!(
+            admin["dependsOn"]
+                .as_array()
+                .expect("dependsOn")
+                .iter()
+                .any(|d| d["template"] == path.as_str()),
+            "delegated-admin.yaml does not wait for {path}"
+        );
     }
 }
 

@@ -1057,8 +1057,14 @@ fn autoscaling_bounds_refuse_max_below_min() {
         ) else {
             continue;
         };
-        let range = |p: &Value| {
-            p["MinValue"].as_u64().expect("MinValue")..=p["MaxValue"].as_u64().expect("MaxValue")
+        // Whole numbers only (AllowedValues), so the rules' text comparison is exact.
+        let range = |p: &Value| -> Vec<u64> {
+            p["AllowedValues"]
+                .as_array()
+                .expect("AllowedValues")
+                .iter()
+                .map(|v| v.as_str().expect("text").parse().expect("a whole number"))
+                .collect()
         };
         let rules: Vec<&Value> = t["Rules"]
             .as_object()
@@ -1073,7 +1079,7 @@ fn autoscaling_bounds_refuse_max_below_min() {
             "{path}: nothing checks MinInstances <= MaxInstances"
         );
         for lo in range(min) {
-            for hi in range(max) {
+            for &hi in &range(max) {
                 let params: BTreeMap<&str, String> = [
                     ("MinInstances", lo.to_string()),
                     ("MaxInstances", hi.to_string()),
@@ -1117,4 +1123,48 @@ fn no_product_role_can_pass_for_a_studio_role() {
         }
     }
     assert!(seen >= 9, "{seen} roles");
+}
+
+/// No pipeline role approves a model: registering is the pipeline's, approving a person's
+/// (sagemaker:ModelApprovalStatus on CreateModelPackage and UpdateModelPackage).
+#[test]
+fn pipelines_register_models_but_never_approve_them() {
+    let mut seen = 0;
+    for (path, t) in products() {
+        for (id, r) in resources(&t, "AWS::IAM::Role") {
+            let statements: Vec<&Value> = r["Properties"]["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|p| {
+                    p["PolicyDocument"]["Statement"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                })
+                .collect();
+            let registers = statements.iter().any(|s| {
+                s["Effect"] == "Allow"
+                    && actions(s)
+                        .iter()
+                        .any(|a| a == "sagemaker:CreateModelPackage")
+            });
+            if !registers {
+                continue;
+            }
+            let denies = statements.iter().any(|s| {
+                s["Effect"] == "Deny"
+                    && actions(s)
+                        .iter()
+                        .any(|a| a == "sagemaker:CreateModelPackage")
+                    && actions(s)
+                        .iter()
+                        .any(|a| a == "sagemaker:UpdateModelPackage")
+                    && s["Condition"]["StringEquals"]["sagemaker:ModelApprovalStatus"] == "Approved"
+            });
+            assert!(denies, "{path} {id} registers models and may approve them");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "{seen} registering roles");
 }

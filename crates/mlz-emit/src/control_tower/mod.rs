@@ -1061,6 +1061,7 @@ fn existing_account_tags(p: &Platform) -> Result<Option<Stack>, EmitError> {
         t.add_resource(
             LogicalId::new(format!("{}Tags", a.logical_id)).map_err(|e| bug(&path, e))?,
             Resource::new(CUSTOM_ACCOUNT_TAGS)
+                .prop("ServiceTimeout", crate::common::service_timeout(60))
                 .prop(
                     "ServiceToken",
                     exports::import(p, &ExportKey::AccountTagger)?,
@@ -1144,6 +1145,7 @@ fn account_tags(
     t.add_resource(
         tags_id,
         Resource::new(CUSTOM_ACCOUNT_TAGS)
+            .prop("ServiceTimeout", crate::common::service_timeout(60))
             .prop(
                 "ServiceToken",
                 exports::import(p, &ExportKey::AccountTagger)?,

@@ -349,6 +349,7 @@ fn attachments(p: &Platform, n: &Network, region: &str) -> Result<Vec<Stack>, Em
             };
             let found = lid("Attachment")?;
             let mut lookup = Resource::new(CUSTOM_TGW_ATTACHMENT)
+                .prop("ServiceTimeout", crate::common::service_timeout(900))
                 .prop(
                     "ServiceToken",
                     exports::import(p, &ExportKey::AttachmentLookup)?,
