@@ -138,10 +138,12 @@ pub fn exempt_roles(control_tower: bool, pipeline: Option<&str>) -> Exempt {
     } else {
         ORGANIZATIONS_EXEMPT
     };
+    let role = |name: &str| format!("arn:aws:iam::*:role/{name}");
     let mut roles: Vec<String> = base.iter().map(|s| (*s).to_owned()).collect();
-    // The region-deny policy also exempts Control Tower's service roles, which work in every
-    // region the landing zone governs.
-    let mut region_deny: Vec<String> = if control_tower {
+    // The region-deny policy exempts Control Tower's service roles, which work in every
+    // region the landing zone governs; not the pipeline's deploy role, whose stacks are all in
+    // governed regions.
+    let region_deny: Vec<String> = if control_tower {
         CONTROL_TOWER_SERVICE_ROLES
             .iter()
             .map(|s| (*s).to_owned())
@@ -149,86 +151,154 @@ pub fn exempt_roles(control_tower: bool, pipeline: Option<&str>) -> Exempt {
     } else {
         roles.clone()
     };
-    let mut passers = Vec::new();
+    let mut pipeline_roles = Vec::new();
+    let mut assumers = Vec::new();
     if let Some(prefix) = pipeline {
-        let deploy = crate::model::pipeline_deploy_role(prefix);
+        roles.push(role(&crate::model::pipeline_deploy_role(prefix)));
+        // The roles the pipeline works through in every account, and the pipeline's own
+        // (pipeline/roles-*, pipeline/pipeline): whoever holds them deploys as the deploy role.
         let action = crate::model::pipeline_action_role(prefix);
-        let arn = format!("arn:aws:iam::*:role/{deploy}");
-        roles.push(arn.clone());
-        region_deny.push(arn);
-        passers.push(format!("arn:aws:iam::*:role/{action}"));
+        for name in [
+            action.clone(),
+            format!("{prefix}-pipeline-read"),
+            format!("{prefix}-pipeline-steps"),
+        ] {
+            pipeline_roles.push(role(&name));
+        }
+        assumers = vec![
+            role(&format!("{prefix}-pipeline")),
+            role(&format!("{prefix}-pipeline-build")),
+        ];
     }
-    let mut protected: Vec<String> = roles.iter().chain(&region_deny).cloned().collect();
+    // The protect-security-services policy keeps its own exempted names to themselves; the
+    // region-deny policy keeps its names (`region_deny`) the same way.
+    let owners = roles.clone();
+    let mut protected: Vec<String> = owners
+        .iter()
+        .chain(&pipeline_roles)
+        .chain(&assumers)
+        .cloned()
+        .collect();
     protected.sort();
     protected.dedup();
-    passers.extend(protected.iter().cloned());
+    // Who may pass a protected role, and change the platform's stacks: the owners, and the
+    // pipeline's action role (CodePipeline's CloudFormation actions).
+    let mut deployers = owners.clone();
+    deployers.extend(pipeline_roles.first().cloned());
     Exempt {
         roles,
         region_deny,
+        owners,
         protected,
-        passers,
+        deployers,
+        pipeline_roles,
+        assumers,
+        stacks: pipeline.map(|prefix| format!("arn:aws:cloudformation:*:*:stack/{prefix}-*/*")),
     }
 }
 
 /// Who the builtin SCPs exempt: the deployers (`roles`), and for the region-deny policy
-/// also Control Tower's own roles (`region_deny`). An exemption by role name holds only while
-/// no one else can make, change, assume or pass a role of that name: `protected` is every
-/// exempted name, which only the exempted roles may touch, and `passers` the principals that
-/// may pass one to a service (the exempted roles, and the pipeline's action role, which passes
-/// the deploy role to CloudFormation).
+/// Control Tower's own roles (`region_deny`). An exemption by role name holds only while no one
+/// else can make, change, assume or pass a role of that name, or have CloudFormation act as it:
+/// `protected` are the exempted roles and the pipeline's, which only the exempted roles
+/// (`owners`) may change; `deployers` may also pass them and change the platform's `stacks`
+/// (whose service role is the exempt deploy role); the pipeline's account roles
+/// (`pipeline_roles`) are assumed only by the pipeline (`assumers`).
 #[derive(Clone, Debug, Default)]
 pub struct Exempt {
     pub roles: Vec<String>,
     pub region_deny: Vec<String>,
+    pub owners: Vec<String>,
     pub protected: Vec<String>,
-    pub passers: Vec<String>,
+    pub deployers: Vec<String>,
+    pub pipeline_roles: Vec<String>,
+    pub assumers: Vec<String>,
+    pub stacks: Option<String>,
 }
 
 /// What would let a member account's administrator borrow an exempted role: making one of
-/// that name, changing its trust or policies, assuming it, or passing it to a service
-/// (AWS Organizations user guide, "Service control policy examples": "Prevent IAM principals
-/// from making changes to a specific IAM role", with iam:CreateRole and sts:AssumeRole added
-/// so no one can make or assume a role of an exempted name).
+/// that name, changing its trust or policies (AWS Organizations user guide, "Service control
+/// policy examples": "Prevent IAM principals from making changes to a specific IAM role", with
+/// iam:CreateRole added; the wildcards cover the role actions of each verb).
 const ROLE_CHANGES: &[&str] = &[
-    "iam:AttachRolePolicy",
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:DeleteRolePermissionsBoundary",
-    "iam:DeleteRolePolicy",
-    "iam:DetachRolePolicy",
-    "iam:PutRolePermissionsBoundary",
-    "iam:PutRolePolicy",
-    "iam:TagRole",
-    "iam:UntagRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:UpdateRole",
-    "iam:UpdateRoleDescription",
-    "sts:AssumeRole",
+    "iam:Attach*",
+    "iam:Create*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:Put*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+];
+
+/// A stack whose service role is the exempt deploy role acts as that role for anyone who may
+/// update or delete it, even without iam:PassRole (CloudFormation user guide, "CloudFormation
+/// service role": "other users ... can use this role, even if they don't have permission to
+/// pass it").
+const STACK_CHANGES: &[&str] = &[
+    "cloudformation:CancelUpdateStack",
+    "cloudformation:ContinueUpdateRollback",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:CreateStack",
+    "cloudformation:DeleteStack",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:RollbackStack",
+    "cloudformation:SetStackPolicy",
+    "cloudformation:UpdateStack",
+    "cloudformation:UpdateTerminationProtection",
 ];
 
 /// The statements that keep the exempted role names to their owners, in every builtin SCP
 /// that exempts by name.
-fn protect_exempt_roles(exempt: &Exempt) -> [Value; 2] {
-    let owners: Vec<&String> = {
-        let mut v: Vec<&String> = exempt.roles.iter().chain(&exempt.region_deny).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    [
+fn protect_exempt_roles(exempt: &Exempt) -> Vec<Value> {
+    let mut out = protect_names(&exempt.protected, &exempt.owners, &exempt.deployers);
+    if !exempt.pipeline_roles.is_empty() {
+        out.push(json!({
+            "Sid": "PipelineRolesOnlyForThePipeline",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "Resource": exempt.pipeline_roles,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.assumers } }
+        }));
+    }
+    if let Some(stacks) = &exempt.stacks {
+        out.push(json!({
+            "Sid": "PlatformStacksOnlyByDeployers",
+            "Effect": "Deny",
+            "Action": STACK_CHANGES,
+            "Resource": stacks,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.deployers } }
+        }));
+    }
+    out
+}
+
+/// Making, changing, assuming or passing any of `names` is denied to all but `owners` (and
+/// passing to `passers`).
+fn protect_names(names: &[String], owners: &[String], passers: &[String]) -> Vec<Value> {
+    vec![
         json!({
             "Sid": "ProtectExemptRoles",
             "Effect": "Deny",
             "Action": ROLE_CHANGES,
-            "Resource": exempt.protected,
+            "Resource": names,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": owners } }
+        }),
+        // The exempted roles are assumed from the management account, by AWS services or by
+        // service-linked roles, none of which an SCP restricts: no one in a member account.
+        json!({
+            "Sid": "NeverAssumeExemptRoles",
+            "Effect": "Deny",
+            "Action": "sts:AssumeRole",
+            "Resource": owners,
             "Condition": { "ArnNotLike": { "aws:PrincipalARN": owners } }
         }),
         json!({
             "Sid": "PassExemptRolesOnlyAsDeployers",
             "Effect": "Deny",
             "Action": "iam:PassRole",
-            "Resource": exempt.protected,
-            "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.passers } }
+            "Resource": names,
+            "Condition": { "ArnNotLike": { "aws:PrincipalARN": passers } }
         }),
     ]
 }
@@ -242,6 +312,14 @@ pub fn policy_type(b: RawBuiltin) -> PolicyType {
     }
 }
 
+/// An SCP of one statement that exempts roles by name, with the statements that keep those
+/// names to their owners.
+fn with_protection(statement: Value, protection: Vec<Value>) -> Value {
+    let mut statements = vec![statement];
+    statements.extend(protection);
+    json!({ "Version": crate::aws::IAM_POLICY_VERSION, "Statement": statements })
+}
+
 pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> Value {
     match b {
         RawBuiltin::DenyLeaveOrganization => json!({
@@ -253,9 +331,8 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
                 "Resource": "*"
             }]
         }),
-        RawBuiltin::DenyOutsideGovernedRegions => json!({
-            "Version": crate::aws::IAM_POLICY_VERSION,
-            "Statement": [{
+        RawBuiltin::DenyOutsideGovernedRegions => with_protection(
+            json!({
                 "Sid": "DenyOutsideGovernedRegions",
                 "Effect": "Deny",
                 "NotAction": CONTROL_TOWER_REGION_DENY.iter().chain(MORE_GLOBAL_SERVICE_ACTIONS).collect::<Vec<_>>(),
@@ -264,11 +341,15 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
                     "StringNotEquals": { "aws:RequestedRegion": governed_regions },
                     "ArnNotLike": { "aws:PrincipalARN": exempt.region_deny }
                 }
-            }, protect_exempt_roles(exempt)[0], protect_exempt_roles(exempt)[1]]
-        }),
-        RawBuiltin::ProtectSecurityServices => json!({
-            "Version": crate::aws::IAM_POLICY_VERSION,
-            "Statement": [{
+            }),
+            protect_names(
+                &exempt.region_deny,
+                &exempt.region_deny,
+                &exempt.region_deny,
+            ),
+        ),
+        RawBuiltin::ProtectSecurityServices => with_protection(
+            json!({
                 "Sid": "ProtectSecurityServices",
                 "Effect": "Deny",
                 "Action": [
@@ -296,8 +377,9 @@ pub fn document(b: RawBuiltin, governed_regions: &[String], exempt: &Exempt) -> 
                 ],
                 "Resource": "*",
                 "Condition": { "ArnNotLike": { "aws:PrincipalARN": exempt.roles } }
-            }, protect_exempt_roles(exempt)[0], protect_exempt_roles(exempt)[1]]
-        }),
+            }),
+            protect_exempt_roles(exempt),
+        ),
         RawBuiltin::EnforceSecureTransport => json!({
             "Version": crate::aws::IAM_POLICY_VERSION,
             "Statement": [{
@@ -404,23 +486,74 @@ mod tests {
                         "{b:?} {arn}"
                     );
                 }
+                let denies = |st: &Value, a: &str| {
+                    let list = match &st["Action"] {
+                        Value::String(x) => vec![x.clone()],
+                        other => other
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|v| v.as_str().unwrap().to_owned())
+                            .collect(),
+                    };
+                    list.iter().any(|p| match p.split_once('*') {
+                        Some((h, _)) => a.starts_with(h),
+                        None => p == a,
+                    })
+                };
                 for a in [
                     "iam:CreateRole",
                     "iam:UpdateAssumeRolePolicy",
                     "iam:PutRolePolicy",
                     "iam:AttachRolePolicy",
-                    "sts:AssumeRole",
+                    "iam:DeleteRole",
                 ] {
+                    assert!(denies(protect, a), "{a}");
+                }
+                let assume = statements
+                    .iter()
+                    .find(|s| s["Sid"] == "NeverAssumeExemptRoles")
+                    .unwrap();
+                assert!(denies(assume, "sts:AssumeRole"));
+                for arn in &exempted {
                     assert!(
-                        protect["Action"].as_array().unwrap().contains(&json!(a)),
-                        "{a}"
+                        assume["Resource"].as_array().unwrap().contains(arn),
+                        "{b:?} {arn}"
                     );
                 }
                 assert_eq!(pass["Action"], "iam:PassRole");
                 let passers = pass["Condition"]["ArnNotLike"]["aws:PrincipalARN"]
                     .as_array()
                     .unwrap();
-                assert!(passers.contains(&json!("arn:aws:iam::*:role/mlz-pipeline-action")));
+                if b == RawBuiltin::ProtectSecurityServices {
+                    assert!(passers.contains(&json!("arn:aws:iam::*:role/mlz-pipeline-action")));
+                    // The pipeline's stacks run as the exempt deploy role: only deployers
+                    // change them, and only the pipeline assumes its account roles.
+                    let stacks = statements
+                        .iter()
+                        .find(|s| s["Sid"] == "PlatformStacksOnlyByDeployers")
+                        .unwrap();
+                    assert!(
+                        denies(stacks, "cloudformation:UpdateStack")
+                            && denies(stacks, "cloudformation:DeleteStack")
+                    );
+                    assert_eq!(
+                        stacks["Resource"],
+                        "arn:aws:cloudformation:*:*:stack/mlz-*/*"
+                    );
+                    let roles = statements
+                        .iter()
+                        .find(|s| s["Sid"] == "PipelineRolesOnlyForThePipeline")
+                        .unwrap();
+                    assert!(roles["Resource"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("arn:aws:iam::*:role/mlz-pipeline-action")));
+                    assert!(protect["Resource"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!("arn:aws:iam::*:role/mlz-pipeline-action")));
+                }
                 // An administrator's role is none of them.
                 let admin = "arn:aws:iam::111122223333:role/AWSReservedSSO_AdministratorAccess_0";
                 let owners = protect["Condition"]["ArnNotLike"]["aws:PrincipalARN"]

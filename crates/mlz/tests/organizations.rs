@@ -114,20 +114,24 @@ fn every_exempted_role_name_is_protected_in_its_policy() {
                 });
                 let pass = by_sid("PassExemptRolesOnlyAsDeployers")
                     .unwrap_or_else(|| panic!("{path} {id}: no PassRole protection"));
-                let actions = common::actions(protect);
+                let denies = |st: &serde_json::Value, a: &str| {
+                    common::actions(st).iter().any(|p| match p.split_once('*') {
+                        Some((h, _)) => a.starts_with(h),
+                        None => p == a,
+                    })
+                };
                 for a in [
                     "iam:CreateRole",
                     "iam:UpdateAssumeRolePolicy",
                     "iam:PutRolePolicy",
                     "iam:AttachRolePolicy",
                     "iam:DeleteRole",
-                    "sts:AssumeRole",
                 ] {
-                    assert!(
-                        actions.iter().any(|x| x == a),
-                        "{path} {id}: {a} is not denied"
-                    );
+                    assert!(denies(protect, a), "{path} {id}: {a} is not denied");
                 }
+                let assume = by_sid("NeverAssumeExemptRoles")
+                    .unwrap_or_else(|| panic!("{path} {id}: exempted roles may be assumed"));
+                assert!(denies(assume, "sts:AssumeRole"));
                 assert_eq!(protect["Effect"], "Deny");
                 assert_eq!(pass["Action"], "iam:PassRole");
                 for arn in exempted {
