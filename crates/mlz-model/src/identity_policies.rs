@@ -51,6 +51,34 @@ fn never_the_isolation_tag() -> Value {
     })
 }
 
+/// Registered model artefacts and captured inference data are written by the pipelines and
+/// endpoints that own them, never by people: an approved model package points at its
+/// artefact by key, so an overwrite would serve a model no one reviewed.
+fn never_model_artefacts() -> Value {
+    json!({
+        "Sid": "NeverWriteModelArtefacts",
+        "Effect": "Deny",
+        "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+        "Resource": ["arn:aws:s3:::*-artefacts-*/*", "arn:aws:s3:::*-pipeline-*/*", "arn:aws:s3:::*-models-*/*", "arn:aws:s3:::*-capture-*/*"]
+    })
+}
+
+/// A job's volume key needs a grant for SageMaker (CreateTrainingJob with VolumeKmsKeyId):
+/// for AWS resources only, through SageMaker, on this account's keys.
+fn job_volume_keys() -> Value {
+    json!({
+        "Sid": "JobVolumeKeys",
+        "Effect": "Allow",
+        "Action": "kms:CreateGrant",
+        "Resource": "arn:aws:kms:*:*:key/*",
+        "Condition": {
+            "Bool": { "kms:GrantIsForAWSResource": "true" },
+            "StringEquals": { "aws:ResourceAccount": "${aws:PrincipalAccount}" },
+            "StringLike": { "kms:ViaService": "sagemaker.*.amazonaws.com" }
+        }
+    })
+}
+
 fn read_logs(prefix: &str) -> Value {
     json!({
         "Sid": "ReadJobLogs",
@@ -125,6 +153,8 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 pass_role(&format!("{}*{}", crate::products::ROLE_PREFIX, crate::products::STUDIO_ROLE_SUFFIX), "sagemaker.amazonaws.com"),
                 data_in_this_account(),
                 bucket_keys_in_this_account(),
+                job_volume_keys(),
+                never_model_artefacts(),
                 {
                     "Sid": "QueryTheCatalog",
                     "Effect": "Allow",
@@ -208,6 +238,7 @@ pub fn document(b: RawInlineBuiltin) -> Value {
                 pass_role("mlz-glue-*", "glue.amazonaws.com"),
                 data_in_this_account(),
                 bucket_keys_in_this_account(),
+                never_model_artefacts(),
                 never_the_isolation_tag(),
                 read_logs("/aws-glue/")
             ]

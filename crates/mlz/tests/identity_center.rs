@@ -428,3 +428,49 @@ fn no_permission_set_can_move_the_studio_isolation_tag() {
     }
     assert!(seen >= 2, "{seen} tagging permission sets");
 }
+
+/// People who explore and move data never write registered model artefacts or captured
+/// inference data (an approved package serves its artefact by key), and data scientists can
+/// give their in-VPC jobs the volume-key grant those jobs need.
+#[test]
+fn people_never_overwrite_model_artefacts_and_can_key_their_jobs() {
+    let dir = fixtures().join("reference/expected");
+    let t = mlz_model::yaml::parse_cfn(
+        &fs::read_to_string(dir.join("identity-center/permission-sets.yaml")).expect("sets"),
+    )
+    .expect("yaml")
+    .to_json();
+    let set = |name: &str| -> Vec<serde_json::Value> {
+        t["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+            .find(|r| r["Properties"]["Name"] == name)
+            .and_then(|r| {
+                r["Properties"]["InlinePolicy"]["Statement"]
+                    .as_array()
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    for name in ["DataScientist", "DataEngineering"] {
+        let deny = set(name)
+            .into_iter()
+            .find(|s| s["Sid"] == "NeverWriteModelArtefacts")
+            .unwrap_or_else(|| panic!("{name} may overwrite model artefacts"));
+        assert_eq!(deny["Effect"], "Deny");
+        let text = deny["Resource"].to_string();
+        for mark in ["-artefacts-", "-pipeline-", "-models-", "-capture-"] {
+            assert!(text.contains(mark), "{name}: {mark}");
+        }
+        assert!(actions(&deny).iter().any(|a| a == "s3:PutObject"));
+    }
+    let grant = set("DataScientist")
+        .into_iter()
+        .find(|s| s["Sid"] == "JobVolumeKeys")
+        .expect("the data scientists' jobs get no volume-key grant");
+    assert_eq!(
+        grant["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+        "true"
+    );
+}
