@@ -60,6 +60,11 @@ def main() -> int:
         "schemas": json.loads(version) if version.startswith("{") else version,
         "types": table(schemas_dir(python), types_in_fixtures()),
     }
+    return write_or_check(path, doc, check, "create-only table", "a new resource type, or a cfn-lint bump changed the schemas")
+
+
+def write_or_check(path: str, doc: dict, check: bool, what: str, why_stale: str) -> int:
+    """Writes a generated table, or with check fails when the file differs from it."""
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     if check:
         try:
@@ -68,9 +73,9 @@ def main() -> int:
         except FileNotFoundError:
             old = ""
         if old != text:
-            print(f"{path} is stale (a new resource type, or a cfn-lint bump changed the schemas): run scripts/create-only", file=sys.stderr)
+            print(f"{path} is stale ({why_stale}): run scripts/create-only", file=sys.stderr)
             return 1
-        print(f"create-only table: {len(doc['types'])} resource types, fresh", file=sys.stderr)
+        print(f"{what}: {len(doc['types'])} resource types, fresh", file=sys.stderr)
         return 0
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:

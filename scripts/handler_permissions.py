@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from create_only import schemas_dir
+from create_only import schemas_dir, write_or_check
 
 HANDLERS = ("create", "read", "update", "delete")
 
@@ -61,22 +61,7 @@ def main() -> int:
         "schemas": json.loads(version) if version.startswith("{") else version,
         "types": table(schemas_dir(python), types_in_products()),
     }
-    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    if check:
-        try:
-            with open(path, encoding="utf-8") as f:
-                old = f.read()
-        except FileNotFoundError:
-            old = ""
-        if old != text:
-            print(f"{path} is stale (a product uses a new resource type, or a cfn-lint bump changed the schemas): run scripts/create-only", file=sys.stderr)
-            return 1
-        print(f"handler-permissions table: {len(doc['types'])} resource types, fresh", file=sys.stderr)
-        return 0
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"wrote {path}: {len(doc['types'])} resource types", file=sys.stderr)
-    return 0
+    return write_or_check(path, doc, check, "handler-permissions table", "a product uses a new resource type, or a cfn-lint bump changed the schemas")
 
 
 if __name__ == "__main__":

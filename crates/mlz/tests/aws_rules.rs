@@ -406,13 +406,9 @@ fn resource_texts(r: &serde_json::Value) -> Vec<String> {
 
 fn grants(st: &serde_json::Value, action: &str) -> bool {
     st["Effect"] == "Allow"
-        && common::actions(st).iter().any(|p| {
-            let (p, a) = (p.to_ascii_lowercase(), action.to_ascii_lowercase());
-            match p.split_once('*') {
-                None => p == a,
-                Some((h, t)) => a.starts_with(h) && a.ends_with(t),
-            }
-        })
+        && common::actions(st)
+            .iter()
+            .any(|p| common::action_matches(p, action))
 }
 
 /// Every principal of the output that reads or writes objects of an SSE-KMS bucket of the

@@ -12,13 +12,7 @@ use mlz_emit::Options;
 use mlz_model::NoFiles;
 use serde_json::Value;
 
-fn matches(pattern: &str, action: &str) -> bool {
-    let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
-    match p.split_once('*') {
-        None => p == a,
-        Some((head, tail)) => a.starts_with(head) && a.ends_with(tail),
-    }
-}
+use common::action_matches as matches;
 
 #[test]
 fn changing_one_product_template_changes_only_its_version() {

@@ -84,6 +84,15 @@ pub fn actions(stmt: &Value) -> Vec<String> {
     }
 }
 
+/// Whether an IAM action pattern (one `*` at most, case-insensitive) matches an action.
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
+    match p.split_once('*') {
+        None => p == a,
+        Some((head, tail)) => a.starts_with(head) && a.ends_with(tail),
+    }
+}
+
 /// The output paths of the templates a manifest lists.
 pub fn template_paths(manifest: &Value) -> Vec<&str> {
     manifest["templates"]
