@@ -85,14 +85,21 @@ def run(code, event, answers):
     names = ("boto3", "cfnresponse", "botocore", "botocore.config")
     saved = {k: sys.modules.get(k) for k in names}
     sys.modules.update({"boto3": boto3, "cfnresponse": cfnresponse, "botocore": botocore, "botocore.config": botocore_config})
-    sleep, time.sleep = time.sleep, lambda _s: None
+    # A clock that sleeping moves on: waits and deadlines run in no real time.
+    clock = {"now": 1_000_000.0}
+
+    def sleep_(seconds):
+        clock["now"] += seconds
+
+    sleep, now = time.sleep, time.time
+    time.sleep, time.time = sleep_, lambda: clock["now"]
     os.environ.setdefault("AWS_REGION", "eu-west-1")
     try:
         scope = {"__name__": "index"}
         exec(compile(code, "index.py", "exec"), scope)
         scope["handler"](event, Context())
     finally:
-        time.sleep = sleep
+        time.sleep, time.time = sleep, now
         for k, v in saved.items():
             if v is None:
                 sys.modules.pop(k, None)
@@ -234,9 +241,16 @@ class Cases(unittest.TestCase):
         self.one(sent, "SUCCESS")
 
     def test_share_delete_that_aws_refuses_fails(self):
-        answers = {**self.DONE, ("servicecatalog", "delete_portfolio_share"): ClientError("InvalidStateException")}
+        answers = {**self.DONE, ("servicecatalog", "delete_portfolio_share"): ClientError("InvalidParametersException")}
         sent, _ = run(self.code("organization-share"), event("Delete", self.SHARE, "port-1/ou-a"), answers)
         self.one(sent, "FAILED")
+
+    def test_share_busy_until_the_deadline_fails_in_time(self):
+        answers = {**self.DONE, ("servicecatalog", "delete_portfolio_share"): ClientError("InvalidStateException")}
+        sent, calls = run(self.code("organization-share"), event("Delete", self.SHARE, "port-1/ou-a"), answers)
+        self.one(sent, "FAILED")
+        tries = len(calls)
+        self.assertTrue(2 < tries < 30, f"{tries} tries before the deadline")
 
     # The Account Factory lookup (Control Tower's product, artifact and portfolio ids).
     FACTORY = {"ProductName": "AWS Control Tower Account Factory"}
