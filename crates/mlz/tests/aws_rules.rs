@@ -420,7 +420,6 @@ fn grants(st: &serde_json::Value, action: &str) -> bool {
 /// Service Catalog read templates across accounts) and Service Catalog's template reads.
 #[test]
 fn every_principal_with_access_to_an_sse_kms_bucket_can_use_its_key() {
-    use serde_json::Value;
     let mut checked = 0;
     for (path, text) in templates() {
         let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
@@ -440,24 +439,10 @@ fn every_principal_with_access_to_an_sse_kms_bucket_can_use_its_key() {
             })
             .collect();
         for (id, r) in resources {
-            let statements: Vec<Value> = match r["Type"].as_str() {
-                Some("AWS::IAM::Role") => r["Properties"]["Policies"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .flat_map(|p| {
-                        p["PolicyDocument"]["Statement"]
-                            .as_array()
-                            .cloned()
-                            .unwrap_or_default()
-                    })
-                    .collect(),
-                Some("AWS::SSO::PermissionSet") => r["Properties"]["InlinePolicy"]["Statement"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => continue,
-            };
+            let statements = common::identity_statements(r);
+            if statements.is_empty() {
+                continue;
+            }
             for (s3, kms) in [
                 ("s3:GetObject", "kms:Decrypt"),
                 ("s3:PutObject", "kms:GenerateDataKey"),

@@ -349,19 +349,12 @@ fn no_stop_sits_behind_a_create_only_condition_key() {
             continue;
         }
         let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
-        let mut statements: Vec<serde_json::Value> = Vec::new();
-        for (_, r) in common::resources(&t, "AWS::SSO::PermissionSet") {
-            if let Some(s) = r["Properties"]["InlinePolicy"]["Statement"].as_array() {
-                statements.extend(s.iter().cloned());
-            }
-        }
-        for (_, r) in common::resources(&t, "AWS::IAM::Role") {
-            for p in r["Properties"]["Policies"].as_array().into_iter().flatten() {
-                if let Some(s) = p["PolicyDocument"]["Statement"].as_array() {
-                    statements.extend(s.iter().cloned());
-                }
-            }
-        }
+        let statements: Vec<serde_json::Value> = t["Resources"]
+            .as_object()
+            .into_iter()
+            .flat_map(|rs| rs.values())
+            .flat_map(common::identity_statements)
+            .collect();
         for st in &statements {
             let keys: Vec<&String> = st["Condition"]
                 .as_object()

@@ -1126,17 +1126,7 @@ fn pipelines_register_models_but_never_approve_them() {
     let mut seen = 0;
     for (path, t) in products() {
         for (id, r) in resources(&t, "AWS::IAM::Role") {
-            let statements: Vec<&Value> = r["Properties"]["Policies"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|p| {
-                    p["PolicyDocument"]["Statement"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                })
-                .collect();
+            let statements = common::identity_statements(r);
             let registers = statements.iter().any(|s| {
                 s["Effect"] == "Allow"
                     && actions(s)

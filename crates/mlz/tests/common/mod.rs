@@ -84,6 +84,30 @@ pub fn actions(stmt: &Value) -> Vec<String> {
     }
 }
 
+/// The identity-policy statements of a resource: an IAM role's inline policies, or a
+/// permission set's inline policy; none for any other type.
+pub fn identity_statements(r: &Value) -> Vec<Value> {
+    let p = &r["Properties"];
+    match r["Type"].as_str() {
+        Some("AWS::IAM::Role") => p["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|x| {
+                x["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect(),
+        Some("AWS::SSO::PermissionSet") => p["InlinePolicy"]["Statement"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 /// Whether an IAM action pattern (one `*` at most, case-insensitive) matches an action.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
     let (p, a) = (pattern.to_ascii_lowercase(), action.to_ascii_lowercase());
