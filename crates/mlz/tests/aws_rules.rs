@@ -682,3 +682,34 @@ fn custom_resources_time_out_soon_after_their_function() {
     }
     assert!(checked >= 10, "{checked} custom resources");
 }
+
+/// Every IAM role's inline policies fit IAM's aggregate quota for a role, 10,240 characters
+/// without white space (IAM user guide, "IAM and AWS STS quotas"), with every ARN as written
+/// for the aws partition. The launch roles, the largest, grew with the handler permissions.
+#[test]
+fn every_role_fits_the_inline_policy_quota() {
+    let mut largest = (0, String::new());
+    for (path, text) in templates() {
+        let t = mlz_model::yaml::parse_cfn(&text).expect("yaml").to_json();
+        for (id, r) in common::resources(&t, "AWS::IAM::Role") {
+            let n: usize = r["Properties"]["Policies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    serde_json::to_string(&p["PolicyDocument"])
+                        .expect("json")
+                        .replace(r#"{"Fn::Sub":"arn:${AWS::Partition}:"#, r#""arn:aws:"#)
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .count()
+                })
+                .sum();
+            assert!(n <= 10_240, "{path} {id}: {n} characters of inline policy");
+            if n > largest.0 {
+                largest = (n, format!("{path} {id}"));
+            }
+        }
+    }
+    assert!(largest.0 > 5_000, "largest {largest:?}");
+}
